@@ -1,0 +1,35 @@
+"""Shared pytest fixtures: a real redis-server with the module, started once per session."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "tests" / "support"))
+
+from redis_server import RedisServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    with RedisServer() as server:
+        yield server
+        assert server.alive(), f"redis-server died during the tests:\n{server.log_tail()}"
+
+
+@pytest.fixture
+def r(redis_server):
+    """A redis-py client (bytes replies) on a flushed database."""
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def r_decoded(redis_server):
+    """A redis-py client with decode_responses=True on a flushed database."""
+    client = redis_server.client(decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()

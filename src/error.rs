@@ -1,0 +1,35 @@
+//! The one error type of the pure layer. Its `Display` text is what a client
+//! sees after `ERR ` (redis-module turns any `std::error::Error` into `ERR <text>`).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NpyError {
+    /// The payload is not a valid `.npy`: the reason names the offending values.
+    Invalid(String),
+    /// A stored (RDB) encoding that this build cannot read.
+    Rdb(String),
+}
+
+impl NpyError {
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        NpyError::Invalid(reason.into())
+    }
+
+    pub fn rdb(reason: impl Into<String>) -> Self {
+        NpyError::Rdb(reason.into())
+    }
+}
+
+impl fmt::Display for NpyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NpyError::Invalid(reason) => write!(f, "invalid .npy: {reason}"),
+            NpyError::Rdb(reason) => write!(f, "invalid stored array: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for NpyError {}
+
+pub type Result<T> = std::result::Result<T, NpyError>;

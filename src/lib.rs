@@ -1,0 +1,21 @@
+//! redis-numpy: NumPy arrays as a native Redis data type.
+//!
+//! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array`, `rdb`) knows
+//! nothing of Redis and is unit-tested and fuzzed on its own. The `module`
+//! layer holds the commands and the only `unsafe` FFI callbacks.
+
+#[cfg(target_endian = "big")]
+compile_error!("redis-numpy stores native-order data and supports little-endian hosts only");
+
+pub mod array;
+pub mod dtype;
+pub mod error;
+pub mod npy;
+pub mod pyliteral;
+pub mod rdb;
+pub mod shape;
+
+mod module;
+
+pub use array::NpArray;
+pub use error::NpyError;

@@ -1,0 +1,102 @@
+//! Command handlers. Each follows the same order: arity, parse, open the key,
+//! check its type, act, replicate and notify. Bad input is refused before the
+//! key is touched, so a failed command never loses the value that was there.
+
+use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::redisvalue::RedisValueKey;
+
+use super::guard;
+use super::value_type::NP_TYPE;
+use crate::array::NpArray;
+
+/// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
+fn read<'a>(key: &'a RedisKey) -> Result<Option<&'a NpArray>, RedisError> {
+    key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
+}
+
+fn check_writable(key: &RedisKeyWritable) -> Result<(), RedisError> {
+    key.get_value::<NpArray>(&NP_TYPE).map(|_| ()).map_err(|_| RedisError::WrongType)
+}
+
+fn int(n: u64) -> RedisValue {
+    RedisValue::Integer(n as i64)
+}
+
+fn shape_reply(array: &NpArray) -> RedisValue {
+    RedisValue::Array(array.shape().iter().map(|&d| int(d)).collect())
+}
+
+/// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
+fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&Context, &NpArray) -> RedisResult) -> RedisResult {
+    guard::command(|| {
+        let [_, key_name] = args else {
+            return Err(RedisError::WrongArity);
+        };
+        let key = ctx.open_key(key_name);
+        match read(&key)? {
+            Some(array) => reply(ctx, array),
+            None => Ok(RedisValue::Null),
+        }
+    })
+}
+
+/// `NP.SET key npy`
+pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guard::command(|| {
+        let [_, key_name, payload] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let array = NpArray::from_npy(payload.as_slice())?;
+        let key = ctx.open_key_writable(key_name);
+        check_writable(&key)?;
+        key.set_value(&NP_TYPE, array)?;
+        ctx.replicate_verbatim();
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.set", key_name);
+        Ok(RedisValue::SimpleStringStatic("OK"))
+    })
+}
+
+/// `NP.GET key`: the `.npy` bytes, replied straight from the stored buffer.
+pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |ctx, array| {
+        let npy = array.npy_bytes();
+        raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
+        Ok(RedisValue::NoReply)
+    })
+}
+
+/// `NP.SHAPE key`
+pub fn np_shape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |_, array| Ok(shape_reply(array)))
+}
+
+/// `NP.DTYPE key`
+pub fn np_dtype(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |_, array| Ok(RedisValue::BulkString(array.dtype().name())))
+}
+
+/// `NP.SIZE key`
+pub fn np_size(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |_, array| Ok(int(array.size())))
+}
+
+/// `NP.INFO key`: a map on RESP3, a flat field/value array on RESP2.
+pub fn np_info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |_, array| {
+        let fields: [(&str, RedisValue); 9] = [
+            ("dtype", RedisValue::BulkString(array.dtype().name())),
+            ("descr", RedisValue::BulkString(array.dtype().descr())),
+            ("shape", shape_reply(array)),
+            ("ndim", int(array.ndim() as u64)),
+            ("size", int(array.size())),
+            ("itemsize", int(array.itemsize())),
+            ("nbytes", int(array.nbytes())),
+            ("fortran_order", RedisValue::Bool(array.fortran_order())),
+            ("memory", int(array.memory_usage() as u64)),
+        ];
+        Ok(RedisValue::OrderedMap(
+            fields.into_iter().map(|(k, v)| (RedisValueKey::String(k.to_owned()), v)).collect(),
+        ))
+    })
+}

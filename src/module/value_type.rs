@@ -1,0 +1,141 @@
+//! The `numpy-arr` Redis data type and its callbacks: the only `unsafe` code.
+//!
+//! Every callback runs its body under `guard::callback`, so a panic cannot
+//! unwind into Redis.
+
+use std::ffi::{c_int, c_void, CString};
+use std::ptr;
+
+use redis_module::native_types::RedisType;
+use redis_module::raw;
+
+use super::guard;
+use crate::array::NpArray;
+use crate::rdb;
+
+/// Redis identifies the type by this 9-character name in RDB files; never change it.
+pub const TYPE_NAME: &str = "numpy-arr";
+
+/// Arrays at least this large count one unit of free effort per MiB, so
+/// `UNLINK`/`FLUSHALL ASYNC` free big ones in the background (Redis's lazy-free
+/// threshold is 64 units).
+const FREE_EFFORT_UNIT: usize = 1 << 20;
+
+pub static NP_TYPE: RedisType = RedisType::new(
+    TYPE_NAME,
+    rdb::ENCODING_VERSION,
+    raw::RedisModuleTypeMethods {
+        version: raw::REDISMODULE_TYPE_METHOD_VERSION as u64,
+        rdb_load: Some(rdb_load),
+        rdb_save: Some(rdb_save),
+        aof_rewrite: Some(aof_rewrite),
+        mem_usage: Some(mem_usage),
+        digest: Some(digest),
+        free: Some(free),
+        aux_load: None,
+        aux_save: None,
+        aux_save2: None,
+        aux_save_triggers: 0,
+        free_effort: Some(free_effort),
+        unlink: None,
+        copy: Some(copy),
+        defrag: None,
+        copy2: None,
+        free_effort2: None,
+        mem_usage2: None,
+        unlink2: None,
+    },
+);
+
+/// # Safety
+/// `value` is a pointer Redis got from `Box::into_raw(Box<NpArray>)` (set_value, rdb_load, copy).
+unsafe fn array<'a>(value: *const c_void) -> &'a NpArray {
+    &*value.cast::<NpArray>()
+}
+
+/// # Safety
+/// Called by Redis with a valid IO handle while loading a value of this type.
+unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
+    guard::callback(ptr::null_mut(), || {
+        let loaded = raw::load_string_buffer(rdb).and_then(|meta| {
+            let data = raw::load_string_buffer(rdb)?;
+            Ok(rdb::decode(encver, meta.as_ref(), data.as_ref()))
+        });
+        match loaded {
+            Ok(Ok(array)) => Box::into_raw(Box::new(array)).cast::<c_void>(),
+            Ok(Err(e)) => {
+                log_io_error(rdb, &e.to_string());
+                ptr::null_mut()
+            }
+            // A short read: Redis reports it (HANDLE_IO_ERRORS is set).
+            Err(_) => ptr::null_mut(),
+        }
+    })
+}
+
+fn log_io_error(rdb: *mut raw::RedisModuleIO, message: &str) {
+    let text = CString::new(format!("redis-numpy: {message}").replace('\0', " ")).unwrap_or_default();
+    // SAFETY: `rdb` is the live IO handle of this load; the format takes one C string.
+    unsafe { raw::RedisModule_LogIOError.unwrap()(rdb, c"warning".as_ptr(), c"%s".as_ptr(), text.as_ptr()) };
+}
+
+/// # Safety
+/// Called by Redis with a valid IO handle and a value of this type.
+unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
+    guard::callback((), || {
+        let array = array(value);
+        raw::save_slice(rdb, &rdb::encode_meta(array));
+        raw::save_slice(rdb, array.data());
+    });
+}
+
+/// Only called with `aof-use-rdb-preamble no`; otherwise Redis writes RDB.
+///
+/// # Safety
+/// Called by Redis with a valid AOF handle, key and value of this type.
+unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::RedisModuleString, value: *mut c_void) {
+    guard::callback((), || {
+        let npy = array(value).npy_bytes();
+        raw::RedisModule_EmitAOF.unwrap()(aof, c"NP.SET".as_ptr(), c"sb".as_ptr(), key, npy.as_ptr(), npy.len());
+    });
+}
+
+/// # Safety
+/// `value` is a value of this type.
+unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
+    guard::callback(0, || array(value).memory_usage())
+}
+
+/// # Safety
+/// Called by `DEBUG DIGEST(-VALUE)` with a valid digest and a value of this type.
+unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
+    guard::callback((), || {
+        let npy = array(value).npy_bytes();
+        raw::RedisModule_DigestAddStringBuffer.unwrap()(md, npy.as_ptr().cast_mut().cast(), npy.len());
+        raw::RedisModule_DigestEndSequence.unwrap()(md);
+    });
+}
+
+/// # Safety
+/// `value` is a value of this type, given up by Redis; it is not used again.
+unsafe extern "C" fn free(value: *mut c_void) {
+    guard::callback((), || drop(Box::from_raw(value.cast::<NpArray>())));
+}
+
+/// # Safety
+/// `value` is a value of this type.
+unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
+    guard::callback(1, || 1 + array(value).nbytes() as usize / FREE_EFFORT_UNIT)
+}
+
+/// `COPY`: an independent deep copy.
+///
+/// # Safety
+/// `value` is a value of this type.
+unsafe extern "C" fn copy(
+    _from: *mut raw::RedisModuleString,
+    _to: *mut raw::RedisModuleString,
+    value: *const c_void,
+) -> *mut c_void {
+    guard::callback(ptr::null_mut(), || Box::into_raw(Box::new(array(value).clone())).cast::<c_void>())
+}

@@ -1,0 +1,123 @@
+"""Start and stop real redis-server processes with the redis-numpy module loaded.
+
+Used by every Python test suite in this repository (core tests and the client's
+tests). Each server gets its own free loopback port and temporary directory and
+is killed when stopped; nothing here mocks Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def module_path() -> str:
+    """The module to load: $REDIS_NUMPY_MODULE, else the release build."""
+    path = os.environ.get("REDIS_NUMPY_MODULE") or str(
+        REPO_ROOT / "target" / "release" / "libredis_numpy.so"
+    )
+    if not Path(path).is_file():
+        raise RuntimeError(f"module not built: {path} (run `cargo build --release`)")
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (and its +10000 bus port)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 55000:  # cluster bus uses port + 10000
+            return port
+
+
+class RedisServer:
+    """One redis-server on 127.0.0.1 with the module loaded.
+
+    `config` entries become command-line options (`--key value`).
+    """
+
+    def __init__(self, config: dict[str, str] | None = None, dir: str | None = None):
+        self.port = free_port()
+        self.dir = dir or tempfile.mkdtemp(prefix="redis-numpy-")
+        self._own_dir = dir is None
+        self.config = {"save": "", "appendonly": "no", **(config or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def logfile(self) -> str:
+        return os.path.join(self.dir, "redis.log")
+
+    def start(self) -> "RedisServer":
+        args = [
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", self.dir,
+            "--logfile", self.logfile,
+            "--loadmodule", module_path(),
+            "--enable-debug-command", "yes",
+        ]
+        for key, value in self.config.items():
+            args += [f"--{key}", value]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {self.log_tail()}")
+            try:
+                if self.client().ping():
+                    return self
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
+
+    def client(self, **kwargs) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=120, **kwargs)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(Path(self.logfile).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> "RedisServer":
+        """Stop gracefully (Redis saves if configured) and start on the same dir and port."""
+        self.stop()
+        return self.start()
+
+    def cleanup(self) -> None:
+        self.stop(kill=True)
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
