@@ -31,17 +31,34 @@ impl NpArray {
     /// Validates a `.npy` payload and stores it in canonical form.
     pub fn from_npy(bytes: &[u8]) -> Result<NpArray> {
         let parsed = npy::parse(bytes)?;
-        NpArray::from_parts(parsed.dtype, parsed.shape, parsed.fortran_order, parsed.data)
+        NpArray::from_parts(
+            parsed.dtype,
+            parsed.shape,
+            parsed.fortran_order,
+            parsed.data,
+        )
     }
 
     /// Builds a value from already-decoded metadata and its data bytes.
-    pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
+    pub fn from_parts(
+        dtype: Dtype,
+        shape: Shape,
+        fortran_order: bool,
+        data: &[u8],
+    ) -> Result<NpArray> {
         if shape.len() > shape::MAX_NDIM {
-            return Err(NpyError::invalid(format!("{} dimensions, the limit is {}", shape.len(), shape::MAX_NDIM)));
+            return Err(NpyError::invalid(format!(
+                "{} dimensions, the limit is {}",
+                shape.len(),
+                shape::MAX_NDIM
+            )));
         }
         let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
         if data.len() as u64 != nbytes {
-            return Err(NpyError::invalid(format!("data is {} bytes, expected {nbytes}", data.len())));
+            return Err(NpyError::invalid(format!(
+                "data is {} bytes, expected {nbytes}",
+                data.len()
+            )));
         }
         let header = npy::write_header(&dtype, &shape, fortran_order);
         debug_assert_eq!(header.len() % DATA_ALIGN, 0);
@@ -50,7 +67,13 @@ impl NpArray {
             .map_err(|_| NpyError::invalid(format!("cannot allocate {nbytes} bytes")))?;
         buf.extend_from_slice(&header);
         buf.extend_from_slice(data);
-        Ok(NpArray { dtype, shape, fortran_order, buf, header_len: header.len() })
+        Ok(NpArray {
+            dtype,
+            shape,
+            fortran_order,
+            buf,
+            header_len: header.len(),
+        })
     }
 
     pub fn dtype(&self) -> &Dtype {
@@ -101,7 +124,11 @@ impl NpArray {
 
     /// Bytes this value owns on the heap plus the value itself, for MEMORY USAGE.
     pub fn memory_usage(&self) -> usize {
-        let shape_heap = if self.shape.spilled() { self.shape.capacity() * 8 } else { 0 };
+        let shape_heap = if self.shape.spilled() {
+            self.shape.capacity() * 8
+        } else {
+            0
+        };
         std::mem::size_of::<NpArray>() + self.buf.capacity() + shape_heap + dtype_heap(&self.dtype)
     }
 }
@@ -116,7 +143,11 @@ fn dtype_heap(dtype: &Dtype) -> usize {
                     .map(|f| {
                         f.name.capacity()
                             + f.name_source.capacity()
-                            + if f.shape.spilled() { f.shape.capacity() * 8 } else { 0 }
+                            + if f.shape.spilled() {
+                                f.shape.capacity() * 8
+                            } else {
+                                0
+                            }
                             + dtype_heap(&f.dtype)
                     })
                     .sum::<usize>()
@@ -161,7 +192,13 @@ mod tests {
     use super::*;
 
     fn array(typestr: &str, shape: &[u64], data: &[u8]) -> NpArray {
-        NpArray::from_parts(Dtype::from_typestr(typestr).unwrap(), Shape::from_slice(shape), false, data).unwrap()
+        NpArray::from_parts(
+            Dtype::from_typestr(typestr).unwrap(),
+            Shape::from_slice(shape),
+            false,
+            data,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -172,7 +209,10 @@ mod tests {
         assert_eq!(a.data(), &data[..]);
         let again = NpArray::from_npy(a.npy_bytes()).unwrap();
         assert_eq!(again.npy_bytes(), a.npy_bytes());
-        assert_eq!((a.size(), a.nbytes(), a.itemsize(), a.ndim()), (3, 24, 8, 1));
+        assert_eq!(
+            (a.size(), a.nbytes(), a.itemsize(), a.ndim()),
+            (3, 24, 8, 1)
+        );
     }
 
     #[test]
@@ -185,14 +225,29 @@ mod tests {
         let a = array("<c16", &[], bytemuck::cast_slice(&c));
         assert_eq!(a.as_slice::<Complex<f64>>(), Some(&c[..]));
         let h = [f16::from_f32(0.5)];
-        assert_eq!(array("<f2", &[1], bytemuck::cast_slice(&h)).as_slice::<f16>(), Some(&h[..]));
-        assert_eq!(array(">f4", &[1], &[0; 4]).as_slice::<f32>(), None, "big-endian has no native view");
+        assert_eq!(
+            array("<f2", &[1], bytemuck::cast_slice(&h)).as_slice::<f16>(),
+            Some(&h[..])
+        );
+        assert_eq!(
+            array(">f4", &[1], &[0; 4]).as_slice::<f32>(),
+            None,
+            "big-endian has no native view"
+        );
     }
 
     #[test]
     fn refuses_mismatched_data() {
-        let e = NpArray::from_parts(Dtype::from_typestr("<f8").unwrap(), Shape::from_slice(&[2]), false, &[0; 8]);
-        assert!(e.unwrap_err().to_string().contains("data is 8 bytes, expected 16"));
+        let e = NpArray::from_parts(
+            Dtype::from_typestr("<f8").unwrap(),
+            Shape::from_slice(&[2]),
+            false,
+            &[0; 8],
+        );
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("data is 8 bytes, expected 16"));
     }
 
     #[test]

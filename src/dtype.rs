@@ -40,7 +40,9 @@ pub struct TimeUnit {
     pub multiplier: u32,
 }
 
-const TIME_UNITS: [&str; 13] = ["Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"];
+const TIME_UNITS: [&str; 13] = [
+    "Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as",
+];
 
 impl TimeUnit {
     fn suffix(&self) -> String {
@@ -132,7 +134,8 @@ impl Dtype {
 
     /// Parses a typestr such as `<f8`, `|S10`, `>M8[10ms]`.
     pub fn from_typestr(s: &str) -> Result<Dtype> {
-        let bad = |why: &str| NpyError::invalid(format!("descr {s:?} is not a supported dtype: {why}"));
+        let bad =
+            |why: &str| NpyError::invalid(format!("descr {s:?} is not a supported dtype: {why}"));
         let mut chars = s.chars();
         let (order_char, rest) = match s.chars().next() {
             Some(c @ ('<' | '>' | '|' | '=')) => {
@@ -142,7 +145,9 @@ impl Dtype {
             _ => ('=', s),
         };
         let mut rest_chars = rest.chars();
-        let type_char = rest_chars.next().ok_or_else(|| bad("missing type character"))?;
+        let type_char = rest_chars
+            .next()
+            .ok_or_else(|| bad("missing type character"))?;
         let rest = rest_chars.as_str();
         let (digits, unit) = match rest.find('[') {
             Some(i) => (&rest[..i], Some(&rest[i..])),
@@ -179,7 +184,11 @@ impl Dtype {
             ('c', 16) => numeric(Kind::Complex128),
             ('c', 24 | 32) => numeric(Kind::CLongDouble(size as u8)),
             ('S' | 'U' | 'V', n) => {
-                let itemsize = if type_char == 'U' { n.checked_mul(4) } else { Some(n) };
+                let itemsize = if type_char == 'U' {
+                    n.checked_mul(4)
+                } else {
+                    Some(n)
+                };
                 if itemsize.is_none_or(|i| i > MAX_ITEMSIZE) {
                     return Err(bad("itemsize too large"));
                 }
@@ -192,9 +201,15 @@ impl Dtype {
             }
             ('M' | 'm', 8) => {
                 let unit = parse_time_unit(unit).ok_or_else(|| bad("unknown datetime unit"))?;
-                Ok(if type_char == 'M' { Kind::DateTime(unit) } else { Kind::TimeDelta(unit) })
+                Ok(if type_char == 'M' {
+                    Kind::DateTime(unit)
+                } else {
+                    Kind::TimeDelta(unit)
+                })
             }
-            ('b' | 'i' | 'u' | 'f' | 'c' | 'M' | 'm', _) => Err(bad("unsupported size for this type")),
+            ('b' | 'i' | 'u' | 'f' | 'c' | 'M' | 'm', _) => {
+                Err(bad("unsupported size for this type"))
+            }
             _ => Err(bad("unknown type character")),
         }?;
         let order = canonical_order(&kind, order_char);
@@ -243,7 +258,13 @@ impl Dtype {
             Kind::DateTime(u) | Kind::TimeDelta(u) => u.suffix(),
             _ => String::new(),
         };
-        Some(format!("{}{}{}{}", self.order.symbol(), self.kind_char(), size, unit))
+        Some(format!(
+            "{}{}{}{}",
+            self.order.symbol(),
+            self.kind_char(),
+            size,
+            unit
+        ))
     }
 
     /// `dtype.name` as NumPy 2.x prints it: `float32`, `bytes56`, `datetime64[ns]`, `void64`.
@@ -331,7 +352,10 @@ pub fn write_tuple(out: &mut String, dims: &[u64]) {
 /// NumPy writes `|` for single-byte and byte-string kinds and `<`/`>` otherwise;
 /// `=` and `|` on multi-byte kinds mean native order (little-endian on supported hosts).
 fn canonical_order(kind: &Kind, symbol: char) -> ByteOrder {
-    let one_byte = matches!(kind, Kind::Bool | Kind::Int8 | Kind::UInt8 | Kind::Bytes(_) | Kind::Void(_));
+    let one_byte = matches!(
+        kind,
+        Kind::Bool | Kind::Int8 | Kind::UInt8 | Kind::Bytes(_) | Kind::Void(_)
+    );
     match symbol {
         _ if one_byte => ByteOrder::NotApplicable,
         '>' => ByteOrder::Big,
@@ -341,18 +365,30 @@ fn canonical_order(kind: &Kind, symbol: char) -> ByteOrder {
 
 fn parse_time_unit(bracket: Option<&str>) -> Option<TimeUnit> {
     let Some(b) = bracket else {
-        return Some(TimeUnit { unit: None, multiplier: 1 });
+        return Some(TimeUnit {
+            unit: None,
+            multiplier: 1,
+        });
     };
     let inner = b.strip_prefix('[')?.strip_suffix(']')?;
-    let split = inner.find(|c: char| !c.is_ascii_digit()).unwrap_or(inner.len());
+    let split = inner
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(inner.len());
     let (digits, unit) = inner.split_at(split);
-    let multiplier = if digits.is_empty() { 1 } else { digits.parse::<u32>().ok()? };
+    let multiplier = if digits.is_empty() {
+        1
+    } else {
+        digits.parse::<u32>().ok()?
+    };
     if multiplier == 0 || multiplier > i32::MAX as u32 {
         return None;
     }
     let unit = if unit == "μs" { "us" } else { unit };
     let unit = *TIME_UNITS.iter().find(|u| **u == unit)?;
-    Some(TimeUnit { unit: Some(unit), multiplier })
+    Some(TimeUnit {
+        unit: Some(unit),
+        multiplier,
+    })
 }
 
 impl Record {
@@ -362,7 +398,10 @@ impl Record {
         for entry in entries {
             let field = Field::from_entry(entry)?;
             if !field.name.is_empty() && fields.iter().any(|f: &Field| f.name == field.name) {
-                return Err(NpyError::invalid(format!("duplicate field name {:?}", field.name)));
+                return Err(NpyError::invalid(format!(
+                    "duplicate field name {:?}",
+                    field.name
+                )));
             }
             itemsize = itemsize
                 .checked_add(field.itemsize()?)
@@ -391,7 +430,11 @@ impl Field {
                 [Literal::Str { source: t, .. }, Literal::Str { source: n, value }] => {
                     (format!("({t}, {n})"), value.clone())
                 }
-                _ => return Err(bad("a titled name must be a tuple (title, name) of strings")),
+                _ => {
+                    return Err(bad(
+                        "a titled name must be a tuple (title, name) of strings",
+                    ))
+                }
             },
             _ => return Err(bad("a field name must be a string")),
         };
@@ -406,7 +449,12 @@ impl Field {
         if name.is_empty() && !is_padding {
             return Err(bad("only void padding fields may have an empty name"));
         }
-        Ok(Field { name_source, name, dtype, shape })
+        Ok(Field {
+            name_source,
+            name,
+            dtype,
+            shape,
+        })
     }
 
     pub fn itemsize(&self) -> Result<u64> {
@@ -421,13 +469,24 @@ impl Field {
 /// A non-negative integer dimension.
 pub fn dim(lit: &Literal) -> Result<u64> {
     match lit {
-        Literal::Int { negative: false, magnitude } if *magnitude <= i64::MAX as u64 => Ok(*magnitude),
-        Literal::Int { negative: true, magnitude } if *magnitude != 0 => {
-            Err(NpyError::invalid(format!("negative dimension -{magnitude}")))
-        }
+        Literal::Int {
+            negative: false,
+            magnitude,
+        } if *magnitude <= i64::MAX as u64 => Ok(*magnitude),
+        Literal::Int {
+            negative: true,
+            magnitude,
+        } if *magnitude != 0 => Err(NpyError::invalid(format!(
+            "negative dimension -{magnitude}"
+        ))),
         Literal::Int { negative: true, .. } => Ok(0),
-        Literal::Int { magnitude, .. } => Err(NpyError::invalid(format!("dimension {magnitude} is too large"))),
-        other => Err(NpyError::invalid(format!("dimensions must be integers, got {}", other.kind()))),
+        Literal::Int { magnitude, .. } => Err(NpyError::invalid(format!(
+            "dimension {magnitude} is too large"
+        ))),
+        other => Err(NpyError::invalid(format!(
+            "dimensions must be integers, got {}",
+            other.kind()
+        ))),
     }
 }
 
@@ -516,7 +575,10 @@ mod tests {
             "[('a', '|V2147483647'), ('b', '|V1')]",
             "'|V4294967296'",
         ] {
-            assert!(Dtype::from_descr_text(bad).is_err(), "{bad} should be refused");
+            assert!(
+                Dtype::from_descr_text(bad).is_err(),
+                "{bad} should be refused"
+            );
         }
         let err = Dtype::from_descr_text("'|O'").unwrap_err().to_string();
         assert!(err.contains("object arrays are not supported"), "{err}");

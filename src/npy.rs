@@ -36,7 +36,9 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
         return Err(NpyError::invalid("empty payload"));
     }
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(NpyError::invalid("bad magic (expected \\x93NUMPY, as np.save writes)"));
+        return Err(NpyError::invalid(
+            "bad magic (expected \\x93NUMPY, as np.save writes)",
+        ));
     }
     let (major, minor) = match bytes.get(6..8) {
         Some(&[major, minor]) => (major, minor),
@@ -45,13 +47,20 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
     let len_field = match (major, minor) {
         (1, 0) => 2,
         (2, 0) | (3, 0) => 4,
-        _ => return Err(NpyError::invalid(format!("unsupported format version {major}.{minor}"))),
+        _ => {
+            return Err(NpyError::invalid(format!(
+                "unsupported format version {major}.{minor}"
+            )))
+        }
     };
     let start = 8 + len_field;
     let len_bytes = bytes
         .get(8..start)
         .ok_or_else(|| NpyError::invalid("truncated before the header length"))?;
-    let header_len = len_bytes.iter().rev().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    let header_len = len_bytes
+        .iter()
+        .rev()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
     if header_len > MAX_HEADER_LEN {
         return Err(NpyError::invalid(format!(
             "header is {header_len} bytes, the limit is {MAX_HEADER_LEN}"
@@ -82,7 +91,12 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
             dtype.name()
         )));
     }
-    Ok(ParsedNpy { dtype, shape, fortran_order, data })
+    Ok(ParsedNpy {
+        dtype,
+        shape,
+        fortran_order,
+        data,
+    })
 }
 
 fn parse_header_dict(text: &str) -> Result<(Dtype, Shape, bool)> {
@@ -98,17 +112,28 @@ fn parse_header_dict(text: &str) -> Result<(Dtype, Shape, bool)> {
             "descr" => &mut descr,
             "fortran_order" => &mut order,
             "shape" => &mut shape,
-            other => return Err(NpyError::invalid(format!("unexpected header key {other:?}"))),
+            other => {
+                return Err(NpyError::invalid(format!(
+                    "unexpected header key {other:?}"
+                )))
+            }
         };
         if slot.replace(value).is_some() {
-            return Err(NpyError::invalid(format!("header key {name:?} appears twice")));
+            return Err(NpyError::invalid(format!(
+                "header key {name:?} appears twice"
+            )));
         }
     }
     let missing = |key: &str| NpyError::invalid(format!("header lacks the {key:?} key"));
     let dtype = Dtype::from_descr(descr.ok_or_else(|| missing("descr"))?)?;
     let fortran_order = match order.ok_or_else(|| missing("fortran_order"))? {
         Literal::Bool(b) => *b,
-        other => return Err(NpyError::invalid(format!("fortran_order must be True or False, got {}", other.kind()))),
+        other => {
+            return Err(NpyError::invalid(format!(
+                "fortran_order must be True or False, got {}",
+                other.kind()
+            )))
+        }
     };
     let shape = match shape.ok_or_else(|| missing("shape"))? {
         Literal::Tuple(dims) => {
@@ -121,7 +146,12 @@ fn parse_header_dict(text: &str) -> Result<(Dtype, Shape, bool)> {
             }
             dims.iter().map(dtype::dim).collect::<Result<Shape>>()?
         }
-        other => return Err(NpyError::invalid(format!("shape must be a tuple, got {}", other.kind()))),
+        other => {
+            return Err(NpyError::invalid(format!(
+                "shape must be a tuple, got {}",
+                other.kind()
+            )))
+        }
     };
     Ok((dtype, shape, fortran_order))
 }
@@ -138,14 +168,24 @@ pub fn write_header(dtype: &Dtype, shape: &[u64], fortran_order: bool) -> Vec<u8
     text.push_str(", 'shape': ");
     dtype::write_tuple(&mut text, shape);
     text.push_str(", }");
-    let growth = if fortran_order { shape.last() } else { shape.first() };
+    let growth = if fortran_order {
+        shape.last()
+    } else {
+        shape.first()
+    };
     if let Some(d) = growth {
         let digits = d.to_string().len();
-        text.extend(std::iter::repeat_n(' ', GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits)));
+        text.extend(std::iter::repeat_n(
+            ' ',
+            GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits),
+        ));
     }
 
     // Latin-1 when every character fits (versions 1.0 and 2.0), else UTF-8 (3.0).
-    let latin1: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+    let latin1: Option<Vec<u8>> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect();
     let (encoded, utf8) = match latin1 {
         Some(bytes) => (bytes, false),
         None => (text.into_bytes(), true),
@@ -208,7 +248,11 @@ mod tests {
                     // The header parses; only the (absent) data can be wrong.
                     match parse(&h) {
                         Ok(parsed) => assert_eq!(parsed.shape.as_slice(), &shape[..]),
-                        Err(e) => assert!(e.to_string().contains("data is 0 bytes") || e.to_string().contains("too big"), "{shape:?}: {e}"),
+                        Err(e) => assert!(
+                            e.to_string().contains("data is 0 bytes")
+                                || e.to_string().contains("too big"),
+                            "{shape:?}: {e}"
+                        ),
                     }
                 }
             }
@@ -217,7 +261,10 @@ mod tests {
 
     #[test]
     fn chooses_versions_like_numpy() {
-        let wide = (0..3000).map(|i| format!("('field_{i:05}', '<f8')")).collect::<Vec<_>>().join(", ");
+        let wide = (0..3000)
+            .map(|i| format!("('field_{i:05}', '<f8')"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let d = Dtype::from_descr_text(&format!("[{wide}]")).unwrap();
         let h = write_header(&d, &[0], false);
         assert_eq!(&h[6..8], &[2, 0], "over 64 KiB needs 2.0");
@@ -263,16 +310,46 @@ mod tests {
     fn refuses_bad_headers() {
         let cases = [
             ("[1, 2]", "not a dict"),
-            ("{'descr': '<f8', 'fortran_order': False}", "lacks the \"shape\""),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}", "unexpected header key"),
-            ("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (1,)}", "appears twice"),
-            ("{'descr': '|O', 'fortran_order': False, 'shape': (1,)}", "object arrays"),
-            ("{'descr': '<f8', 'fortran_order': 0, 'shape': (1,)}", "True or False"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': [1]}", "must be a tuple"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}", "negative dimension"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': ('1',)}", "must be integers"),
-            ("{'descr': 1, 'fortran_order': False, 'shape': (1,)}", "string or a list"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (1,)} trailing", "after the literal"),
+            (
+                "{'descr': '<f8', 'fortran_order': False}",
+                "lacks the \"shape\"",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}",
+                "unexpected header key",
+            ),
+            (
+                "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (1,)}",
+                "appears twice",
+            ),
+            (
+                "{'descr': '|O', 'fortran_order': False, 'shape': (1,)}",
+                "object arrays",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': 0, 'shape': (1,)}",
+                "True or False",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': [1]}",
+                "must be a tuple",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}",
+                "negative dimension",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': ('1',)}",
+                "must be integers",
+            ),
+            (
+                "{'descr': 1, 'fortran_order': False, 'shape': (1,)}",
+                "string or a list",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,)} trailing",
+                "after the literal",
+            ),
         ];
         for (header, expected) in cases {
             let e = err(&npy(header, &[0; 8]));
@@ -288,7 +365,8 @@ mod tests {
         assert!(err(&npy(&h, &[0; 8])).contains("65 dimensions"));
         let huge = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,)}";
         assert!(err(&npy(huge, &[0; 8])).contains("needs 8000000000000"));
-        let overflow = "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296)}";
+        let overflow =
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296)}";
         assert!(err(&npy(overflow, &[])).contains("too big"));
         let short = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,)}";
         assert!(err(&npy(short, &[0; 15])).contains("data is 15 bytes"));

@@ -13,9 +13,15 @@ pub const MAX_DEPTH: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Literal {
     /// A string: its exact source text (quotes and escapes included) and its value.
-    Str { source: String, value: String },
+    Str {
+        source: String,
+        value: String,
+    },
     /// An integer literal; `negative` is set for `-N`.
-    Int { negative: bool, magnitude: u64 },
+    Int {
+        negative: bool,
+        magnitude: u64,
+    },
     Bool(bool),
     Tuple(Vec<Literal>),
     List(Vec<Literal>),
@@ -37,7 +43,11 @@ impl Literal {
 
 /// Parses `text` as exactly one literal, surrounded by optional whitespace.
 pub fn parse(text: &str) -> Result<Literal> {
-    let mut p = Parser { s: text.as_bytes(), text, pos: 0 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+    };
     p.skip_ws();
     let value = p.value(0)?;
     p.skip_ws();
@@ -55,7 +65,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, what: &str) -> NpyError {
-        NpyError::invalid(format!("header is not a Python literal: {what} at offset {}", self.pos))
+        NpyError::invalid(format!(
+            "header is not a Python literal: {what} at offset {}",
+            self.pos
+        ))
     }
 
     fn peek(&self) -> Option<u8> {
@@ -92,7 +105,9 @@ impl Parser<'_> {
 
     fn check_depth(&self, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
-            return Err(NpyError::invalid(format!("header nests deeper than {MAX_DEPTH} levels")));
+            return Err(NpyError::invalid(format!(
+                "header nests deeper than {MAX_DEPTH} levels"
+            )));
         }
         Ok(())
     }
@@ -193,7 +208,10 @@ impl Parser<'_> {
         let magnitude = digits
             .parse::<u64>()
             .map_err(|_| NpyError::invalid(format!("integer {digits} is out of range")))?;
-        Ok(Literal::Int { negative, magnitude })
+        Ok(Literal::Int {
+            negative,
+            magnitude,
+        })
     }
 
     fn string(&mut self) -> Result<Literal> {
@@ -214,7 +232,10 @@ impl Parser<'_> {
                 c => value.push(c),
             }
         }
-        Ok(Literal::Str { source: self.text[start..self.pos].to_owned(), value })
+        Ok(Literal::Str {
+            source: self.text[start..self.pos].to_owned(),
+            value,
+        })
     }
 
     fn escape(&mut self) -> Result<char> {
@@ -244,12 +265,19 @@ impl Parser<'_> {
             b'U' => (8, 16),
             b'0'..=b'7' => {
                 self.pos -= 1;
-                let n = self.s[self.pos..].iter().take(3).take_while(|b| (b'0'..=b'7').contains(b)).count();
+                let n = self.s[self.pos..]
+                    .iter()
+                    .take(3)
+                    .take_while(|b| (b'0'..=b'7').contains(b))
+                    .count();
                 (n, 8)
             }
             _ => return Err(self.err("unsupported string escape")),
         };
-        let text = self.text.get(self.pos..self.pos + digits).ok_or_else(|| self.err("short escape"))?;
+        let text = self
+            .text
+            .get(self.pos..self.pos + digits)
+            .ok_or_else(|| self.err("short escape"))?;
         let code = u32::from_str_radix(text, radix).map_err(|_| self.err("bad escape digits"))?;
         self.pos += digits;
         char::from_u32(code).ok_or_else(|| self.err("escape is not a valid character"))
@@ -261,17 +289,29 @@ mod tests {
     use super::*;
 
     fn s(v: &str) -> Literal {
-        Literal::Str { source: format!("'{v}'"), value: v.to_owned() }
+        Literal::Str {
+            source: format!("'{v}'"),
+            value: v.to_owned(),
+        }
     }
 
     #[test]
     fn parses_a_numpy_header() {
-        let lit = parse("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   \n").unwrap();
-        let Literal::Dict(entries) = lit else { panic!("not a dict") };
+        let lit =
+            parse("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   \n").unwrap();
+        let Literal::Dict(entries) = lit else {
+            panic!("not a dict")
+        };
         assert_eq!(entries[0], (s("descr"), s("<f8")));
         assert_eq!(entries[1], (s("fortran_order"), Literal::Bool(false)));
-        let three = Literal::Int { negative: false, magnitude: 3 };
-        let four = Literal::Int { negative: false, magnitude: 4 };
+        let three = Literal::Int {
+            negative: false,
+            magnitude: 3,
+        };
+        let four = Literal::Int {
+            negative: false,
+            magnitude: 4,
+        };
         assert_eq!(entries[2], (s("shape"), Literal::Tuple(vec![three, four])));
     }
 
@@ -287,7 +327,10 @@ mod tests {
         let lit = parse(r#""it's \x41\u00e9\n""#).unwrap();
         assert_eq!(
             lit,
-            Literal::Str { source: r#""it's \x41\u00e9\n""#.into(), value: "it's Aé\n".into() }
+            Literal::Str {
+                source: r#""it's \x41\u00e9\n""#.into(),
+                value: "it's Aé\n".into()
+            }
         );
         assert!(parse(r"'\N{DASH}'").is_err());
         assert!(parse("'open").is_err());
@@ -295,15 +338,36 @@ mod tests {
 
     #[test]
     fn integers_are_plain_decimal() {
-        assert_eq!(parse("-5").unwrap(), Literal::Int { negative: true, magnitude: 5 });
-        for bad in ["0x10", "1_000", "007", "1.5", "99999999999999999999999", "1e3"] {
+        assert_eq!(
+            parse("-5").unwrap(),
+            Literal::Int {
+                negative: true,
+                magnitude: 5
+            }
+        );
+        for bad in [
+            "0x10",
+            "1_000",
+            "007",
+            "1.5",
+            "99999999999999999999999",
+            "1e3",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should be refused");
         }
     }
 
     #[test]
     fn refuses_names_calls_and_trailing_text() {
-        for bad in ["None", "Truex", "__import__('os')", "{'a': 1} x", "", "{'a' 1}", "[1 2]"] {
+        for bad in [
+            "None",
+            "Truex",
+            "__import__('os')",
+            "{'a': 1} x",
+            "",
+            "{'a' 1}",
+            "[1 2]",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

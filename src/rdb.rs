@@ -23,7 +23,11 @@ const KNOWN_FLAGS: u8 = FLAG_FORTRAN;
 pub fn encode_meta(array: &NpArray) -> Vec<u8> {
     let descr = array.dtype().descr();
     let mut out = Vec::with_capacity(2 + array.ndim() * 3 + descr.len());
-    out.push(if array.fortran_order() { FLAG_FORTRAN } else { 0 });
+    out.push(if array.fortran_order() {
+        FLAG_FORTRAN
+    } else {
+        0
+    });
     put_varint(&mut out, array.ndim() as u64);
     for &d in array.shape() {
         put_varint(&mut out, d);
@@ -39,18 +43,25 @@ pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
             "encoding version {encver} is newer than this module understands ({ENCODING_VERSION})"
         )));
     }
-    let (&flags, mut rest) = meta.split_first().ok_or_else(|| NpyError::rdb("empty metadata"))?;
+    let (&flags, mut rest) = meta
+        .split_first()
+        .ok_or_else(|| NpyError::rdb("empty metadata"))?;
     if flags & !KNOWN_FLAGS != 0 {
         return Err(NpyError::rdb(format!("unknown flags {flags:#04x}")));
     }
     let ndim = take_varint(&mut rest)?;
     if ndim > MAX_NDIM as u64 {
-        return Err(NpyError::rdb(format!("{ndim} dimensions, the limit is {MAX_NDIM}")));
+        return Err(NpyError::rdb(format!(
+            "{ndim} dimensions, the limit is {MAX_NDIM}"
+        )));
     }
-    let shape = (0..ndim).map(|_| take_varint(&mut rest)).collect::<Result<Shape>>()?;
+    let shape = (0..ndim)
+        .map(|_| take_varint(&mut rest))
+        .collect::<Result<Shape>>()?;
     let descr = std::str::from_utf8(rest).map_err(|_| NpyError::rdb("descr is not UTF-8"))?;
     let dtype = Dtype::from_descr_text(descr).map_err(|e| NpyError::rdb(e.to_string()))?;
-    NpArray::from_parts(dtype, shape, flags & FLAG_FORTRAN != 0, data).map_err(|e| NpyError::rdb(e.to_string()))
+    NpArray::from_parts(dtype, shape, flags & FLAG_FORTRAN != 0, data)
+        .map_err(|e| NpyError::rdb(e.to_string()))
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -64,7 +75,9 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 fn take_varint(input: &mut &[u8]) -> Result<u64> {
     let mut value: u64 = 0;
     for shift in (0..64).step_by(7) {
-        let (&byte, rest) = input.split_first().ok_or_else(|| NpyError::rdb("truncated varint"))?;
+        let (&byte, rest) = input
+            .split_first()
+            .ok_or_else(|| NpyError::rdb("truncated varint"))?;
         *input = rest;
         let bits = u64::from(byte & 0x7f);
         if shift == 63 && bits > 1 {
@@ -97,14 +110,24 @@ mod tests {
         roundtrip("'<f8'", &[3, 4], false);
         roundtrip("'>i2'", &[2, 3, 4], true);
         roundtrip("'<M8[10ms]'", &[], false);
-        roundtrip("[('a', '<i4'), ('', '|V4'), ('b', [('x', '>f4')], (2, 3))]", &[5], false);
+        roundtrip(
+            "[('a', '<i4'), ('', '|V4'), ('b', [('x', '>f4')], (2, 3))]",
+            &[5],
+            false,
+        );
         roundtrip("'|u1'", &[0, 1 << 40], false);
         roundtrip("'|b1'", &[1; 64], false);
     }
 
     #[test]
     fn meta_is_compact() {
-        let a = NpArray::from_parts(Dtype::from_typestr("<f4").unwrap(), Shape::from_slice(&[1000, 384]), false, &vec![0; 1_536_000]).unwrap();
+        let a = NpArray::from_parts(
+            Dtype::from_typestr("<f4").unwrap(),
+            Shape::from_slice(&[1000, 384]),
+            false,
+            &vec![0; 1_536_000],
+        )
+        .unwrap();
         assert_eq!(encode_meta(&a), b"\x00\x02\xe8\x07\x80\x03'<f4'");
     }
 
@@ -119,7 +142,10 @@ mod tests {
         }
         assert!(take_varint(&mut &[0xff; 11][..]).is_err());
         assert!(take_varint(&mut &[0x80][..]).is_err());
-        assert!(take_varint(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]).is_err());
+        assert!(take_varint(
+            &mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]
+        )
+        .is_err());
     }
 
     #[test]
@@ -140,5 +166,39 @@ mod tests {
             let e = decode(encver, meta, &vec![0; n]).unwrap_err().to_string();
             assert!(e.contains(expected), "{meta:?}: {e}");
         }
+    }
+}
+
+/// Every `np.save` output in tests/fixtures survives parse → RDB encode →
+/// decode → synthesize byte for byte.
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    #[test]
+    fn numpy_fixtures_roundtrip_byte_exact() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/npy");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("fixtures exist") {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let array = NpArray::from_npy(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                array.npy_bytes() == bytes,
+                "{name}: synthesized .npy differs from np.save's"
+            );
+            let reloaded = decode(ENCODING_VERSION, &encode_meta(&array), array.data()).unwrap();
+            assert!(
+                reloaded.npy_bytes() == bytes,
+                "{name}: differs after the RDB encoding"
+            );
+            seen += 1;
+        }
+        assert!(
+            seen >= 40,
+            "only {seen} fixtures found in {}",
+            dir.display()
+        );
     }
 }

@@ -20,12 +20,19 @@ pub fn nbytes(shape: &[u64], itemsize: u64) -> Result<u64> {
     let too_big = || NpyError::invalid(format!("array of shape {} is too big", repr(shape)));
     let mut total = itemsize.max(1);
     for &d in shape.iter().filter(|&&d| d != 0) {
-        total = total.checked_mul(d).filter(|&t| t <= i64::MAX as u64).ok_or_else(too_big)?;
+        total = total
+            .checked_mul(d)
+            .filter(|&t| t <= i64::MAX as u64)
+            .ok_or_else(too_big)?;
     }
     if total > i64::MAX as u64 {
         return Err(too_big());
     }
-    Ok(if shape.contains(&0) { 0 } else { size(shape) * itemsize })
+    Ok(if shape.contains(&0) {
+        0
+    } else {
+        size(shape) * itemsize
+    })
 }
 
 /// Python's `repr` of the shape tuple.

@@ -3,8 +3,8 @@
 //! key is touched, so a failed command never loses the value that was there.
 
 use redis_module::key::{RedisKey, RedisKeyWritable};
-use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 use redis_module::redisvalue::RedisValueKey;
+use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::guard;
 use super::value_type::NP_TYPE;
@@ -12,11 +12,14 @@ use crate::array::NpArray;
 
 /// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
 fn read<'a>(key: &'a RedisKey) -> Result<Option<&'a NpArray>, RedisError> {
-    key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
+    key.get_value::<NpArray>(&NP_TYPE)
+        .map_err(|_| RedisError::WrongType)
 }
 
 fn check_writable(key: &RedisKeyWritable) -> Result<(), RedisError> {
-    key.get_value::<NpArray>(&NP_TYPE).map(|_| ()).map_err(|_| RedisError::WrongType)
+    key.get_value::<NpArray>(&NP_TYPE)
+        .map(|_| ())
+        .map_err(|_| RedisError::WrongType)
 }
 
 fn int(n: u64) -> RedisValue {
@@ -28,7 +31,11 @@ fn shape_reply(array: &NpArray) -> RedisValue {
 }
 
 /// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
-fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&Context, &NpArray) -> RedisResult) -> RedisResult {
+fn read_command(
+    ctx: &Context,
+    args: &[RedisString],
+    reply: impl FnOnce(&Context, &NpArray) -> RedisResult,
+) -> RedisResult {
     guard::command(|| {
         let [_, key_name] = args else {
             return Err(RedisError::WrongArity);
@@ -73,7 +80,9 @@ pub fn np_shape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 
 /// `NP.DTYPE key`
 pub fn np_dtype(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    read_command(ctx, &args, |_, array| Ok(RedisValue::BulkString(array.dtype().name())))
+    read_command(ctx, &args, |_, array| {
+        Ok(RedisValue::BulkString(array.dtype().name()))
+    })
 }
 
 /// `NP.SIZE key`
@@ -96,7 +105,10 @@ pub fn np_info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             ("memory", int(array.memory_usage() as u64)),
         ];
         Ok(RedisValue::OrderedMap(
-            fields.into_iter().map(|(k, v)| (RedisValueKey::String(k.to_owned()), v)).collect(),
+            fields
+                .into_iter()
+                .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+                .collect(),
         ))
     })
 }

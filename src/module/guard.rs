@@ -7,8 +7,11 @@ use redis_module::{RedisError, RedisResult};
 
 /// Runs a command body; a panic becomes an `ERR` reply and the server lives on.
 pub fn command(body: impl FnOnce() -> RedisResult) -> RedisResult {
-    catch_unwind(AssertUnwindSafe(body))
-        .unwrap_or_else(|_| Err(RedisError::Str("ERR internal error in redis-numpy (the command was not applied)")))
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        Err(RedisError::Str(
+            "ERR internal error in redis-numpy (the command was not applied)",
+        ))
+    })
 }
 
 /// Runs a type callback; on panic returns `fallback`.

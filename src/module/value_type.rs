@@ -74,9 +74,17 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
 }
 
 fn log_io_error(rdb: *mut raw::RedisModuleIO, message: &str) {
-    let text = CString::new(format!("redis-numpy: {message}").replace('\0', " ")).unwrap_or_default();
+    let text =
+        CString::new(format!("redis-numpy: {message}").replace('\0', " ")).unwrap_or_default();
     // SAFETY: `rdb` is the live IO handle of this load; the format takes one C string.
-    unsafe { raw::RedisModule_LogIOError.unwrap()(rdb, c"warning".as_ptr(), c"%s".as_ptr(), text.as_ptr()) };
+    unsafe {
+        raw::RedisModule_LogIOError.unwrap()(
+            rdb,
+            c"warning".as_ptr(),
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        )
+    };
 }
 
 /// # Safety
@@ -93,10 +101,21 @@ unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) 
 ///
 /// # Safety
 /// Called by Redis with a valid AOF handle, key and value of this type.
-unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::RedisModuleString, value: *mut c_void) {
+unsafe extern "C" fn aof_rewrite(
+    aof: *mut raw::RedisModuleIO,
+    key: *mut raw::RedisModuleString,
+    value: *mut c_void,
+) {
     guard::callback((), || {
         let npy = array(value).npy_bytes();
-        raw::RedisModule_EmitAOF.unwrap()(aof, c"NP.SET".as_ptr(), c"sb".as_ptr(), key, npy.as_ptr(), npy.len());
+        raw::RedisModule_EmitAOF.unwrap()(
+            aof,
+            c"NP.SET".as_ptr(),
+            c"sb".as_ptr(),
+            key,
+            npy.as_ptr(),
+            npy.len(),
+        );
     });
 }
 
@@ -111,7 +130,11 @@ unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
 unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
     guard::callback((), || {
         let npy = array(value).npy_bytes();
-        raw::RedisModule_DigestAddStringBuffer.unwrap()(md, npy.as_ptr().cast_mut().cast(), npy.len());
+        raw::RedisModule_DigestAddStringBuffer.unwrap()(
+            md,
+            npy.as_ptr().cast_mut().cast(),
+            npy.len(),
+        );
         raw::RedisModule_DigestEndSequence.unwrap()(md);
     });
 }
@@ -137,5 +160,7 @@ unsafe extern "C" fn copy(
     _to: *mut raw::RedisModuleString,
     value: *const c_void,
 ) -> *mut c_void {
-    guard::callback(ptr::null_mut(), || Box::into_raw(Box::new(array(value).clone())).cast::<c_void>())
+    guard::callback(ptr::null_mut(), || {
+        Box::into_raw(Box::new(array(value).clone())).cast::<c_void>()
+    })
 }

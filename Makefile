@@ -1,0 +1,62 @@
+# redis-numpy: `make run` serves the module on 127.0.0.1:6379, `make test` tests everything.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 6379
+MODULE := target/release/libredis_numpy.so
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := redis-server redis-tools libclang-dev
+
+.PHONY: help deps system-deps python-deps build run test test-rust test-python lint bench fuzz clean
+
+help:
+	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
+	@echo "make test   install what is missing, build, run every Rust and Python test"
+	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make bench  benchmarks side by side with plain SET/GET"
+
+# Debian packages: redis-server is the reference server, libclang-dev is
+# needed by redis-module's bindgen build step.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(PY):
+	python3 -m venv $(VENV) || { $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+
+python-deps: $(PY)
+	$(PY) -m pip install -q -e 'python-client[test]'
+
+deps: system-deps python-deps
+
+build: system-deps
+	cargo build --release
+
+run: build
+	@echo "redis-numpy: Redis on 127.0.0.1:$(PORT) with $(MODULE) loaded (Ctrl-C to stop)"
+	@echo "  try: python3 -c 'import numpy as np; np.save(\"a.npy\", np.arange(6.).reshape(2, 3))'"
+	@echo "       redis-cli -p $(PORT) -x NP.SET a < a.npy && redis-cli -p $(PORT) NP.INFO a"
+	@mkdir -p run
+	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
+
+test: deps build test-rust test-python
+
+test-rust:
+	cargo test
+
+test-python:
+	$(PY) -m pytest -q tests/python python-client/tests
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf $(VENV) run

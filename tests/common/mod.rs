@@ -1,0 +1,174 @@
+//! A real redis-server with the freshly built module, on a free loopback port,
+//! in its own directory; killed and cleaned up on drop.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn module_path() -> PathBuf {
+    let path = std::env::var_os("REDIS_NUMPY_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/libredis_numpy.so")
+        });
+    assert!(
+        path.is_file(),
+        "module not built: {} (run `cargo build --release`)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    config: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::with_config(&[])
+    }
+
+    /// `config` pairs become `--name value` options.
+    pub fn with_config(config: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("redis-numpy-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut server = Server {
+            port,
+            dir,
+            config,
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--loadmodule")
+            .arg(module_path())
+            .args([
+                "--enable-debug-command",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                "redis.log",
+            ]);
+        for (k, v) in &self.config {
+            cmd.arg(format!("--{k}")).arg(v);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut con) = self.try_conn() {
+                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("redis-server exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn try_conn(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        self.try_conn().expect("connect to redis-server")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Graceful `SHUTDOWN` (which saves or rewrites per the config), then start again.
+    pub fn restart(&mut self) {
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut self.conn());
+        self.child.take().unwrap().wait().unwrap();
+        self.spawn();
+    }
+
+    /// Start again on the same port and directory after `kill`.
+    pub fn restart_after_kill(&mut self) {
+        self.spawn();
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The checked-in `np.save` outputs (tests/fixtures/make_fixtures.py).
+pub fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/npy");
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            (
+                path.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&path).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    fixtures()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+        .1
+}
