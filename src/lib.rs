@@ -14,6 +14,7 @@ pub mod npy;
 pub mod pyliteral;
 pub mod rdb;
 pub mod shape;
+pub mod slice;
 
 mod module;
 
