@@ -47,7 +47,10 @@ run: build
 
 test: deps build test-rust test-python
 
+# The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
+	cargo build --features debug-panic
+	mkdir -p target/debug-panic && cp target/debug/libredis_numpy.so target/debug-panic/
 	cargo test
 
 test-python:

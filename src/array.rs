@@ -31,21 +31,11 @@ impl NpArray {
     /// Validates a `.npy` payload and stores it in canonical form.
     pub fn from_npy(bytes: &[u8]) -> Result<NpArray> {
         let parsed = npy::parse(bytes)?;
-        NpArray::from_parts(
-            parsed.dtype,
-            parsed.shape,
-            parsed.fortran_order,
-            parsed.data,
-        )
+        NpArray::from_parts(parsed.dtype, parsed.shape, parsed.fortran_order, parsed.data)
     }
 
     /// Builds a value from already-decoded metadata and its data bytes.
-    pub fn from_parts(
-        dtype: Dtype,
-        shape: Shape,
-        fortran_order: bool,
-        data: &[u8],
-    ) -> Result<NpArray> {
+    pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
         if shape.len() > shape::MAX_NDIM {
             return Err(NpyError::invalid(format!(
                 "{} dimensions, the limit is {}",
@@ -143,11 +133,7 @@ fn dtype_heap(dtype: &Dtype) -> usize {
                     .map(|f| {
                         f.name.capacity()
                             + f.name_source.capacity()
-                            + if f.shape.spilled() {
-                                f.shape.capacity() * 8
-                            } else {
-                                0
-                            }
+                            + if f.shape.spilled() { f.shape.capacity() * 8 } else { 0 }
                             + dtype_heap(&f.dtype)
                     })
                     .sum::<usize>()
@@ -209,10 +195,7 @@ mod tests {
         assert_eq!(a.data(), &data[..]);
         let again = NpArray::from_npy(a.npy_bytes()).unwrap();
         assert_eq!(again.npy_bytes(), a.npy_bytes());
-        assert_eq!(
-            (a.size(), a.nbytes(), a.itemsize(), a.ndim()),
-            (3, 24, 8, 1)
-        );
+        assert_eq!((a.size(), a.nbytes(), a.itemsize(), a.ndim()), (3, 24, 8, 1));
     }
 
     #[test]
@@ -244,10 +227,7 @@ mod tests {
             false,
             &[0; 8],
         );
-        assert!(e
-            .unwrap_err()
-            .to_string()
-            .contains("data is 8 bytes, expected 16"));
+        assert!(e.unwrap_err().to_string().contains("data is 8 bytes, expected 16"));
     }
 
     #[test]

@@ -40,9 +40,7 @@ pub struct TimeUnit {
     pub multiplier: u32,
 }
 
-const TIME_UNITS: [&str; 13] = [
-    "Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as",
-];
+const TIME_UNITS: [&str; 13] = ["Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"];
 
 impl TimeUnit {
     fn suffix(&self) -> String {
@@ -134,8 +132,7 @@ impl Dtype {
 
     /// Parses a typestr such as `<f8`, `|S10`, `>M8[10ms]`.
     pub fn from_typestr(s: &str) -> Result<Dtype> {
-        let bad =
-            |why: &str| NpyError::invalid(format!("descr {s:?} is not a supported dtype: {why}"));
+        let bad = |why: &str| NpyError::invalid(format!("descr {s:?} is not a supported dtype: {why}"));
         let mut chars = s.chars();
         let (order_char, rest) = match s.chars().next() {
             Some(c @ ('<' | '>' | '|' | '=')) => {
@@ -145,9 +142,7 @@ impl Dtype {
             _ => ('=', s),
         };
         let mut rest_chars = rest.chars();
-        let type_char = rest_chars
-            .next()
-            .ok_or_else(|| bad("missing type character"))?;
+        let type_char = rest_chars.next().ok_or_else(|| bad("missing type character"))?;
         let rest = rest_chars.as_str();
         let (digits, unit) = match rest.find('[') {
             Some(i) => (&rest[..i], Some(&rest[i..])),
@@ -184,11 +179,7 @@ impl Dtype {
             ('c', 16) => numeric(Kind::Complex128),
             ('c', 24 | 32) => numeric(Kind::CLongDouble(size as u8)),
             ('S' | 'U' | 'V', n) => {
-                let itemsize = if type_char == 'U' {
-                    n.checked_mul(4)
-                } else {
-                    Some(n)
-                };
+                let itemsize = if type_char == 'U' { n.checked_mul(4) } else { Some(n) };
                 if itemsize.is_none_or(|i| i > MAX_ITEMSIZE) {
                     return Err(bad("itemsize too large"));
                 }
@@ -207,9 +198,7 @@ impl Dtype {
                     Kind::TimeDelta(unit)
                 })
             }
-            ('b' | 'i' | 'u' | 'f' | 'c' | 'M' | 'm', _) => {
-                Err(bad("unsupported size for this type"))
-            }
+            ('b' | 'i' | 'u' | 'f' | 'c' | 'M' | 'm', _) => Err(bad("unsupported size for this type")),
             _ => Err(bad("unknown type character")),
         }?;
         let order = canonical_order(&kind, order_char);
@@ -258,13 +247,7 @@ impl Dtype {
             Kind::DateTime(u) | Kind::TimeDelta(u) => u.suffix(),
             _ => String::new(),
         };
-        Some(format!(
-            "{}{}{}{}",
-            self.order.symbol(),
-            self.kind_char(),
-            size,
-            unit
-        ))
+        Some(format!("{}{}{}{}", self.order.symbol(), self.kind_char(), size, unit))
     }
 
     /// `dtype.name` as NumPy 2.x prints it: `float32`, `bytes56`, `datetime64[ns]`, `void64`.
@@ -371,9 +354,7 @@ fn parse_time_unit(bracket: Option<&str>) -> Option<TimeUnit> {
         });
     };
     let inner = b.strip_prefix('[')?.strip_suffix(']')?;
-    let split = inner
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(inner.len());
+    let split = inner.find(|c: char| !c.is_ascii_digit()).unwrap_or(inner.len());
     let (digits, unit) = inner.split_at(split);
     let multiplier = if digits.is_empty() {
         1
@@ -398,10 +379,7 @@ impl Record {
         for entry in entries {
             let field = Field::from_entry(entry)?;
             if !field.name.is_empty() && fields.iter().any(|f: &Field| f.name == field.name) {
-                return Err(NpyError::invalid(format!(
-                    "duplicate field name {:?}",
-                    field.name
-                )));
+                return Err(NpyError::invalid(format!("duplicate field name {:?}", field.name)));
             }
             itemsize = itemsize
                 .checked_add(field.itemsize()?)
@@ -430,11 +408,7 @@ impl Field {
                 [Literal::Str { source: t, .. }, Literal::Str { source: n, value }] => {
                     (format!("({t}, {n})"), value.clone())
                 }
-                _ => {
-                    return Err(bad(
-                        "a titled name must be a tuple (title, name) of strings",
-                    ))
-                }
+                _ => return Err(bad("a titled name must be a tuple (title, name) of strings")),
             },
             _ => return Err(bad("a field name must be a string")),
         };
@@ -476,13 +450,9 @@ pub fn dim(lit: &Literal) -> Result<u64> {
         Literal::Int {
             negative: true,
             magnitude,
-        } if *magnitude != 0 => Err(NpyError::invalid(format!(
-            "negative dimension -{magnitude}"
-        ))),
+        } if *magnitude != 0 => Err(NpyError::invalid(format!("negative dimension -{magnitude}"))),
         Literal::Int { negative: true, .. } => Ok(0),
-        Literal::Int { magnitude, .. } => Err(NpyError::invalid(format!(
-            "dimension {magnitude} is too large"
-        ))),
+        Literal::Int { magnitude, .. } => Err(NpyError::invalid(format!("dimension {magnitude} is too large"))),
         other => Err(NpyError::invalid(format!(
             "dimensions must be integers, got {}",
             other.kind()
@@ -543,7 +513,8 @@ mod tests {
 
     #[test]
     fn structured_descr_is_written_back_exactly() {
-        let text = "[(('tit', 'a'), '<i4'), ('', '|V4'), ('b', [('x', '>f4'), ('y', '|S3')], (2, 3)), ('c', '<f8', (2,))]";
+        let text =
+            "[(('tit', 'a'), '<i4'), ('', '|V4'), ('b', [('x', '>f4'), ('y', '|S3')], (2, 3)), ('c', '<f8', (2,))]";
         let d = dt(text);
         assert_eq!(d.descr(), text);
         assert_eq!(d.itemsize(), 4 + 4 + 6 * 7 + 16);
@@ -575,10 +546,7 @@ mod tests {
             "[('a', '|V2147483647'), ('b', '|V1')]",
             "'|V4294967296'",
         ] {
-            assert!(
-                Dtype::from_descr_text(bad).is_err(),
-                "{bad} should be refused"
-            );
+            assert!(Dtype::from_descr_text(bad).is_err(), "{bad} should be refused");
         }
         let err = Dtype::from_descr_text("'|O'").unwrap_err().to_string();
         assert!(err.contains("object arrays are not supported"), "{err}");

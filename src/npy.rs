@@ -36,9 +36,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
         return Err(NpyError::invalid("empty payload"));
     }
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(NpyError::invalid(
-            "bad magic (expected \\x93NUMPY, as np.save writes)",
-        ));
+        return Err(NpyError::invalid("bad magic (expected \\x93NUMPY, as np.save writes)"));
     }
     let (major, minor) = match bytes.get(6..8) {
         Some(&[major, minor]) => (major, minor),
@@ -47,11 +45,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
     let len_field = match (major, minor) {
         (1, 0) => 2,
         (2, 0) | (3, 0) => 4,
-        _ => {
-            return Err(NpyError::invalid(format!(
-                "unsupported format version {major}.{minor}"
-            )))
-        }
+        _ => return Err(NpyError::invalid(format!("unsupported format version {major}.{minor}"))),
     };
     let start = 8 + len_field;
     let len_bytes = bytes
@@ -112,16 +106,10 @@ fn parse_header_dict(text: &str) -> Result<(Dtype, Shape, bool)> {
             "descr" => &mut descr,
             "fortran_order" => &mut order,
             "shape" => &mut shape,
-            other => {
-                return Err(NpyError::invalid(format!(
-                    "unexpected header key {other:?}"
-                )))
-            }
+            other => return Err(NpyError::invalid(format!("unexpected header key {other:?}"))),
         };
         if slot.replace(value).is_some() {
-            return Err(NpyError::invalid(format!(
-                "header key {name:?} appears twice"
-            )));
+            return Err(NpyError::invalid(format!("header key {name:?} appears twice")));
         }
     }
     let missing = |key: &str| NpyError::invalid(format!("header lacks the {key:?} key"));
@@ -168,24 +156,14 @@ pub fn write_header(dtype: &Dtype, shape: &[u64], fortran_order: bool) -> Vec<u8
     text.push_str(", 'shape': ");
     dtype::write_tuple(&mut text, shape);
     text.push_str(", }");
-    let growth = if fortran_order {
-        shape.last()
-    } else {
-        shape.first()
-    };
+    let growth = if fortran_order { shape.last() } else { shape.first() };
     if let Some(d) = growth {
         let digits = d.to_string().len();
-        text.extend(std::iter::repeat_n(
-            ' ',
-            GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits),
-        ));
+        text.extend(std::iter::repeat_n(' ', GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits)));
     }
 
     // Latin-1 when every character fits (versions 1.0 and 2.0), else UTF-8 (3.0).
-    let latin1: Option<Vec<u8>> = text
-        .chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect();
+    let latin1: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
     let (encoded, utf8) = match latin1 {
         Some(bytes) => (bytes, false),
         None => (text.into_bytes(), true),
@@ -249,8 +227,7 @@ mod tests {
                     match parse(&h) {
                         Ok(parsed) => assert_eq!(parsed.shape.as_slice(), &shape[..]),
                         Err(e) => assert!(
-                            e.to_string().contains("data is 0 bytes")
-                                || e.to_string().contains("too big"),
+                            e.to_string().contains("data is 0 bytes") || e.to_string().contains("too big"),
                             "{shape:?}: {e}"
                         ),
                     }
@@ -310,10 +287,7 @@ mod tests {
     fn refuses_bad_headers() {
         let cases = [
             ("[1, 2]", "not a dict"),
-            (
-                "{'descr': '<f8', 'fortran_order': False}",
-                "lacks the \"shape\"",
-            ),
+            ("{'descr': '<f8', 'fortran_order': False}", "lacks the \"shape\""),
             (
                 "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}",
                 "unexpected header key",
@@ -326,10 +300,7 @@ mod tests {
                 "{'descr': '|O', 'fortran_order': False, 'shape': (1,)}",
                 "object arrays",
             ),
-            (
-                "{'descr': '<f8', 'fortran_order': 0, 'shape': (1,)}",
-                "True or False",
-            ),
+            ("{'descr': '<f8', 'fortran_order': 0, 'shape': (1,)}", "True or False"),
             (
                 "{'descr': '<f8', 'fortran_order': False, 'shape': [1]}",
                 "must be a tuple",
@@ -365,8 +336,7 @@ mod tests {
         assert!(err(&npy(&h, &[0; 8])).contains("65 dimensions"));
         let huge = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,)}";
         assert!(err(&npy(huge, &[0; 8])).contains("needs 8000000000000"));
-        let overflow =
-            "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296)}";
+        let overflow = "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296)}";
         assert!(err(&npy(overflow, &[])).contains("too big"));
         let short = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,)}";
         assert!(err(&npy(short, &[0; 15])).contains("data is 15 bytes"));

@@ -65,10 +65,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, what: &str) -> NpyError {
-        NpyError::invalid(format!(
-            "header is not a Python literal: {what} at offset {}",
-            self.pos
-        ))
+        NpyError::invalid(format!("header is not a Python literal: {what} at offset {}", self.pos))
     }
 
     fn peek(&self) -> Option<u8> {
@@ -208,10 +205,7 @@ impl Parser<'_> {
         let magnitude = digits
             .parse::<u64>()
             .map_err(|_| NpyError::invalid(format!("integer {digits} is out of range")))?;
-        Ok(Literal::Int {
-            negative,
-            magnitude,
-        })
+        Ok(Literal::Int { negative, magnitude })
     }
 
     fn string(&mut self) -> Result<Literal> {
@@ -297,8 +291,7 @@ mod tests {
 
     #[test]
     fn parses_a_numpy_header() {
-        let lit =
-            parse("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   \n").unwrap();
+        let lit = parse("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   \n").unwrap();
         let Literal::Dict(entries) = lit else {
             panic!("not a dict")
         };
@@ -345,14 +338,7 @@ mod tests {
                 magnitude: 5
             }
         );
-        for bad in [
-            "0x10",
-            "1_000",
-            "007",
-            "1.5",
-            "99999999999999999999999",
-            "1e3",
-        ] {
+        for bad in ["0x10", "1_000", "007", "1.5", "99999999999999999999999", "1e3"] {
             assert!(parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -23,11 +23,7 @@ const KNOWN_FLAGS: u8 = FLAG_FORTRAN;
 pub fn encode_meta(array: &NpArray) -> Vec<u8> {
     let descr = array.dtype().descr();
     let mut out = Vec::with_capacity(2 + array.ndim() * 3 + descr.len());
-    out.push(if array.fortran_order() {
-        FLAG_FORTRAN
-    } else {
-        0
-    });
+    out.push(if array.fortran_order() { FLAG_FORTRAN } else { 0 });
     put_varint(&mut out, array.ndim() as u64);
     for &d in array.shape() {
         put_varint(&mut out, d);
@@ -43,25 +39,18 @@ pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
             "encoding version {encver} is newer than this module understands ({ENCODING_VERSION})"
         )));
     }
-    let (&flags, mut rest) = meta
-        .split_first()
-        .ok_or_else(|| NpyError::rdb("empty metadata"))?;
+    let (&flags, mut rest) = meta.split_first().ok_or_else(|| NpyError::rdb("empty metadata"))?;
     if flags & !KNOWN_FLAGS != 0 {
         return Err(NpyError::rdb(format!("unknown flags {flags:#04x}")));
     }
     let ndim = take_varint(&mut rest)?;
     if ndim > MAX_NDIM as u64 {
-        return Err(NpyError::rdb(format!(
-            "{ndim} dimensions, the limit is {MAX_NDIM}"
-        )));
+        return Err(NpyError::rdb(format!("{ndim} dimensions, the limit is {MAX_NDIM}")));
     }
-    let shape = (0..ndim)
-        .map(|_| take_varint(&mut rest))
-        .collect::<Result<Shape>>()?;
+    let shape = (0..ndim).map(|_| take_varint(&mut rest)).collect::<Result<Shape>>()?;
     let descr = std::str::from_utf8(rest).map_err(|_| NpyError::rdb("descr is not UTF-8"))?;
     let dtype = Dtype::from_descr_text(descr).map_err(|e| NpyError::rdb(e.to_string()))?;
-    NpArray::from_parts(dtype, shape, flags & FLAG_FORTRAN != 0, data)
-        .map_err(|e| NpyError::rdb(e.to_string()))
+    NpArray::from_parts(dtype, shape, flags & FLAG_FORTRAN != 0, data).map_err(|e| NpyError::rdb(e.to_string()))
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -75,9 +64,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 fn take_varint(input: &mut &[u8]) -> Result<u64> {
     let mut value: u64 = 0;
     for shift in (0..64).step_by(7) {
-        let (&byte, rest) = input
-            .split_first()
-            .ok_or_else(|| NpyError::rdb("truncated varint"))?;
+        let (&byte, rest) = input.split_first().ok_or_else(|| NpyError::rdb("truncated varint"))?;
         *input = rest;
         let bits = u64::from(byte & 0x7f);
         if shift == 63 && bits > 1 {
@@ -142,10 +129,7 @@ mod tests {
         }
         assert!(take_varint(&mut &[0xff; 11][..]).is_err());
         assert!(take_varint(&mut &[0x80][..]).is_err());
-        assert!(take_varint(
-            &mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]
-        )
-        .is_err());
+        assert!(take_varint(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]).is_err());
     }
 
     #[test]
@@ -189,16 +173,9 @@ mod fixture_tests {
                 "{name}: synthesized .npy differs from np.save's"
             );
             let reloaded = decode(ENCODING_VERSION, &encode_meta(&array), array.data()).unwrap();
-            assert!(
-                reloaded.npy_bytes() == bytes,
-                "{name}: differs after the RDB encoding"
-            );
+            assert!(reloaded.npy_bytes() == bytes, "{name}: differs after the RDB encoding");
             seen += 1;
         }
-        assert!(
-            seen >= 40,
-            "only {seen} fixtures found in {}",
-            dir.display()
-        );
+        assert!(seen >= 40, "only {seen} fixtures found in {}", dir.display());
     }
 }

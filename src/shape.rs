@@ -28,11 +28,7 @@ pub fn nbytes(shape: &[u64], itemsize: u64) -> Result<u64> {
     if total > i64::MAX as u64 {
         return Err(too_big());
     }
-    Ok(if shape.contains(&0) {
-        0
-    } else {
-        size(shape) * itemsize
-    })
+    Ok(if shape.contains(&0) { 0 } else { size(shape) * itemsize })
 }
 
 /// Python's `repr` of the shape tuple.

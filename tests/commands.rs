@@ -15,11 +15,7 @@ fn np_get(con: &mut Connection, key: &str) -> Option<Vec<u8>> {
 
 fn error_text(result: redis::RedisResult<impl std::fmt::Debug>) -> String {
     let err = result.expect_err("the command must fail");
-    format!(
-        "{} {}",
-        err.code().unwrap_or(""),
-        err.detail().unwrap_or("")
-    )
+    format!("{} {}", err.code().unwrap_or(""), err.detail().unwrap_or(""))
 }
 
 #[test]
@@ -65,21 +61,13 @@ fn metadata_commands() {
     let info: Vec<Value> = cmd("NP.INFO").arg("m").query(&mut con).unwrap();
     let info: std::collections::HashMap<String, Value> = info
         .chunks(2)
-        .map(|kv| {
-            (
-                redis::from_redis_value::<String>(&kv[0]).unwrap(),
-                kv[1].clone(),
-            )
-        })
+        .map(|kv| (redis::from_redis_value::<String>(&kv[0]).unwrap(), kv[1].clone()))
         .collect();
     let int = |k: &str| redis::from_redis_value::<i64>(&info[k]).unwrap();
     let text = |k: &str| redis::from_redis_value::<String>(&info[k]).unwrap();
     assert_eq!(text("dtype"), "float64");
     assert_eq!(text("descr"), "'<f8'");
-    assert_eq!(
-        redis::from_redis_value::<Vec<i64>>(&info["shape"]).unwrap(),
-        [3, 5]
-    );
+    assert_eq!(redis::from_redis_value::<Vec<i64>>(&info["shape"]).unwrap(), [3, 5]);
     assert_eq!(
         (int("ndim"), int("size"), int("itemsize"), int("nbytes")),
         (2, 15, 8, 120)
@@ -127,10 +115,7 @@ fn bad_input_is_refused_and_the_old_value_kept() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (vec![], "empty payload"),
         (b"not an npy file".to_vec(), "bad magic"),
-        (
-            b"\x93NUMPY\x09\x00\x10\x00".to_vec(),
-            "unsupported format version",
-        ),
+        (b"\x93NUMPY\x09\x00\x10\x00".to_vec(), "unsupported format version"),
         (good[..9].to_vec(), "truncated"),
         (good[..40].to_vec(), "runs past the end"),
         (with_header("{'descr': '<f8'}"), "lacks the"),
@@ -221,10 +206,7 @@ fn load_all(con: &mut Connection) {
 
 fn assert_all(con: &mut Connection, when: &str) {
     for (name, npy) in fixtures() {
-        assert!(
-            np_get(con, &name).as_deref() == Some(&npy[..]),
-            "{name} differs {when}"
-        );
+        assert!(np_get(con, &name).as_deref() == Some(&npy[..]), "{name} differs {when}");
     }
 }
 
@@ -244,16 +226,13 @@ fn debug_reload_and_restart_keep_every_array() {
 #[test]
 fn aof_rewrite_with_and_without_rdb_preamble() {
     for preamble in ["yes", "no"] {
-        let mut server =
-            Server::with_config(&[("appendonly", "yes"), ("aof-use-rdb-preamble", preamble)]);
+        let mut server = Server::with_config(&[("appendonly", "yes"), ("aof-use-rdb-preamble", preamble)]);
         let mut con = server.conn();
         load_all(&mut con);
         let _: String = cmd("BGREWRITEAOF").query(&mut con).unwrap();
         loop {
             let info: String = cmd("INFO").arg("persistence").query(&mut con).unwrap();
-            if info.contains("aof_rewrite_in_progress:0")
-                && info.contains("aof_rewrite_scheduled:0")
-            {
+            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -275,12 +254,7 @@ fn dump_restore_and_corrupt_payloads() {
     let npy = fixture("structured_nested");
     np_set(&mut con, "a", &npy).unwrap();
     let dump: Vec<u8> = cmd("DUMP").arg("a").query(&mut con).unwrap();
-    let _: () = cmd("RESTORE")
-        .arg("b")
-        .arg(0)
-        .arg(&dump)
-        .query(&mut con)
-        .unwrap();
+    let _: () = cmd("RESTORE").arg("b").arg(0).arg(&dump).query(&mut con).unwrap();
     assert!(np_get(&mut con, "b").unwrap() == npy);
 
     // Truncations and byte flips of a valid payload: an error or a valid value, never a crash.

@@ -6,14 +6,14 @@ use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::redisvalue::RedisValueKey;
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::guard;
 use super::value_type::NP_TYPE;
+use super::{config, guard, stats};
 use crate::array::NpArray;
+use crate::npy;
 
 /// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
 fn read<'a>(key: &'a RedisKey) -> Result<Option<&'a NpArray>, RedisError> {
-    key.get_value::<NpArray>(&NP_TYPE)
-        .map_err(|_| RedisError::WrongType)
+    key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
 }
 
 fn check_writable(key: &RedisKeyWritable) -> Result<(), RedisError> {
@@ -30,12 +30,25 @@ fn shape_reply(array: &NpArray) -> RedisValue {
     RedisValue::Array(array.shape().iter().map(|&d| int(d)).collect())
 }
 
+/// Validates a client's `.npy` payload against the format and the size limit.
+fn decode_payload(bytes: &[u8]) -> Result<NpArray, RedisError> {
+    let parsed = npy::parse(bytes).inspect_err(|_| stats::rejected_payload())?;
+    config::check_array_bytes(parsed.data.len() as u64)?;
+    Ok(NpArray::from_parts(
+        parsed.dtype,
+        parsed.shape,
+        parsed.fortran_order,
+        parsed.data,
+    )?)
+}
+
 /// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
 fn read_command(
     ctx: &Context,
     args: &[RedisString],
     reply: impl FnOnce(&Context, &NpArray) -> RedisResult,
 ) -> RedisResult {
+    stats::command();
     guard::command(|| {
         let [_, key_name] = args else {
             return Err(RedisError::WrongArity);
@@ -50,13 +63,15 @@ fn read_command(
 
 /// `NP.SET key npy`
 pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
     guard::command(|| {
         let [_, key_name, payload] = args.as_slice() else {
             return Err(RedisError::WrongArity);
         };
-        let array = NpArray::from_npy(payload.as_slice())?;
+        let array = decode_payload(payload.as_slice())?;
         let key = ctx.open_key_writable(key_name);
         check_writable(&key)?;
+        stats::added(&array);
         key.set_value(&NP_TYPE, array)?;
         ctx.replicate_verbatim();
         ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.set", key_name);
@@ -80,9 +95,7 @@ pub fn np_shape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 
 /// `NP.DTYPE key`
 pub fn np_dtype(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    read_command(ctx, &args, |_, array| {
-        Ok(RedisValue::BulkString(array.dtype().name()))
-    })
+    read_command(ctx, &args, |_, array| Ok(RedisValue::BulkString(array.dtype().name())))
 }
 
 /// `NP.SIZE key`

@@ -1,11 +1,18 @@
 //! The Redis glue: module registration, command handlers and type callbacks.
 
+mod command_docs;
 mod commands;
+mod config;
+#[cfg(feature = "debug-panic")]
+mod debug_panic;
 mod guard;
+mod stats;
 mod value_type;
 
-use redis_module::{redis_module, Context, RedisString, Status};
+use redis_module::configuration::ConfigurationFlags;
+use redis_module::{redis_module, AclCategory, Context, RedisString, Status};
 
+use command_docs::{Arg, CommandDoc};
 pub use value_type::NP_TYPE;
 
 /// Unit tests and standalone users of the rlib (fuzzers, benches) run without
@@ -21,11 +28,68 @@ mod allocator {
     pub const ALLOC: Alloc = std::alloc::System;
 }
 
+const KEY: Arg = Arg::Key(c"key");
+
+const DOCS: &[CommandDoc] = &[
+    CommandDoc {
+        name: c"np.set",
+        summary: c"Stores a NumPy array given as .npy bytes (what np.save writes)",
+        complexity: c"O(N) where N is the size of the payload",
+        arity: 3,
+        writes: true,
+        args: &[KEY, Arg::String(c"npy")],
+    },
+    CommandDoc {
+        name: c"np.get",
+        summary: c"Returns the array as .npy bytes, byte-identical to np.save",
+        complexity: c"O(N) where N is the array's size in bytes",
+        arity: 2,
+        writes: false,
+        args: &[KEY],
+    },
+    CommandDoc {
+        name: c"np.shape",
+        summary: c"Returns the array's shape",
+        complexity: c"O(1)",
+        arity: 2,
+        writes: false,
+        args: &[KEY],
+    },
+    CommandDoc {
+        name: c"np.dtype",
+        summary: c"Returns the array's dtype name as NumPy prints it",
+        complexity: c"O(1)",
+        arity: 2,
+        writes: false,
+        args: &[KEY],
+    },
+    CommandDoc {
+        name: c"np.size",
+        summary: c"Returns the array's element count",
+        complexity: c"O(1)",
+        arity: 2,
+        writes: false,
+        args: &[KEY],
+    },
+    CommandDoc {
+        name: c"np.info",
+        summary: c"Returns the array's metadata and memory use",
+        complexity: c"O(1)",
+        arity: 2,
+        writes: false,
+        args: &[KEY],
+    },
+];
+
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // Corrupt RDB/RESTORE payloads then make the load helpers return errors
     // instead of aborting the server.
     ctx.set_module_options(redis_module::ModuleOptions::HANDLE_IO_ERRORS);
-    Status::Ok
+    #[cfg(feature = "debug-panic")]
+    if debug_panic::register(ctx) == Status::Err {
+        return Status::Err;
+    }
+    command_docs::register(ctx, DOCS)
 }
 
 redis_module! {
@@ -33,13 +97,24 @@ redis_module! {
     version: 1,
     allocator: (allocator::Alloc, allocator::ALLOC),
     data_types: [NP_TYPE],
+    // ACL categories need Redis 7.2+; on 7.0 they are skipped (see docs/operations.md).
+    acl_categories: ["numpy",],
     init: init,
     commands: [
-        ["np.set", commands::np_set, "write deny-oom", 1, 1, 1, ""],
-        ["np.get", commands::np_get, "readonly", 1, 1, 1, ""],
-        ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, ""],
-        ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, ""],
-        ["np.size", commands::np_size, "readonly fast", 1, 1, 1, ""],
-        ["np.info", commands::np_info, "readonly fast", 1, 1, 1, ""],
+        ["np.set", commands::np_set, "write deny-oom", 1, 1, 1, "", "write numpy"],
+        ["np.get", commands::np_get, "readonly", 1, 1, 1, "", "read numpy"],
+        ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, "", "read fast numpy"],
+        ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, "", "read fast numpy"],
+        ["np.size", commands::np_size, "readonly fast", 1, 1, 1, "", "read fast numpy"],
+        ["np.info", commands::np_info, "readonly fast", 1, 1, 1, "", "read fast numpy"],
     ],
+    configurations: [
+        i64: [
+            ["max-array-bytes", &config::MAX_ARRAY_BYTES, config::DEFAULT_MAX_ARRAY_BYTES, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
+        ],
+        string: [],
+        bool: [],
+        enum: [],
+        module_args_as_configuration: true,
+    ]
 }

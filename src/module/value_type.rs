@@ -9,7 +9,7 @@ use std::ptr;
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
-use super::guard;
+use super::{guard, stats};
 use crate::array::NpArray;
 use crate::rdb;
 
@@ -62,7 +62,10 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
             Ok(rdb::decode(encver, meta.as_ref(), data.as_ref()))
         });
         match loaded {
-            Ok(Ok(array)) => Box::into_raw(Box::new(array)).cast::<c_void>(),
+            Ok(Ok(array)) => {
+                stats::added(&array);
+                Box::into_raw(Box::new(array)).cast::<c_void>()
+            }
             Ok(Err(e)) => {
                 log_io_error(rdb, &e.to_string());
                 ptr::null_mut()
@@ -74,17 +77,9 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
 }
 
 fn log_io_error(rdb: *mut raw::RedisModuleIO, message: &str) {
-    let text =
-        CString::new(format!("redis-numpy: {message}").replace('\0', " ")).unwrap_or_default();
+    let text = CString::new(format!("redis-numpy: {message}").replace('\0', " ")).unwrap_or_default();
     // SAFETY: `rdb` is the live IO handle of this load; the format takes one C string.
-    unsafe {
-        raw::RedisModule_LogIOError.unwrap()(
-            rdb,
-            c"warning".as_ptr(),
-            c"%s".as_ptr(),
-            text.as_ptr(),
-        )
-    };
+    unsafe { raw::RedisModule_LogIOError.unwrap()(rdb, c"warning".as_ptr(), c"%s".as_ptr(), text.as_ptr()) };
 }
 
 /// # Safety
@@ -101,21 +96,10 @@ unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) 
 ///
 /// # Safety
 /// Called by Redis with a valid AOF handle, key and value of this type.
-unsafe extern "C" fn aof_rewrite(
-    aof: *mut raw::RedisModuleIO,
-    key: *mut raw::RedisModuleString,
-    value: *mut c_void,
-) {
+unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::RedisModuleString, value: *mut c_void) {
     guard::callback((), || {
         let npy = array(value).npy_bytes();
-        raw::RedisModule_EmitAOF.unwrap()(
-            aof,
-            c"NP.SET".as_ptr(),
-            c"sb".as_ptr(),
-            key,
-            npy.as_ptr(),
-            npy.len(),
-        );
+        raw::RedisModule_EmitAOF.unwrap()(aof, c"NP.SET".as_ptr(), c"sb".as_ptr(), key, npy.as_ptr(), npy.len());
     });
 }
 
@@ -130,11 +114,7 @@ unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
 unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
     guard::callback((), || {
         let npy = array(value).npy_bytes();
-        raw::RedisModule_DigestAddStringBuffer.unwrap()(
-            md,
-            npy.as_ptr().cast_mut().cast(),
-            npy.len(),
-        );
+        raw::RedisModule_DigestAddStringBuffer.unwrap()(md, npy.as_ptr().cast_mut().cast(), npy.len());
         raw::RedisModule_DigestEndSequence.unwrap()(md);
     });
 }
@@ -142,7 +122,10 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
 /// # Safety
 /// `value` is a value of this type, given up by Redis; it is not used again.
 unsafe extern "C" fn free(value: *mut c_void) {
-    guard::callback((), || drop(Box::from_raw(value.cast::<NpArray>())));
+    guard::callback((), || {
+        let array = Box::from_raw(value.cast::<NpArray>());
+        stats::removed(&array);
+    });
 }
 
 /// # Safety
@@ -161,6 +144,8 @@ unsafe extern "C" fn copy(
     value: *const c_void,
 ) -> *mut c_void {
     guard::callback(ptr::null_mut(), || {
-        Box::into_raw(Box::new(array(value).clone())).cast::<c_void>()
+        let copy = array(value).clone();
+        stats::added(&copy);
+        Box::into_raw(Box::new(copy)).cast::<c_void>()
     })
 }

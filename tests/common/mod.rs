@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 pub fn module_path() -> PathBuf {
     let path = std::env::var_os("REDIS_NUMPY_MODULE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/libredis_numpy.so")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/libredis_numpy.so"));
     assert!(
         path.is_file(),
         "module not built: {} (run `cargo build --release`)",
@@ -23,16 +21,13 @@ pub fn module_path() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub struct Server {
     pub port: u16,
     pub dir: PathBuf,
+    module: PathBuf,
     config: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -44,17 +39,18 @@ impl Server {
 
     /// `config` pairs become `--name value` options.
     pub fn with_config(config: &[(&str, &str)]) -> Server {
+        Server::with_module(module_path(), config)
+    }
+
+    pub fn with_module(module: PathBuf, config: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("redis-numpy-test-{}-{port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("redis-numpy-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let config = config
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let config = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let mut server = Server {
             port,
             dir,
+            module,
             config,
             child: None,
         };
@@ -68,15 +64,8 @@ impl Server {
             .arg("--dir")
             .arg(&self.dir)
             .arg("--loadmodule")
-            .arg(module_path())
-            .args([
-                "--enable-debug-command",
-                "yes",
-                "--save",
-                "",
-                "--logfile",
-                "redis.log",
-            ]);
+            .arg(&self.module)
+            .args(["--enable-debug-command", "yes", "--save", "", "--logfile", "redis.log"]);
         for (k, v) in &self.config {
             cmd.arg(format!("--{k}")).arg(v);
         }
@@ -96,11 +85,7 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("redis-server exited with {status}:\n{}", self.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "redis-server did not start:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(30));
         }
     }

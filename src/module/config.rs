@@ -1,0 +1,27 @@
+//! Module configuration, settable at load time (`loadmodule … max-array-bytes N`)
+//! or at run time (`CONFIG SET numpy.max-array-bytes N`).
+
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+
+use redis_module::RedisError;
+
+/// Largest data buffer NP.SET accepts: Redis's default `proto-max-bulk-len`.
+pub const DEFAULT_MAX_ARRAY_BYTES: i64 = 512 * 1024 * 1024;
+
+pub static MAX_ARRAY_BYTES: AtomicI64 = AtomicI64::new(DEFAULT_MAX_ARRAY_BYTES);
+
+pub fn max_array_bytes() -> u64 {
+    MAX_ARRAY_BYTES.load(Relaxed) as u64
+}
+
+/// Refuses writes that would make an array's data larger than the limit.
+/// Loading (RDB, replication) is never limited: refusing would lose data.
+pub fn check_array_bytes(nbytes: u64) -> Result<(), RedisError> {
+    let limit = max_array_bytes();
+    if nbytes > limit {
+        return Err(RedisError::String(format!(
+            "ERR array data of {nbytes} bytes exceeds numpy.max-array-bytes ({limit})"
+        )));
+    }
+    Ok(())
+}

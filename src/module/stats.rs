@@ -1,0 +1,95 @@
+//! Counters for the `INFO numpy` section. Values are counted where Redis gains
+//! one (NP.SET, RDB load, COPY) and where it frees one (the `free` callback,
+//! which may run on a lazy-free thread, hence atomics).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use redis_module::{InfoContext, RedisResult};
+use redis_module_macros::info_command_handler;
+
+use super::config;
+use crate::array::NpArray;
+
+/// NumPy's one-letter kinds and the names INFO reports them under.
+const KINDS: [(char, &str); 10] = [
+    ('b', "bool"),
+    ('i', "int"),
+    ('u', "uint"),
+    ('f', "float"),
+    ('c', "complex"),
+    ('S', "bytes"),
+    ('U', "str"),
+    ('V', "void"),
+    ('M', "datetime"),
+    ('m', "timedelta"),
+];
+
+struct Stats {
+    arrays: AtomicU64,
+    data_bytes: AtomicU64,
+    by_kind: [AtomicU64; KINDS.len()],
+    commands: AtomicU64,
+    rejected_payloads: AtomicU64,
+}
+
+static STATS: Stats = Stats {
+    arrays: AtomicU64::new(0),
+    data_bytes: AtomicU64::new(0),
+    by_kind: [const { AtomicU64::new(0) }; KINDS.len()],
+    commands: AtomicU64::new(0),
+    rejected_payloads: AtomicU64::new(0),
+};
+
+fn kind_counter(array: &NpArray) -> &'static AtomicU64 {
+    let kind = array.dtype().kind_char();
+    let index = KINDS
+        .iter()
+        .position(|(c, _)| *c == kind)
+        .expect("every kind is listed");
+    &STATS.by_kind[index]
+}
+
+pub fn added(array: &NpArray) {
+    STATS.arrays.fetch_add(1, Relaxed);
+    STATS.data_bytes.fetch_add(array.nbytes(), Relaxed);
+    kind_counter(array).fetch_add(1, Relaxed);
+}
+
+pub fn removed(array: &NpArray) {
+    STATS.arrays.fetch_sub(1, Relaxed);
+    STATS.data_bytes.fetch_sub(array.nbytes(), Relaxed);
+    kind_counter(array).fetch_sub(1, Relaxed);
+}
+
+/// An array changed size in place (NP.APPEND).
+pub fn resized(old_nbytes: u64, new_nbytes: u64) {
+    STATS.data_bytes.fetch_add(new_nbytes.wrapping_sub(old_nbytes), Relaxed);
+}
+
+pub fn command() {
+    STATS.commands.fetch_add(1, Relaxed);
+}
+
+pub fn rejected_payload() {
+    STATS.rejected_payloads.fetch_add(1, Relaxed);
+}
+
+#[info_command_handler]
+fn info(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
+    let get = |c: &AtomicU64| c.load(Relaxed) as i64;
+    let mut section = ctx
+        .builder()
+        .add_section("stats")
+        .field("arrays", get(&STATS.arrays))?
+        .field("data_bytes", get(&STATS.data_bytes))?;
+    for ((_, name), counter) in KINDS.iter().zip(&STATS.by_kind) {
+        section = section.field(&format!("arrays_{name}"), get(counter))?;
+    }
+    section
+        .field("commands", get(&STATS.commands))?
+        .field("rejected_payloads", get(&STATS.rejected_payloads))?
+        .field("max_array_bytes", config::max_array_bytes() as i64)?
+        .build_section()?
+        .build_info()?;
+    Ok(())
+}
