@@ -11,7 +11,7 @@ use num_complex::Complex;
 
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::{NpyError, Result};
-use crate::npy;
+use crate::npy::{self, ParsedNpy};
 use crate::shape::{self, Shape};
 
 pub const DATA_ALIGN: usize = 64;
@@ -110,6 +110,142 @@ impl NpArray {
             return None;
         }
         bytemuck::try_cast_slice(self.data()).ok()
+    }
+
+    /// The axis `np.save` leaves header room for, and the one `append` grows:
+    /// 0 in C order, the last axis in Fortran order; none for 0-d arrays.
+    pub fn growth_axis(&self) -> Option<usize> {
+        match (self.shape.len(), self.fortran_order) {
+            (0, _) => None,
+            (_, false) => Some(0),
+            (n, true) => Some(n - 1),
+        }
+    }
+
+    /// Bytes one step along the growth axis occupies (one row in C order).
+    pub fn slab_bytes(&self) -> u64 {
+        let Some(axis) = self.growth_axis() else {
+            return self.nbytes();
+        };
+        let others: u64 = self
+            .shape
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != axis)
+            .map(|(_, d)| d)
+            .product();
+        others * self.itemsize()
+    }
+
+    /// The data size after appending `rows`, or why they do not fit. Nothing changes.
+    pub fn check_append(&self, rows: &ParsedNpy) -> Result<u64> {
+        self.appended_shape(rows)
+            .map(|_| self.nbytes() + rows.data.len() as u64)
+    }
+
+    fn appended_shape(&self, rows: &ParsedNpy) -> Result<Shape> {
+        let axis = self
+            .growth_axis()
+            .ok_or_else(|| NpyError::append("the stored array is 0-d"))?;
+        if rows.dtype != self.dtype {
+            return Err(NpyError::append(format!(
+                "dtype {} does not match the stored {}",
+                rows.dtype.descr(),
+                self.dtype.descr()
+            )));
+        }
+        let expected_rest: Shape = self
+            .shape
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != axis)
+            .map(|(_, &d)| d)
+            .collect();
+        let steps = if rows.shape.len() == self.shape.len() {
+            let rest: Shape = rows
+                .shape
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != axis)
+                .map(|(_, &d)| d)
+                .collect();
+            (rest == expected_rest).then_some(rows.shape[axis])
+        } else if rows.shape.len() + 1 == self.shape.len() {
+            // A single row without the growth axis, e.g. shape (3,) onto (n, 3).
+            (rows.shape == expected_rest).then_some(1)
+        } else {
+            None
+        };
+        let steps = steps.ok_or_else(|| {
+            NpyError::append(format!(
+                "shape {} does not fit {} along axis {axis}",
+                shape::repr(&rows.shape),
+                shape::repr(&self.shape)
+            ))
+        })?;
+        let trivially_ordered = rows.shape.iter().filter(|&&d| d > 1).count() <= 1;
+        if rows.fortran_order != self.fortran_order && !trivially_ordered {
+            let order = |f: bool| if f { "Fortran" } else { "C" };
+            return Err(NpyError::append(format!(
+                "the payload is in {} order but the stored array is in {} order",
+                order(rows.fortran_order),
+                order(self.fortran_order)
+            )));
+        }
+        let mut shape = self.shape.clone();
+        shape[axis] = shape[axis]
+            .checked_add(steps)
+            .ok_or_else(|| NpyError::append("the growth axis would overflow"))?;
+        shape::nbytes(&shape, self.itemsize())?;
+        Ok(shape)
+    }
+
+    /// Appends `rows` along the growth axis in amortised O(appended bytes):
+    /// the buffer grows by at least half its size when it must grow.
+    pub fn append(&mut self, rows: &ParsedNpy) -> Result<()> {
+        let shape = self.appended_shape(rows)?;
+        let header = npy::write_header(&self.dtype, &shape, self.fortran_order);
+        if header.len() != self.header_len {
+            // Only when a non-growth dimension or the padding changes length; never in practice.
+            let mut data = self.data().to_vec();
+            data.extend_from_slice(rows.data);
+            *self = NpArray::from_parts(self.dtype.clone(), shape, self.fortran_order, &data)?;
+            return Ok(());
+        }
+        let needed = self.buf.len() + rows.data.len();
+        if needed > self.buf.capacity() {
+            let target = needed.max(self.buf.capacity() + self.buf.capacity() / 2);
+            self.buf
+                .try_reserve_exact(target - self.buf.len())
+                .map_err(|_| NpyError::append(format!("cannot allocate {target} bytes")))?;
+        }
+        self.buf[..header.len()].copy_from_slice(&header);
+        self.buf.extend_from_slice(rows.data);
+        self.shape = shape;
+        Ok(())
+    }
+
+    /// Splits the array along the growth axis into `.npy` pieces of about
+    /// `max_bytes` of data each: the first for NP.SET, the rest for NP.APPEND.
+    /// Used by the AOF rewrite so no single argument is huge.
+    pub fn pieces(&self, max_bytes: u64) -> Vec<(Shape, std::ops::Range<usize>)> {
+        let slab = self.slab_bytes();
+        let axis = match self.growth_axis() {
+            Some(axis) if self.nbytes() > max_bytes && slab > 0 => axis,
+            _ => return vec![(self.shape.clone(), 0..self.data().len())],
+        };
+        let per_piece = (max_bytes / slab).max(1);
+        let total = self.shape[axis];
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < total {
+            let steps = per_piece.min(total - start);
+            let mut shape = self.shape.clone();
+            shape[axis] = steps;
+            out.push((shape, (start * slab) as usize..((start + steps) * slab) as usize));
+            start += steps;
+        }
+        out
     }
 
     /// Bytes this value owns on the heap plus the value itself, for MEMORY USAGE.
@@ -228,6 +364,91 @@ mod tests {
             &[0; 8],
         );
         assert!(e.unwrap_err().to_string().contains("data is 8 bytes, expected 16"));
+    }
+
+    fn parsed(npy: &[u8]) -> ParsedNpy<'_> {
+        npy::parse(npy).unwrap()
+    }
+
+    #[test]
+    fn append_grows_along_axis_0_in_c_order() {
+        let mut a = array("<i2", &[1, 2], &[1, 0, 2, 0]);
+        let rows = array("<i2", &[2, 2], &[3, 0, 4, 0, 5, 0, 6, 0]);
+        a.append(&parsed(rows.npy_bytes())).unwrap();
+        let one_row = array("<i2", &[2], &[7, 0, 8, 0]);
+        a.append(&parsed(one_row.npy_bytes())).unwrap();
+        assert_eq!(a.shape(), &[4, 2]);
+        assert_eq!(a.as_slice::<i16>().unwrap(), &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let fresh = array("<i2", &[4, 2], a.data());
+        assert_eq!(a.npy_bytes(), fresh.npy_bytes(), "header rewritten as np.save would");
+        assert_eq!(a.data().as_ptr() as usize % DATA_ALIGN, 0);
+    }
+
+    #[test]
+    fn append_grows_the_last_axis_in_fortran_order() {
+        let dtype = || Dtype::from_typestr("|u1").unwrap();
+        let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 1]), true, &[1, 2]).unwrap();
+        let cols = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 2]), true, &[3, 4, 5, 6]).unwrap();
+        a.append(&parsed(cols.npy_bytes())).unwrap();
+        assert_eq!(a.shape(), &[2, 3]);
+        assert_eq!(a.data(), &[1, 2, 3, 4, 5, 6]);
+        let c_cols = array("|u1", &[2, 2], &[0; 4]);
+        let err = a.append(&parsed(c_cols.npy_bytes())).unwrap_err().to_string();
+        assert!(
+            err.contains("C order but the stored array is in Fortran order"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn append_refuses_mismatches_without_changing_anything() {
+        let mut a = array("<f4", &[2, 3], &[0; 24]);
+        let before = a.npy_bytes().to_vec();
+        for (other, expected) in [
+            (
+                array("<f8", &[1, 3], &[0; 24]),
+                "dtype '<f8' does not match the stored '<f4'",
+            ),
+            (
+                array("<f4", &[1, 2], &[0; 8]),
+                "shape (1, 2) does not fit (2, 3) along axis 0",
+            ),
+            (array("<f4", &[1, 1, 3], &[0; 12]), "does not fit"),
+        ] {
+            let err = a.append(&parsed(other.npy_bytes())).unwrap_err().to_string();
+            assert!(err.starts_with("cannot append: ") && err.contains(expected), "{err}");
+            assert_eq!(a.npy_bytes(), &before[..]);
+        }
+        let mut scalar = array("<f4", &[], &[0; 4]);
+        let err = scalar
+            .append(&parsed(array("<f4", &[], &[0; 4]).npy_bytes()))
+            .unwrap_err();
+        assert!(err.to_string().contains("0-d"));
+    }
+
+    #[test]
+    fn many_appends_grow_geometrically() {
+        let mut a = array("<u4", &[0, 4], &[]);
+        let row = array("<u4", &[4], &[9; 16]);
+        let mut reallocations = 0;
+        for _ in 0..10_000 {
+            let cap = a.buf.capacity();
+            a.append(&parsed(row.npy_bytes())).unwrap();
+            reallocations += usize::from(a.buf.capacity() != cap);
+        }
+        assert_eq!(a.shape(), &[10_000, 4]);
+        assert!(reallocations < 30, "{reallocations} reallocations");
+        assert!(a.memory_usage() < 2 * 160_000 + 1024, "slack stays under half");
+    }
+
+    #[test]
+    fn pieces_split_along_the_growth_axis() {
+        let a = array("<i8", &[10, 3], &[0; 240]);
+        assert_eq!(a.pieces(1 << 20), vec![(Shape::from_slice(&[10, 3]), 0..240)]);
+        let pieces = a.pieces(100);
+        let shapes: Vec<_> = pieces.iter().map(|(s, _)| s[0]).collect();
+        assert_eq!(shapes, [4, 4, 2]);
+        assert_eq!(pieces.last().unwrap().1, 192..240);
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub enum NpyError {
     Invalid(String),
     /// A stored (RDB) encoding that this build cannot read.
     Rdb(String),
+    /// A valid payload that cannot be appended to the stored array.
+    Append(String),
 }
 
 impl NpyError {
@@ -19,6 +21,10 @@ impl NpyError {
     pub fn rdb(reason: impl Into<String>) -> Self {
         NpyError::Rdb(reason.into())
     }
+
+    pub fn append(reason: impl Into<String>) -> Self {
+        NpyError::Append(reason.into())
+    }
 }
 
 impl fmt::Display for NpyError {
@@ -26,6 +32,7 @@ impl fmt::Display for NpyError {
         match self {
             NpyError::Invalid(reason) => write!(f, "invalid .npy: {reason}"),
             NpyError::Rdb(reason) => write!(f, "invalid stored array: {reason}"),
+            NpyError::Append(reason) => write!(f, "cannot append: {reason}"),
         }
     }
 }

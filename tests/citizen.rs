@@ -386,3 +386,42 @@ fn appendfsync_always_survives_kill_9() {
         );
     }
 }
+
+#[test]
+fn big_arrays_are_rewritten_to_aof_in_pieces() {
+    let mut server = Server::with_config(&[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")]);
+    let mut con = server.conn();
+    // 150 MiB of uint8 rows: more than two 64 MiB AOF pieces.
+    let rows = 150 * 1024;
+    let mut npy = big_u8(rows * 1024);
+    let header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({rows}, 1024), }}");
+    let text_len = npy.iter().position(|&b| b == b'\n').unwrap() + 1 - 10;
+    let mut text = header.into_bytes();
+    text.resize(text_len - 1, b' ');
+    text.push(b'\n');
+    npy[10..10 + text_len].copy_from_slice(&text);
+    for (i, byte) in npy[10 + text_len..].iter_mut().enumerate() {
+        *byte = (i % 251) as u8;
+    }
+    np_set(&mut con, "big", &npy).unwrap();
+    let before = digest(&mut con, "big");
+    let mut rewrite_done = || {
+        info_field(&mut con, "persistence", "aof_rewrite_in_progress") == "0"
+            && info_field(&mut con, "persistence", "aof_rewrite_scheduled") == "0"
+    };
+    wait_until("the startup AOF rewrite", &mut rewrite_done);
+    let _: String = cmd("BGREWRITEAOF").query(&mut server.conn()).unwrap();
+    wait_until("the AOF rewrite", &mut rewrite_done);
+    let aof_dir = server.dir.join("appendonlydir");
+    let appends: usize = std::fs::read_dir(&aof_dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .map(|bytes| bytes.windows(9).filter(|w| w == b"NP.APPEND").count())
+        .sum();
+    assert_eq!(appends, 2, "150 MiB is written as NP.SET + 2 × NP.APPEND");
+    server.kill();
+    server.restart_after_kill();
+    let mut con = server.conn();
+    assert_eq!(digest(&mut con, "big"), before);
+    assert!(np_get(&mut con, "big").unwrap() == npy);
+}

@@ -79,6 +79,40 @@ pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     })
 }
 
+/// `NP.APPEND key npy`: grows the array along its growth axis (axis 0 in C
+/// order, the last axis in Fortran order); creates the key if it is missing.
+/// Replies with the new length of that axis.
+pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, payload] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let rows = npy::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
+        let key = ctx.open_key_writable(key_name);
+        let length = match key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? {
+            Some(array) => {
+                let old_nbytes = array.nbytes();
+                config::check_array_bytes(array.check_append(&rows)?)?;
+                array.append(&rows)?;
+                stats::resized(old_nbytes, array.nbytes());
+                array.growth_axis().map_or(0, |axis| array.shape()[axis])
+            }
+            None => {
+                config::check_array_bytes(rows.data.len() as u64)?;
+                let array = NpArray::from_parts(rows.dtype, rows.shape, rows.fortran_order, rows.data)?;
+                let length = array.growth_axis().map_or(0, |axis| array.shape()[axis]);
+                stats::added(&array);
+                key.set_value(&NP_TYPE, array)?;
+                length
+            }
+        };
+        ctx.replicate_verbatim();
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.append", key_name);
+        Ok(int(length))
+    })
+}
+
 /// `NP.GET key`: the `.npy` bytes, replied straight from the stored buffer.
 pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     read_command(ctx, &args, |ctx, array| {

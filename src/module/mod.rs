@@ -40,6 +40,14 @@ const DOCS: &[CommandDoc] = &[
         args: &[KEY, Arg::String(c"npy")],
     },
     CommandDoc {
+        name: c"np.append",
+        summary: c"Appends .npy data along the growth axis (axis 0 in C order), creating the key if needed",
+        complexity: c"O(N) where N is the size of the appended payload (amortised)",
+        arity: 3,
+        writes: true,
+        args: &[KEY, Arg::String(c"npy")],
+    },
+    CommandDoc {
         name: c"np.get",
         summary: c"Returns the array as .npy bytes, byte-identical to np.save",
         complexity: c"O(N) where N is the array's size in bytes",
@@ -102,6 +110,7 @@ redis_module! {
     init: init,
     commands: [
         ["np.set", commands::np_set, "write deny-oom", 1, 1, 1, "", "write numpy"],
+        ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, "", "write numpy"],
         ["np.get", commands::np_get, "readonly", 1, 1, 1, "", "read numpy"],
         ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, "", "read fast numpy"],
         ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, "", "read fast numpy"],

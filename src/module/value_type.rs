@@ -11,7 +11,7 @@ use redis_module::raw;
 
 use super::{guard, stats};
 use crate::array::NpArray;
-use crate::rdb;
+use crate::{npy, rdb};
 
 /// Redis identifies the type by this 9-character name in RDB files; never change it.
 pub const TYPE_NAME: &str = "numpy-arr";
@@ -20,6 +20,9 @@ pub const TYPE_NAME: &str = "numpy-arr";
 /// `UNLINK`/`FLUSHALL ASYNC` free big ones in the background (Redis's lazy-free
 /// threshold is 64 units).
 const FREE_EFFORT_UNIT: usize = 1 << 20;
+
+/// Largest data piece one AOF command carries (see `aof_rewrite`).
+pub const AOF_PIECE_BYTES: u64 = 64 << 20;
 
 pub static NP_TYPE: RedisType = RedisType::new(
     TYPE_NAME,
@@ -93,13 +96,26 @@ unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) 
 }
 
 /// Only called with `aof-use-rdb-preamble no`; otherwise Redis writes RDB.
+/// Big arrays are written as NP.SET of a first piece and NP.APPEND of the
+/// rest, so no single command argument exceeds [`AOF_PIECE_BYTES`] by much.
 ///
 /// # Safety
 /// Called by Redis with a valid AOF handle, key and value of this type.
 unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::RedisModuleString, value: *mut c_void) {
     guard::callback((), || {
-        let npy = array(value).npy_bytes();
-        raw::RedisModule_EmitAOF.unwrap()(aof, c"NP.SET".as_ptr(), c"sb".as_ptr(), key, npy.as_ptr(), npy.len());
+        let array = array(value);
+        let emit = |command: &std::ffi::CStr, npy: &[u8]| {
+            raw::RedisModule_EmitAOF.unwrap()(aof, command.as_ptr(), c"sb".as_ptr(), key, npy.as_ptr(), npy.len());
+        };
+        let pieces = array.pieces(AOF_PIECE_BYTES);
+        if pieces.len() == 1 {
+            return emit(c"NP.SET", array.npy_bytes());
+        }
+        for (i, (shape, range)) in pieces.into_iter().enumerate() {
+            let mut npy = npy::write_header(array.dtype(), &shape, array.fortran_order());
+            npy.extend_from_slice(&array.data()[range]);
+            emit(if i == 0 { c"NP.SET" } else { c"NP.APPEND" }, &npy);
+        }
     });
 }
 

@@ -155,11 +155,16 @@ def test_persistence_across_restart_and_aof(tmp_path):
         for name, arr in ARRAYS.items():
             r.execute_command("NP.SET", name, npy(arr))
         r.execute_command("DEBUG", "RELOAD")
+
+        def wait_for_rewrite() -> None:
+            deadline = time.monotonic() + 60
+            while r.info("persistence")["aof_rewrite_in_progress"] or r.info("persistence")["aof_rewrite_scheduled"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+        wait_for_rewrite()  # Redis 7 rewrites once at startup with appendonly yes
         r.bgrewriteaof()
-        deadline = time.monotonic() + 60
-        while r.info("persistence")["aof_rewrite_in_progress"] or r.info("persistence")["aof_rewrite_scheduled"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for_rewrite()
         server.restart()
         r = server.client()
         for name, arr in ARRAYS.items():
