@@ -17,6 +17,8 @@ pub mod shape;
 pub mod slice;
 
 mod module;
+#[cfg(test)]
+mod proptests;
 
 pub use array::NpArray;
 pub use error::NpyError;

@@ -1,0 +1,1 @@
+//! Property tests of the pure layer (owned by the hardening work; see issue 6).
