@@ -11,6 +11,8 @@ pub enum NpyError {
     Rdb(String),
     /// A valid payload that cannot be appended to the stored array.
     Append(String),
+    /// A cast or element read (`AS`, `VALUES`) that is not possible.
+    Convert(String),
 }
 
 impl NpyError {
@@ -33,6 +35,7 @@ impl fmt::Display for NpyError {
             NpyError::Invalid(reason) => write!(f, "invalid .npy: {reason}"),
             NpyError::Rdb(reason) => write!(f, "invalid stored array: {reason}"),
             NpyError::Append(reason) => write!(f, "cannot append: {reason}"),
+            NpyError::Convert(reason) => write!(f, "{reason}"),
         }
     }
 }

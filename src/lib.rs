@@ -8,6 +8,7 @@
 compile_error!("redis-numpy stores native-order data and supports little-endian hosts only");
 
 pub mod array;
+pub mod convert;
 pub mod dtype;
 pub mod error;
 pub mod npy;

@@ -15,6 +15,8 @@ pub enum Arg {
     String(&'static CStr),
     /// An optional `TOKEN value` pair, e.g. `SLICE spec`.
     OptionalToken(&'static CStr, &'static CStr),
+    /// An optional flag without a value, e.g. `VALUES`.
+    OptionalFlag(&'static CStr),
 }
 
 pub struct CommandDoc {
@@ -113,6 +115,13 @@ fn c_arg(arg: Arg) -> raw::RedisModuleCommandArg {
             out.name = name.as_ptr();
             out.token = token.as_ptr();
             out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING;
+            out.key_spec_index = -1;
+            out.flags = raw::REDISMODULE_CMD_ARG_OPTIONAL as c_int;
+        }
+        Arg::OptionalFlag(token) => {
+            out.name = token.as_ptr();
+            out.token = token.as_ptr();
+            out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_PURE_TOKEN;
             out.key_spec_index = -1;
             out.flags = raw::REDISMODULE_CMD_ARG_OPTIONAL as c_int;
         }

@@ -9,6 +9,7 @@ use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisStri
 use super::value_type::NP_TYPE;
 use super::{config, guard, stats};
 use crate::array::NpArray;
+use crate::convert::{self, Element};
 use crate::npy;
 
 /// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
@@ -113,13 +114,79 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     })
 }
 
-/// `NP.GET key`: the `.npy` bytes, replied straight from the stored buffer.
+/// What `NP.GET` was asked for beyond the plain `.npy` bytes.
+#[derive(Default)]
+struct GetOptions {
+    cast: Option<crate::dtype::Dtype>,
+    values: bool,
+}
+
+fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
+    let mut options = GetOptions::default();
+    let mut rest = args.iter();
+    while let Some(token) = rest.next() {
+        let token = token.to_string_lossy().to_ascii_uppercase();
+        let mut value = || rest.next().ok_or(RedisError::WrongArity);
+        match token.as_str() {
+            "AS" if options.cast.is_none() => options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?),
+            "VALUES" if !options.values => options.values = true,
+            "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
+            _ => return Err(RedisError::String(format!("ERR unknown NP.GET option '{token}'"))),
+        }
+    }
+    Ok(options)
+}
+
+/// `NP.GET key [AS dtype] [VALUES]`: the `.npy` bytes (replied straight from
+/// the stored buffer), optionally cast, or the elements as RESP values.
 pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    read_command(ctx, &args, |ctx, array| {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, option_args @ ..] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let options = parse_get_options(option_args)?;
+        let key = ctx.open_key(key_name);
+        let Some(stored) = read(&key)? else {
+            return Ok(RedisValue::Null);
+        };
+        let cast = options.cast.as_ref().map(|to| convert::cast(stored, to)).transpose()?;
+        let array = cast.as_ref().unwrap_or(stored);
+        if options.values {
+            return values_reply(array);
+        }
         let npy = array.npy_bytes();
         raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
         Ok(RedisValue::NoReply)
     })
+}
+
+fn element_reply(element: Element) -> RedisValue {
+    match element {
+        Element::Bool(b) => RedisValue::Bool(b),
+        Element::Int(v) => RedisValue::Integer(v),
+        Element::UInt(v) => i64::try_from(v).map_or_else(|_| RedisValue::BigNumber(v.to_string()), RedisValue::Integer),
+        Element::Float(v) => RedisValue::Float(v),
+        Element::Complex(re, im) => RedisValue::Array(vec![RedisValue::Float(re), RedisValue::Float(im)]),
+        Element::Bytes(b) => RedisValue::StringBuffer(b),
+        Element::Str(s) => RedisValue::BulkString(s),
+    }
+}
+
+/// `VALUES`: a map of dtype, shape and the elements in row-major order.
+fn values_reply(array: &NpArray) -> RedisResult {
+    let values = convert::values(array)?.into_iter().map(element_reply).collect();
+    let fields = [
+        ("dtype", RedisValue::BulkString(array.dtype().name())),
+        ("shape", shape_reply(array)),
+        ("values", RedisValue::Array(values)),
+    ];
+    Ok(RedisValue::OrderedMap(
+        fields
+            .into_iter()
+            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+            .collect(),
+    ))
 }
 
 /// `NP.SHAPE key`

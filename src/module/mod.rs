@@ -49,11 +49,11 @@ const DOCS: &[CommandDoc] = &[
     },
     CommandDoc {
         name: c"np.get",
-        summary: c"Returns the array as .npy bytes, byte-identical to np.save",
+        summary: c"Returns the array as .npy bytes (byte-identical to np.save), optionally cast, or its elements",
         complexity: c"O(N) where N is the array's size in bytes",
-        arity: 2,
+        arity: -2,
         writes: false,
-        args: &[KEY],
+        args: &[KEY, Arg::OptionalToken(c"AS", c"dtype"), Arg::OptionalFlag(c"VALUES")],
     },
     CommandDoc {
         name: c"np.shape",

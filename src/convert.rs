@@ -1,0 +1,397 @@
+//! Reading elements: casting to another numeric dtype (`NP.GET … AS dtype`)
+//! and decoding elements in row-major order (`NP.GET … VALUES`).
+//!
+//! Casts follow `arr.astype(dtype)` for the numeric kinds: integer casts wrap,
+//! float → integer truncates toward zero, complex → real drops the imaginary
+//! part, anything → bool is `x != 0`. One deviation: float → integer values
+//! outside int64 (and NaN) saturate (NaN becomes 0), where NumPy's result is
+//! platform-defined and comes with a warning.
+
+use half::f16;
+
+use crate::array::NpArray;
+use crate::dtype::{ByteOrder, Dtype, Kind};
+use crate::error::{NpyError, Result};
+use crate::shape::Shape;
+
+/// Most elements one VALUES reply may carry; use SLICE to page through more.
+pub const MAX_VALUES: u64 = 1_000_000;
+
+/// One decoded element, wide enough to hold any numeric kind exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Element {
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Complex(f64, f64),
+    /// `S<n>` items, trailing NULs removed as NumPy does.
+    Bytes(Vec<u8>),
+    /// `U<n>` items, trailing NULs removed.
+    Str(String),
+}
+
+fn unsupported(what: &str, dtype: &Dtype) -> NpyError {
+    NpyError::Convert(format!("{what} is not supported for dtype {}", dtype.name()))
+}
+
+/// Parses the target of `AS`: a NumPy name (`float32`, `int8`, `bool`…) or a typestr (`<f4`, `>i2`).
+pub fn parse_target(text: &str) -> Result<Dtype> {
+    let typestr = match text {
+        "bool" => "|b1",
+        "int8" => "|i1",
+        "int16" => "<i2",
+        "int32" => "<i4",
+        "int64" => "<i8",
+        "uint8" => "|u1",
+        "uint16" => "<u2",
+        "uint32" => "<u4",
+        "uint64" => "<u8",
+        "float16" => "<f2",
+        "float32" => "<f4",
+        "float64" => "<f8",
+        "complex64" => "<c8",
+        "complex128" => "<c16",
+        other => other,
+    };
+    let dtype = Dtype::from_typestr(typestr).map_err(|_| {
+        NpyError::Convert(format!(
+            "unknown dtype {text:?} (use a name like float32 or a typestr like <f4)"
+        ))
+    })?;
+    if !is_castable(&dtype) {
+        return Err(NpyError::Convert(format!(
+            "AS supports bool, int8..int64, uint8..uint64, float16/32/64 and complex64/128, not {}",
+            dtype.name()
+        )));
+    }
+    Ok(dtype)
+}
+
+fn is_castable(dtype: &Dtype) -> bool {
+    matches!(
+        dtype.kind,
+        Kind::Bool
+            | Kind::Int8
+            | Kind::Int16
+            | Kind::Int32
+            | Kind::Int64
+            | Kind::UInt8
+            | Kind::UInt16
+            | Kind::UInt32
+            | Kind::UInt64
+            | Kind::Float16
+            | Kind::Float32
+            | Kind::Float64
+            | Kind::Complex64
+            | Kind::Complex128
+    )
+}
+
+/// `array.astype(to)`, keeping the memory order (as NumPy's default `order='K'` does).
+pub fn cast(array: &NpArray, to: &Dtype) -> Result<NpArray> {
+    if !is_castable(array.dtype()) {
+        return Err(unsupported("AS", array.dtype()));
+    }
+    let from = array.dtype();
+    let in_size = from.itemsize() as usize;
+    let out_size = to.itemsize() as usize;
+    let count = array.data().len() / in_size.max(1);
+    let mut out = Vec::with_capacity(count * out_size);
+    for item in array.data().chunks_exact(in_size) {
+        encode(&decode(from, item), to, &mut out);
+    }
+    NpArray::from_parts(
+        to.clone(),
+        Shape::from_slice(array.shape()),
+        array.fortran_order(),
+        &out,
+    )
+}
+
+/// Every element in row-major (C) order, whatever the stored order.
+pub fn values(array: &NpArray) -> Result<Vec<Element>> {
+    let dtype = array.dtype();
+    let supported = is_castable(dtype)
+        || matches!(
+            dtype.kind,
+            Kind::Bytes(_) | Kind::Unicode(_) | Kind::DateTime(_) | Kind::TimeDelta(_)
+        );
+    if !supported {
+        return Err(unsupported("VALUES", dtype));
+    }
+    if array.size() > MAX_VALUES {
+        return Err(NpyError::Convert(format!(
+            "VALUES is limited to {MAX_VALUES} elements and the array has {} (use SLICE)",
+            array.size()
+        )));
+    }
+    let size = dtype.itemsize() as usize;
+    let data = array.data();
+    let item = |i: usize| &data[i * size..(i + 1) * size];
+    c_order_indices(array.shape(), array.fortran_order())
+        .map(|i| match dtype.kind {
+            Kind::Bytes(_) => {
+                let bytes = item(i);
+                let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+                Ok(Element::Bytes(bytes[..end].to_vec()))
+            }
+            Kind::Unicode(_) => decode_unicode(item(i), dtype.order),
+            _ => Ok(decode(dtype, item(i))),
+        })
+        .collect()
+}
+
+/// Storage indices of the elements, visited in C order.
+fn c_order_indices(shape: &[u64], fortran: bool) -> Box<dyn Iterator<Item = usize> + '_> {
+    let size = shape.iter().product::<u64>() as usize;
+    if !fortran || shape.len() < 2 {
+        return Box::new(0..size);
+    }
+    // Fortran strides in elements: the first axis varies fastest.
+    let strides: Vec<usize> = shape
+        .iter()
+        .scan(1usize, |acc, &d| {
+            let s = *acc;
+            *acc *= d as usize;
+            Some(s)
+        })
+        .collect();
+    let mut index = vec![0u64; shape.len()];
+    Box::new((0..size).map(move |n| {
+        if n > 0 {
+            for axis in (0..shape.len()).rev() {
+                index[axis] += 1;
+                if index[axis] < shape[axis] {
+                    break;
+                }
+                index[axis] = 0;
+            }
+        }
+        index.iter().zip(&strides).map(|(&i, &s)| i as usize * s).sum()
+    }))
+}
+
+fn decode_unicode(bytes: &[u8], order: ByteOrder) -> Result<Element> {
+    let mut text = String::with_capacity(bytes.len() / 4);
+    for unit in bytes.chunks_exact(4) {
+        let unit: [u8; 4] = unit.try_into().expect("chunks of 4");
+        let code = if order == ByteOrder::Big {
+            u32::from_be_bytes(unit)
+        } else {
+            u32::from_le_bytes(unit)
+        };
+        text.push(char::from_u32(code).ok_or_else(|| NpyError::Convert(format!("invalid code point {code:#x}")))?);
+    }
+    Ok(Element::Str(text.trim_end_matches('\0').to_owned()))
+}
+
+fn read<const N: usize>(bytes: &[u8], order: ByteOrder) -> [u8; N] {
+    let mut raw: [u8; N] = bytes[..N].try_into().expect("item has the dtype's size");
+    if order == ByteOrder::Big {
+        raw.reverse();
+    }
+    raw
+}
+
+/// Decodes one numeric, boolean or datetime item.
+fn decode(dtype: &Dtype, b: &[u8]) -> Element {
+    let o = dtype.order;
+    match dtype.kind {
+        Kind::Bool => Element::Bool(b[0] != 0),
+        Kind::Int8 => Element::Int(i64::from(b[0] as i8)),
+        Kind::Int16 => Element::Int(i64::from(i16::from_le_bytes(read(b, o)))),
+        Kind::Int32 => Element::Int(i64::from(i32::from_le_bytes(read(b, o)))),
+        Kind::Int64 | Kind::DateTime(_) | Kind::TimeDelta(_) => Element::Int(i64::from_le_bytes(read(b, o))),
+        Kind::UInt8 => Element::UInt(u64::from(b[0])),
+        Kind::UInt16 => Element::UInt(u64::from(u16::from_le_bytes(read(b, o)))),
+        Kind::UInt32 => Element::UInt(u64::from(u32::from_le_bytes(read(b, o)))),
+        Kind::UInt64 => Element::UInt(u64::from_le_bytes(read(b, o))),
+        Kind::Float16 => Element::Float(f16::from_le_bytes(read(b, o)).to_f64()),
+        Kind::Float32 => Element::Float(f64::from(f32::from_le_bytes(read(b, o)))),
+        Kind::Float64 => Element::Float(f64::from_le_bytes(read(b, o))),
+        Kind::Complex64 => Element::Complex(
+            f64::from(f32::from_le_bytes(read(b, o))),
+            f64::from(f32::from_le_bytes(read(&b[4..], o))),
+        ),
+        Kind::Complex128 => Element::Complex(f64::from_le_bytes(read(b, o)), f64::from_le_bytes(read(&b[8..], o))),
+        _ => unreachable!("callers check the kind"),
+    }
+}
+
+/// The element as a signed 64-bit integer, as C's cast would give (see module docs).
+fn to_i64(e: &Element) -> i64 {
+    match *e {
+        Element::Bool(b) => i64::from(b),
+        Element::Int(v) => v,
+        Element::UInt(v) => v as i64,
+        Element::Float(v) | Element::Complex(v, _) => v as i64,
+        Element::Bytes(_) | Element::Str(_) => unreachable!("not numeric"),
+    }
+}
+
+fn write<const N: usize>(out: &mut Vec<u8>, mut raw: [u8; N], order: ByteOrder) {
+    if order == ByteOrder::Big {
+        raw.reverse();
+    }
+    out.extend_from_slice(&raw);
+}
+
+/// Appends `e` converted to `to`.
+fn encode(e: &Element, to: &Dtype, out: &mut Vec<u8>) {
+    let o = to.order;
+    // Integer targets wrap (two's complement), except from unsigned sources
+    // where the full u64 is kept before wrapping.
+    let wide = || match *e {
+        Element::UInt(v) => v,
+        _ => to_i64(e) as u64,
+    };
+    let real = || match *e {
+        Element::Bool(b) => f64::from(u8::from(b)),
+        Element::Int(v) => v as f64,
+        Element::UInt(v) => v as f64,
+        Element::Float(v) | Element::Complex(v, _) => v,
+        Element::Bytes(_) | Element::Str(_) => unreachable!("not numeric"),
+    };
+    // Integers convert straight to f32/f16 (no double rounding through f64).
+    let single = || match *e {
+        Element::Int(v) => v as f32,
+        Element::UInt(v) => v as f32,
+        _ => real() as f32,
+    };
+    let imag = || match *e {
+        Element::Complex(_, im) => im,
+        _ => 0.0,
+    };
+    match to.kind {
+        Kind::Bool => out.push(u8::from(match *e {
+            Element::Complex(re, im) => re != 0.0 || im != 0.0,
+            Element::Float(v) => v != 0.0,
+            _ => wide() != 0,
+        })),
+        Kind::Int8 | Kind::UInt8 => out.push(wide() as u8),
+        Kind::Int16 | Kind::UInt16 => write(out, (wide() as u16).to_le_bytes(), o),
+        Kind::Int32 | Kind::UInt32 => write(out, (wide() as u32).to_le_bytes(), o),
+        Kind::Int64 | Kind::UInt64 => write(out, wide().to_le_bytes(), o),
+        Kind::Float16 => {
+            let h = match *e {
+                Element::Float(v) | Element::Complex(v, _) => f16::from_f64(v),
+                _ => f16::from_f32(single()),
+            };
+            write(out, h.to_le_bytes(), o)
+        }
+        Kind::Float32 => write(out, single().to_le_bytes(), o),
+        Kind::Float64 => write(out, real().to_le_bytes(), o),
+        Kind::Complex64 => {
+            write(out, single().to_le_bytes(), o);
+            write(out, (imag() as f32).to_le_bytes(), o);
+        }
+        Kind::Complex128 => {
+            write(out, real().to_le_bytes(), o);
+            write(out, imag().to_le_bytes(), o);
+        }
+        _ => unreachable!("parse_target checks the kind"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(typestr: &str, shape: &[u64], fortran: bool, data: &[u8]) -> NpArray {
+        NpArray::from_parts(
+            Dtype::from_typestr(typestr).unwrap(),
+            Shape::from_slice(shape),
+            fortran,
+            data,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn casts_like_astype() {
+        let a = array(
+            "<f8",
+            &[4],
+            false,
+            bytemuck::cast_slice(&[1.9f64, -1.9, 300.5, f64::NAN]),
+        );
+        let i8s = cast(&a, &parse_target("int8").unwrap()).unwrap();
+        assert_eq!(i8s.data(), &[1u8, 0xff, 44, 0], "truncate toward zero, wrap, NaN → 0");
+        let b = cast(&a, &parse_target("bool").unwrap()).unwrap();
+        assert_eq!(b.data(), &[1, 1, 1, 1]);
+        let u = array("<u8", &[1], false, &u64::MAX.to_le_bytes());
+        assert_eq!(
+            cast(&u, &parse_target("float32").unwrap()).unwrap().as_slice::<f32>(),
+            Some(&[1.8446744e19f32][..])
+        );
+        let be = cast(&u, &parse_target(">i2").unwrap()).unwrap();
+        assert_eq!(be.data(), &[0xff, 0xff]);
+        assert_eq!(be.dtype().descr(), "'>i2'");
+    }
+
+    #[test]
+    fn complex_and_half() {
+        let c = array("<c8", &[1], false, bytemuck::cast_slice(&[1.5f32, -2.0]));
+        let f = cast(&c, &parse_target("float64").unwrap()).unwrap();
+        assert_eq!(f.as_slice::<f64>(), Some(&[1.5][..]));
+        let h = cast(&f, &parse_target("float16").unwrap()).unwrap();
+        assert_eq!(h.as_slice::<f16>(), Some(&[f16::from_f32(1.5)][..]));
+        let back = cast(&h, &parse_target("complex128").unwrap()).unwrap();
+        assert_eq!(values(&back).unwrap(), [Element::Complex(1.5, 0.0)]);
+    }
+
+    #[test]
+    fn values_are_row_major() {
+        // Fortran-ordered 2x3 holding [[0, 1, 2], [3, 4, 5]].
+        let f = array("|u1", &[2, 3], true, &[0, 3, 1, 4, 2, 5]);
+        let v: Vec<_> = values(&f).unwrap();
+        assert_eq!(v, (0..6).map(Element::UInt).collect::<Vec<_>>());
+        let f3 = array("|u1", &[2, 2, 2], true, &[0, 4, 2, 6, 1, 5, 3, 7]);
+        assert_eq!(values(&f3).unwrap(), (0..8).map(Element::UInt).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn values_of_strings_and_times() {
+        let s = array("|S3", &[2], false, b"ab\0xyz");
+        assert_eq!(
+            values(&s).unwrap(),
+            [Element::Bytes(b"ab".to_vec()), Element::Bytes(b"xyz".to_vec())]
+        );
+        let mut u = Vec::new();
+        for c in ['é', '\0', 'λ', 'z'] {
+            u.extend_from_slice(&(c as u32).to_be_bytes());
+        }
+        let u = array(">U2", &[2], false, &u);
+        assert_eq!(
+            values(&u).unwrap(),
+            [Element::Str("é".into()), Element::Str("λz".into())]
+        );
+        let t = array("<M8[s]", &[1], false, &i64::MIN.to_le_bytes());
+        assert_eq!(values(&t).unwrap(), [Element::Int(i64::MIN)], "NaT is i64::MIN");
+    }
+
+    #[test]
+    fn refusals() {
+        let v = array("|V4", &[1], false, &[0; 4]);
+        assert!(values(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("not supported for dtype void32"));
+        assert!(cast(&v, &parse_target("int8").unwrap()).is_err());
+        assert!(parse_target("<f16").unwrap_err().to_string().contains("AS supports"));
+        assert!(parse_target("<M8[s]").unwrap_err().to_string().contains("AS supports"));
+        assert!(parse_target("banana")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown dtype"));
+        let big = NpArray::from_parts(
+            Dtype::from_typestr("|S0").unwrap(),
+            Shape::from_slice(&[MAX_VALUES + 1]),
+            false,
+            &[],
+        )
+        .unwrap();
+        assert!(values(&big).unwrap_err().to_string().contains("use SLICE"));
+    }
+}
