@@ -121,3 +121,49 @@ class RedisServer:
 
     def __exit__(self, *exc) -> None:
         self.cleanup()
+
+
+class RedisClusterProcs:
+    """A Redis Cluster of `masters` real servers on loopback, created with
+    `redis-cli --cluster create`; every node loads the module."""
+
+    def __init__(self, masters: int = 3):
+        self.nodes = [
+            RedisServer(config={"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
+                                "cluster-node-timeout": "5000"})
+            for _ in range(masters)
+        ]
+
+    def start(self) -> "RedisClusterProcs":
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *addresses, "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while not all(b"cluster_state:ok" in n.client().execute_command("CLUSTER", "INFO") for n in self.nodes):
+            if time.monotonic() > deadline:
+                raise RuntimeError("cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+        return self
+
+    def client(self, **kwargs) -> "redis.cluster.RedisCluster":
+        import redis.cluster
+
+        return redis.cluster.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, **kwargs)
+
+    def cleanup(self) -> None:
+        for node in self.nodes:
+            node.cleanup()
+
+    def __enter__(self) -> "RedisClusterProcs":
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
