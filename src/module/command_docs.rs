@@ -70,7 +70,7 @@ pub fn register(ctx: &Context, docs: &[CommandDoc]) -> Status {
         // SAFETY: as above, a zeroed entry terminates the array.
         args.push(unsafe { std::mem::zeroed() });
 
-        let mut info = raw::RedisModuleCommandInfo {
+        let info = raw::RedisModuleCommandInfo {
             version: &version,
             summary: doc.summary.as_ptr(),
             complexity: doc.complexity.as_ptr(),
@@ -85,7 +85,7 @@ pub fn register(ctx: &Context, docs: &[CommandDoc]) -> Status {
         // points to stay alive for the call, and Redis copies what it keeps.
         let ok = unsafe {
             let command = get_command(ctx.ctx, doc.name.as_ptr());
-            !command.is_null() && set_info(command, &mut info) == raw::REDISMODULE_OK as c_int
+            !command.is_null() && set_info(command, &info) == raw::REDISMODULE_OK as c_int
         };
         if !ok {
             ctx.log_warning(&format!(

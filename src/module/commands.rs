@@ -13,7 +13,7 @@ use crate::convert::{self, Element};
 use crate::npy;
 
 /// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
-fn read<'a>(key: &'a RedisKey) -> Result<Option<&'a NpArray>, RedisError> {
+fn read(key: &RedisKey) -> Result<Option<&NpArray>, RedisError> {
     key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
 }
 
