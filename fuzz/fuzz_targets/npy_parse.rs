@@ -1,0 +1,29 @@
+//! Arbitrary bytes as an NP.SET payload. Parsing must never panic, and a
+//! payload that is accepted must come back unchanged when stored again: the
+//! synthesized header is canonical, so `from_npy(a.npy_bytes())` is a fixed point.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use redis_numpy::{npy, NpArray};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(array) = NpArray::from_npy(data) else {
+        return;
+    };
+    let canonical = array.npy_bytes();
+    let header_len = canonical.len() - array.data().len();
+    assert_eq!(header_len % npy::ARRAY_ALIGN, 0, "synthesized header is not 64-byte aligned");
+    assert_eq!(array.data().as_ptr() as usize % npy::ARRAY_ALIGN, 0, "data is not aligned");
+    // The data is the tail of the accepted payload, untouched.
+    assert!(data.ends_with(array.data()));
+
+    let again = NpArray::from_npy(canonical).expect("a synthesized .npy must parse");
+    assert!(again.npy_bytes() == canonical, "synthesized .npy is not a fixed point");
+    assert_eq!(again.dtype(), array.dtype());
+    assert_eq!(again.shape(), array.shape());
+    assert_eq!(again.fortran_order(), array.fortran_order());
+
+    // The metadata accessors the commands use must not panic either.
+    let _ = (array.dtype().name(), array.dtype().descr(), array.size(), array.nbytes());
+    let _ = (array.slab_bytes(), array.memory_usage(), array.pieces(1 << 12));
+});
