@@ -1,0 +1,133 @@
+//! Writes seed corpora for the fuzz targets (run by fuzz/seed.sh):
+//! `seed <fixtures dir> <corpus root>` fills `<root>/npy_parse`, `<root>/rdb_decode`
+//! and `<root>/descr_parse` from the checked-in `np.save` outputs plus a few
+//! synthesized arrays, RDB records (`rdb::encode_meta`) and descr texts.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use redis_numpy::dtype::Dtype;
+use redis_numpy::shape::Shape;
+use redis_numpy::{npy, rdb, NpArray};
+
+/// Seeds larger than this would raise libFuzzer's default `-max_len` and slow every run.
+const MAX_SEED: usize = 16 << 10;
+
+/// Descr texts beyond what the fixtures cover: every kind, order and time unit,
+/// titles, padding, subarrays, nesting.
+const EXTRA_DESCRS: &[&str] = &[
+    "'|b1'", "'|i1'", "'<i2'", "'>i4'", "'=i8'", "'|u1'", "'>u2'", "'<u4'", "'<u8'",
+    "'<f2'", "'>f4'", "'<f8'", "'<f12'", "'<f16'", "'<c8'", "'>c16'", "'<c24'", "'<c32'",
+    "'|S0'", "'|S5'", "'<U0'", "'>U3'", "'|V0'", "'|V16'",
+    "'<M8'", "'<M8[Y]'", "'>M8[M]'", "'<M8[W]'", "'<M8[D]'", "'<M8[h]'", "'<M8[m]'",
+    "'<M8[s]'", "'<M8[ms]'", "'<M8[us]'", "'<M8[μs]'", "'<M8[ns]'", "'<M8[ps]'",
+    "'<M8[fs]'", "'<M8[as]'", "'<m8[25s]'", "'>m8[7D]'", "'<m8'",
+    "[('a', '<i4'), ('b', '<f8')]",
+    "[('a', '<i4'), ('', '|V4'), ('b', [('x', '>f4'), ('y', '|S3')], (2, 3))]",
+    "[(('title', 'x'), '<f4'), ('y', '<U2', 4)]",
+    "[(\"it's\", '<i2'), ('\\x41\\u00e9', '|b1')]",
+    "[('a', [('b', [('c', [('d', '<i8', (1, 2))])])])]",
+    "[('a', '<f8', ())]",
+    "[]",
+];
+
+fn main() {
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let [fixtures, root] = args.as_slice() else {
+        eprintln!("usage: seed <fixtures dir> <corpus root>");
+        std::process::exit(2);
+    };
+    let dir = |name: &str| {
+        let d = root.join(name);
+        fs::create_dir_all(&d).expect("create corpus dir");
+        d
+    };
+    let (npy_dir, rdb_dir, descr_dir) = (dir("npy_parse"), dir("rdb_decode"), dir("descr_parse"));
+    let mut counts = [0usize; 3];
+
+    let mut arrays: Vec<(String, NpArray)> = Vec::new();
+    let mut entries: Vec<_> = fs::read_dir(fixtures).expect("fixtures dir").map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.extension().is_none_or(|e| e != "npy") {
+            continue;
+        }
+        let bytes = fs::read(&path).unwrap();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let array = NpArray::from_npy(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if bytes.len() <= MAX_SEED {
+            write(&npy_dir, &stem, &bytes, &mut counts[0]);
+        } else {
+            // Its container version (2.0) is covered by the small synthesized one below.
+            eprintln!("seed: skipping {stem} ({} bytes) as an npy_parse seed", bytes.len());
+        }
+        arrays.push((stem, array));
+    }
+
+    // Synthesized arrays: every extra descr at a few shapes and orders.
+    for (i, text) in EXTRA_DESCRS.iter().enumerate() {
+        let dtype = Dtype::from_descr_text(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        for (j, (shape, fortran)) in [(&[][..], false), (&[2][..], false), (&[2, 0, 3][..], false), (&[2, 3][..], true)]
+            .into_iter()
+            .enumerate()
+        {
+            let n = redis_numpy::shape::nbytes(shape, dtype.itemsize()).unwrap() as usize;
+            if n > 4096 {
+                continue;
+            }
+            let data: Vec<u8> = (0..n).map(|k| (k * 37 % 251) as u8).collect();
+            let a = NpArray::from_parts(dtype.clone(), Shape::from_slice(shape), fortran, &data).unwrap();
+            arrays.push((format!("synth_{i:02}_{j}"), a));
+        }
+    }
+
+    for (name, array) in &arrays {
+        let npy_bytes = array.npy_bytes();
+        if name.starts_with("synth_") && npy_bytes.len() <= MAX_SEED {
+            write(&npy_dir, name, npy_bytes, &mut counts[0]);
+        }
+        // RDB record: encver, u32 LE meta length, meta, data (see fuzz_targets/rdb_decode.rs).
+        let meta = rdb::encode_meta(array);
+        let mut record = vec![rdb::ENCODING_VERSION as u8];
+        record.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        record.extend_from_slice(&meta);
+        record.extend_from_slice(array.data());
+        if record.len() <= MAX_SEED {
+            write(&rdb_dir, name, &record, &mut counts[1]);
+        }
+        let descr = array.dtype().descr();
+        if descr.len() <= MAX_SEED {
+            write(&descr_dir, name, descr.as_bytes(), &mut counts[2]);
+        }
+    }
+
+    // Format 2.0 (u32 header length) and 3.0 (UTF-8) containers in small sizes:
+    // np.save only writes 2.0 for headers over 64 KiB.
+    let small = Dtype::from_descr_text("[('a', '<i4'), ('λ', '<f8')]").unwrap();
+    for (major, dtype) in [(2u8, Dtype::from_typestr("<f8").unwrap()), (3, small)] {
+        let shape = [3u64];
+        let header = npy::write_header(&dtype, &shape, false);
+        let text_start = if header[6] == 1 { 10 } else { 12 };
+        let text = &header[text_start..];
+        let mut out = npy::MAGIC.to_vec();
+        out.extend_from_slice(&[major, 0]);
+        out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        out.extend_from_slice(text);
+        out.extend(std::iter::repeat_n(0u8, 3 * dtype.itemsize() as usize));
+        NpArray::from_npy(&out).unwrap_or_else(|e| panic!("v{major} seed: {e}"));
+        write(&npy_dir, &format!("version_{major}_0"), &out, &mut counts[0]);
+    }
+
+    println!(
+        "seed: {} npy_parse, {} rdb_decode, {} descr_parse inputs under {}",
+        counts[0],
+        counts[1],
+        counts[2],
+        root.display()
+    );
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8], count: &mut usize) {
+    fs::write(dir.join(name), bytes).expect("write seed");
+    *count += 1;
+}
