@@ -1,0 +1,17 @@
+"""redis-numpy: NumPy arrays as a native Redis type.
+
+    import numpy as np, redis
+    from redis_numpy import Numpy
+
+    arrays = Numpy(redis.Redis())
+    arrays.set("embeddings", np.random.rand(1000, 384).astype(np.float32))
+    arrays.get("embeddings", slice="10:20")
+"""
+
+from .client import Numpy, NumpyError
+from .commands import NumpyCommands, format_slice
+from .npy import decode, encode
+
+__version__ = "0.1.0"
+
+__all__ = ["Numpy", "NumpyCommands", "NumpyError", "decode", "encode", "format_slice", "__version__"]

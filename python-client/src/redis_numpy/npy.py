@@ -1,0 +1,105 @@
+"""The `.npy` format on the client side: arrays to the bytes `np.save` writes, and back.
+
+`encode` writes exactly what `np.save(f, arr, allow_pickle=False)` writes, with
+one copy of the data (into the outgoing buffer: a RESP bulk string must be one
+contiguous argument). `decode` parses the header and wraps the reply with
+`np.frombuffer`, so the array's data *is* the reply's memory: no second copy.
+"""
+
+from __future__ import annotations
+
+import ast
+import struct
+from typing import Any
+
+import numpy as np
+
+__all__ = ["encode", "decode", "check_dtype"]
+
+MAGIC_PREFIX = b"\x93NUMPY"
+ARRAY_ALIGN = 64
+# np.save leaves room to rewrite the growth axis in place (numpy/lib/format.py).
+GROWTH_AXIS_MAX_DIGITS = 21
+_HEADER_LEN_FORMAT = {1: ("<H", "latin1"), 2: ("<I", "latin1"), 3: ("<I", "utf8")}
+
+
+def check_dtype(dtype: np.dtype) -> None:
+    """Raise TypeError for dtypes `.npy` can only hold by pickling: the server never unpickles."""
+    if dtype.hasobject:
+        raise TypeError(f"redis-numpy does not store object arrays (dtype {dtype!r}): the server never unpickles")
+    # NumPy 2's new-style dtypes (e.g. StringDType) have no .npy descr either.
+    if not getattr(type(dtype), "_legacy", True):
+        raise TypeError(f"redis-numpy cannot store dtype {dtype!r}: it has no .npy representation without pickle")
+
+
+def _header(arr: np.ndarray, fortran_order: bool) -> bytes:
+    descr = np.lib.format.dtype_to_descr(arr.dtype)
+    text = "{'descr': %r, 'fortran_order': %r, 'shape': %r, }" % (descr, fortran_order, arr.shape)
+    if arr.ndim:
+        growth_axis = arr.shape[-1 if fortran_order else 0]
+        text += " " * (GROWTH_AXIS_MAX_DIGITS - len(repr(growth_axis)))
+    for version in (1, 2, 3):
+        fmt, encoding = _HEADER_LEN_FORMAT[version]
+        try:
+            body = text.encode(encoding)
+        except UnicodeEncodeError:
+            continue  # non-latin-1 field names need format 3.0
+        prefix_len = len(MAGIC_PREFIX) + 2 + struct.calcsize(fmt)
+        padding = ARRAY_ALIGN - (prefix_len + len(body) + 1) % ARRAY_ALIGN
+        header_len = len(body) + padding + 1
+        if version == 1 and header_len > 0xFFFF:
+            continue
+        return MAGIC_PREFIX + bytes([version, 0]) + struct.pack(fmt, header_len) + body + b" " * padding + b"\n"
+    raise AssertionError("unreachable: format 3.0 takes any header")
+
+
+def encode(arr: Any) -> memoryview:
+    """The `.npy` bytes of `arr`, byte-for-byte what `np.save` writes.
+
+    Fortran-contiguous arrays are stored in Fortran order, like `np.save`;
+    other non-contiguous arrays are written in C order.
+    """
+    arr = np.asanyarray(arr)
+    check_dtype(arr.dtype)
+    fortran_order = arr.flags.f_contiguous and not arr.flags.c_contiguous
+    if fortran_order:
+        contiguous = arr.T  # the same memory, C-contiguous
+    elif arr.flags.c_contiguous:
+        contiguous = arr
+    else:
+        contiguous = np.ascontiguousarray(arr)
+    header = _header(arr, fortran_order)
+    out = bytearray(len(header) + arr.nbytes)
+    out[: len(header)] = header
+    if arr.nbytes:
+        # A uint8 view works for every dtype, even those the buffer protocol refuses (datetime64).
+        out[len(header) :] = contiguous.reshape(-1).view(np.uint8).data
+    return memoryview(out)
+
+
+def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.ndarray:
+    """The array held in `.npy` bytes, a zero-copy view of `payload` unless `copy` is true.
+
+    A view of a `bytes` payload is read-only; `copy=True` returns a writable array.
+    """
+    view = memoryview(payload)
+    if len(view) < 10 or view[:6] != MAGIC_PREFIX:
+        raise ValueError("not a .npy payload: bad magic")
+    version = view[6]
+    if version not in _HEADER_LEN_FORMAT:
+        raise ValueError(f"unsupported .npy format version {version}.{view[7]}")
+    fmt, encoding = _HEADER_LEN_FORMAT[version]
+    start = len(MAGIC_PREFIX) + 2 + struct.calcsize(fmt)
+    (header_len,) = struct.unpack_from(fmt, view, len(MAGIC_PREFIX) + 2)
+    header = ast.literal_eval(bytes(view[start : start + header_len]).decode(encoding))
+    dtype = np.lib.format.descr_to_dtype(header["descr"])
+    shape = tuple(header["shape"])
+    order = "F" if header["fortran_order"] else "C"
+    count = 1
+    for dim in shape:
+        count *= dim
+    if count == 0 or dtype.itemsize == 0:
+        return np.zeros(shape, dtype=dtype, order=order)
+    flat = np.frombuffer(view, dtype=dtype, count=count, offset=start + header_len)
+    arr = flat.reshape(shape, order=order)
+    return arr.copy(order="K") if copy else arr

@@ -1,0 +1,202 @@
+"""The Python client against a real redis-server with the module: arrays in,
+arrays out, for every dtype family, order and shape, with both reply modes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import redis
+
+from redis_numpy import Numpy, NumpyError, decode, encode
+
+
+def npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def assert_same(got: np.ndarray, want: np.ndarray) -> None:
+    assert type(got) is np.ndarray
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.flags.f_contiguous == want.flags.f_contiguous or want.ndim < 2
+    assert npy(got) == npy(want)  # same bytes, so NaN payloads and padding compare too
+
+
+ARRAYS = {
+    "bool": np.array([[True, False, True]]),
+    "int8": np.arange(-5, 5, dtype=np.int8),
+    "uint64": np.array([0, 2**64 - 1], dtype=np.uint64),
+    "int32_be": np.arange(12, dtype=">i4").reshape(3, 4),
+    "float16": np.linspace(-2, 2, 7, dtype=np.float16),
+    "float32_nan": np.array([np.nan, -np.inf, 1.5, -0.0], dtype=np.float32),
+    "float64_be": np.arange(6, dtype=">f8").reshape(2, 3),
+    "longdouble": np.array([1.0, 1e300], dtype=np.longdouble),
+    "complex64": np.array([1 + 2j, -3j], dtype=np.complex64),
+    "complex128_be": np.array([1 - 1j], dtype=">c16"),
+    "clongdouble": np.array([1 + 1j], dtype=np.clongdouble),
+    "bytes": np.array([b"", b"abc", b"\x00\xff"], dtype="S4"),
+    "unicode": np.array(["", "naïve", "日本語🙂"], dtype="U5"),
+    "void": np.frombuffer(bytes(range(24)), dtype="V8"),
+    "datetime": np.array(["2024-01-01T00:00:00.123", "NaT"], dtype="M8[ms]"),
+    "timedelta_multiple": np.arange(4).astype("m8[25s]"),
+    "structured": np.array([(1, (1.5, 2.5), b"ab")], dtype=[("id", "<u4"), ("pos", "<f4", (2,)), ("tag", "S2")]),
+    "nested_be": np.ones(2, dtype=[("a", [("b", ">i8"), ("c", "<U2", (2,))]), ("d", "?")]),
+    "0d": np.array(3.25),
+    "empty": np.zeros((0, 4), dtype=np.float32),
+    "empty_3d": np.zeros((2, 0, 3), dtype=np.int16),
+    "fortran": np.asfortranarray(np.arange(24, dtype=np.float64).reshape(2, 3, 4)),
+    "9_dims": np.arange(2**9, dtype=np.uint8).reshape((2,) * 9),
+}
+
+
+@pytest.fixture
+def arrays(redis_server, r):
+    """The client under test; `r` is a separate raw client (Numpy registers reply callbacks on its own)."""
+    client = redis_server.client()
+    yield Numpy(client)
+    client.close()
+
+
+@pytest.mark.parametrize("name", ARRAYS)
+def test_round_trip_every_dtype_family(arrays, r, name):
+    arr = ARRAYS[name]
+    assert arrays.set("a", arr) is True
+    assert r.execute_command("NP.GET", "a") == npy(arr), "the server holds exactly what np.save writes"
+    assert_same(arrays.get("a"), arr)
+    assert arrays.shape("a") == arr.shape
+    assert arrays.dtype("a") == arr.dtype
+    assert arrays.size("a") == arr.size
+
+
+@pytest.mark.parametrize("name", ARRAYS)
+def test_encode_is_np_save(name):
+    arr = ARRAYS[name]
+    assert bytes(encode(arr)) == npy(arr)
+    assert_same(decode(npy(arr)), arr)
+
+
+def test_non_contiguous_arrays_are_sent_in_c_order(arrays):
+    base = np.arange(60, dtype=np.int64).reshape(6, 10)
+    for view in (base[::2, 1::3], base.T[::-1], np.asfortranarray(base)[:, ::2]):
+        arrays.set("v", view)
+        got = arrays.get("v")
+        assert_same(got, np.load(io.BytesIO(npy(view))))
+        np.testing.assert_array_equal(got, view)
+
+
+def test_get_is_a_read_only_view_unless_copied(arrays):
+    arrays.set("a", np.arange(4.0))
+    view = arrays.get("a")
+    assert not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0] = 1
+    copy = arrays.get("a", copy=True)
+    copy[0] = 42
+    assert copy.flags.writeable and copy[0] == 42
+    assert arrays.get("a")[0] == 0
+
+
+def test_missing_keys(arrays):
+    assert arrays.get("nope") is None
+    assert arrays.shape("nope") is None
+    assert arrays.dtype("nope") is None
+    assert arrays.dtype_name("nope") is None
+    assert arrays.size("nope") is None
+    assert arrays.info("nope") is None
+    assert arrays.values("nope") is None
+
+
+def test_info_has_python_types(arrays):
+    arr = np.asfortranarray(np.zeros((3, 4), dtype=">f4"))
+    arrays.set("a", arr)
+    info = arrays.info("a")
+    assert info["dtype"] == np.dtype(">f4")
+    assert info["descr"] == "'>f4'"
+    assert info["shape"] == (3, 4) and info["ndim"] == 2 and info["size"] == 12
+    assert info["itemsize"] == 4 and info["nbytes"] == 48
+    assert info["fortran_order"] is True
+    assert info["memory"] >= 48
+    assert arrays.dtype_name("a") == "float32"
+
+
+def test_append_grows_axis_0(arrays):
+    assert arrays.append("log", np.zeros((2, 3), np.float32)) == 2
+    assert arrays.append("log", np.ones((1, 3), np.float32)) == 3
+    np.testing.assert_array_equal(arrays.get("log"), np.r_[np.zeros((2, 3)), np.ones((1, 3))])
+    with pytest.raises(NumpyError, match="cannot append"):
+        arrays.append("log", np.ones((1, 4), np.float32))
+
+
+def test_values_and_as_dtype(arrays):
+    arrays.set("a", np.array([[1.5, -2.0], [3.25, 4.0]], dtype=np.float32))
+    got = arrays.values("a")
+    assert got == {"dtype": "float32", "shape": (2, 2), "values": [1.5, -2.0, 3.25, 4.0]}
+    cast = arrays.get("a", as_dtype=np.int16)
+    assert_same(cast, np.array([[1, -2], [3, 4]], dtype=np.int16))
+    assert arrays.get("a", as_dtype=">f8").dtype == np.dtype(">f8")
+    assert arrays.values("a", as_dtype="int64")["values"] == [1, -2, 3, 4]
+    arrays.set("c", np.array([1 + 2j], np.complex64))
+    assert arrays.values("c")["values"] == [1 + 2j]
+    arrays.set("s", np.array(["ab", "ü"]))
+    assert arrays.values("s")["values"] == ["ab", "ü"]
+    arrays.set("b", np.array([True, False]))
+    assert arrays.values("b")["values"] == [True, False]
+
+
+def test_object_arrays_are_refused_before_sending(arrays, r):
+    with pytest.raises(TypeError, match="object"):
+        arrays.set("o", np.array([{}, None], dtype=object))
+    with pytest.raises(TypeError, match="object"):
+        arrays.set("o", np.zeros(2, dtype=[("a", "O")]))
+    assert r.exists("o") == 0
+
+
+def test_server_errors_are_numpy_errors(arrays, r):
+    r.set("str", "x")
+    with pytest.raises(NumpyError, match="WRONGTYPE"):
+        arrays.get("str")
+    with pytest.raises(NumpyError, match="WRONGTYPE"):
+        arrays.set("str", np.zeros(2))
+    assert r.get("str") == b"x"
+    arrays.set("f", np.zeros(1))
+    with pytest.raises(NumpyError, match="^AS supports bool, int8"):
+        arrays.get("f", as_dtype="U3")
+    with pytest.raises(NumpyError, match="^invalid .npy: bad magic"):
+        arrays.execute_command("NP.SET", "f", b"not an array")
+    assert arrays.size("f") == 1, "the previous value is kept"
+    assert issubclass(NumpyError, redis.ResponseError)
+
+
+def test_decode_responses_client_gets_arrays(redis_server, r_decoded):
+    arrays = Numpy(r_decoded)
+    arr = np.frombuffer(bytes(range(256)), dtype=np.uint8)  # not valid UTF-8
+    arrays.set("a", arr)
+    assert_same(arrays.get("a"), arr)
+    assert arrays.info("a")["shape"] == (256,)
+    arrays.set("u", np.array(["日本"]))
+    assert arrays.values("u")["values"] == ["日本"]
+    assert r_decoded.set("plain", "text") and r_decoded.get("plain") == "text", "other replies still decoded"
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_both_protocols(redis_server, protocol):
+    client = redis_server.client(protocol=protocol)
+    arrays = Numpy(client)
+    arr = np.array([[1 + 1j, 2]], dtype=np.complex128)
+    arrays.set("p", arr)
+    assert_same(arrays.get("p"), arr)
+    assert arrays.info("p")["fortran_order"] is False
+    assert arrays.values("p") == {"dtype": "complex128", "shape": (1, 2), "values": [1 + 1j, 2 + 0j]}
+    client.close()
+
+
+def test_big_array_round_trip(arrays):
+    arr = np.random.default_rng(1).standard_normal((1 << 24) + 3).astype(np.float64)  # 128 MiB
+    arrays.set("big", arr)
+    got = arrays.get("big")
+    assert got.nbytes > 100_000_000
+    assert got.dtype == arr.dtype and np.array_equal(got, arr)
+    assert arrays.info("big")["nbytes"] == arr.nbytes

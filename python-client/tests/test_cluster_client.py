@@ -1,0 +1,55 @@
+"""The client on a real 3-master Redis Cluster: sync, asyncio and pipelines route by key."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+import redis.asyncio
+
+from redis_numpy import Numpy
+from redis_server import RedisClusterProcs
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with RedisClusterProcs(3) as procs:
+        yield procs
+
+
+ARRAYS = {f"emb:{i}": np.random.default_rng(i).standard_normal((4, 8)).astype(np.float32) for i in range(24)}
+
+
+def test_sync_cluster_client_spreads_keys_over_shards(cluster):
+    rc = cluster.client(decode_responses=True)
+    arrays = Numpy(rc)
+    for key, arr in ARRAYS.items():
+        assert arrays.set(key, arr) is True
+    assert len({rc.get_node_from_key(key).port for key in ARRAYS}) == 3
+    for key, arr in ARRAYS.items():
+        np.testing.assert_array_equal(arrays.get(key), arr)
+        assert arrays.info(key)["shape"] == (4, 8)
+    pipe = arrays.pipeline()
+    for key in ARRAYS:
+        pipe.get(key)
+    for got, arr in zip(pipe.execute(), ARRAYS.values()):
+        np.testing.assert_array_equal(got, arr)
+    rc.close()
+
+
+def test_async_cluster_client(cluster):
+    async def main():
+        rc = redis.asyncio.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+        arrays = Numpy(rc)
+        for key, arr in ARRAYS.items():
+            assert await arrays.set(key, arr * 2) is True
+        for key, arr in ARRAYS.items():
+            np.testing.assert_array_equal(await arrays.get(key), arr * 2)
+        pipe = arrays.pipeline()
+        for key in ARRAYS:
+            pipe.shape(key)
+        assert await pipe.execute() == [(4, 8)] * len(ARRAYS)
+        await rc.aclose()
+
+    asyncio.run(main())

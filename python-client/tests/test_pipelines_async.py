@@ -1,0 +1,85 @@
+"""Pipelines (plain and MULTI/EXEC) and the asyncio client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+import redis.asyncio
+
+from redis_numpy import Numpy, NumpyError
+
+
+@pytest.fixture(params=[False, True], ids=["bytes", "decode_responses"])
+def arrays(request, redis_server, r):
+    client = redis_server.client(decode_responses=request.param)
+    yield Numpy(client)
+    client.close()
+
+
+@pytest.mark.parametrize("transaction", [True, False])
+def test_pipeline_queues_and_converts(arrays, transaction):
+    a = np.arange(6, dtype=np.uint8).reshape(2, 3) + 200  # bytes that are not UTF-8
+    with arrays.pipeline(transaction=transaction) as pipe:
+        pipe.set("a", a).shape("a").get("a").info("a")
+        pipe.incr("counter")  # plain redis-py commands share the pipeline
+        pipe.append("a", a[:1])
+        pipe.get("a", copy=True)
+        assert len(pipe) == 7
+        ok, shape, got, info, counter, rows, grown = pipe.execute()
+    assert ok is True and shape == (2, 3) and counter == 1 and rows == 3
+    np.testing.assert_array_equal(got, a)
+    assert info["dtype"] == np.uint8
+    np.testing.assert_array_equal(grown, np.r_[a, a[:1]])
+    assert grown.flags.writeable
+
+
+def test_pipeline_errors_are_numpy_errors(arrays):
+    pipe = arrays.pipeline(transaction=False)
+    pipe.set("ok", np.zeros(1))
+    pipe.execute_command("NP.SET", "bad", b"junk")
+    with pytest.raises(NumpyError, match="invalid .npy"):
+        pipe.execute()
+    pipe = arrays.pipeline(transaction=False)
+    pipe.set("ok", np.zeros(1)).execute_command("NP.SET", "bad", b"junk")
+    ok, err = pipe.execute(raise_on_error=False)
+    assert ok is True and isinstance(err, Exception) and "invalid .npy" in str(err)
+    assert arrays.exists("bad") == 0
+
+
+def test_watch_sees_np_set_as_a_modification(arrays, redis_server):
+    other = Numpy(redis_server.client())
+    arrays.set("w", np.zeros(2))
+    pipe = arrays.pipeline()
+    pipe.watch("w")
+    other.set("w", np.ones(2))
+    pipe.multi()
+    pipe.set("w", np.full(2, 7.0))
+    with pytest.raises(redis.WatchError):
+        pipe.execute()
+    np.testing.assert_array_equal(arrays.get("w"), np.ones(2))
+
+
+@pytest.mark.parametrize("decode_responses", [False, True])
+def test_asyncio_client(redis_server, decode_responses):
+    async def main():
+        client = redis.asyncio.Redis(port=redis_server.port, decode_responses=decode_responses)
+        arrays = Numpy(client)
+        arr = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4))
+        assert await arrays.set("x", arr) is True
+        got = await arrays.get("x")
+        assert got.flags.f_contiguous and np.array_equal(got, arr)
+        assert await arrays.shape("x") == (3, 4)
+        assert (await arrays.info("x"))["fortran_order"] is True
+        with pytest.raises(NumpyError, match="WRONGTYPE"):
+            await client.set("s", "v")
+            await arrays.get("s")
+        for transaction in (True, False):
+            async with arrays.pipeline(transaction=transaction) as pipe:
+                pipe.set("y", arr[0]).get("y").size("y")
+                ok, row, size = await pipe.execute()
+            assert ok is True and size == 4 and np.array_equal(row, arr[0])
+        await client.aclose() if hasattr(client, "aclose") else await client.close()
+
+    asyncio.run(main())
