@@ -36,6 +36,23 @@ impl NpArray {
 
     /// Builds a value from already-decoded metadata and its data bytes.
     pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
+        let mut array = NpArray::allocate(dtype, shape, fortran_order, Some(data.len() as u64))?;
+        array.buf.extend_from_slice(data);
+        Ok(array)
+    }
+
+    /// Builds a value whose data `fill` writes (into zeroed memory of the right size).
+    pub fn from_fn(dtype: Dtype, shape: Shape, fortran_order: bool, fill: impl FnOnce(&mut [u8])) -> Result<NpArray> {
+        let nbytes = shape::nbytes(&shape, dtype.itemsize())? as usize;
+        let mut array = NpArray::allocate(dtype, shape, fortran_order, None)?;
+        array.buf.resize(array.header_len + nbytes, 0);
+        fill(array.data_mut());
+        Ok(array)
+    }
+
+    /// The header written and room reserved for the data, which must be
+    /// `data_len` bytes when given.
+    fn allocate(dtype: Dtype, shape: Shape, fortran_order: bool, data_len: Option<u64>) -> Result<NpArray> {
         if shape.len() > shape::MAX_NDIM {
             return Err(NpyError::invalid(format!(
                 "{} dimensions, the limit is {}",
@@ -44,19 +61,15 @@ impl NpArray {
             )));
         }
         let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
-        if data.len() as u64 != nbytes {
-            return Err(NpyError::invalid(format!(
-                "data is {} bytes, expected {nbytes}",
-                data.len()
-            )));
+        if let Some(len) = data_len.filter(|&len| len != nbytes) {
+            return Err(NpyError::invalid(format!("data is {len} bytes, expected {nbytes}")));
         }
         let header = npy::write_header(&dtype, &shape, fortran_order);
         debug_assert_eq!(header.len() % DATA_ALIGN, 0);
         let mut buf = AlignedBytes::new(DATA_ALIGN);
-        buf.try_reserve_exact(header.len() + data.len())
+        buf.try_reserve_exact(header.len() + nbytes as usize)
             .map_err(|_| NpyError::invalid(format!("cannot allocate {nbytes} bytes")))?;
         buf.extend_from_slice(&header);
-        buf.extend_from_slice(data);
         Ok(NpArray {
             dtype,
             shape,
@@ -105,6 +118,10 @@ impl NpArray {
     }
 
     /// The data as a typed slice, when `T` is this array's element type in native order.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.header_len..]
+    }
+
     pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
         if !T::matches(&self.dtype) || self.dtype.order == ByteOrder::Big {
             return None;

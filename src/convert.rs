@@ -31,6 +31,16 @@ pub enum Element {
     Str(String),
 }
 
+/// Refuses VALUES replies of more than MAX_VALUES elements.
+pub fn check_value_count(size: u64) -> Result<()> {
+    if size > MAX_VALUES {
+        return Err(NpyError::Convert(format!(
+            "VALUES is limited to {MAX_VALUES} elements and the array has {size} (use SLICE)"
+        )));
+    }
+    Ok(())
+}
+
 fn unsupported(what: &str, dtype: &Dtype) -> NpyError {
     NpyError::Convert(format!("{what} is not supported for dtype {}", dtype.name()))
 }
@@ -120,12 +130,7 @@ pub fn values(array: &NpArray) -> Result<Vec<Element>> {
     if !supported {
         return Err(unsupported("VALUES", dtype));
     }
-    if array.size() > MAX_VALUES {
-        return Err(NpyError::Convert(format!(
-            "VALUES is limited to {MAX_VALUES} elements and the array has {} (use SLICE)",
-            array.size()
-        )));
-    }
+    check_value_count(array.size())?;
     let size = dtype.itemsize() as usize;
     let data = array.data();
     let item = |i: usize| &data[i * size..(i + 1) * size];

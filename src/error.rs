@@ -13,6 +13,8 @@ pub enum NpyError {
     Append(String),
     /// A cast or element read (`AS`, `VALUES`) that is not possible.
     Convert(String),
+    /// A slice spec that is malformed or does not fit the array (NumPy's wording).
+    Index(String),
 }
 
 impl NpyError {
@@ -35,7 +37,7 @@ impl fmt::Display for NpyError {
             NpyError::Invalid(reason) => write!(f, "invalid .npy: {reason}"),
             NpyError::Rdb(reason) => write!(f, "invalid stored array: {reason}"),
             NpyError::Append(reason) => write!(f, "cannot append: {reason}"),
-            NpyError::Convert(reason) => write!(f, "{reason}"),
+            NpyError::Convert(reason) | NpyError::Index(reason) => write!(f, "{reason}"),
         }
     }
 }

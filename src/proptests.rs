@@ -56,7 +56,9 @@ struct DescrSpec {
     is_void: bool,
 }
 
-const TIME_UNITS: &[&str] = &["Y", "M", "W", "D", "h", "m", "s", "ms", "us", "μs", "ns", "ps", "fs", "as"];
+const TIME_UNITS: &[&str] = &[
+    "Y", "M", "W", "D", "h", "m", "s", "ms", "us", "μs", "ns", "ps", "fs", "as",
+];
 
 fn byte_order() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec!["<", ">", "|", "=", ""])
@@ -98,13 +100,16 @@ fn scalar_descr() -> impl Strategy<Value = DescrSpec> {
         (format!("{c}{n}"), itemsize, c == 'V')
     });
     let time = (prop::sample::select(vec!['M', 'm']), time_unit()).prop_map(|(c, u)| (format!("{c}8{u}"), 8, false));
-    (byte_order(), prop::sample::select(vec!['\'', '"']), prop_oneof![fixed, flexible, time]).prop_map(
-        |(order, quote, (body, itemsize, is_void))| DescrSpec {
+    (
+        byte_order(),
+        prop::sample::select(vec!['\'', '"']),
+        prop_oneof![fixed, flexible, time],
+    )
+        .prop_map(|(order, quote, (body, itemsize, is_void))| DescrSpec {
             text: format!("{quote}{order}{body}{quote}"),
             itemsize,
             is_void,
-        },
-    )
+        })
 }
 
 /// A field name literal with a unique value (`i` makes it unique in its record).
@@ -142,43 +147,50 @@ fn separator() -> impl Strategy<Value = &'static str> {
 /// padding fields and subarrays.
 fn descr() -> impl Strategy<Value = DescrSpec> {
     let records = scalar_descr().prop_recursive(3, 24, 4, |inner| {
-            let field = (any::<u8>(), inner, subarray_shape(), separator(), any::<bool>(), any::<bool>());
-            (prop::collection::vec(field, 0..=4), separator(), any::<bool>()).prop_map(|(fields, sep, trailing)| {
-                let mut parts = Vec::new();
-                let mut itemsize = 0u64;
-                for (i, (style, dtype, sub, fsep, padding, field_trailing)) in fields.into_iter().enumerate() {
-                    // Only void fields may be unnamed padding.
-                    let name = if padding && dtype.is_void {
-                        "''".to_owned()
-                    } else {
-                        field_name(style, i)
-                    };
-                    let mut text = format!("({name}{fsep}{}", dtype.text);
-                    let mut size = dtype.itemsize;
-                    if let Some((shape_text, count)) = sub {
-                        text.push_str(fsep);
-                        text.push_str(&shape_text);
-                        size *= count;
-                    }
-                    if field_trailing {
-                        text.push(',');
-                    }
-                    text.push(')');
-                    parts.push(text);
-                    itemsize += size;
+        let field = (
+            any::<u8>(),
+            inner,
+            subarray_shape(),
+            separator(),
+            any::<bool>(),
+            any::<bool>(),
+        );
+        (prop::collection::vec(field, 0..=4), separator(), any::<bool>()).prop_map(|(fields, sep, trailing)| {
+            let mut parts = Vec::new();
+            let mut itemsize = 0u64;
+            for (i, (style, dtype, sub, fsep, padding, field_trailing)) in fields.into_iter().enumerate() {
+                // Only void fields may be unnamed padding.
+                let name = if padding && dtype.is_void {
+                    "''".to_owned()
+                } else {
+                    field_name(style, i)
+                };
+                let mut text = format!("({name}{fsep}{}", dtype.text);
+                let mut size = dtype.itemsize;
+                if let Some((shape_text, count)) = sub {
+                    text.push_str(fsep);
+                    text.push_str(&shape_text);
+                    size *= count;
                 }
-                let mut text = format!("[{}", parts.join(sep));
-                if trailing && !parts.is_empty() {
+                if field_trailing {
                     text.push(',');
                 }
-                text.push(']');
-                DescrSpec {
-                    text,
-                    itemsize,
-                    is_void: false,
-                }
-            })
-        });
+                text.push(')');
+                parts.push(text);
+                itemsize += size;
+            }
+            let mut text = format!("[{}", parts.join(sep));
+            if trailing && !parts.is_empty() {
+                text.push(',');
+            }
+            text.push(']');
+            DescrSpec {
+                text,
+                itemsize,
+                is_void: false,
+            }
+        })
+    });
     // prop_recursive mostly yields records; keep plain scalars half of the cases.
     prop_oneof![scalar_descr(), records].prop_filter("itemsize within bounds", |d| d.itemsize <= MAX_ITEMSIZE)
 }
@@ -194,11 +206,12 @@ fn shape_for(itemsize: u64) -> impl Strategy<Value = Vec<u64>> {
         }
         dims
     });
-    let empty_but_wide = (prop::collection::vec(1u64..=1 << 16, 0..=3), Index::arbitrary()).prop_map(|(mut dims, at)| {
-        let at = at.index(dims.len() + 1);
-        dims.insert(at, 0);
-        dims
-    });
+    let empty_but_wide =
+        (prop::collection::vec(1u64..=1 << 16, 0..=3), Index::arbitrary()).prop_map(|(mut dims, at)| {
+            let at = at.index(dims.len() + 1);
+            dims.insert(at, 0);
+            dims
+        });
     prop_oneof![6 => small, 1 => empty_but_wide]
 }
 
@@ -227,8 +240,13 @@ struct ArrayCase {
 
 impl ArrayCase {
     fn array(&self) -> NpArray {
-        NpArray::from_parts(self.dtype.clone(), Shape::from_slice(&self.shape), self.fortran, &self.data)
-            .unwrap_or_else(|e| panic!("{self:?}: {e}"))
+        NpArray::from_parts(
+            self.dtype.clone(),
+            Shape::from_slice(&self.shape),
+            self.fortran,
+            &self.data,
+        )
+        .unwrap_or_else(|e| panic!("{self:?}: {e}"))
     }
 }
 
@@ -237,8 +255,14 @@ fn array_case() -> impl Strategy<Value = ArrayCase> {
         let dtype = Dtype::from_descr_text(&spec.text).unwrap_or_else(|e| panic!("{}: {e}", spec.text));
         assert_eq!(dtype.itemsize(), spec.itemsize, "{}", spec.text);
         let itemsize = spec.itemsize;
-        (Just(spec), Just(dtype), shape_for(itemsize), any::<bool>(), any::<u64>()).prop_map(
-            |(spec, dtype, shape, fortran, seed)| {
+        (
+            Just(spec),
+            Just(dtype),
+            shape_for(itemsize),
+            any::<bool>(),
+            any::<u64>(),
+        )
+            .prop_map(|(spec, dtype, shape, fortran, seed)| {
                 let n = shape::nbytes(&shape, dtype.itemsize()).unwrap();
                 ArrayCase {
                     data: data_from(seed, n),
@@ -247,8 +271,7 @@ fn array_case() -> impl Strategy<Value = ArrayCase> {
                     shape,
                     fortran,
                 }
-            },
-        )
+            })
     })
 }
 
@@ -331,9 +354,45 @@ fn assert_canonical_fixed_point(payload: &[u8]) -> std::result::Result<(), TestC
 /// Text that looks like Python literals often enough to reach every branch.
 fn literalish() -> impl Strategy<Value = String> {
     let token = prop::sample::select(vec![
-        "{", "}", "[", "]", "(", ")", ",", ":", " ", "\n", "'", "\"", "\\", "\\x", "\\u", "\\U", "\\0", "\\n", "-",
-        "0", "7", "12", "007", "9223372036854775807", "18446744073709551616", "True", "False", "Truex", "None",
-        "'descr'", "'shape'", "'<f8'", "é", "λ", "\u{10ffff}", "\r", "\t", "1.5", "_",
+        "{",
+        "}",
+        "[",
+        "]",
+        "(",
+        ")",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "'",
+        "\"",
+        "\\",
+        "\\x",
+        "\\u",
+        "\\U",
+        "\\0",
+        "\\n",
+        "-",
+        "0",
+        "7",
+        "12",
+        "007",
+        "9223372036854775807",
+        "18446744073709551616",
+        "True",
+        "False",
+        "Truex",
+        "None",
+        "'descr'",
+        "'shape'",
+        "'<f8'",
+        "é",
+        "λ",
+        "\u{10ffff}",
+        "\r",
+        "\t",
+        "1.5",
+        "_",
     ]);
     prop::collection::vec(token, 0..40).prop_map(|t| t.concat())
 }

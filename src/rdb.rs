@@ -36,7 +36,7 @@ pub fn encode_meta(array: &NpArray) -> Vec<u8> {
 pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
     if encver != ENCODING_VERSION {
         return Err(NpyError::rdb(format!(
-            "encoding version {encver} is newer than this module understands ({ENCODING_VERSION})"
+            "unknown encoding version {encver} (this module reads version {ENCODING_VERSION})"
         )));
     }
     let (&flags, mut rest) = meta.split_first().ok_or_else(|| NpyError::rdb("empty metadata"))?;

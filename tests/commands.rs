@@ -171,7 +171,7 @@ fn wrong_type_and_arity() {
         ("NP.SET", 1),
         ("NP.SET", 3),
         ("NP.GET", 0),
-        ("NP.GET", 2),
+        ("NP.SHAPE", 2),
         ("NP.INFO", 0),
     ] {
         let mut c = cmd(command);

@@ -11,6 +11,7 @@ use super::{config, guard, stats};
 use crate::array::NpArray;
 use crate::convert::{self, Element};
 use crate::npy;
+use crate::slice;
 
 /// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
 fn read(key: &RedisKey) -> Result<Option<&NpArray>, RedisError> {
@@ -32,9 +33,9 @@ fn shape_reply(array: &NpArray) -> RedisValue {
 }
 
 /// Validates a client's `.npy` payload against the format and the size limit.
-fn decode_payload(bytes: &[u8]) -> Result<NpArray, RedisError> {
+fn decode_payload(ctx: &Context, bytes: &[u8]) -> Result<NpArray, RedisError> {
     let parsed = npy::parse(bytes).inspect_err(|_| stats::rejected_payload())?;
-    config::check_array_bytes(parsed.data.len() as u64)?;
+    config::check_array_bytes(ctx, parsed.data.len() as u64)?;
     Ok(NpArray::from_parts(
         parsed.dtype,
         parsed.shape,
@@ -69,7 +70,7 @@ pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let [_, key_name, payload] = args.as_slice() else {
             return Err(RedisError::WrongArity);
         };
-        let array = decode_payload(payload.as_slice())?;
+        let array = decode_payload(ctx, payload.as_slice())?;
         let key = ctx.open_key_writable(key_name);
         check_writable(&key)?;
         stats::added(&array);
@@ -94,13 +95,13 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let length = match key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? {
             Some(array) => {
                 let old_nbytes = array.nbytes();
-                config::check_array_bytes(array.check_append(&rows)?)?;
+                config::check_array_bytes(ctx, array.check_append(&rows)?)?;
                 array.append(&rows)?;
                 stats::resized(old_nbytes, array.nbytes());
                 array.growth_axis().map_or(0, |axis| array.shape()[axis])
             }
             None => {
-                config::check_array_bytes(rows.data.len() as u64)?;
+                config::check_array_bytes(ctx, rows.data.len() as u64)?;
                 let array = NpArray::from_parts(rows.dtype, rows.shape, rows.fortran_order, rows.data)?;
                 let length = array.growth_axis().map_or(0, |axis| array.shape()[axis]);
                 stats::added(&array);
@@ -114,9 +115,32 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     })
 }
 
+/// `NP.SETSLICE key spec npy`: `arr[spec] = value` in place, with NumPy's
+/// broadcasting and no casting. The key must hold an array.
+pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, spec, payload] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let spec = spec.to_string_lossy();
+        slice::parse(&spec)?;
+        let value = npy::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
+        let key = ctx.open_key_writable(key_name);
+        let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
+            return Err(RedisError::Str("ERR no such key"));
+        };
+        slice::assign(array, &spec, &value)?;
+        ctx.replicate_verbatim();
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.setslice", key_name);
+        Ok(RedisValue::SimpleStringStatic("OK"))
+    })
+}
+
 /// What `NP.GET` was asked for beyond the plain `.npy` bytes.
 #[derive(Default)]
 struct GetOptions {
+    slice: Option<String>,
     cast: Option<crate::dtype::Dtype>,
     values: bool,
 }
@@ -128,17 +152,23 @@ fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
         let token = token.to_string_lossy().to_ascii_uppercase();
         let mut value = || rest.next().ok_or(RedisError::WrongArity);
         match token.as_str() {
+            "SLICE" if options.slice.is_none() => {
+                let spec = value()?.to_string_lossy();
+                slice::parse(&spec)?;
+                options.slice = Some(spec);
+            }
             "AS" if options.cast.is_none() => options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?),
             "VALUES" if !options.values => options.values = true,
-            "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
+            "SLICE" | "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
             _ => return Err(RedisError::String(format!("ERR unknown NP.GET option '{token}'"))),
         }
     }
     Ok(options)
 }
 
-/// `NP.GET key [AS dtype] [VALUES]`: the `.npy` bytes (replied straight from
-/// the stored buffer), optionally cast, or the elements as RESP values.
+/// `NP.GET key [SLICE spec] [AS dtype] [VALUES]`: the `.npy` bytes (replied
+/// straight from the stored buffer), optionally sliced (first) and cast, or the
+/// elements as RESP values.
 pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     stats::command();
     guard::command(|| {
@@ -150,6 +180,15 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(stored) = read(&key)? else {
             return Ok(RedisValue::Null);
         };
+        let sliced = options
+            .slice
+            .as_deref()
+            .map(|spec| slice::slice(stored, spec))
+            .transpose()?;
+        let stored = sliced.as_ref().unwrap_or(stored);
+        if options.values {
+            convert::check_value_count(stored.size())?; // before a cast copies the data
+        }
         let cast = options.cast.as_ref().map(|to| convert::cast(stored, to)).transpose()?;
         let array = cast.as_ref().unwrap_or(stored);
         if options.values {

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
-use redis_module::RedisError;
+use redis_module::{Context, ContextFlags, RedisError};
 
 /// Largest data buffer NP.SET accepts: Redis's default `proto-max-bulk-len`.
 pub const DEFAULT_MAX_ARRAY_BYTES: i64 = 512 * 1024 * 1024;
@@ -14,11 +14,16 @@ pub fn max_array_bytes() -> u64 {
     MAX_ARRAY_BYTES.load(Relaxed) as u64
 }
 
-/// Refuses writes that would make an array's data larger than the limit.
-/// Loading (RDB, replication) is never limited: refusing would lose data.
-pub fn check_array_bytes(nbytes: u64) -> Result<(), RedisError> {
+/// Refuses client writes that would make an array's data larger than the limit.
+/// Commands from a master or replayed from the AOF are never limited: the value
+/// was accepted once, and refusing it now would lose it.
+pub fn check_array_bytes(ctx: &Context, nbytes: u64) -> Result<(), RedisError> {
     let limit = max_array_bytes();
-    if nbytes > limit {
+    if nbytes > limit
+        && !ctx
+            .get_flags()
+            .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
+    {
         return Err(RedisError::String(format!(
             "ERR array data of {nbytes} bytes exceeds numpy.max-array-bytes ({limit})"
         )));

@@ -1,0 +1,211 @@
+"""NP.GET … SLICE and NP.SETSLICE against NumPy as the oracle: for random shapes,
+dtypes, orders and basic-indexing specs, the server's bytes equal np.save's."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+import redis
+
+
+def npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+DTYPES = ["u1", "<i2", ">i4", "<f8", ">c8", "S3", "<U2", "M8[s]", [("a", "<i2"), ("b", "S1")], "?"]
+
+
+def random_array(rng: random.Random) -> np.ndarray:
+    ndim = rng.choice([0, 1, 1, 2, 2, 3, 4])
+    shape = tuple(rng.choice([0, 1, 2, 3, 5]) if rng.random() < 0.15 else rng.randint(1, 6) for _ in range(ndim))
+    dtype = np.dtype(rng.choice(DTYPES))
+    raw = np.frombuffer(rng.randbytes(max(1, int(np.prod(shape))) * dtype.itemsize), dtype=np.uint8)
+    arr = raw[: int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape)
+    if dtype.kind == "b":
+        arr = (arr.view(np.uint8) & 1).astype(bool)  # only 0 and 1 are valid bools
+    return np.asfortranarray(arr) if rng.random() < 0.4 else arr
+
+
+def random_index(rng: random.Random, ndim: int) -> tuple[str, tuple]:
+    """A basic index as server text and as a Python index tuple."""
+    count = rng.randint(0, ndim)
+    parts: list[tuple[str, object]] = []
+    for _ in range(count):
+        kind = rng.random()
+        if kind < 0.3:
+            value = rng.randint(-4, 4)
+            parts.append((str(value), value))
+        else:
+            bounds = [rng.choice([None, rng.randint(-7, 7)]) for _ in range(2)]
+            step = rng.choice([None, 1, 2, -1, -2, 3])
+            text = ":".join("" if b is None else str(b) for b in bounds)
+            if step is not None or rng.random() < 0.3:
+                text += ":" + ("" if step is None else str(step))
+            parts.append((text, slice(bounds[0], bounds[1], step)))
+    if rng.random() < 0.3:
+        parts.insert(rng.randint(0, len(parts)), ("...", Ellipsis))
+    if rng.random() < 0.2:
+        parts.insert(rng.randint(0, len(parts)), ("None", None))
+    return ", ".join(t for t, _ in parts), tuple(p for _, p in parts)
+
+
+def test_slices_are_byte_equal_to_numpy(r):
+    rng = random.Random(7)
+    checked = errors = 0
+    for case in range(600):
+        arr = random_array(rng)
+        r.execute_command("NP.SET", "a", npy(arr))
+        for _ in range(5):
+            text, index = random_index(rng, arr.ndim)
+            try:
+                want = arr[index]
+            except IndexError as err:
+                with pytest.raises(redis.ResponseError) as got:
+                    r.execute_command("NP.GET", "a", "SLICE", text)
+                assert str(got.value) == str(err), (arr.shape, text)
+                errors += 1
+                continue
+            got = r.execute_command("NP.GET", "a", "SLICE", text)
+            assert got == npy(want), (arr.shape, arr.dtype, arr.flags.f_contiguous, text)
+            checked += 1
+    assert checked > 2000 and errors > 50
+
+
+@pytest.mark.parametrize(
+    "spec, index",
+    [
+        ("", ()), ("()", ()), ("5,", (5,)), ("  1 : 3 ", (slice(1, 3),)), ("::-1", (slice(None, None, -1),)),
+        ("..., 0", (Ellipsis, 0)), (":, 3", (slice(None), 3)), ("::2, -1", (slice(None, None, 2), -1)),
+        ("None, 1:", (None, slice(1, None))), ("-100:100", (slice(-100, 100),)),
+    ],
+)
+def test_spec_syntax(r, spec, index):
+    arr = np.arange(48, dtype=np.int32).reshape(8, 6)
+    r.execute_command("NP.SET", "a", npy(arr))
+    assert r.execute_command("NP.GET", "a", "SLICE", spec) == npy(arr[index])
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("1, 2, 3", "too many indices for array: array is 2-dimensional, but 3 were indexed"),
+        ("9", "index 9 is out of bounds for axis 0 with size 8"),
+        (":, -7", "index -7 is out of bounds for axis 1 with size 6"),
+        ("::0", "slice step cannot be zero"),
+        ("..., ...", "an index can only have a single ellipsis ('...')"),
+        ("1:2:3:4", "has more than two ':'"),
+        ("a", "is not an integer"),
+        ("1,,2", "empty index"),
+        ("99999999999999999999", "does not fit in 64 bits"),
+    ],
+)
+def test_bad_specs(r, spec, message):
+    r.execute_command("NP.SET", "a", npy(np.zeros((8, 6))))
+    with pytest.raises(redis.ResponseError) as err:
+        r.execute_command("NP.GET", "a", "SLICE", spec)
+    assert message in str(err.value)
+    with pytest.raises(redis.ResponseError) as err:
+        r.execute_command("NP.SETSLICE", "a", spec, npy(np.zeros(())))
+    assert message in str(err.value)
+
+
+def test_slice_then_cast_and_values(r):
+    arr = np.arange(12, dtype=np.float64).reshape(3, 4) / 4
+    r.execute_command("NP.SET", "a", npy(arr))
+    assert r.execute_command("NP.GET", "a", "SLICE", "1", "AS", "int32") == npy(arr[1].astype(np.int32))
+    assert r.execute_command("NP.GET", "a", "AS", "int32", "SLICE", ":, 0") == npy(arr[:, 0].astype(np.int32))
+    assert r.execute_command("NP.GET", "a", "SLICE", "2, 1:3", "VALUES") == {b"dtype": b"float64", b"shape": [2], b"values": [2.25, 2.5]}
+    with pytest.raises(redis.ResponseError, match="SLICE given twice"):
+        r.execute_command("NP.GET", "a", "SLICE", "1", "SLICE", "2")
+    assert r.execute_command("NP.GET", "missing", "SLICE", "1") is None
+
+
+def test_setslice_matches_numpy_assignment(r):
+    rng = random.Random(11)
+    checked = 0
+    for case in range(400):
+        arr = random_array(rng)
+        if arr.ndim == 0:
+            continue
+        r.execute_command("NP.SET", "a", npy(arr))
+        text, index = random_index(rng, arr.ndim)
+        try:
+            target = arr[index]
+        except IndexError:
+            continue
+        # The value: the target's shape, or a broadcastable one (trailing dims, length-1 dims).
+        shape = list(target.shape)
+        if shape and rng.random() < 0.4:
+            shape = shape[rng.randint(0, len(shape)) :]
+        shape = [1 if rng.random() < 0.2 else d for d in shape]
+        value = random_array_like(rng, arr.dtype, tuple(shape))
+        want = arr.copy(order="K")
+        want[index] = value
+        assert r.execute_command("NP.SETSLICE", "a", text, npy(value)) == b"OK"
+        assert r.execute_command("NP.GET", "a") == npy(want), (arr.shape, text, value.shape)
+        checked += 1
+    assert checked > 200
+
+
+def random_array_like(rng: random.Random, dtype: np.dtype, shape: tuple) -> np.ndarray:
+    size = int(np.prod(shape))
+    raw = np.frombuffer(rng.randbytes(max(1, size) * dtype.itemsize), dtype=np.uint8)
+    arr = raw[: size * dtype.itemsize].view(dtype).reshape(shape)
+    return (arr.view(np.uint8) & 1).astype(bool) if dtype.kind == "b" else arr
+
+
+def test_setslice_errors_keep_the_value(r):
+    arr = np.arange(12, dtype=np.int16).reshape(3, 4)
+    r.execute_command("NP.SET", "a", npy(arr))
+    cases = [
+        ("0", npy(np.zeros(4, np.int32)), "dtype mismatch: the array is int16 ('<i2'), the value is int32 ('<i4')"),
+        ("0", npy(np.zeros(3, np.int16)), "could not broadcast input array from shape (3,) into shape (4,)"),
+        (":", npy(np.zeros((2, 3, 4), np.int16)), "could not broadcast input array from shape (2, 3, 4) into shape (3, 4)"),
+        ("5", npy(np.zeros(4, np.int16)), "index 5 is out of bounds for axis 0 with size 3"),
+        ("0", b"junk", "invalid .npy"),
+    ]
+    for spec, payload, message in cases:
+        with pytest.raises(redis.ResponseError) as err:
+            r.execute_command("NP.SETSLICE", "a", spec, payload)
+        assert message in str(err.value)
+    assert r.execute_command("NP.GET", "a") == npy(arr)
+    with pytest.raises(redis.ResponseError, match="no such key"):
+        r.execute_command("NP.SETSLICE", "missing", "0", npy(np.zeros(4, np.int16)))
+    r.set("s", "x")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.execute_command("NP.SETSLICE", "s", "0", npy(np.zeros(4, np.int16)))
+
+
+def test_setslice_broadcasts_scalars_and_leading_ones(r):
+    arr = np.zeros((4, 5), dtype=np.float32, order="F")
+    r.execute_command("NP.SET", "a", npy(arr))
+    r.execute_command("NP.SETSLICE", "a", "1:3", npy(np.float32(7)))
+    r.execute_command("NP.SETSLICE", "a", ":, ::2", npy(np.arange(3, dtype=np.float32).reshape(1, 1, 3)))
+    arr[1:3] = 7
+    arr[:, ::2] = np.arange(3, dtype=np.float32).reshape(1, 1, 3)
+    assert r.execute_command("NP.GET", "a") == npy(arr)
+
+
+def test_setslice_replicates_and_fires_event(redis_server, r):
+    pubsub = r.pubsub()
+    r.config_set("notify-keyspace-events", "KEA")
+    pubsub.psubscribe("__keyevent@*__:np.setslice")
+    pubsub.get_message(timeout=1)
+    r.execute_command("NP.SET", "a", npy(np.zeros(3)))
+    r.execute_command("NP.SETSLICE", "a", "1", npy(np.float64(2)))
+    message = pubsub.get_message(timeout=2)
+    assert message and message["data"] == b"a"
+    pubsub.close()
+    r.config_set("notify-keyspace-events", "")
+
+
+def test_one_row_of_a_big_array(r):
+    arr = np.arange(4 << 20, dtype=np.float32).reshape(-1, 1024)  # 16 MiB
+    r.execute_command("NP.SET", "big", npy(arr))
+    assert r.execute_command("NP.GET", "big", "SLICE", "-1") == npy(arr[-1])
+    assert r.execute_command("NP.GET", "big", "SLICE", "::1000, 5") == npy(arr[::1000, 5])
