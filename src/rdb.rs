@@ -137,7 +137,7 @@ mod tests {
         let ok = b"\x00\x01\x03'<f8'";
         assert!(decode(1, ok, &[0; 24]).is_ok());
         let cases: [(i32, &[u8], usize, &str); 8] = [
-            (2, ok, 24, "newer"),
+            (2, ok, 24, "unknown encoding version 2"),
             (1, b"", 0, "empty metadata"),
             (1, b"\x02\x01\x03'<f8'", 24, "unknown flags"),
             (1, b"\x00\x41", 0, "65 dimensions"),

@@ -19,11 +19,12 @@ from .npy import decode, encode
 NP_SET = "NP.SET"
 NP_APPEND = "NP.APPEND"
 NP_GET = "NP.GET"
+NP_SETSLICE = "NP.SETSLICE"
 NP_SHAPE = "NP.SHAPE"
 NP_DTYPE = "NP.DTYPE"
 NP_SIZE = "NP.SIZE"
 NP_INFO = "NP.INFO"
-COMMANDS = (NP_SET, NP_APPEND, NP_GET, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO)
+COMMANDS = (NP_SET, NP_APPEND, NP_GET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO)
 
 DtypeLike = Union[np.dtype, type, str]
 SliceSpec = Union[str, int, slice, "tuple[Any, ...]", "type(Ellipsis)"]
@@ -127,6 +128,7 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
     NP_SET: _on_ok,
     NP_APPEND: _on_int,
     NP_GET: _on_get,
+    NP_SETSLICE: _on_ok,
     NP_SHAPE: _on_shape,
     NP_DTYPE: _on_dtype,
     NP_SIZE: _on_int,
@@ -193,6 +195,11 @@ class NumpyCommands:
         if as_dtype is not None:
             args += ["AS", np.dtype(as_dtype).str]
         return self.execute_command(*args, np_reply="array_copy" if copy else "array", **{NEVER_DECODE: []})
+
+    def setslice(self, key: Any, slice: SliceSpec, arr: Any) -> Any:
+        """`arr_at_key[slice] = arr` on the server (NP.SETSLICE). `arr` must have the stored
+        dtype (no casting) and broadcast to the slice's shape. Returns True."""
+        return self.execute_command(NP_SETSLICE, key, format_slice(slice), encode(arr))
 
     def values(self, key: Any, *, slice: Optional[SliceSpec] = None, as_dtype: Optional[DtypeLike] = None) -> Any:
         """NP.GET ... VALUES: `{"dtype": name, "shape": tuple, "values": [...]}` with the
