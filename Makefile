@@ -9,13 +9,17 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := redis-server redis-tools libclang-dev
 
-.PHONY: help deps system-deps python-deps build run test test-rust test-python lint bench fuzz clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: help deps system-deps python-deps build run test test-rust test-python lint bench fuzz memcheck clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
 	@echo "make test   install what is missing, build, run every Rust and Python test"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
-	@echo "make bench  benchmarks side by side with plain SET/GET"
+	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
+	@echo "make fuzz   cargo-fuzz smoke run, FUZZ_SECONDS=$(FUZZ_SECONDS) per target"
+	@echo "make memcheck  redis-server under valgrind with the module, driven through every command"
 
 # Debian packages: redis-server is the reference server, libclang-dev is
 # needed by redis-module's bindgen build step.
@@ -55,6 +59,15 @@ test-rust:
 
 test-python:
 	$(PY) -m pytest -q tests/python python-client/tests
+
+# cargo-fuzz needs nightly-only flags; fuzz/run.sh sets RUSTC_BOOTSTRAP=1 for the stable toolchain.
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+memcheck: system-deps python-deps
+	command -v valgrind >/dev/null || { $(SUDO) apt-get install -y -qq valgrind; }
+	PYTHON=$(PY) scripts/memcheck.sh
 
 lint:
 	cargo fmt --check
