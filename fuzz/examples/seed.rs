@@ -1,6 +1,6 @@
 //! Writes seed corpora for the fuzz targets (run by fuzz/seed.sh):
-//! `seed <fixtures dir> <corpus root>` fills `<root>/npy_parse`, `<root>/rdb_decode`
-//! and `<root>/descr_parse` from the checked-in `np.save` outputs plus a few
+//! `seed <fixtures dir> <corpus root>` fills `<root>/npy_parse`, `<root>/rdb_decode`,
+//! `<root>/descr_parse` and `<root>/slice_spec` from the checked-in `np.save` outputs plus a few
 //! synthesized arrays, RDB records (`rdb::encode_meta`) and descr texts.
 
 use std::fs;
@@ -118,8 +118,20 @@ fn main() {
         write(&npy_dir, &format!("version_{major}_0"), &out, &mut counts[0]);
     }
 
+    // slice_spec: [shape bits, order, spec text...] (see fuzz_targets/slice_spec.rs).
+    let slice_dir = dir("slice_spec");
+    let mut slice_count = 0;
+    let specs = ["", "()", "0", "-1", "1:3", "::-1", "::2, -1", "..., 0", ":, 3", "None, 1:", "1, ..., None", "5,"];
+    for (i, spec) in specs.iter().enumerate() {
+        for (head, order) in [(0b0110_0110u8, 0u8), (0b1101_0111, 1), (0b0000_0001, 0)] {
+            let mut input = vec![head, order];
+            input.extend_from_slice(spec.as_bytes());
+            write(&slice_dir, &format!("spec_{i:02}_{head:02x}_{order}"), &input, &mut slice_count);
+        }
+    }
+
     println!(
-        "seed: {} npy_parse, {} rdb_decode, {} descr_parse inputs under {}",
+        "seed: {} npy_parse, {} rdb_decode, {} descr_parse, {slice_count} slice_spec inputs under {}",
         counts[0],
         counts[1],
         counts[2],

@@ -1,0 +1,37 @@
+//! Arbitrary slice specs (NP.GET … SLICE, NP.SETSLICE) on a small array whose
+//! shape and order come from the first bytes. Nothing may panic; an accepted
+//! slice must hold exactly its shape's worth of elements, each one an element
+//! of the array, and assigning through it must keep the array's size.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use redis_numpy::dtype::Dtype;
+use redis_numpy::{npy, slice, NpArray};
+
+fuzz_target!(|data: &[u8]| {
+    let [head, order, rest @ ..] = data else {
+        return;
+    };
+    let Ok(spec) = std::str::from_utf8(rest) else {
+        return;
+    };
+    // Up to 4 dimensions of length 0..=5, from the bits of `head`.
+    let ndim = (head & 3) as usize + usize::from(head & 4 != 0);
+    let shape: Vec<u64> = (0..ndim).map(|i| u64::from((head >> i) % 6)).collect();
+    let size: u64 = shape.iter().product();
+    let data: Vec<u8> = (0..size as u32).flat_map(u32::to_le_bytes).collect();
+    let dtype = Dtype::from_typestr("<u4").unwrap();
+    let mut array = NpArray::from_parts(dtype.clone(), shape.iter().copied().collect(), order & 1 == 1, &data).unwrap();
+
+    if let Ok(part) = slice::slice(&array, spec) {
+        let expected: u64 = part.shape().iter().product();
+        assert_eq!(part.nbytes(), expected * 4);
+        for item in part.data().chunks_exact(4) {
+            assert!(u64::from(u32::from_le_bytes(item.try_into().unwrap())) < size.max(1));
+        }
+        let payload = NpArray::from_parts(dtype, Default::default(), false, &7u32.to_le_bytes()).unwrap();
+        let value = npy::parse(payload.npy_bytes()).unwrap();
+        slice::assign(&mut array, spec, &value).expect("a scalar broadcasts to any valid slice");
+        assert_eq!(array.nbytes(), size * 4);
+    }
+});
