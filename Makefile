@@ -11,7 +11,7 @@ APT_PACKAGES := redis-server redis-tools libclang-dev
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps python-deps build run test test-rust test-python lint bench fuzz memcheck clean
+.PHONY: help deps system-deps python-deps build run test test-rust test-python lint bench bench-quick bench-codec fuzz memcheck clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -60,6 +60,17 @@ test-rust:
 test-python:
 	$(PY) -m pytest -q tests/python python-client/tests
 
+# Ratios against plain SET/GET in one run; rewrites docs/benchmarks.md and docs/img/.
+bench: build python-deps
+	$(PY) -m pip install -q matplotlib
+	$(PY) bench/run.py
+
+bench-quick: build python-deps
+	$(PY) bench/run.py --quick --no-doc
+
+bench-codec:
+	cargo bench --features system-alloc --bench codec
+
 # cargo-fuzz needs nightly-only flags; fuzz/run.sh sets RUSTC_BOOTSTRAP=1 for the stable toolchain.
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -72,6 +83,7 @@ memcheck: system-deps python-deps
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
 
 clean:
 	cargo clean

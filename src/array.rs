@@ -217,6 +217,27 @@ impl NpArray {
         Ok(shape)
     }
 
+    /// Replaces the contents with `value` inside the existing buffer when it
+    /// fits without much slack (at most 1/8 more than needed), so overwriting
+    /// an array with one of the same size touches no fresh memory. Returns
+    /// false, changing nothing, when the buffer does not fit.
+    pub fn overwrite_in_place(&mut self, value: &ParsedNpy) -> bool {
+        let header = npy::write_header(&value.dtype, &value.shape, value.fortran_order);
+        let needed = header.len() + value.data.len();
+        let capacity = self.buf.capacity();
+        if needed > capacity || capacity - needed > needed / 8 {
+            return false;
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(&header);
+        self.buf.extend_from_slice(value.data);
+        self.dtype = value.dtype.clone();
+        self.shape = value.shape.clone();
+        self.fortran_order = value.fortran_order;
+        self.header_len = header.len();
+        true
+    }
+
     /// Appends `rows` along the growth axis in amortised O(appended bytes):
     /// the buffer grows by at least half its size when it must grow.
     pub fn append(&mut self, rows: &ParsedNpy) -> Result<()> {
@@ -265,14 +286,17 @@ impl NpArray {
         out
     }
 
-    /// Bytes this value owns on the heap plus the value itself, for MEMORY USAGE.
-    pub fn memory_usage(&self) -> usize {
+    /// Bytes this value occupies, for MEMORY USAGE: the value itself, its
+    /// small heap parts, and its buffer as `allocated(ptr, capacity)` reports it
+    /// (the glue asks the allocator for the real block size, size-class rounding included).
+    pub fn memory_usage(&self, allocated: impl Fn(*const u8, usize) -> usize) -> usize {
         let shape_heap = if self.shape.spilled() {
             self.shape.capacity() * 8
         } else {
             0
         };
-        std::mem::size_of::<NpArray>() + self.buf.capacity() + shape_heap + dtype_heap(&self.dtype)
+        let buffer = allocated(self.buf.as_ptr(), self.buf.capacity());
+        std::mem::size_of::<NpArray>() + buffer + shape_heap + dtype_heap(&self.dtype)
     }
 }
 
@@ -455,7 +479,7 @@ mod tests {
         }
         assert_eq!(a.shape(), &[10_000, 4]);
         assert!(reallocations < 30, "{reallocations} reallocations");
-        assert!(a.memory_usage() < 2 * 160_000 + 1024, "slack stays under half");
+        assert!(a.memory_usage(|_, n| n) < 2 * 160_000 + 1024, "slack stays under half");
     }
 
     #[test]
@@ -469,9 +493,39 @@ mod tests {
     }
 
     #[test]
+    fn overwrite_reuses_a_buffer_of_the_right_size_only() {
+        let a = NpArray::from_parts(
+            Dtype::from_typestr("<f4").unwrap(),
+            Shape::from_slice(&[4, 4]),
+            false,
+            &[0; 64],
+        );
+        let mut a = a.unwrap();
+        let ptr = a.npy_bytes().as_ptr();
+        let same_size = NpArray::from_parts(
+            Dtype::from_typestr("<i8").unwrap(),
+            Shape::from_slice(&[8]),
+            true,
+            &[7; 64],
+        );
+        let payload = same_size.unwrap().npy_bytes().to_vec();
+        assert!(a.overwrite_in_place(&npy::parse(&payload).unwrap()));
+        assert_eq!((a.npy_bytes(), a.npy_bytes().as_ptr()), (&payload[..], ptr));
+        let small = NpArray::from_parts(
+            Dtype::from_typestr("|u1").unwrap(),
+            Shape::from_slice(&[2]),
+            false,
+            &[1, 2],
+        );
+        let small = small.unwrap().npy_bytes().to_vec();
+        assert!(!a.overwrite_in_place(&npy::parse(&small).unwrap()), "too much slack");
+        assert_eq!(a.npy_bytes(), &payload[..], "unchanged when refused");
+    }
+
+    #[test]
     fn memory_usage_covers_the_buffer() {
         let a = array("|u1", &[1000], &[7; 1000]);
-        assert!(a.memory_usage() >= 1000 + 128);
-        assert!(a.memory_usage() <= 1000 + 128 + 512);
+        assert!(a.memory_usage(|_, n| n) >= 1000 + 128);
+        assert!(a.memory_usage(|_, n| n) <= 1000 + 128 + 512);
     }
 }

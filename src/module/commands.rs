@@ -2,11 +2,11 @@
 //! check its type, act, replicate and notify. Bad input is refused before the
 //! key is touched, so a failed command never loses the value that was there.
 
-use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::key::RedisKey;
 use redis_module::redisvalue::RedisValueKey;
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::value_type::NP_TYPE;
+use super::value_type::{self, NP_TYPE};
 use super::{config, guard, stats};
 use crate::array::NpArray;
 use crate::convert::{self, Element};
@@ -18,12 +18,6 @@ fn read(key: &RedisKey) -> Result<Option<&NpArray>, RedisError> {
     key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
 }
 
-fn check_writable(key: &RedisKeyWritable) -> Result<(), RedisError> {
-    key.get_value::<NpArray>(&NP_TYPE)
-        .map(|_| ())
-        .map_err(|_| RedisError::WrongType)
-}
-
 fn int(n: u64) -> RedisValue {
     RedisValue::Integer(n as i64)
 }
@@ -33,15 +27,10 @@ fn shape_reply(array: &NpArray) -> RedisValue {
 }
 
 /// Validates a client's `.npy` payload against the format and the size limit.
-fn decode_payload(ctx: &Context, bytes: &[u8]) -> Result<NpArray, RedisError> {
+fn parse_payload<'a>(ctx: &Context, bytes: &'a [u8]) -> Result<npy::ParsedNpy<'a>, RedisError> {
     let parsed = npy::parse(bytes).inspect_err(|_| stats::rejected_payload())?;
     config::check_array_bytes(ctx, parsed.data.len() as u64)?;
-    Ok(NpArray::from_parts(
-        parsed.dtype,
-        parsed.shape,
-        parsed.fortran_order,
-        parsed.data,
-    )?)
+    Ok(parsed)
 }
 
 /// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
@@ -70,11 +59,28 @@ pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let [_, key_name, payload] = args.as_slice() else {
             return Err(RedisError::WrongArity);
         };
-        let array = decode_payload(ctx, payload.as_slice())?;
+        let value = parse_payload(ctx, payload.as_slice())?;
         let key = ctx.open_key_writable(key_name);
-        check_writable(&key)?;
-        stats::added(&array);
-        key.set_value(&NP_TYPE, array)?;
+        let reused = match key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? {
+            Some(existing) => {
+                // About the same size as the array it replaces: reuse its
+                // buffer, so no fresh memory has to be faulted in.
+                let old = stats::Counted::of(existing);
+                let reused = existing.overwrite_in_place(&value);
+                if reused {
+                    stats::replaced(old, existing);
+                }
+                reused
+            }
+            None => false,
+        };
+        if reused {
+            key.remove_expire()?; // like SET: the new value has no TTL
+        } else {
+            let array = NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?;
+            stats::added(&array);
+            key.set_value(&NP_TYPE, array)?;
+        }
         ctx.replicate_verbatim();
         ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.set", key_name);
         Ok(RedisValue::SimpleStringStatic("OK"))
@@ -255,7 +261,7 @@ pub fn np_info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             ("itemsize", int(array.itemsize())),
             ("nbytes", int(array.nbytes())),
             ("fortran_order", RedisValue::Bool(array.fortran_order())),
-            ("memory", int(array.memory_usage() as u64)),
+            ("memory", int(value_type::memory_usage(array) as u64)),
         ];
         Ok(RedisValue::OrderedMap(
             fields

@@ -41,7 +41,10 @@ static STATS: Stats = Stats {
 };
 
 fn kind_counter(array: &NpArray) -> &'static AtomicU64 {
-    let kind = array.dtype().kind_char();
+    counter_of_kind(array.dtype().kind_char())
+}
+
+fn counter_of_kind(kind: char) -> &'static AtomicU64 {
     let index = KINDS
         .iter()
         .position(|(c, _)| *c == kind)
@@ -59,6 +62,28 @@ pub fn removed(array: &NpArray) {
     STATS.arrays.fetch_sub(1, Relaxed);
     STATS.data_bytes.fetch_sub(array.nbytes(), Relaxed);
     kind_counter(array).fetch_sub(1, Relaxed);
+}
+
+/// What an array adds to the counters, taken before it is overwritten in place.
+pub struct Counted {
+    kind: char,
+    nbytes: u64,
+}
+
+impl Counted {
+    pub fn of(array: &NpArray) -> Counted {
+        Counted {
+            kind: array.dtype().kind_char(),
+            nbytes: array.nbytes(),
+        }
+    }
+}
+
+/// An array was overwritten in place (NP.SET reusing its buffer).
+pub fn replaced(old: Counted, new: &NpArray) {
+    resized(old.nbytes, new.nbytes());
+    counter_of_kind(old.kind).fetch_sub(1, Relaxed);
+    kind_counter(new).fetch_add(1, Relaxed);
 }
 
 /// An array changed size in place (NP.APPEND).

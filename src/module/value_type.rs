@@ -1,4 +1,6 @@
-//! The `numpy-arr` Redis data type and its callbacks: the only `unsafe` code.
+//! The `numpy-arr` Redis data type and its callbacks. The module's `unsafe`
+//! code lives here, in `command_docs.rs` (command-info registration) and in
+//! the test-only `debug_panic.rs`.
 //!
 //! Every callback runs its body under `guard::callback`, so a panic cannot
 //! unwind into Redis.
@@ -122,7 +124,21 @@ unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::Re
 /// # Safety
 /// `value` is a value of this type.
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
-    guard::callback(0, || array(value).memory_usage())
+    guard::callback(0, || memory_usage(array(value)))
+}
+
+/// What an array really occupies (MEMORY USAGE, NP.INFO's `memory`): the data
+/// buffer counts as the allocator's block, jemalloc's size-class rounding
+/// included, as Redis counts its own strings.
+pub fn memory_usage(array: &NpArray) -> usize {
+    array.memory_usage(|ptr, requested| {
+        // SAFETY: the buffer came from RedisModule_Alloc (our global allocator, which
+        // returns Redis's pointer unchanged); the API pointer is set before any command runs.
+        match unsafe { raw::RedisModule_MallocSize } {
+            Some(malloc_size) if requested > 0 => unsafe { malloc_size(ptr.cast_mut().cast()) },
+            _ => requested,
+        }
+    })
 }
 
 /// # Safety

@@ -9,12 +9,15 @@ what the caller asked for from the `np_reply` execute_command option.
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 from redis.client import NEVER_DECODE
 
 from .npy import decode, encode
+
+if TYPE_CHECKING:
+    from types import EllipsisType
 
 NP_SET = "NP.SET"
 NP_APPEND = "NP.APPEND"
@@ -27,7 +30,8 @@ NP_INFO = "NP.INFO"
 COMMANDS = (NP_SET, NP_APPEND, NP_GET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO)
 
 DtypeLike = Union[np.dtype, type, str]
-SliceSpec = Union[str, int, slice, "tuple[Any, ...]", "type(Ellipsis)"]
+# A NumPy basic index (`np.s_[...]`) or its text; see `format_slice`.
+SliceSpec = Union[str, int, slice, Tuple[Any, ...], "EllipsisType"]
 
 
 def _text(value: Any) -> str:
