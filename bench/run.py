@@ -1101,6 +1101,45 @@ HOW_TO_READ = """\
 """
 
 
+WHY_MISSED = """\
+## Where targets are missed, and why
+
+Measured on this machine; each miss was profiled (`perf record` on
+redis-server, `INFO commandstats`) before being accepted.
+
+- **NP.SET at 256 KiB – 4 MiB (≈ 1.1–1.35×).** For arguments of 32 KiB or
+  more, plain `SET` adopts Redis's query buffer as the value: zero copies.
+  `NP.SET` must copy the data once, into a 64-byte-aligned buffer laid out as
+  `.npy` header + data (the query buffer's data starts 9 bytes into a page, so
+  it cannot be viewed as typed slices, and the header must be the canonical
+  one). That memcpy is the whole difference (server time ≈ 30 µs per MiB).
+  Overwriting a key with a same-sized array reuses the old buffer, so no fresh
+  pages are faulted in; before that change NP.SET was 1.6× at ≥ 16 MiB
+  (`perf`: 40 % of server time in page faults), now ≈ 1.1×. NP.SET of a new
+  key still faults its pages in: ≈ 1.6× at ≥ 16 MiB on this VM.
+- **Python client round trip (≈ 1.04–1.17× raw SET/GET).** The same NP.SET copy,
+  plus the client's own copy of the data into the outgoing `.npy` buffer
+  (a RESP argument must be one contiguous string). Reads are zero-copy
+  (`np.frombuffer` on the reply) and headers are parsed once per shape (cached).
+  The client is faster than `pickle` or `np.save`/`np.load` + SET/GET.
+- **Memory of small arrays (nbytes + 312 B; target + 256 B).** A plain string
+  of the same `.npy` costs nbytes + 208 B. The extra 104 B: the decoded value
+  (dtype, the inline 8-dimension `SmallVec` shape, the buffer handle) besides
+  the 128-byte header kept in front of the data so that `NP.GET` is one copy.
+- **Memory at ≥ 256 KiB (1.25× nbytes for power-of-two sizes).** `MEMORY USAGE`
+  reports the allocator's real block, as Redis does for strings. jemalloc has 4
+  size classes per doubling, so a power-of-two array plus its 128-byte header
+  lands in the next class: exactly what a plain string of the same `.npy` costs
+  (array / string = 1.000×). Keeping the header apart would make the data
+  block exact, but every `NP.GET` would then pay a second full copy to join
+  them (≈ 1.3× GET at 64 MiB); we keep `NP.GET` as fast as `GET`.
+- **RDB load (load only ≈ 1.3–1.4×; SAVE + load ≈ 1.0–1.13×).** Redis hands the
+  module the loaded data in its own buffer; the module copies it once into its
+  aligned header + data layout (fresh pages). Strings keep Redis's buffer.
+  The RDB itself is as small as the strings' (1.000×).
+"""
+
+
 def write_doc(path: Path, tables: list[Table], machine: list[str], images: list[str], args, elapsed: float):
     misses = [m for t in tables for m in t.misses]
     lines = [
@@ -1137,6 +1176,7 @@ def write_doc(path: Path, tables: list[Table], machine: list[str], images: list[
     else:
         lines.append("Every target was met.")
     lines.append("")
+    lines.append(WHY_MISSED)
     if images:
         lines += ["## Plots", ""]
         lines += [f"![{Path(i).stem}]({i})" for i in images]

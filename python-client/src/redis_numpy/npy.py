@@ -9,6 +9,7 @@ contiguous argument). `decode` parses the header and wraps the reply with
 from __future__ import annotations
 
 import ast
+import functools
 import struct
 from typing import Any
 
@@ -32,11 +33,13 @@ def check_dtype(dtype: np.dtype) -> None:
         raise TypeError(f"redis-numpy cannot store dtype {dtype!r}: it has no .npy representation without pickle")
 
 
-def _header(arr: np.ndarray, fortran_order: bool) -> bytes:
-    descr = np.lib.format.dtype_to_descr(arr.dtype)
-    text = "{'descr': %r, 'fortran_order': %r, 'shape': %r, }" % (descr, fortran_order, arr.shape)
-    if arr.ndim:
-        growth_axis = arr.shape[-1 if fortran_order else 0]
+@functools.lru_cache(maxsize=512)
+def _header(dtype: np.dtype, shape: tuple[int, ...], fortran_order: bool) -> bytes:
+    """The `.npy` header np.save writes; cached like `_parse_header`."""
+    descr = np.lib.format.dtype_to_descr(dtype)
+    text = "{'descr': %r, 'fortran_order': %r, 'shape': %r, }" % (descr, fortran_order, shape)
+    if shape:
+        growth_axis = shape[-1 if fortran_order else 0]
         text += " " * (GROWTH_AXIS_MAX_DIGITS - len(repr(growth_axis)))
     for version in (1, 2, 3):
         fmt, encoding = _HEADER_LEN_FORMAT[version]
@@ -68,13 +71,22 @@ def encode(arr: Any) -> memoryview:
         contiguous = arr
     else:
         contiguous = np.ascontiguousarray(arr)
-    header = _header(arr, fortran_order)
-    out = bytearray(len(header) + arr.nbytes)
-    out[: len(header)] = header
-    if arr.nbytes:
-        # A uint8 view works for every dtype, even those the buffer protocol refuses (datetime64).
-        out[len(header) :] = contiguous.reshape(-1).view(np.uint8).data
-    return memoryview(out)
+    # A uint8 view works for every dtype, even those the buffer protocol refuses (datetime64).
+    data = contiguous.reshape(-1).view(np.uint8).data
+    return memoryview(b"".join((_header(arr.dtype, arr.shape, fortran_order), data)))
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_header(version: int, text: bytes) -> tuple[np.dtype, tuple[int, ...], str, int]:
+    """dtype, shape, order and element count of a header; cached, since a
+    store tends to hold many arrays of a few shapes (parsing costs ~15 µs)."""
+    header = ast.literal_eval(text.decode(_HEADER_LEN_FORMAT[version][1]))
+    dtype = np.lib.format.descr_to_dtype(header["descr"])
+    shape = tuple(header["shape"])
+    count = 1
+    for dim in shape:
+        count *= dim
+    return dtype, shape, "F" if header["fortran_order"] else "C", count
 
 
 def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.ndarray:
@@ -88,16 +100,10 @@ def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.nd
     version = view[6]
     if version not in _HEADER_LEN_FORMAT:
         raise ValueError(f"unsupported .npy format version {version}.{view[7]}")
-    fmt, encoding = _HEADER_LEN_FORMAT[version]
+    fmt, _ = _HEADER_LEN_FORMAT[version]
     start = len(MAGIC_PREFIX) + 2 + struct.calcsize(fmt)
     (header_len,) = struct.unpack_from(fmt, view, len(MAGIC_PREFIX) + 2)
-    header = ast.literal_eval(bytes(view[start : start + header_len]).decode(encoding))
-    dtype = np.lib.format.descr_to_dtype(header["descr"])
-    shape = tuple(header["shape"])
-    order = "F" if header["fortran_order"] else "C"
-    count = 1
-    for dim in shape:
-        count *= dim
+    dtype, shape, order, count = _parse_header(version, bytes(view[start : start + header_len]))
     if count == 0 or dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype, order=order)
     flat = np.frombuffer(view, dtype=dtype, count=count, offset=start + header_len)
