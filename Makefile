@@ -6,12 +6,15 @@ PORT ?= 6379
 MODULE := target/release/libredis_numpy.so
 VENV := .venv
 PY := $(VENV)/bin/python
+# The client's oldest supported stack (NumPy 1.x, redis-py 5), tested beside the newest.
+COMPAT_VENV := .venv-compat
+COMPAT_PY := $(COMPAT_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := redis-server redis-tools libclang-dev
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps python-deps build run test test-rust test-python lint bench bench-quick bench-codec fuzz memcheck clean
+.PHONY: help deps system-deps python-deps build run test test-rust test-python test-client-compat lint bench bench-quick bench-codec fuzz memcheck clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -49,7 +52,7 @@ run: build
 	@mkdir -p run
 	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
 
-test: deps build test-rust test-python
+test: deps build test-rust test-python test-client-compat
 
 # The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
@@ -59,6 +62,15 @@ test-rust:
 
 test-python:
 	$(PY) -m pytest -q tests/python python-client/tests
+
+$(COMPAT_PY):
+	python3 -m venv $(COMPAT_VENV)
+	$(COMPAT_PY) -m pip install -q --upgrade pip
+	$(COMPAT_PY) -m pip install -q 'numpy<2' 'redis>=5.0.1,<5.1' pytest
+
+test-client-compat: $(COMPAT_PY) build
+	$(COMPAT_PY) -m pip install -q -e python-client
+	$(COMPAT_PY) -m pytest -q -p no:cacheprovider python-client/tests
 
 # Ratios against plain SET/GET in one run; rewrites docs/benchmarks.md and docs/img/.
 bench: build python-deps
@@ -87,4 +99,4 @@ lint:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) run
+	rm -rf $(VENV) $(COMPAT_VENV) run

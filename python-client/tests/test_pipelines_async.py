@@ -13,9 +13,9 @@ from redis_numpy import Numpy, NumpyError
 
 @pytest.fixture(params=[False, True], ids=["bytes", "decode_responses"])
 def arrays(request, redis_server, r):
-    client = redis_server.client(decode_responses=request.param)
-    yield Numpy(client)
-    client.close()
+    arrays = Numpy(redis_server.client(decode_responses=request.param))
+    yield arrays
+    arrays.close()
 
 
 @pytest.mark.parametrize("transaction", [True, False])
@@ -80,6 +80,6 @@ def test_asyncio_client(redis_server, decode_responses):
                 pipe.set("y", arr[0]).get("y").size("y")
                 ok, row, size = await pipe.execute()
             assert ok is True and size == 4 and np.array_equal(row, arr[0])
-        await client.aclose() if hasattr(client, "aclose") else await client.close()
+        await arrays.aclose()
 
     asyncio.run(main())

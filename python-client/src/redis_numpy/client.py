@@ -40,11 +40,10 @@ def _binary_twin(client: Any) -> Any:
     """
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    # from_pool: the twin owns its pool, so closing the twin disconnects it.
     if isinstance(client, redis.asyncio.Redis):
-        twin_pool = redis.asyncio.ConnectionPool(connection_class=pool.connection_class, **kwargs)
-        return redis.asyncio.Redis(connection_pool=twin_pool)
-    twin_pool = redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
-    return redis.Redis(connection_pool=twin_pool)
+        return redis.asyncio.Redis.from_pool(redis.asyncio.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    return redis.Redis.from_pool(redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 def _decodes_responses(client: Any) -> bool:
@@ -72,9 +71,12 @@ class Numpy(NumpyCommands):
     def __init__(self, client: Any):
         self.client = client
         # Shared with the client's pipelines, so their replies are converted too.
+        # redis-py 5's asyncio ClusterPipeline keeps them on its cluster client.
+        owner = client if hasattr(client, "set_response_callback") else client._client
         for command, callback in RESPONSE_CALLBACKS.items():
-            client.set_response_callback(command, callback)
+            owner.set_response_callback(command, callback)
         self._queued = isinstance(client, _PIPELINES)
+        self._twin: Any = None  # see pipeline()
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         try:
@@ -104,8 +106,25 @@ class Numpy(NumpyCommands):
         if isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.RedisCluster)):
             return Numpy(client.pipeline())
         if transaction and _decodes_responses(client):
-            client = _binary_twin(client)
+            if self._twin is None:
+                self._twin = _binary_twin(client)
+            client = self._twin
         return Numpy(client.pipeline(transaction=transaction, shard_hint=shard_hint))
+
+    def close(self) -> Any:
+        """Close the client (and the second connection pool `pipeline()` may have
+        opened). For an asyncio client this returns an awaitable, like `aclose()`."""
+        if isinstance(self.client, (redis.asyncio.Redis, redis.asyncio.RedisCluster)):
+            return self.aclose()
+        if self._twin is not None:
+            self._twin.close()
+        return self.client.close()
+
+    async def aclose(self) -> None:
+        """Close an asyncio client (and the second pool `pipeline()` may have opened)."""
+        if self._twin is not None:
+            await self._twin.aclose()
+        await self.client.aclose()
 
     def execute(self, raise_on_error: bool = True) -> Any:
         """Run a pipeline's queued commands; NP.* errors become `NumpyError`."""
