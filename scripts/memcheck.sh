@@ -284,6 +284,25 @@ np_cmd("NP.SET", "scalar", npy(np.float64(1.5)))
 expect_error("0-d", "NP.APPEND", "scalar", npy(np.float64(1.5)))
 check(np_cmd("NP.GET", "grow") == before, "a refused append changed the array")
 
+# -- 4b. slices, casts, typed values, in-place writes ---------------------------
+step("NP.GET SLICE / AS / VALUES, NP.SETSLICE, NP.SET overwrite in place")
+m = np.asfortranarray(np.arange(240, dtype=">i4").reshape(6, 8, 5))
+np_cmd("NP.SET", "m", npy(m))
+for spec, index in [("1", np.s_[1]), ("::-2, 3", np.s_[::-2, 3]), ("..., None, 0", np.s_[..., None, 0]),
+                    ("2, 3, 4", np.s_[2, 3, 4]), (":, 1:7:3", np.s_[:, 1:7:3])]:
+    check(np_cmd("NP.GET", "m", "SLICE", spec) == npy(m[index]), f"SLICE {spec}")
+check(np_cmd("NP.GET", "m", "SLICE", "0", "AS", "float16") == npy(m[0].astype(np.float16)), "SLICE + AS")
+check(len(np_cmd("NP.GET", "m", "SLICE", "0, 0", "VALUES")) in (3, 6), "SLICE + VALUES")
+expect_error("out of bounds", "NP.GET", "m", "SLICE", "6")
+expect_error("not an integer", "NP.GET", "m", "SLICE", "x")
+np_cmd("NP.SETSLICE", "m", ":, ::2", npy(np.arange(5, dtype=">i4")))
+m[:, ::2] = np.arange(5, dtype=">i4")
+check(np_cmd("NP.GET", "m") == npy(m), "SETSLICE result")
+expect_error("dtype mismatch", "NP.SETSLICE", "m", "0", npy(np.zeros(5)))
+expect_error("could not broadcast", "NP.SETSLICE", "m", "0", npy(np.zeros(3, ">i4")))
+np_cmd("NP.SET", "m", npy(np.ones((8, 5, 6), "<f4")))  # same size: reuses the buffer
+check(np_cmd("NP.GET", "m") == npy(np.ones((8, 5, 6), "<f4")), "overwrite in place")
+
 # -- 5. max-array-bytes ----------------------------------------------------------
 step("numpy.max-array-bytes")
 r.config_set("numpy.max-array-bytes", 4096)

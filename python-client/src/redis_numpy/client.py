@@ -13,15 +13,11 @@ from .commands import COMMANDS, RESPONSE_CALLBACKS, NumpyCommands
 
 
 class NumpyError(ResponseError):
-    """An error reply to an NP.* command; the message is the server's (`ERR invalid .npy: ...`)."""
+    """An error reply to an NP.* command, with the server's message (`invalid .npy: ...`, `WRONGTYPE ...`)."""
 
 
 def _numpy_error(err: ResponseError) -> ResponseError:
-    if isinstance(err, NumpyError):
-        return err
-    converted = NumpyError(*err.args)
-    converted.__cause__ = err
-    return converted
+    return err if isinstance(err, NumpyError) else NumpyError(*err.args)
 
 
 _PIPELINES: tuple[type, ...] = (
