@@ -313,7 +313,16 @@ fn info_section_counts_arrays() {
 fn command_docs_describe_every_command() {
     let server = Server::start();
     let mut con = server.conn();
-    for command in ["np.set", "np.get", "np.shape", "np.dtype", "np.size", "np.info"] {
+    for command in [
+        "np.set",
+        "np.append",
+        "np.get",
+        "np.setslice",
+        "np.shape",
+        "np.dtype",
+        "np.size",
+        "np.info",
+    ] {
         let docs: Value = cmd("COMMAND").arg("DOCS").arg(command).query(&mut con).unwrap();
         let text = format!("{docs:?}");
         assert!(
@@ -322,7 +331,11 @@ fn command_docs_describe_every_command() {
         );
         let info: Value = cmd("COMMAND").arg("INFO").arg(command).query(&mut con).unwrap();
         let text = format!("{info:?}");
-        let flag = if command == "np.set" { "OW" } else { "RO" };
+        let flag = match command {
+            "np.set" => "OW",
+            "np.append" | "np.setslice" => "RW",
+            _ => "RO",
+        };
         assert!(text.contains(flag), "{command} key spec: {text}");
     }
     let keys: Vec<String> = cmd("COMMAND")

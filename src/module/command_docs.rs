@@ -19,13 +19,26 @@ pub enum Arg {
     OptionalFlag(&'static CStr),
 }
 
+/// How a command touches its key, for the key spec's flags (as Redis's own
+/// commands declare them: SET is OW update, APPEND is RW insert, GET is RO access).
+#[derive(Clone, Copy)]
+pub enum KeyAccess {
+    Read,
+    /// Replaces the value without reading it.
+    Overwrite,
+    /// Reads the value and adds to it, or creates it.
+    Insert,
+    /// Reads the value and changes part of it.
+    Update,
+}
+
 pub struct CommandDoc {
     pub name: &'static CStr,
     pub summary: &'static CStr,
     pub complexity: &'static CStr,
     /// Redis arity: positive = exact, negative = at least.
     pub arity: c_int,
-    pub writes: bool,
+    pub access: KeyAccess,
     pub args: &'static [Arg],
 }
 
@@ -45,10 +58,11 @@ pub fn register(ctx: &Context, docs: &[CommandDoc]) -> Status {
         sizeof_arg: std::mem::size_of::<raw::RedisModuleCommandArg>(),
     };
     for doc in docs {
-        let flags = if doc.writes {
-            raw::REDISMODULE_CMD_KEY_OW | raw::REDISMODULE_CMD_KEY_UPDATE
-        } else {
-            raw::REDISMODULE_CMD_KEY_RO | raw::REDISMODULE_CMD_KEY_ACCESS
+        let flags = match doc.access {
+            KeyAccess::Read => raw::REDISMODULE_CMD_KEY_RO | raw::REDISMODULE_CMD_KEY_ACCESS,
+            KeyAccess::Overwrite => raw::REDISMODULE_CMD_KEY_OW | raw::REDISMODULE_CMD_KEY_UPDATE,
+            KeyAccess::Insert => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_INSERT,
+            KeyAccess::Update => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_UPDATE,
         };
         // SAFETY: all-zero is the documented terminator/"unset" value of these C structs.
         let mut key_specs: [raw::RedisModuleCommandKeySpec; 2] = unsafe { std::mem::zeroed() };

@@ -12,7 +12,7 @@ mod value_type;
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, AclCategory, Context, RedisString, Status};
 
-use command_docs::{Arg, CommandDoc};
+use command_docs::{Arg, CommandDoc, KeyAccess};
 pub use value_type::NP_TYPE;
 
 /// Unit tests and standalone users of the rlib (fuzzers, benches) run without
@@ -36,7 +36,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Stores a NumPy array given as .npy bytes (what np.save writes)",
         complexity: c"O(N) where N is the size of the payload",
         arity: 3,
-        writes: true,
+        access: KeyAccess::Overwrite,
         args: &[KEY, Arg::String(c"npy")],
     },
     CommandDoc {
@@ -44,7 +44,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Appends .npy data along the growth axis (axis 0 in C order), creating the key if needed",
         complexity: c"O(N) where N is the size of the appended payload (amortised)",
         arity: 3,
-        writes: true,
+        access: KeyAccess::Insert,
         args: &[KEY, Arg::String(c"npy")],
     },
     CommandDoc {
@@ -52,7 +52,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Returns the array, or arr[spec], as .npy bytes (byte-identical to np.save), optionally cast, or its elements",
         complexity: c"O(N) where N is the size in bytes of the array, or of the slice with SLICE",
         arity: -2,
-        writes: false,
+        access: KeyAccess::Read,
         args: &[
             KEY,
             Arg::OptionalToken(c"SLICE", c"spec"),
@@ -65,7 +65,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Assigns .npy data to arr[spec] in place (NumPy basic indexing and broadcasting, same dtype)",
         complexity: c"O(N) where N is the size in bytes of the slice",
         arity: 4,
-        writes: true,
+        access: KeyAccess::Update,
         args: &[KEY, Arg::String(c"spec"), Arg::String(c"npy")],
     },
     CommandDoc {
@@ -73,7 +73,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Returns the array's shape",
         complexity: c"O(1)",
         arity: 2,
-        writes: false,
+        access: KeyAccess::Read,
         args: &[KEY],
     },
     CommandDoc {
@@ -81,7 +81,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Returns the array's dtype name as NumPy prints it",
         complexity: c"O(1)",
         arity: 2,
-        writes: false,
+        access: KeyAccess::Read,
         args: &[KEY],
     },
     CommandDoc {
@@ -89,7 +89,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Returns the array's element count",
         complexity: c"O(1)",
         arity: 2,
-        writes: false,
+        access: KeyAccess::Read,
         args: &[KEY],
     },
     CommandDoc {
@@ -97,7 +97,7 @@ const DOCS: &[CommandDoc] = &[
         summary: c"Returns the array's metadata and memory use",
         complexity: c"O(1)",
         arity: 2,
-        writes: false,
+        access: KeyAccess::Read,
         args: &[KEY],
     },
 ];
