@@ -16,12 +16,48 @@ const MAX_SEED: usize = 16 << 10;
 /// Descr texts beyond what the fixtures cover: every kind, order and time unit,
 /// titles, padding, subarrays, nesting.
 const EXTRA_DESCRS: &[&str] = &[
-    "'|b1'", "'|i1'", "'<i2'", "'>i4'", "'=i8'", "'|u1'", "'>u2'", "'<u4'", "'<u8'",
-    "'<f2'", "'>f4'", "'<f8'", "'<f12'", "'<f16'", "'<c8'", "'>c16'", "'<c24'", "'<c32'",
-    "'|S0'", "'|S5'", "'<U0'", "'>U3'", "'|V0'", "'|V16'",
-    "'<M8'", "'<M8[Y]'", "'>M8[M]'", "'<M8[W]'", "'<M8[D]'", "'<M8[h]'", "'<M8[m]'",
-    "'<M8[s]'", "'<M8[ms]'", "'<M8[us]'", "'<M8[μs]'", "'<M8[ns]'", "'<M8[ps]'",
-    "'<M8[fs]'", "'<M8[as]'", "'<m8[25s]'", "'>m8[7D]'", "'<m8'",
+    "'|b1'",
+    "'|i1'",
+    "'<i2'",
+    "'>i4'",
+    "'=i8'",
+    "'|u1'",
+    "'>u2'",
+    "'<u4'",
+    "'<u8'",
+    "'<f2'",
+    "'>f4'",
+    "'<f8'",
+    "'<f12'",
+    "'<f16'",
+    "'<c8'",
+    "'>c16'",
+    "'<c24'",
+    "'<c32'",
+    "'|S0'",
+    "'|S5'",
+    "'<U0'",
+    "'>U3'",
+    "'|V0'",
+    "'|V16'",
+    "'<M8'",
+    "'<M8[Y]'",
+    "'>M8[M]'",
+    "'<M8[W]'",
+    "'<M8[D]'",
+    "'<M8[h]'",
+    "'<M8[m]'",
+    "'<M8[s]'",
+    "'<M8[ms]'",
+    "'<M8[us]'",
+    "'<M8[μs]'",
+    "'<M8[ns]'",
+    "'<M8[ps]'",
+    "'<M8[fs]'",
+    "'<M8[as]'",
+    "'<m8[25s]'",
+    "'>m8[7D]'",
+    "'<m8'",
     "[('a', '<i4'), ('b', '<f8')]",
     "[('a', '<i4'), ('', '|V4'), ('b', [('x', '>f4'), ('y', '|S3')], (2, 3))]",
     "[(('title', 'x'), '<f4'), ('y', '<U2', 4)]",
@@ -46,7 +82,10 @@ fn main() {
     let mut counts = [0usize; 3];
 
     let mut arrays: Vec<(String, NpArray)> = Vec::new();
-    let mut entries: Vec<_> = fs::read_dir(fixtures).expect("fixtures dir").map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = fs::read_dir(fixtures)
+        .expect("fixtures dir")
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.extension().is_none_or(|e| e != "npy") {
@@ -67,9 +106,14 @@ fn main() {
     // Synthesized arrays: every extra descr at a few shapes and orders.
     for (i, text) in EXTRA_DESCRS.iter().enumerate() {
         let dtype = Dtype::from_descr_text(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        for (j, (shape, fortran)) in [(&[][..], false), (&[2][..], false), (&[2, 0, 3][..], false), (&[2, 3][..], true)]
-            .into_iter()
-            .enumerate()
+        for (j, (shape, fortran)) in [
+            (&[][..], false),
+            (&[2][..], false),
+            (&[2, 0, 3][..], false),
+            (&[2, 3][..], true),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let n = redis_numpy::shape::nbytes(shape, dtype.itemsize()).unwrap() as usize;
             if n > 4096 {
@@ -121,12 +165,30 @@ fn main() {
     // slice_spec: [shape bits, order, spec text...] (see fuzz_targets/slice_spec.rs).
     let slice_dir = dir("slice_spec");
     let mut slice_count = 0;
-    let specs = ["", "()", "0", "-1", "1:3", "::-1", "::2, -1", "..., 0", ":, 3", "None, 1:", "1, ..., None", "5,"];
+    let specs = [
+        "",
+        "()",
+        "0",
+        "-1",
+        "1:3",
+        "::-1",
+        "::2, -1",
+        "..., 0",
+        ":, 3",
+        "None, 1:",
+        "1, ..., None",
+        "5,",
+    ];
     for (i, spec) in specs.iter().enumerate() {
         for (head, order) in [(0b0110_0110u8, 0u8), (0b1101_0111, 1), (0b0000_0001, 0)] {
             let mut input = vec![head, order];
             input.extend_from_slice(spec.as_bytes());
-            write(&slice_dir, &format!("spec_{i:02}_{head:02x}_{order}"), &input, &mut slice_count);
+            write(
+                &slice_dir,
+                &format!("spec_{i:02}_{head:02x}_{order}"),
+                &input,
+                &mut slice_count,
+            );
         }
     }
 

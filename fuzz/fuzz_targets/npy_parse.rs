@@ -12,8 +12,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let canonical = array.npy_bytes();
     let header_len = canonical.len() - array.data().len();
-    assert_eq!(header_len % npy::ARRAY_ALIGN, 0, "synthesized header is not 64-byte aligned");
-    assert_eq!(array.data().as_ptr() as usize % npy::ARRAY_ALIGN, 0, "data is not aligned");
+    assert_eq!(
+        header_len % npy::ARRAY_ALIGN,
+        0,
+        "synthesized header is not 64-byte aligned"
+    );
+    assert_eq!(
+        array.data().as_ptr() as usize % npy::ARRAY_ALIGN,
+        0,
+        "data is not aligned"
+    );
     // The data is the tail of the accepted payload, untouched.
     assert!(data.ends_with(array.data()));
 
@@ -24,6 +32,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.fortran_order(), array.fortran_order());
 
     // The metadata accessors the commands use must not panic either.
-    let _ = (array.dtype().name(), array.dtype().descr(), array.size(), array.nbytes());
+    let _ = (
+        array.dtype().name(),
+        array.dtype().descr(),
+        array.size(),
+        array.nbytes(),
+    );
     let _ = (array.slab_bytes(), array.memory_usage(|_, n| n), array.pieces(1 << 12));
 });

@@ -23,6 +23,9 @@ fuzz_target!(|input: &[u8]| {
     assert!(array.data() == data);
     let meta2 = rdb::encode_meta(&array);
     let again = rdb::decode(rdb::ENCODING_VERSION, &meta2, array.data()).expect("re-encoded record must decode");
-    assert!(again.npy_bytes() == array.npy_bytes(), "RDB round trip changed the array");
+    assert!(
+        again.npy_bytes() == array.npy_bytes(),
+        "RDB round trip changed the array"
+    );
     assert_eq!(rdb::encode_meta(&again), meta2, "meta encoding is not canonical");
 });
