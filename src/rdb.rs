@@ -49,8 +49,14 @@ pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
     }
     let shape = (0..ndim).map(|_| take_varint(&mut rest)).collect::<Result<Shape>>()?;
     let descr = std::str::from_utf8(rest).map_err(|_| NpyError::rdb("descr is not UTF-8"))?;
-    let dtype = Dtype::from_descr_text(descr).map_err(|e| NpyError::rdb(e.to_string()))?;
-    NpArray::from_parts(dtype, shape, flags & FLAG_FORTRAN != 0, data).map_err(|e| NpyError::rdb(e.to_string()))
+    let dtype = Dtype::from_descr_text(descr).map_err(|e| match e {
+        NpyError::Invalid(reason) => NpyError::Rdb(reason),
+        other => other,
+    })?;
+    NpArray::from_parts(dtype, shape, flags & FLAG_FORTRAN != 0, data).map_err(|e| match e {
+        NpyError::Invalid(reason) => NpyError::Rdb(reason),
+        other => other,
+    })
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
