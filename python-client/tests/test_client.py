@@ -220,3 +220,13 @@ def test_slices_and_partial_writes(arrays):
         arrays.setslice("m", "0", np.zeros(10))
     with pytest.raises(TypeError, match="basic indexing"):
         arrays.get("m", slice=np.s_[[1, 2]])
+
+
+def test_registered_callbacks_serve_raw_commands_too(redis_server):
+    client = redis_server.client()
+    arrays = Numpy(client)
+    arrays.set("a", np.arange(3, dtype=np.int64))
+    np.testing.assert_array_equal(client.execute_command("NP.GET", "a"), np.arange(3))
+    assert client.execute_command("NP.GET", "a", "VALUES")["values"] == [0, 1, 2]
+    assert client.execute_command("NP.INFO", "a")["shape"] == (3,)
+    client.close()

@@ -3,7 +3,7 @@
 Replies are converted by response callbacks registered on the redis-py client,
 the way redis-py's own module clients do it, so one code path serves direct
 calls, pipelines, transactions, asyncio and Cluster alike. A callback learns
-what the caller asked for from the `np_reply` execute_command option.
+what the caller asked for from execute_command options (`np_copy`, `np_field`).
 """
 
 from __future__ import annotations
@@ -97,19 +97,17 @@ def _parse_values(reply: Any) -> Optional[dict[str, Any]]:
     }
 
 
-def _on_get(reply: Any, np_reply: str = "array", **_: Any) -> Any:
+def _on_get(reply: Any, np_copy: bool = False, **_: Any) -> Any:
     if reply is None:
         return None
-    if np_reply == "values":
-        return _parse_values(reply)
-    return decode(reply, copy=np_reply == "array_copy")
+    if isinstance(reply, (bytes, bytearray, memoryview)):
+        return decode(reply, copy=np_copy)
+    return _parse_values(reply)  # NP.GET ... VALUES
 
 
-def _on_info(reply: Any, np_reply: str = "info", **_: Any) -> Any:
+def _on_info(reply: Any, np_field: Optional[str] = None, **_: Any) -> Any:
     info = _parse_info(reply)
-    if info is None or np_reply == "info":
-        return info
-    return info[np_reply]
+    return info if info is None or np_field is None else info[np_field]
 
 
 def _on_ok(reply: Any, **_: Any) -> Any:
@@ -198,7 +196,7 @@ class NumpyCommands:
             args += ["SLICE", format_slice(slice)]
         if as_dtype is not None:
             args += ["AS", np.dtype(as_dtype).str]
-        return self.execute_command(*args, np_reply="array_copy" if copy else "array", **{NEVER_DECODE: []})
+        return self.execute_command(*args, np_copy=copy, **{NEVER_DECODE: []})
 
     def setslice(self, key: Any, slice: SliceSpec, arr: Any) -> Any:
         """`arr_at_key[slice] = arr` on the server (NP.SETSLICE). `arr` must have the stored
@@ -213,7 +211,7 @@ class NumpyCommands:
             args += ["SLICE", format_slice(slice)]
         if as_dtype is not None:
             args += ["AS", np.dtype(as_dtype).str]
-        return self.execute_command(*args, "VALUES", np_reply="values", **{NEVER_DECODE: []})
+        return self.execute_command(*args, "VALUES", **{NEVER_DECODE: []})
 
     def shape(self, key: Any) -> Any:
         """The shape of the array at `key` as a tuple (NP.SHAPE), or None."""
@@ -221,7 +219,7 @@ class NumpyCommands:
 
     def dtype(self, key: Any) -> Any:
         """The exact `np.dtype` of the array at `key` (from NP.INFO's descr), or None."""
-        return self.execute_command(NP_INFO, key, np_reply="dtype")
+        return self.execute_command(NP_INFO, key, np_field="dtype")
 
     def dtype_name(self, key: Any) -> Any:
         """NP.DTYPE: the dtype's name as NumPy spells it (`arr.dtype.name`), or None."""
