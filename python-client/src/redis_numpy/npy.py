@@ -56,7 +56,7 @@ def _header(dtype: np.dtype, shape: tuple[int, ...], fortran_order: bool) -> byt
     raise AssertionError("unreachable: format 3.0 takes any header")
 
 
-def encode(arr: Any) -> memoryview:
+def encode(arr: Any) -> bytes:
     """The `.npy` bytes of `arr`, byte-for-byte what `np.save` writes.
 
     Fortran-contiguous arrays are stored in Fortran order, like `np.save`;
@@ -73,7 +73,7 @@ def encode(arr: Any) -> memoryview:
         contiguous = np.ascontiguousarray(arr)
     # A uint8 view works for every dtype, even those the buffer protocol refuses (datetime64).
     data = contiguous.reshape(-1).view(np.uint8).data
-    return memoryview(b"".join((_header(arr.dtype, arr.shape, fortran_order), data)))
+    return b"".join((_header(arr.dtype, arr.shape, fortran_order), data))
 
 
 @functools.lru_cache(maxsize=512)
