@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import time
 
 import numpy as np
 import pytest
@@ -189,6 +190,29 @@ def test_setslice_broadcasts_scalars_and_leading_ones(r):
     arr[1:3] = 7
     arr[:, ::2] = np.arange(3, dtype=np.float32).reshape(1, 1, 3)
     assert r.execute_command("NP.GET", "a") == npy(arr)
+
+
+def test_partial_writes_replicate_byte_identically():
+    from redis_server import RedisServer
+
+    with RedisServer() as master, RedisServer() as replica:
+        m, s = master.client(), replica.client()
+        s.replicaof("127.0.0.1", master.port)
+        deadline = time.monotonic() + 20
+        while s.info("replication")["master_link_status"] != "up":
+            assert time.monotonic() < deadline, "replica did not sync"
+            time.sleep(0.05)
+        arr = np.asfortranarray(np.arange(120, dtype=">f8").reshape(4, 5, 6))
+        m.execute_command("NP.SET", "a", npy(arr))
+        m.execute_command("NP.SETSLICE", "a", "::2, 1:4", npy(np.full(6, -1.0, ">f8")))
+        m.execute_command("NP.SETSLICE", "a", "..., -1", npy(np.array(9.0, dtype=">f8")))
+        arr = np.asfortranarray((arr * 2).astype(">f8"))
+        m.execute_command("NP.SET", "a", npy(arr))  # same size: rewritten in place
+        m.execute_command("NP.SETSLICE", "a", "3", npy(np.zeros((5, 6), ">f8")))
+        arr[3] = 0
+        assert m.wait(1, 10000) == 1
+        assert s.execute_command("NP.GET", "a") == m.execute_command("NP.GET", "a") == npy(arr)
+        assert s.execute_command("DEBUG", "DIGEST-VALUE", "a") == m.execute_command("DEBUG", "DIGEST-VALUE", "a")
 
 
 def test_setslice_replicates_and_fires_event(redis_server, r):
