@@ -15,7 +15,7 @@ use crate::npy::{self, ParsedNpy};
 use crate::shape::{self, Shape};
 
 pub const DATA_ALIGN: usize = 64;
-type AlignedBytes = AVec<u8, ConstAlign<DATA_ALIGN>>;
+pub type AlignedBytes = AVec<u8, ConstAlign<DATA_ALIGN>>;
 
 #[derive(Debug, Clone)]
 pub struct NpArray {
@@ -118,6 +118,11 @@ impl NpArray {
     }
 
     /// The data as a typed slice, when `T` is this array's element type in native order.
+    /// The whole buffer, for the glue's active defragmentation, which moves it.
+    pub fn buffer_mut(&mut self) -> &mut AlignedBytes {
+        &mut self.buf
+    }
+
     pub fn data_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.header_len..]
     }

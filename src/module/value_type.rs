@@ -12,7 +12,7 @@ use redis_module::native_types::RedisType;
 use redis_module::raw;
 
 use super::{guard, stats};
-use crate::array::NpArray;
+use crate::array::{AlignedBytes, NpArray, DATA_ALIGN};
 use crate::{npy, rdb};
 
 /// Redis identifies the type by this 9-character name in RDB files; never change it.
@@ -44,7 +44,7 @@ pub static NP_TYPE: RedisType = RedisType::new(
         free_effort: Some(free_effort),
         unlink: None,
         copy: Some(copy),
-        defrag: None,
+        defrag: Some(defrag),
         copy2: None,
         free_effort2: None,
         mem_usage2: None,
@@ -164,6 +164,42 @@ unsafe extern "C" fn free(value: *mut c_void) {
 /// `value` is a value of this type.
 unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
     guard::callback(1, || 1 + array(value).nbytes() as usize / FREE_EFFORT_UNIT)
+}
+
+/// Active defragmentation, on Redis builds whose jemalloc supports it (not
+/// Debian's, which refuses `activedefrag yes`): moves the value and its data
+/// buffer when jemalloc asks. Buffers are allocated in multiples of 64 bytes,
+/// so a moved buffer keeps its 64-byte alignment. Returns 0: nothing is left
+/// for a later pass.
+///
+/// # Safety
+/// Called by Redis with a defrag context and a pointer to a value of this type.
+unsafe extern "C" fn defrag(
+    ctx: *mut raw::RedisModuleDefragCtx,
+    _key: *mut raw::RedisModuleString,
+    value: *mut *mut c_void,
+) -> c_int {
+    guard::callback(0, || {
+        let Some(defrag_alloc) = raw::RedisModule_DefragAlloc else {
+            return 0;
+        };
+        // SAFETY (both moves): DefragAlloc returns null or a copy of the block,
+        // having freed the original; every reference is updated before use.
+        let moved = defrag_alloc(ctx, *value);
+        if !moved.is_null() {
+            *value = moved;
+        }
+        let buf = (*(*value).cast::<NpArray>()).buffer_mut();
+        if buf.capacity() == 0 {
+            return 0;
+        }
+        let (ptr, align, len, capacity) = std::mem::replace(buf, AlignedBytes::new(DATA_ALIGN)).into_raw_parts();
+        let moved = defrag_alloc(ctx, ptr.cast()).cast::<u8>();
+        let ptr = if moved.is_null() { ptr } else { moved };
+        debug_assert_eq!(ptr as usize % DATA_ALIGN, 0);
+        *buf = AlignedBytes::from_raw_parts(ptr, align, len, capacity);
+        0
+    })
 }
 
 /// `COPY`: an independent deep copy.
