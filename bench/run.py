@@ -1009,6 +1009,16 @@ def size_axis(ax, sizes: list[int]):
     ax.minorticks_off()
 
 
+def finish(fig, ax, path: Path):
+    import matplotlib.pyplot as plt
+
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_plots(b: Bench, img_dir: Path) -> list[str]:
     data = b.plot_data.get("getset")
     if not data or not data["sizes"]:
@@ -1038,11 +1048,7 @@ def write_plots(b: Bench, img_dir: Path) -> list[str]:
     ax.set_xlabel("array data size (float32)")
     ax.set_ylabel("throughput (MB/s of .npy, single client)")
     ax.set_title("NP.GET / NP.SET vs GET / SET of the same .npy bytes")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(img_dir / "throughput.png", dpi=110)
-    plt.close(fig)
+    finish(fig, ax, img_dir / "throughput.png")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(sizes, data["mem_np"], "-s", color="tab:blue", label="array: MEMORY USAGE", markersize=4)
@@ -1058,11 +1064,7 @@ def write_plots(b: Bench, img_dir: Path) -> list[str]:
     ax.set_xlabel("array data size (nbytes)")
     ax.set_ylabel("bytes per key ÷ nbytes")
     ax.set_title("Memory per key vs array size")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(img_dir / "memory.png", dpi=110)
-    plt.close(fig)
+    finish(fig, ax, img_dir / "memory.png")
     return ["img/throughput.png", "img/memory.png"]
 
 
