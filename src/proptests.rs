@@ -16,7 +16,8 @@
 //! `PROPTEST_CASES=10000` for a longer run. Failures are not persisted to
 //! files: a failing case is printed, and belongs in a `#[test]` below.
 //!
-//! The `fuzz_regression_*` tests at the end replay inputs found by `fuzz/`.
+//! The test at the end runs the fuzz targets' properties on every checked-in
+//! fixture; an input `fuzz/` finds to crash belongs beside it as a regression test.
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -554,7 +555,8 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
-// Replayed fuzz findings (fuzz/artifacts/…); each must be refused, not panic.
+// Fuzz properties on the fixtures. Inputs fuzz/ finds to crash (none so far)
+// go here as regression tests: each must be refused, not panic.
 // ---------------------------------------------------------------------------
 
 /// Every checked-in fixture survives the fuzz targets' properties.
