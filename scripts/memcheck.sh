@@ -329,56 +329,16 @@ for key in list(r.scan_iter(_type="numpy-arr", count=1000)):
     r.restore(key + b":restored", 0, dump, replace=True)
     r.delete(key + b":restored")
 
-# Redis's DUMP checksum (CRC-64/Jones, reflected), so crafted payloads reach
-# the module's loader instead of stopping at the checksum.
-POLY = 0x95AC9329AC4BC9B5
-TABLE = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ POLY if c & 1 else c >> 1
-    TABLE.append(c)
+# Crafted payloads with a valid checksum reach the module's loader.
+sys.path.insert(0, os.path.join(os.getcwd(), "tests", "support"))
+from dump_payload import DumpCrafter, varint  # noqa: E402
 
-
-def crc64(data):
-    c = 0
-    for b in data:
-        c = TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c
-
-
-check(crc64(b"123456789") == 0xE9C6D914C4B8D9CA, "crc64 self-test")
+crafter = DumpCrafter(r.dump("fx:int32.npy"))
 sample = r.dump("fx:int32.npy")
-check(crc64(sample[:-8]).to_bytes(8, "little") == sample[-8:], "crc64 matches Redis's")
-check(sample[0] == 7 and sample[1] == 0x81, "module value layout (RDB_TYPE_MODULE_2, 64-bit id)")
-type_id = int.from_bytes(sample[2:10], "big") & ~0x3FF
-rdb_version = sample[-10:-8]
 
 
-def rdb_len(n):
-    if n < 64:
-        return bytes([n])
-    if n < 16384:
-        return bytes([0x40 | (n >> 8), n & 0xFF])
-    return b"\x80" + n.to_bytes(4, "big")
-
-
-def dump_of(strings, encver=1, eof=True):
-    body = b"\x07\x81" + (type_id | encver).to_bytes(8, "big")
-    for s in strings:
-        body += b"\x05" + rdb_len(len(s)) + s
-    if eof:
-        body += b"\x00"
-    body += rdb_version
-    return body + crc64(body).to_bytes(8, "little")
-
-
-def varint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([(n & 0x7F) | 0x80])
-        n >>= 7
-    return out + bytes([n])
+def dump_of(strings, encver=2, eof=True):
+    return crafter.dump(strings, encver, eof)
 
 
 meta = b"\x00" + varint(1) + varint(3) + b"'<f8'"
@@ -391,7 +351,10 @@ corrupt = [
     ("65 dimensions", [b"\x00" + varint(65) + b"\x01" * 65 + b"'<f8'", data], 1, True),
     ("short data", [meta, data[:-1]], 1, True),
     ("long data", [meta, data + b"\0"], 1, True),
-    ("newer encoding", [meta, data], 2, True),
+    ("newer encoding", [meta, data], 3, True),
+    ("v2 data string cut short", [meta, data[:-1]], 2, True),
+    ("v2 data in two strings", [meta, data[:8], data[8:]], 2, True),
+    ("v2 huge shape, little data", [b"\x00\x01" + varint(1 << 50) + b"'|u1'", data], 2, True),
     ("encoding 0", [meta, data], 0, True),
     ("empty meta", [b"", data], 1, True),
     ("truncated varint", [b"\x00\x81", data], 1, True),

@@ -36,23 +36,37 @@ impl NpArray {
 
     /// Builds a value from already-decoded metadata and its data bytes.
     pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
-        let mut array = NpArray::allocate(dtype, shape, fortran_order, Some(data.len() as u64))?;
+        let mut array = NpArray::allocate(dtype, shape, fortran_order, DataSize::Exactly(data.len() as u64))?;
         array.buf.extend_from_slice(data);
         Ok(array)
+    }
+
+    /// Starts a value whose data arrives in pieces (RDB loading). Room for at
+    /// most `reserve_limit` bytes is taken up front; beyond that the buffer
+    /// grows by doubling as data arrives, so a corrupt record that claims a
+    /// huge shape costs nothing until its data is really there.
+    pub fn builder(dtype: Dtype, shape: Shape, fortran_order: bool, reserve_limit: u64) -> Result<NpArrayBuilder> {
+        let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
+        let array = NpArray::allocate(
+            dtype,
+            shape,
+            fortran_order,
+            DataSize::Reserve(nbytes.min(reserve_limit)),
+        )?;
+        Ok(NpArrayBuilder { array, nbytes })
     }
 
     /// Builds a value whose data `fill` writes (into zeroed memory of the right size).
     pub fn from_fn(dtype: Dtype, shape: Shape, fortran_order: bool, fill: impl FnOnce(&mut [u8])) -> Result<NpArray> {
         let nbytes = shape::nbytes(&shape, dtype.itemsize())? as usize;
-        let mut array = NpArray::allocate(dtype, shape, fortran_order, None)?;
+        let mut array = NpArray::allocate(dtype, shape, fortran_order, DataSize::Reserve(nbytes as u64))?;
         array.buf.resize(array.header_len + nbytes, 0);
         fill(array.data_mut());
         Ok(array)
     }
 
-    /// The header written and room reserved for the data, which must be
-    /// `data_len` bytes when given.
-    fn allocate(dtype: Dtype, shape: Shape, fortran_order: bool, data_len: Option<u64>) -> Result<NpArray> {
+    /// The header written and room reserved for the data.
+    fn allocate(dtype: Dtype, shape: Shape, fortran_order: bool, size: DataSize) -> Result<NpArray> {
         if shape.len() > shape::MAX_NDIM {
             return Err(NpyError::invalid(format!(
                 "{} dimensions, the limit is {}",
@@ -61,14 +75,17 @@ impl NpArray {
             )));
         }
         let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
-        if let Some(len) = data_len.filter(|&len| len != nbytes) {
-            return Err(NpyError::invalid(format!("data is {len} bytes, expected {nbytes}")));
-        }
+        let reserve = match size {
+            DataSize::Exactly(len) if len != nbytes => {
+                return Err(NpyError::invalid(format!("data is {len} bytes, expected {nbytes}")))
+            }
+            DataSize::Exactly(len) | DataSize::Reserve(len) => len,
+        };
         let header = npy::write_header(&dtype, &shape, fortran_order);
         debug_assert_eq!(header.len() % DATA_ALIGN, 0);
         let mut buf = AlignedBytes::new(DATA_ALIGN);
-        buf.try_reserve_exact(header.len() + nbytes as usize)
-            .map_err(|_| NpyError::invalid(format!("cannot allocate {nbytes} bytes")))?;
+        buf.try_reserve_exact(header.len() + reserve as usize)
+            .map_err(|_| NpyError::invalid(format!("cannot allocate {reserve} bytes")))?;
         buf.extend_from_slice(&header);
         Ok(NpArray {
             dtype,
@@ -353,6 +370,55 @@ element! {
     f64 => Kind::Float64,
     Complex<f32> => Kind::Complex64,
     Complex<f64> => Kind::Complex128,
+}
+
+/// What `allocate` makes room for: data of exactly this length (checked
+/// against the shape before anything is allocated), or room for this much.
+enum DataSize {
+    Exactly(u64),
+    Reserve(u64),
+}
+
+/// An array whose data is pushed in pieces; see [`NpArray::builder`].
+pub struct NpArrayBuilder {
+    array: NpArray,
+    nbytes: u64,
+}
+
+impl NpArrayBuilder {
+    /// Data bytes still missing.
+    pub fn remaining(&self) -> usize {
+        (self.nbytes - self.array.nbytes()) as usize
+    }
+
+    pub fn push(&mut self, piece: &[u8]) -> Result<()> {
+        if piece.len() > self.remaining() {
+            return Err(NpyError::invalid(format!(
+                "data is longer than the {} bytes the shape needs",
+                self.nbytes
+            )));
+        }
+        let remaining = self.remaining();
+        let buf = &mut self.array.buf;
+        if buf.capacity() - buf.len() < piece.len() {
+            let grow = piece.len().max(buf.capacity()).min(remaining);
+            buf.try_reserve_exact(grow)
+                .map_err(|_| NpyError::invalid(format!("cannot allocate {} bytes", buf.len() + grow)))?;
+        }
+        buf.extend_from_slice(piece);
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<NpArray> {
+        match self.remaining() {
+            0 => Ok(self.array),
+            missing => Err(NpyError::invalid(format!(
+                "data is {} bytes, expected {}",
+                self.nbytes - missing as u64,
+                self.nbytes
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]

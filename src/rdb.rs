@@ -1,11 +1,13 @@
 //! The RDB encoding of a stored array, free of Redis so it can be tested and fuzzed.
 //!
-//! Redis stores, per key, the type's encoding version and two string buffers
-//! (see docs/rdb-format.md):
+//! Redis stores, per key, the type's encoding version and a series of string
+//! buffers (see docs/rdb-format.md):
 //! 1. `meta`: `flags: u8` (bit 0 = Fortran order; other bits must be 0),
 //!    `ndim` and each dimension as LEB128 varints, then the dtype's descr text
 //!    (UTF-8) up to the end of the buffer;
-//! 2. `data`: exactly `nbytes` raw bytes, in the array's own byte order.
+//! 2. the data, `nbytes` raw bytes in the array's own byte order: version 2
+//!    splits it into strings of [`DATA_CHUNK_BYTES`] (the last one shorter,
+//!    none for an empty array); version 1 wrote it as one string.
 //!
 //! The `.npy` header is not stored: it is synthesized again on load.
 
@@ -14,8 +16,13 @@ use crate::dtype::Dtype;
 use crate::error::{NpyError, Result};
 use crate::shape::{Shape, MAX_NDIM};
 
-/// The encoding version written today. Loaders for every older version stay.
-pub const ENCODING_VERSION: i32 = 1;
+/// The encoding version written today. Every older version still loads.
+pub const ENCODING_VERSION: i32 = 2;
+
+/// Version 2's data string size. Loading copies each string into the array
+/// through one small reused buffer, instead of faulting in a second
+/// array-sized one, and saving compresses piece by piece.
+pub const DATA_CHUNK_BYTES: usize = 1 << 20;
 
 const FLAG_FORTRAN: u8 = 1;
 const KNOWN_FLAGS: u8 = FLAG_FORTRAN;
@@ -32,11 +39,31 @@ pub fn encode_meta(array: &NpArray) -> Vec<u8> {
     out
 }
 
-/// Rebuilds an array from what `rdb_save` wrote, validating every field.
-pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
-    if encver != ENCODING_VERSION {
+/// The data strings `rdb_save` writes after the meta.
+pub fn data_strings(array: &NpArray) -> std::slice::Chunks<'_, u8> {
+    array.data().chunks(DATA_CHUNK_BYTES)
+}
+
+fn stored(e: NpyError) -> NpyError {
+    match e {
+        NpyError::Invalid(reason) => NpyError::Rdb(reason),
+        other => other,
+    }
+}
+
+/// Rebuilds an array from its meta and the data strings that follow it, read
+/// one at a time through `next_string`, validating every field and length.
+/// At most `reserve_limit` bytes are allocated before the data arrives (see
+/// [`NpArray::builder`]): the meta alone is not trusted with a big allocation.
+pub fn decode_with<B: AsRef<[u8]>>(
+    encver: i32,
+    meta: &[u8],
+    reserve_limit: u64,
+    mut next_string: impl FnMut() -> Result<B>,
+) -> Result<NpArray> {
+    if !(1..=ENCODING_VERSION).contains(&encver) {
         return Err(NpyError::rdb(format!(
-            "unknown encoding version {encver} (this module reads version {ENCODING_VERSION})"
+            "unknown encoding version {encver} (this module reads versions 1 to {ENCODING_VERSION})"
         )));
     }
     let (&flags, mut rest) = meta.split_first().ok_or_else(|| NpyError::rdb("empty metadata"))?;
@@ -49,14 +76,44 @@ pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
     }
     let shape = (0..ndim).map(|_| take_varint(&mut rest)).collect::<Result<Shape>>()?;
     let descr = std::str::from_utf8(rest).map_err(|_| NpyError::rdb("descr is not UTF-8"))?;
-    let dtype = Dtype::from_descr_text(descr).map_err(|e| match e {
-        NpyError::Invalid(reason) => NpyError::Rdb(reason),
-        other => other,
+    let dtype = Dtype::from_descr_text(descr).map_err(stored)?;
+    let fortran_order = flags & FLAG_FORTRAN != 0;
+    if encver == 1 {
+        let data = next_string()?;
+        return NpArray::from_parts(dtype, shape, fortran_order, data.as_ref()).map_err(stored);
+    }
+    let mut array = NpArray::builder(dtype, shape, fortran_order, reserve_limit).map_err(stored)?;
+    while array.remaining() > 0 {
+        let expected = array.remaining().min(DATA_CHUNK_BYTES);
+        let string = next_string()?;
+        if string.as_ref().len() != expected {
+            return Err(NpyError::rdb(format!(
+                "data string is {} bytes, expected {expected}",
+                string.as_ref().len()
+            )));
+        }
+        array.push(string.as_ref()).map_err(stored)?;
+    }
+    array.finish().map_err(stored)
+}
+
+/// [`decode_with`] over data held in one slice: version 1's single string,
+/// or version 2's strings cut at [`DATA_CHUNK_BYTES`].
+pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
+    let mut strings: Box<dyn Iterator<Item = &[u8]>> = if encver == 1 {
+        Box::new(std::iter::once(data))
+    } else {
+        Box::new(data.chunks(DATA_CHUNK_BYTES))
+    };
+    let array = decode_with(encver, meta, data.len() as u64, || {
+        strings
+            .next()
+            .ok_or_else(|| NpyError::rdb("data is shorter than the shape needs"))
     })?;
-    NpArray::from_parts(dtype, shape, flags & FLAG_FORTRAN != 0, data).map_err(|e| match e {
-        NpyError::Invalid(reason) => NpyError::Rdb(reason),
-        other => other,
-    })
+    match strings.next() {
+        Some(_) => Err(NpyError::rdb("data is longer than the shape needs")),
+        None => Ok(array),
+    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -125,6 +182,54 @@ mod tests {
     }
 
     #[test]
+    fn version_2_splits_data_into_chunks_and_checks_each() {
+        let n = 2 * DATA_CHUNK_BYTES + 8;
+        let data: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+        let a = NpArray::from_parts(
+            Dtype::from_typestr("|u1").unwrap(),
+            Shape::from_slice(&[n as u64]),
+            false,
+            &data,
+        );
+        let a = a.unwrap();
+        let strings: Vec<&[u8]> = data_strings(&a).collect();
+        assert_eq!(
+            strings.iter().map(|s| s.len()).collect::<Vec<_>>(),
+            [DATA_CHUNK_BYTES, DATA_CHUNK_BYTES, 8]
+        );
+        let meta = encode_meta(&a);
+        let mut it = strings.iter();
+        let b = decode_with(2, &meta, 1 << 10, || Ok(*it.next().unwrap())).unwrap();
+        assert_eq!(a.npy_bytes(), b.npy_bytes());
+        // A string cut at another place is refused, as is a missing one.
+        let mut wrong = [&data[..DATA_CHUNK_BYTES - 1], &data[DATA_CHUNK_BYTES - 1..]].into_iter();
+        let e = decode_with(2, &meta, u64::MAX, || {
+            wrong.next().ok_or_else(|| NpyError::rdb("no more"))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("expected 1048576"), "{e}");
+        assert!(decode(2, &meta, &data[..n - 1]).is_err());
+        // Version 1: the data in one string.
+        let c = decode(1, &meta, &data).unwrap();
+        assert_eq!(a.npy_bytes(), c.npy_bytes());
+        // An empty array has no data string in version 2, one empty string in version 1.
+        let empty = NpArray::from_parts(
+            Dtype::from_typestr("<f4").unwrap(),
+            Shape::from_slice(&[0, 3]),
+            false,
+            &[],
+        );
+        let meta = encode_meta(&empty.unwrap());
+        assert_eq!(data_strings(&decode(2, &meta, &[]).unwrap()).count(), 0);
+        assert!(decode_with(2, &meta, 0, || -> Result<&[u8]> { panic!("no string to read") }).is_ok());
+        // A record claiming 2^60 bytes allocates nothing before its data is missed.
+        let huge = b"\x00\x01\x80\x80\x80\x80\x80\x80\x80\x80\x10'|u1'";
+        let e = decode_with(2, huge, 1 << 20, || Err::<&[u8], _>(NpyError::rdb("short read"))).unwrap_err();
+        assert_eq!(e.to_string(), "invalid stored array: short read");
+        assert!(decode(1, &meta, &[]).is_ok());
+    }
+
+    #[test]
     fn varints() {
         for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
             let mut buf = Vec::new();
@@ -142,14 +247,17 @@ mod tests {
     fn refuses_corrupt_input() {
         let ok = b"\x00\x01\x03'<f8'";
         assert!(decode(1, ok, &[0; 24]).is_ok());
-        let cases: [(i32, &[u8], usize, &str); 8] = [
-            (2, ok, 24, "unknown encoding version 2"),
+        assert!(decode(2, ok, &[0; 24]).is_ok());
+        let cases: [(i32, &[u8], usize, &str); 10] = [
+            (3, ok, 24, "unknown encoding version 3"),
+            (0, ok, 24, "unknown encoding version 0"),
             (1, b"", 0, "empty metadata"),
             (1, b"\x02\x01\x03'<f8'", 24, "unknown flags"),
             (1, b"\x00\x41", 0, "65 dimensions"),
             (1, b"\x00\x02\x03", 24, "truncated"),
             (1, b"\x00\x01\x03'<f9'", 24, "not a supported dtype"),
             (1, b"\x00\x01\x03'<f8'", 23, "data is 23 bytes"),
+            (2, b"\x00\x01\x03'<f8'", 23, "data string is 23 bytes, expected 24"),
             (1, b"\x00\x01\x03'|O'", 24, "object"),
         ];
         for (encver, meta, n, expected) in cases {

@@ -11,8 +11,9 @@ use std::ptr;
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
-use super::{guard, stats};
+use super::{config, guard, stats};
 use crate::array::{AlignedBytes, NpArray, DATA_ALIGN};
+use crate::error::NpyError;
 use crate::{npy, rdb};
 
 /// Redis identifies the type by this 9-character name in RDB files; never change it.
@@ -62,21 +63,27 @@ unsafe fn array<'a>(value: *const c_void) -> &'a NpArray {
 /// Called by Redis with a valid IO handle while loading a value of this type.
 unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
     guard::callback(ptr::null_mut(), || {
-        let loaded = raw::load_string_buffer(rdb).and_then(|meta| {
-            let data = raw::load_string_buffer(rdb)?;
-            Ok(rdb::decode(encver, meta.as_ref(), data.as_ref()))
+        // A short read is reported by Redis itself (HANDLE_IO_ERRORS is set).
+        let Ok(meta) = raw::load_string_buffer(rdb) else {
+            return ptr::null_mut();
+        };
+        let mut short_read = false;
+        let loaded = rdb::decode_with(encver, meta.as_ref(), config::max_array_bytes(), || {
+            raw::load_string_buffer(rdb).map_err(|_| {
+                short_read = true;
+                NpyError::rdb("short read")
+            })
         });
         match loaded {
-            Ok(Ok(array)) => {
+            Ok(array) => {
                 stats::added(&array);
                 Box::into_raw(Box::new(array)).cast::<c_void>()
             }
-            Ok(Err(e)) => {
+            Err(_) if short_read => ptr::null_mut(),
+            Err(e) => {
                 log_io_error(rdb, &e.to_string());
                 ptr::null_mut()
             }
-            // A short read: Redis reports it (HANDLE_IO_ERRORS is set).
-            Err(_) => ptr::null_mut(),
         }
     })
 }
@@ -93,7 +100,9 @@ unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) 
     guard::callback((), || {
         let array = array(value);
         raw::save_slice(rdb, &rdb::encode_meta(array));
-        raw::save_slice(rdb, array.data());
+        for string in rdb::data_strings(array) {
+            raw::save_slice(rdb, string);
+        }
     });
 }
 
