@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use redis_module::{InfoContext, RedisResult};
 use redis_module_macros::info_command_handler;
 
-use super::config;
+use super::{config, guard};
 use crate::array::NpArray;
 
 /// NumPy's one-letter kinds and the names INFO reports them under.
@@ -99,22 +99,25 @@ pub fn rejected_payload() {
     STATS.rejected_payloads.fetch_add(1, Relaxed);
 }
 
+/// The `INFO numpy` section; like every entry point, guarded against panics.
 #[info_command_handler]
 fn info(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
-    let get = |c: &AtomicU64| c.load(Relaxed) as i64;
-    let mut section = ctx
-        .builder()
-        .add_section("stats")
-        .field("arrays", get(&STATS.arrays))?
-        .field("data_bytes", get(&STATS.data_bytes))?;
-    for ((_, name), counter) in KINDS.iter().zip(&STATS.by_kind) {
-        section = section.field(&format!("arrays_{name}"), get(counter))?;
-    }
-    section
-        .field("commands", get(&STATS.commands))?
-        .field("rejected_payloads", get(&STATS.rejected_payloads))?
-        .field("max_array_bytes", config::max_array_bytes() as i64)?
-        .build_section()?
-        .build_info()?;
-    Ok(())
+    guard::callback(Ok(()), || {
+        let get = |c: &AtomicU64| c.load(Relaxed) as i64;
+        let mut section = ctx
+            .builder()
+            .add_section("stats")
+            .field("arrays", get(&STATS.arrays))?
+            .field("data_bytes", get(&STATS.data_bytes))?;
+        for ((_, name), counter) in KINDS.iter().zip(&STATS.by_kind) {
+            section = section.field(&format!("arrays_{name}"), get(counter))?;
+        }
+        section
+            .field("commands", get(&STATS.commands))?
+            .field("rejected_payloads", get(&STATS.rejected_payloads))?
+            .field("max_array_bytes", config::max_array_bytes() as i64)?
+            .build_section()?
+            .build_info()?;
+        Ok(())
+    })
 }
