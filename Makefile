@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 60
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
 	@echo "make test   install what is missing, build, run every Rust and Python test"
-	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make lint   cargo fmt --check, clippy -D warnings, mypy on the Python client"
 	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
 	@echo "make fuzz   cargo-fuzz smoke run, FUZZ_SECONDS=$(FUZZ_SECONDS) per target"
 	@echo "make memcheck  redis-server under valgrind with the module, driven through every command"
@@ -92,10 +92,12 @@ memcheck: system-deps python-deps
 	command -v valgrind >/dev/null || { $(SUDO) apt-get install -y -qq valgrind; }
 	PYTHON=$(PY) scripts/memcheck.sh
 
-lint:
+lint: python-deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --all-features -- -D warnings
+	$(PY) -m pip install -q mypy
+	$(PY) -m mypy python-client/src/redis_numpy
 
 clean:
 	cargo clean

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 import struct
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def encode(arr: Any) -> bytes:
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_header(version: int, text: bytes) -> tuple[np.dtype, tuple[int, ...], str, int]:
+def _parse_header(version: int, text: bytes) -> tuple[np.dtype, tuple[int, ...], Literal["C", "F"], int]:
     """dtype, shape, order and element count of a header; cached, since a
     store tends to hold many arrays of a few shapes (parsing costs ~15 µs)."""
     header = ast.literal_eval(text.decode(_HEADER_LEN_FORMAT[version][1]))
