@@ -193,22 +193,9 @@ impl NpArray {
                 self.dtype.descr()
             )));
         }
-        let expected_rest: Shape = self
-            .shape
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != axis)
-            .map(|(_, &d)| d)
-            .collect();
+        let expected_rest = without_axis(&self.shape, axis);
         let steps = if rows.shape.len() == self.shape.len() {
-            let rest: Shape = rows
-                .shape
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != axis)
-                .map(|(_, &d)| d)
-                .collect();
-            (rest == expected_rest).then_some(rows.shape[axis])
+            (without_axis(&rows.shape, axis) == expected_rest).then_some(rows.shape[axis])
         } else if rows.shape.len() + 1 == self.shape.len() {
             // A single row without the growth axis, e.g. shape (3,) onto (n, 3).
             (rows.shape == expected_rest).then_some(1)
@@ -370,6 +357,15 @@ element! {
     f64 => Kind::Float64,
     Complex<f32> => Kind::Complex64,
     Complex<f64> => Kind::Complex128,
+}
+
+fn without_axis(shape: &[u64], axis: usize) -> Shape {
+    shape
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != axis)
+        .map(|(_, &d)| d)
+        .collect()
 }
 
 /// What `allocate` makes room for: data of exactly this length (checked
