@@ -195,6 +195,10 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         if options.values {
             convert::check_value_count(stored.size())?; // before a cast copies the data
         }
+        if let Some(to) = &options.cast {
+            // A cast can be up to 16× the stored data: the same cap as for stored arrays.
+            config::check_array_bytes(ctx, stored.size().saturating_mul(to.itemsize()))?;
+        }
         let cast = options.cast.as_ref().map(|to| convert::cast(stored, to)).transpose()?;
         let array = cast.as_ref().unwrap_or(stored);
         if options.values {

@@ -44,6 +44,17 @@ def test_clients_are_limited(redis_server, r):
         r.config_set("numpy.max-array-bytes", str(512 * 1024 * 1024))
 
 
+def test_casts_are_limited_like_stored_arrays(redis_server, r):
+    r.execute_command("NP.SET", "bytes", npy(np.zeros(1000, np.int8)))
+    r.config_set("numpy.max-array-bytes", LIMIT)
+    try:
+        assert r.execute_command("NP.GET", "bytes", "AS", "float32") == npy(np.zeros(1000, np.float32))
+        with pytest.raises(redis.ResponseError, match=r"array data of 16000 bytes exceeds numpy.max-array-bytes"):
+            r.execute_command("NP.GET", "bytes", "AS", "complex128")
+    finally:
+        r.config_set("numpy.max-array-bytes", str(512 * 1024 * 1024))
+
+
 def test_replica_with_a_lower_limit_keeps_everything_its_master_has():
     with RedisServer() as master, RedisServer(config={"numpy.max-array-bytes": LIMIT}) as replica:
         m, s = master.client(), replica.client()
