@@ -333,8 +333,8 @@ for key in list(r.scan_iter(_type="numpy-arr", count=1000)):
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "support"))
 from dump_payload import DumpCrafter, varint  # noqa: E402
 
-crafter = DumpCrafter(r.dump("fx:int32.npy"))
 sample = r.dump("fx:int32.npy")
+crafter = DumpCrafter(sample)
 
 
 def dump_of(strings, encver=2, eof=True):

@@ -417,24 +417,21 @@ impl NpArrayBuilder {
     }
 }
 
+/// An array of `typestr` for the pure layer's unit tests.
+#[cfg(test)]
+pub(crate) fn test_array(typestr: &str, shape: &[u64], fortran_order: bool, data: &[u8]) -> NpArray {
+    let dtype = Dtype::from_typestr(typestr).unwrap();
+    NpArray::from_parts(dtype, Shape::from_slice(shape), fortran_order, data).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn array(typestr: &str, shape: &[u64], data: &[u8]) -> NpArray {
-        NpArray::from_parts(
-            Dtype::from_typestr(typestr).unwrap(),
-            Shape::from_slice(shape),
-            false,
-            data,
-        )
-        .unwrap()
-    }
-
     #[test]
     fn data_is_aligned_and_follows_the_header() {
         let data: Vec<u8> = (0..24u8).collect();
-        let a = array("<f8", &[3], &data);
+        let a = test_array("<f8", &[3], false, &data);
         assert_eq!(a.data().as_ptr() as usize % DATA_ALIGN, 0);
         assert_eq!(a.data(), &data[..]);
         let again = NpArray::from_npy(a.npy_bytes()).unwrap();
@@ -445,19 +442,19 @@ mod tests {
     #[test]
     fn typed_views_match_the_dtype() {
         let values = [1.5f32, -2.0, 3.25];
-        let a = array("<f4", &[3], bytemuck::cast_slice(&values));
+        let a = test_array("<f4", &[3], false, bytemuck::cast_slice(&values));
         assert_eq!(a.as_slice::<f32>(), Some(&values[..]));
         assert_eq!(a.as_slice::<i32>(), None);
         let c = [Complex::new(1.0f64, 2.0)];
-        let a = array("<c16", &[], bytemuck::cast_slice(&c));
+        let a = test_array("<c16", &[], false, bytemuck::cast_slice(&c));
         assert_eq!(a.as_slice::<Complex<f64>>(), Some(&c[..]));
         let h = [f16::from_f32(0.5)];
         assert_eq!(
-            array("<f2", &[1], bytemuck::cast_slice(&h)).as_slice::<f16>(),
+            test_array("<f2", &[1], false, bytemuck::cast_slice(&h)).as_slice::<f16>(),
             Some(&h[..])
         );
         assert_eq!(
-            array(">f4", &[1], &[0; 4]).as_slice::<f32>(),
+            test_array(">f4", &[1], false, &[0; 4]).as_slice::<f32>(),
             None,
             "big-endian has no native view"
         );
@@ -480,14 +477,14 @@ mod tests {
 
     #[test]
     fn append_grows_along_axis_0_in_c_order() {
-        let mut a = array("<i2", &[1, 2], &[1, 0, 2, 0]);
-        let rows = array("<i2", &[2, 2], &[3, 0, 4, 0, 5, 0, 6, 0]);
+        let mut a = test_array("<i2", &[1, 2], false, &[1, 0, 2, 0]);
+        let rows = test_array("<i2", &[2, 2], false, &[3, 0, 4, 0, 5, 0, 6, 0]);
         a.append(&parsed(rows.npy_bytes())).unwrap();
-        let one_row = array("<i2", &[2], &[7, 0, 8, 0]);
+        let one_row = test_array("<i2", &[2], false, &[7, 0, 8, 0]);
         a.append(&parsed(one_row.npy_bytes())).unwrap();
         assert_eq!(a.shape(), &[4, 2]);
         assert_eq!(a.as_slice::<i16>().unwrap(), &[1, 2, 3, 4, 5, 6, 7, 8]);
-        let fresh = array("<i2", &[4, 2], a.data());
+        let fresh = test_array("<i2", &[4, 2], false, a.data());
         assert_eq!(a.npy_bytes(), fresh.npy_bytes(), "header rewritten as np.save would");
         assert_eq!(a.data().as_ptr() as usize % DATA_ALIGN, 0);
     }
@@ -500,7 +497,7 @@ mod tests {
         a.append(&parsed(cols.npy_bytes())).unwrap();
         assert_eq!(a.shape(), &[2, 3]);
         assert_eq!(a.data(), &[1, 2, 3, 4, 5, 6]);
-        let c_cols = array("|u1", &[2, 2], &[0; 4]);
+        let c_cols = test_array("|u1", &[2, 2], false, &[0; 4]);
         let err = a.append(&parsed(c_cols.npy_bytes())).unwrap_err().to_string();
         assert!(
             err.contains("C order but the stored array is in Fortran order"),
@@ -510,34 +507,34 @@ mod tests {
 
     #[test]
     fn append_refuses_mismatches_without_changing_anything() {
-        let mut a = array("<f4", &[2, 3], &[0; 24]);
+        let mut a = test_array("<f4", &[2, 3], false, &[0; 24]);
         let before = a.npy_bytes().to_vec();
         for (other, expected) in [
             (
-                array("<f8", &[1, 3], &[0; 24]),
+                test_array("<f8", &[1, 3], false, &[0; 24]),
                 "dtype '<f8' does not match the stored '<f4'",
             ),
             (
-                array("<f4", &[1, 2], &[0; 8]),
+                test_array("<f4", &[1, 2], false, &[0; 8]),
                 "shape (1, 2) does not fit (2, 3) along axis 0",
             ),
-            (array("<f4", &[1, 1, 3], &[0; 12]), "does not fit"),
+            (test_array("<f4", &[1, 1, 3], false, &[0; 12]), "does not fit"),
         ] {
             let err = a.append(&parsed(other.npy_bytes())).unwrap_err().to_string();
             assert!(err.starts_with("cannot append: ") && err.contains(expected), "{err}");
             assert_eq!(a.npy_bytes(), &before[..]);
         }
-        let mut scalar = array("<f4", &[], &[0; 4]);
+        let mut scalar = test_array("<f4", &[], false, &[0; 4]);
         let err = scalar
-            .append(&parsed(array("<f4", &[], &[0; 4]).npy_bytes()))
+            .append(&parsed(test_array("<f4", &[], false, &[0; 4]).npy_bytes()))
             .unwrap_err();
         assert!(err.to_string().contains("0-d"));
     }
 
     #[test]
     fn many_appends_grow_geometrically() {
-        let mut a = array("<u4", &[0, 4], &[]);
-        let row = array("<u4", &[4], &[9; 16]);
+        let mut a = test_array("<u4", &[0, 4], false, &[]);
+        let row = test_array("<u4", &[4], false, &[9; 16]);
         let mut reallocations = 0;
         for _ in 0..10_000 {
             let cap = a.buf.capacity();
@@ -551,7 +548,7 @@ mod tests {
 
     #[test]
     fn pieces_split_along_the_growth_axis() {
-        let a = array("<i8", &[10, 3], &[0; 240]);
+        let a = test_array("<i8", &[10, 3], false, &[0; 240]);
         assert_eq!(a.pieces(1 << 20), vec![(Shape::from_slice(&[10, 3]), 0..240)]);
         let pieces = a.pieces(100);
         let shapes: Vec<_> = pieces.iter().map(|(s, _)| s[0]).collect();
@@ -561,37 +558,19 @@ mod tests {
 
     #[test]
     fn overwrite_reuses_a_buffer_of_the_right_size_only() {
-        let a = NpArray::from_parts(
-            Dtype::from_typestr("<f4").unwrap(),
-            Shape::from_slice(&[4, 4]),
-            false,
-            &[0; 64],
-        );
-        let mut a = a.unwrap();
+        let mut a = test_array("<f4", &[4, 4], false, &[0; 64]);
         let ptr = a.npy_bytes().as_ptr();
-        let same_size = NpArray::from_parts(
-            Dtype::from_typestr("<i8").unwrap(),
-            Shape::from_slice(&[8]),
-            true,
-            &[7; 64],
-        );
-        let payload = same_size.unwrap().npy_bytes().to_vec();
+        let payload = test_array("<i8", &[8], true, &[7; 64]).npy_bytes().to_vec();
         assert!(a.overwrite_in_place(&npy::parse(&payload).unwrap()));
         assert_eq!((a.npy_bytes(), a.npy_bytes().as_ptr()), (&payload[..], ptr));
-        let small = NpArray::from_parts(
-            Dtype::from_typestr("|u1").unwrap(),
-            Shape::from_slice(&[2]),
-            false,
-            &[1, 2],
-        );
-        let small = small.unwrap().npy_bytes().to_vec();
+        let small = test_array("|u1", &[2], false, &[1, 2]).npy_bytes().to_vec();
         assert!(!a.overwrite_in_place(&npy::parse(&small).unwrap()), "too much slack");
         assert_eq!(a.npy_bytes(), &payload[..], "unchanged when refused");
     }
 
     #[test]
     fn memory_usage_covers_the_buffer() {
-        let a = array("|u1", &[1000], &[7; 1000]);
+        let a = test_array("|u1", &[1000], false, &[7; 1000]);
         assert!(a.memory_usage(|_, n| n) >= 1000 + 128);
         assert!(a.memory_usage(|_, n| n) <= 1000 + 128 + 512);
     }

@@ -302,20 +302,11 @@ fn encode(e: &Element, to: &Dtype, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn array(typestr: &str, shape: &[u64], fortran: bool, data: &[u8]) -> NpArray {
-        NpArray::from_parts(
-            Dtype::from_typestr(typestr).unwrap(),
-            Shape::from_slice(shape),
-            fortran,
-            data,
-        )
-        .unwrap()
-    }
+    use crate::array::test_array;
 
     #[test]
     fn casts_like_astype() {
-        let a = array(
+        let a = test_array(
             "<f8",
             &[4],
             false,
@@ -325,7 +316,7 @@ mod tests {
         assert_eq!(i8s.data(), &[1u8, 0xff, 44, 0], "truncate toward zero, wrap, NaN → 0");
         let b = cast(&a, &parse_target("bool").unwrap()).unwrap();
         assert_eq!(b.data(), &[1, 1, 1, 1]);
-        let u = array("<u8", &[1], false, &u64::MAX.to_le_bytes());
+        let u = test_array("<u8", &[1], false, &u64::MAX.to_le_bytes());
         assert_eq!(
             cast(&u, &parse_target("float32").unwrap()).unwrap().as_slice::<f32>(),
             Some(&[1.8446744e19f32][..])
@@ -337,7 +328,7 @@ mod tests {
 
     #[test]
     fn complex_and_half() {
-        let c = array("<c8", &[1], false, bytemuck::cast_slice(&[1.5f32, -2.0]));
+        let c = test_array("<c8", &[1], false, bytemuck::cast_slice(&[1.5f32, -2.0]));
         let f = cast(&c, &parse_target("float64").unwrap()).unwrap();
         assert_eq!(f.as_slice::<f64>(), Some(&[1.5][..]));
         let h = cast(&f, &parse_target("float16").unwrap()).unwrap();
@@ -349,16 +340,16 @@ mod tests {
     #[test]
     fn values_are_row_major() {
         // Fortran-ordered 2x3 holding [[0, 1, 2], [3, 4, 5]].
-        let f = array("|u1", &[2, 3], true, &[0, 3, 1, 4, 2, 5]);
+        let f = test_array("|u1", &[2, 3], true, &[0, 3, 1, 4, 2, 5]);
         let v: Vec<_> = values(&f).unwrap();
         assert_eq!(v, (0..6).map(Element::UInt).collect::<Vec<_>>());
-        let f3 = array("|u1", &[2, 2, 2], true, &[0, 4, 2, 6, 1, 5, 3, 7]);
+        let f3 = test_array("|u1", &[2, 2, 2], true, &[0, 4, 2, 6, 1, 5, 3, 7]);
         assert_eq!(values(&f3).unwrap(), (0..8).map(Element::UInt).collect::<Vec<_>>());
     }
 
     #[test]
     fn values_of_strings_and_times() {
-        let s = array("|S3", &[2], false, b"ab\0xyz");
+        let s = test_array("|S3", &[2], false, b"ab\0xyz");
         assert_eq!(
             values(&s).unwrap(),
             [Element::Bytes(b"ab".to_vec()), Element::Bytes(b"xyz".to_vec())]
@@ -367,18 +358,18 @@ mod tests {
         for c in ['é', '\0', 'λ', 'z'] {
             u.extend_from_slice(&(c as u32).to_be_bytes());
         }
-        let u = array(">U2", &[2], false, &u);
+        let u = test_array(">U2", &[2], false, &u);
         assert_eq!(
             values(&u).unwrap(),
             [Element::Str("é".into()), Element::Str("λz".into())]
         );
-        let t = array("<M8[s]", &[1], false, &i64::MIN.to_le_bytes());
+        let t = test_array("<M8[s]", &[1], false, &i64::MIN.to_le_bytes());
         assert_eq!(values(&t).unwrap(), [Element::Int(i64::MIN)], "NaT is i64::MIN");
     }
 
     #[test]
     fn refusals() {
-        let v = array("|V4", &[1], false, &[0; 4]);
+        let v = test_array("|V4", &[1], false, &[0; 4]);
         assert!(values(&v)
             .unwrap_err()
             .to_string()
@@ -390,13 +381,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown dtype"));
-        let big = NpArray::from_parts(
-            Dtype::from_typestr("|S0").unwrap(),
-            Shape::from_slice(&[MAX_VALUES + 1]),
-            false,
-            &[],
-        )
-        .unwrap();
+        let big = test_array("|S0", &[MAX_VALUES + 1], false, &[]);
         assert!(values(&big).unwrap_err().to_string().contains("use SLICE"));
     }
 }

@@ -144,6 +144,7 @@ fn take_varint(input: &mut &[u8]) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::array::test_array;
 
     fn roundtrip(npy_descr: &str, shape: &[u64], fortran: bool) {
         let dtype = Dtype::from_descr_text(npy_descr).unwrap();
@@ -171,13 +172,7 @@ mod tests {
 
     #[test]
     fn meta_is_compact() {
-        let a = NpArray::from_parts(
-            Dtype::from_typestr("<f4").unwrap(),
-            Shape::from_slice(&[1000, 384]),
-            false,
-            &vec![0; 1_536_000],
-        )
-        .unwrap();
+        let a = test_array("<f4", &[1000, 384], false, &vec![0; 1_536_000]);
         assert_eq!(encode_meta(&a), b"\x00\x02\xe8\x07\x80\x03'<f4'");
     }
 
@@ -185,13 +180,7 @@ mod tests {
     fn version_2_splits_data_into_chunks_and_checks_each() {
         let n = 2 * DATA_CHUNK_BYTES + 8;
         let data: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
-        let a = NpArray::from_parts(
-            Dtype::from_typestr("|u1").unwrap(),
-            Shape::from_slice(&[n as u64]),
-            false,
-            &data,
-        );
-        let a = a.unwrap();
+        let a = test_array("|u1", &[n as u64], false, &data);
         let strings: Vec<&[u8]> = data_strings(&a).collect();
         assert_eq!(
             strings.iter().map(|s| s.len()).collect::<Vec<_>>(),
@@ -213,13 +202,7 @@ mod tests {
         let c = decode(1, &meta, &data).unwrap();
         assert_eq!(a.npy_bytes(), c.npy_bytes());
         // An empty array has no data string in version 2, one empty string in version 1.
-        let empty = NpArray::from_parts(
-            Dtype::from_typestr("<f4").unwrap(),
-            Shape::from_slice(&[0, 3]),
-            false,
-            &[],
-        );
-        let meta = encode_meta(&empty.unwrap());
+        let meta = encode_meta(&test_array("<f4", &[0, 3], false, &[]));
         assert_eq!(data_strings(&decode(2, &meta, &[]).unwrap()).count(), 0);
         assert!(decode_with(2, &meta, 0, || -> Result<&[u8]> { panic!("no string to read") }).is_ok());
         // A record claiming 2^60 bytes allocates nothing before its data is missed.

@@ -311,10 +311,10 @@ fn copy(dst: &mut [u8], dst_view: &View, src: &[u8], src_view: &View, fortran_or
     }
 }
 
-/// `np.save(arr[spec])` as a stored value: same shape, dtype, order and bytes.
-pub fn slice(array: &NpArray, spec: &str) -> Result<NpArray> {
-    let items = parse(spec)?;
-    let view = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(&items)?;
+/// `np.save(arr[items])` as a stored value (items from [`parse`]): same shape,
+/// dtype, order and bytes.
+pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
+    let view = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
     let fortran_order = view.saves_fortran_order();
     let shape = view.shape();
     let out_view = View::whole(&shape, view.itemsize, fortran_order);
@@ -418,9 +418,10 @@ fn broadcast(value: &ParsedNpy, target: &View) -> Result<View> {
     })
 }
 
-/// `arr[spec] = value` in place. The value must have the array's dtype (no
-/// casting) and broadcast to the selection's shape; the array is untouched on error.
-pub fn assign(array: &mut NpArray, spec: &str, value: &ParsedNpy) -> Result<()> {
+/// `arr[items] = value` in place (items from [`parse`]). The value must have the
+/// array's dtype (no casting) and broadcast to the selection's shape; the array
+/// is untouched on error.
+pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<()> {
     if value.dtype != *array.dtype() {
         return Err(index_error(format!(
             "dtype mismatch: the array is {} ({}), the value is {} ({}); NP.SETSLICE does not cast",
@@ -430,7 +431,7 @@ pub fn assign(array: &mut NpArray, spec: &str, value: &ParsedNpy) -> Result<()> 
             value.dtype.descr()
         )));
     }
-    let target = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(&parse(spec)?)?;
+    let target = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
     let source = broadcast(value, &target)?;
     copy(array.data_mut(), &target, value.data, &source, false);
     Ok(())
@@ -439,6 +440,11 @@ pub fn assign(array: &mut NpArray, spec: &str, value: &ParsedNpy) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::array::test_array;
+
+    fn sliced(array: &NpArray, spec: &str) -> Result<NpArray> {
+        slice(array, &parse(spec)?)
+    }
 
     fn array(shape: &[u64], fortran_order: bool) -> NpArray {
         let dtype = Dtype::from_typestr("<i4").unwrap();
@@ -488,31 +494,31 @@ mod tests {
     #[test]
     fn rows_columns_and_steps_in_c_order() {
         let a = array(&[3, 4], false);
-        let row = slice(&a, "1").unwrap();
+        let row = sliced(&a, "1").unwrap();
         assert_eq!((row.shape(), values(&row)), (&[4u64][..], vec![4, 5, 6, 7]));
-        let col = slice(&a, ":, -1").unwrap();
+        let col = sliced(&a, ":, -1").unwrap();
         assert_eq!(values(&col), vec![3, 7, 11]);
-        let rev = slice(&a, "::-2, 1::2").unwrap();
+        let rev = sliced(&a, "::-2, 1::2").unwrap();
         assert_eq!((rev.shape(), values(&rev)), (&[2u64, 2][..], vec![9, 11, 1, 3]));
-        assert_eq!(values(&slice(&a, "2, 3").unwrap()), vec![11]);
-        assert_eq!(slice(&a, "None, ..., None").unwrap().shape(), &[1, 3, 4, 1]);
-        assert_eq!(slice(&a, "5:").unwrap().shape(), &[0, 4]);
+        assert_eq!(values(&sliced(&a, "2, 3").unwrap()), vec![11]);
+        assert_eq!(sliced(&a, "None, ..., None").unwrap().shape(), &[1, 3, 4, 1]);
+        assert_eq!(sliced(&a, "5:").unwrap().shape(), &[0, 4]);
     }
 
     #[test]
     fn fortran_views_keep_fortran_order_like_np_save() {
         // Stored [[0, 2, 4], [1, 3, 5]] in Fortran order.
         let a = array(&[2, 3], true);
-        let all = slice(&a, "...").unwrap();
+        let all = sliced(&a, "...").unwrap();
         assert!(all.fortran_order());
         assert_eq!(values(&all), vec![0, 1, 2, 3, 4, 5]);
-        let cols = slice(&a, ":, 1:").unwrap();
+        let cols = sliced(&a, ":, 1:").unwrap();
         assert!(cols.fortran_order(), "F-contiguous column block");
         assert_eq!(values(&cols), vec![2, 3, 4, 5]);
-        let strided = slice(&a, ":, ::2").unwrap();
+        let strided = sliced(&a, ":, ::2").unwrap();
         assert!(!strided.fortran_order(), "non-contiguous views are saved in C order");
         assert_eq!(values(&strided), vec![0, 4, 1, 5]);
-        let row = slice(&a, "1").unwrap();
+        let row = sliced(&a, "1").unwrap();
         assert!(!row.fortran_order());
         assert_eq!(values(&row), vec![1, 3, 5]);
     }
@@ -520,7 +526,7 @@ mod tests {
     #[test]
     fn errors_use_numpy_wording() {
         let a = array(&[3, 4], false);
-        let err = |spec| slice(&a, spec).unwrap_err().to_string();
+        let err = |spec| sliced(&a, spec).unwrap_err().to_string();
         assert_eq!(err("3"), "index 3 is out of bounds for axis 0 with size 3");
         assert_eq!(err(":, -5"), "index -5 is out of bounds for axis 1 with size 4");
         assert_eq!(
@@ -534,42 +540,24 @@ mod tests {
 
     #[test]
     fn scalars_become_native_and_trimmed() {
-        let be = NpArray::from_parts(
-            Dtype::from_typestr(">i2").unwrap(),
-            [2].into_iter().collect(),
-            false,
-            &[0, 1, 0, 2],
-        )
-        .unwrap();
-        let item = slice(&be, "1").unwrap();
+        let be = test_array(">i2", &[2], false, &[0, 1, 0, 2]);
+        let item = sliced(&be, "1").unwrap();
         assert_eq!((item.dtype().descr(), item.data()), ("'<i2'".to_owned(), &[2u8, 0][..]));
-        let zero_d = slice(&be, "1, ...").unwrap();
+        let zero_d = sliced(&be, "1, ...").unwrap();
         assert_eq!(zero_d.dtype().descr(), "'>i2'", "an Ellipsis keeps a 0-d array");
-        let s = NpArray::from_parts(
-            Dtype::from_typestr("|S4").unwrap(),
-            [2].into_iter().collect(),
-            false,
-            b"ab\0\0\0\0\0\0",
-        )
-        .unwrap();
-        assert_eq!(slice(&s, "0").unwrap().dtype().descr(), "'|S2'");
-        assert_eq!(slice(&s, "1").unwrap().dtype().descr(), "'|S1'");
+        let s = test_array("|S4", &[2], false, b"ab\0\0\0\0\0\0");
+        assert_eq!(sliced(&s, "0").unwrap().dtype().descr(), "'|S2'");
+        assert_eq!(sliced(&s, "1").unwrap().dtype().descr(), "'|S1'");
     }
 
     #[test]
     fn assignment_broadcasts_and_checks() {
         let mut a = array(&[2, 3], true);
-        let nine = NpArray::from_parts(
-            Dtype::from_typestr("<i4").unwrap(),
-            Shape::new(),
-            false,
-            &9i32.to_le_bytes(),
-        );
-        let payload = nine.unwrap().npy_bytes().to_vec();
+        let payload = test_array("<i4", &[], false, &9i32.to_le_bytes()).npy_bytes().to_vec();
         let value = crate::npy::parse(&payload).unwrap();
-        assign(&mut a, ":, 1", &value).unwrap();
+        assign(&mut a, &parse(":, 1").unwrap(), &value).unwrap();
         assert_eq!(values(&a), vec![0, 1, 9, 9, 4, 5]);
-        assert!(assign(&mut a, "5", &value).is_err());
+        assert!(assign(&mut a, &parse("5").unwrap(), &value).is_err());
         assert_eq!(values(&a), vec![0, 1, 9, 9, 4, 5], "untouched on error");
     }
 }

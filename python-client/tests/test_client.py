@@ -11,11 +11,7 @@ import redis
 
 from redis_numpy import Numpy, NumpyError, decode, encode
 
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
+from npy_bytes import npy
 
 
 def assert_same(got: np.ndarray, want: np.ndarray) -> None:

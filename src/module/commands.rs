@@ -129,14 +129,13 @@ pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let [_, key_name, spec, payload] = args.as_slice() else {
             return Err(RedisError::WrongArity);
         };
-        let spec = spec.to_string_lossy();
-        slice::parse(&spec)?;
+        let items = slice::parse(&spec.to_string_lossy())?;
         let value = npy::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
         let key = ctx.open_key_writable(key_name);
         let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
             return Err(RedisError::Str("ERR no such key"));
         };
-        slice::assign(array, &spec, &value)?;
+        slice::assign(array, &items, &value)?;
         ctx.replicate_verbatim();
         ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.setslice", key_name);
         Ok(RedisValue::SimpleStringStatic("OK"))
@@ -146,7 +145,7 @@ pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 /// What `NP.GET` was asked for beyond the plain `.npy` bytes.
 #[derive(Default)]
 struct GetOptions {
-    slice: Option<String>,
+    slice: Option<Vec<slice::Item>>,
     cast: Option<crate::dtype::Dtype>,
     values: bool,
 }
@@ -158,11 +157,7 @@ fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
         let token = token.to_string_lossy().to_ascii_uppercase();
         let mut value = || rest.next().ok_or(RedisError::WrongArity);
         match token.as_str() {
-            "SLICE" if options.slice.is_none() => {
-                let spec = value()?.to_string_lossy();
-                slice::parse(&spec)?;
-                options.slice = Some(spec);
-            }
+            "SLICE" if options.slice.is_none() => options.slice = Some(slice::parse(&value()?.to_string_lossy())?),
             "AS" if options.cast.is_none() => options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?),
             "VALUES" if !options.values => options.values = true,
             "SLICE" | "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
@@ -189,7 +184,7 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let sliced = options
             .slice
             .as_deref()
-            .map(|spec| slice::slice(stored, spec))
+            .map(|items| slice::slice(stored, items))
             .transpose()?;
         let stored = sliced.as_ref().unwrap_or(stored);
         if options.values {

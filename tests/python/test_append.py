@@ -3,17 +3,12 @@ the growth axis, byte for byte as np.save writes it."""
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
 import redis
 
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    return buf.getvalue()
+from npy_bytes import npy
 
 
 @pytest.mark.parametrize("dtype", ["<f4", ">i8", "u1", "S3", "M8[ms]", [("a", "<i2"), ("b", ">f8", (2,))]])

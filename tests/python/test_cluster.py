@@ -3,19 +3,13 @@ a slot full of arrays with `redis-cli --cluster reshard`."""
 
 from __future__ import annotations
 
-import io
 import subprocess
 
 import numpy as np
 import pytest
 
+from npy_bytes import npy
 from redis_server import RedisClusterProcs
-
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,8 @@ import numpy as np
 import pytest
 import redis
 
+from npy_bytes import npy
 from redis_server import RedisServer
-
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 def load(data: bytes) -> np.ndarray:

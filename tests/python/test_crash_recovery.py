@@ -5,7 +5,6 @@ Redis's own redis-check-aof, and everything before the cut loads."""
 from __future__ import annotations
 
 import glob
-import io
 import os
 import subprocess
 import threading
@@ -14,13 +13,8 @@ import time
 import numpy as np
 import redis
 
+from npy_bytes import npy
 from redis_server import RedisServer
-
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 def version(writer: int, n: int) -> bytes:

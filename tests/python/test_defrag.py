@@ -5,20 +5,14 @@ refuses `activedefrag yes`, so there the test is skipped; run it with
 
 from __future__ import annotations
 
-import io
 import time
 
 import numpy as np
 import pytest
 import redis
 
+from npy_bytes import npy
 from redis_server import RedisServer
-
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 def test_active_defrag_keeps_every_array_intact():

@@ -3,20 +3,14 @@ receives from its master or what the AOF replays."""
 
 from __future__ import annotations
 
-import io
 import time
 
 import numpy as np
 import pytest
 import redis
 
+from npy_bytes import npy
 from redis_server import RedisServer
-
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 BIG = np.arange(2000, dtype=np.float64)  # 16000 bytes of data

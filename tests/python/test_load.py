@@ -5,20 +5,14 @@ generator's record and memory does not grow from round to round."""
 
 from __future__ import annotations
 
-import io
 import subprocess
 import threading
 import time
 
 import numpy as np
 
+from npy_bytes import npy
 from redis_server import RedisServer
-
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 KEYS = 50

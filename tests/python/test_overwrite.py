@@ -3,15 +3,10 @@ result must be indistinguishable from a fresh value (TTL, stats, memory)."""
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
+from npy_bytes import npy
 
 
 def numpy_stats(r) -> dict:

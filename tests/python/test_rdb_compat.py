@@ -5,7 +5,6 @@ valid and hostile."""
 
 from __future__ import annotations
 
-import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,15 +14,10 @@ import pytest
 import redis
 
 from dump_payload import DumpCrafter, varint
+from npy_bytes import npy
 from redis_server import RedisServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-
-
-def npy_of(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("rdb", sorted((FIXTURES / "rdb").glob("encoding_v*.rdb")), ids=lambda p: p.stem)
@@ -48,7 +42,7 @@ def test_old_encodings_load_byte_exact(rdb):
 
 
 def test_crafted_payloads_of_every_version(r):
-    r.execute_command("NP.SET", "sample", npy_of(np.arange(3, dtype="<i4")))
+    r.execute_command("NP.SET", "sample", npy(np.arange(3, dtype="<i4")))
     crafter = DumpCrafter(r.dump("sample"))
     arr = np.arange(3 << 18, dtype="<f8").reshape(-1, 3)  # 6 MiB: several version-2 data strings
     meta = b"\x00" + varint(2) + varint(arr.shape[0]) + varint(3) + b"'<f8'"
@@ -56,7 +50,7 @@ def test_crafted_payloads_of_every_version(r):
     chunks = [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
     r.restore("v1", 0, crafter.dump([meta, data], encver=1))
     r.restore("v2", 0, crafter.dump([meta, *chunks], encver=2))
-    assert r.execute_command("NP.GET", "v1") == r.execute_command("NP.GET", "v2") == npy_of(arr)
+    assert r.execute_command("NP.GET", "v1") == r.execute_command("NP.GET", "v2") == npy(arr)
     assert r.dump("v1") == r.dump("v2"), "DUMP writes today's encoding"
 
     refused = {

@@ -3,7 +3,6 @@ dtypes, orders and basic-indexing specs, the server's bytes equal np.save's."""
 
 from __future__ import annotations
 
-import io
 import random
 import time
 
@@ -11,11 +10,8 @@ import numpy as np
 import pytest
 import redis
 
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
+from npy_bytes import npy
+from redis_server import RedisServer
 
 
 DTYPES = ["u1", "<i2", ">i4", "<f8", ">c8", "S3", "<U2", "M8[s]", [("a", "<i2"), ("b", "S1")], "?"]
@@ -193,8 +189,6 @@ def test_setslice_broadcasts_scalars_and_leading_ones(r):
 
 
 def test_partial_writes_replicate_byte_identically():
-    from redis_server import RedisServer
-
     with RedisServer() as master, RedisServer() as replica:
         m, s = master.client(), replica.client()
         s.replicaof("127.0.0.1", master.port)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import numpy as np
 import pytest
 import redis
 
-
-def npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    return buf.getvalue()
+from npy_bytes import npy
 
 
 NUMERIC = ["?", "i1", "i2", ">i4", "i8", "u1", "u2", "u4", ">u8", "f2", "f4", ">f8", "c8", "c16"]

@@ -127,7 +127,7 @@ class Numpy(NumpyCommands):
         try:
             replies = self.client.execute(raise_on_error=raise_on_error)
         except ResponseError as err:
-            raise _numpy_error(err) if _names_np_command(err) else err from None
+            raise _pipeline_error(err) from None
         if inspect.isawaitable(replies):
             return self._await_execute(replies)
         return replies
@@ -136,7 +136,7 @@ class Numpy(NumpyCommands):
         try:
             return await replies
         except ResponseError as err:
-            raise _numpy_error(err) if _names_np_command(err) else err from None
+            raise _pipeline_error(err) from None
 
     def __getattr__(self, name: str) -> Any:
         # Everything else (plain commands in a pipeline, reset, watch, close...) is the client's.
@@ -163,8 +163,9 @@ class Numpy(NumpyCommands):
         await self.client.__aexit__(*exc)
 
 
-def _names_np_command(err: ResponseError) -> bool:
-    """Whether redis-py's pipeline error text ("Command # 2 (NP.SET ...) of pipeline
-    caused error: ...") names an NP.* command."""
+def _pipeline_error(err: ResponseError) -> ResponseError:
+    """`NumpyError` when redis-py's pipeline error text ("Command # 2 (NP.SET ...)
+    of pipeline caused error: ...") names an NP.* command, else `err` itself."""
     message = str(err)
-    return any(f"({command} " in message or f"({command})" in message for command in COMMANDS)
+    named = any(f"({command} " in message or f"({command})" in message for command in COMMANDS)
+    return _numpy_error(err) if named else err

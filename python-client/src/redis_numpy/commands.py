@@ -158,6 +158,16 @@ def format_slice(spec: SliceSpec) -> str:
     return ", ".join(out)
 
 
+def _get_args(key: Any, slice: Optional[SliceSpec], as_dtype: Optional[DtypeLike]) -> list[Any]:
+    """NP.GET with its SLICE and AS options."""
+    args: list[Any] = [NP_GET, key]
+    if slice is not None:
+        args += ["SLICE", format_slice(slice)]
+    if as_dtype is not None:
+        args += ["AS", np.dtype(as_dtype).str]
+    return args
+
+
 class NumpyCommands:
     """The NP.* commands. Each returns what redis-py's `execute_command` returns:
     the value for a client, an awaitable for an asyncio client, or the pipeline
@@ -191,11 +201,7 @@ class NumpyCommands:
         `slice` reads `arr[slice]` on the server (a string like `"10:20, ::2"` or
         `np.s_[10:20, ::2]`); `as_dtype` casts on the server like `arr.astype(dtype)`.
         """
-        args: list[Any] = [NP_GET, key]
-        if slice is not None:
-            args += ["SLICE", format_slice(slice)]
-        if as_dtype is not None:
-            args += ["AS", np.dtype(as_dtype).str]
+        args = _get_args(key, slice, as_dtype)
         return self.execute_command(*args, np_copy=copy, **{NEVER_DECODE: []})
 
     def setslice(self, key: Any, slice: SliceSpec, arr: Any) -> Any:
@@ -206,11 +212,7 @@ class NumpyCommands:
     def values(self, key: Any, *, slice: Optional[SliceSpec] = None, as_dtype: Optional[DtypeLike] = None) -> Any:
         """NP.GET ... VALUES: `{"dtype": name, "shape": tuple, "values": [...]}` with the
         elements as Python scalars, row-major, or None if the key does not exist."""
-        args: list[Any] = [NP_GET, key]
-        if slice is not None:
-            args += ["SLICE", format_slice(slice)]
-        if as_dtype is not None:
-            args += ["AS", np.dtype(as_dtype).str]
+        args = _get_args(key, slice, as_dtype)
         return self.execute_command(*args, "VALUES", **{NEVER_DECODE: []})
 
     def shape(self, key: Any) -> Any:
