@@ -75,10 +75,10 @@ test-client-compat: $(COMPAT_PY) build
 # Ratios against plain SET/GET in one run; rewrites docs/benchmarks.md and docs/img/.
 bench: build python-deps
 	$(PY) -m pip install -q matplotlib
-	$(PY) bench/run.py
+	$(PY) -m bench
 
 bench-quick: build python-deps
-	$(PY) bench/run.py --quick --no-doc
+	$(PY) -m bench --quick --no-doc
 
 bench-codec:
 	cargo bench --features system-alloc --bench codec
@@ -96,8 +96,10 @@ lint: python-deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --all-features -- -D warnings
-	$(PY) -m pip install -q mypy
+	$(PY) -m pip install -q mypy matplotlib
 	$(PY) -m mypy python-client/src/redis_numpy
+	MYPYPATH=tests/support $(PY) -m mypy -p bench
+	$(PY) -m mypy tests/support
 
 clean:
 	cargo clean

@@ -3,9 +3,10 @@
 import io
 
 import numpy as np
+import numpy.typing
 
 
-def npy(arr: np.ndarray) -> bytes:
+def npy(arr: np.typing.ArrayLike) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     return buf.getvalue()

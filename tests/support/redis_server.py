@@ -52,8 +52,11 @@ class RedisServer:
     `config` entries become command-line options (`--key value`).
     """
 
-    def __init__(self, config: dict[str, str] | None = None, dir: str | None = None):
+    def __init__(
+        self, config: dict[str, str] | None = None, dir: str | None = None, module: str | None = None
+    ):
         self.port = free_port()
+        self.module = module or module_path()
         self.dir = dir or tempfile.mkdtemp(prefix="redis-numpy-")
         self._own_dir = dir is None
         self.config = {"save": "", "appendonly": "no", **(config or {})}
@@ -70,7 +73,7 @@ class RedisServer:
             "--bind", "127.0.0.1",
             "--dir", self.dir,
             "--logfile", self.logfile,
-            "--loadmodule", module_path(),
+            "--loadmodule", self.module,
             "--enable-debug-command", "yes",
         ]
         for key, value in self.config.items():

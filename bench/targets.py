@@ -1,0 +1,42 @@
+"""Every target a row is judged against: one home, quoted by the tables and
+filled into docs/benchmarks.md ("How to read these tables")."""
+
+from __future__ import annotations
+
+from .units import KB
+
+# NP.GET / NP.SET time ÷ GET / SET time, by size (single client and 50 clients).
+GETSET_SMALL = 1.15
+GETSET_LARGE = 1.05
+GETSET_LARGE_FROM = 64 * KB
+# NP.SHAPE / NP.INFO on a huge array ÷ on a 4-byte one.
+METADATA = 1.1
+# MEMORY USAGE ÷ nbytes from 1 MiB up; bytes over nbytes below.
+MEMORY_LARGE = 1.01
+MEMORY_SMALL_OVER = 256
+# RDB file size and load time, arrays ÷ strings.
+RDB_SIZE = 1.01
+RELOAD = 1.1
+# NP.APPEND time per call, last 10 % ÷ first 10 %.
+APPEND_GROWTH = 1.2
+# One-row NP.GET SLICE, big matrix ÷ 1 MiB matrix.
+SLICE = 1.2
+
+
+def getset(nbytes: int) -> float:
+    return GETSET_LARGE if nbytes >= GETSET_LARGE_FROM else GETSET_SMALL
+
+
+def facts() -> dict[str, str]:
+    """The targets as the doc quotes them."""
+    return {
+        "target-getset-large": f"{GETSET_LARGE}×",
+        "target-getset-small": f"{GETSET_SMALL}×",
+        "target-metadata": f"{METADATA}×",
+        "target-memory-large": f"{MEMORY_LARGE}×",
+        "target-memory-small": f"nbytes + {MEMORY_SMALL_OVER} B",
+        "target-rdb-size": f"{RDB_SIZE}×",
+        "target-reload": f"{RELOAD}×",
+        "target-append": f"{APPEND_GROWTH}×",
+        "target-slice": f"{SLICE}×",
+    }

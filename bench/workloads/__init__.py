@@ -1,0 +1,34 @@
+"""The workloads, in the order they run.
+
+A workload is a module with `run(b: Bench) -> list[Table]`: it measures an
+NP.* command against the plain-Redis way of doing the same job, adds one row
+per case to its table(s), marks misses against a target from bench/targets.py,
+and may put named numbers in `Table.facts` for the doc's prose. To add one,
+write the module and add a line to WORKLOADS (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..harness import Bench
+from ..table import Table
+from . import append, clients, getset, metadata, persistence, python_client, slice
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str  # for --only
+    run: Callable[[Bench], list[Table]]
+
+
+WORKLOADS = [
+    Workload("getset", getset.run),  # tables a) and d)
+    Workload("clients", clients.run),  # b)
+    Workload("metadata", metadata.run),  # c)
+    Workload("persistence", persistence.run),  # e)
+    Workload("append", append.run),  # f)
+    Workload("slice", slice.run),  # g)
+    Workload("client", python_client.run),  # h)
+]
