@@ -398,8 +398,8 @@ def flushall(s: Session, big_npy: bytes) -> None:
         s.check(time.monotonic() < deadline, "lazy free did not finish")
         time.sleep(0.5)
     stats = s.r.info("numpy")
-    s.check(stats.get("numpy_arrays", stats.get("arrays")) == 0, f"INFO numpy counts arrays after FLUSHALL: {stats}")
-    s.check(stats.get("numpy_data_bytes", stats.get("data_bytes")) == 0, f"INFO numpy counts bytes after FLUSHALL: {stats}")
+    s.check(stats["numpy_arrays"] == 0, f"INFO numpy counts arrays after FLUSHALL: {stats}")
+    s.check(stats["numpy_data_bytes"] == 0, f"INFO numpy counts bytes after FLUSHALL: {stats}")
 
 
 def main(argv: list[str]) -> int:
