@@ -11,15 +11,18 @@ COMPAT_VENV := .venv-compat
 COMPAT_PY := $(COMPAT_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := redis-server redis-tools libclang-dev
+# Debian's headless browser and its driver, for the inspector's browser tests.
+BROWSER_PACKAGES := chromium chromium-driver
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps python-deps build run test test-rust test-python test-client-compat lint bench bench-quick bench-codec fuzz memcheck clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
 	@echo "make test   install what is missing, build, run every Rust and Python test"
 	@echo "make lint   cargo fmt --check, clippy -D warnings, mypy on the Python client"
+	@echo "make test-inspect  the web inspector's tests, in headless Chromium too"
 	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
 	@echo "make fuzz   cargo-fuzz smoke run, FUZZ_SECONDS=$(FUZZ_SECONDS) per target"
 	@echo "make memcheck  redis-server under valgrind with the module, driven through every command"
@@ -40,6 +43,17 @@ $(PY):
 python-deps: $(PY)
 	$(PY) -m pip install -q -e 'python-client[test]'
 
+browser-deps:
+	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# The web inspector's extra, and Selenium to drive Debian's Chromium in its tests.
+inspect-deps: python-deps
+	$(PY) -m pip install -q -e 'python-client[inspect,test]' 'selenium>=4.11'
+
 deps: system-deps python-deps
 
 build: system-deps
@@ -52,7 +66,7 @@ run: build
 	@mkdir -p run
 	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
 
-test: deps build test-rust test-python test-client-compat
+test: deps build test-rust test-python test-client-compat test-inspect
 
 # The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
@@ -62,6 +76,14 @@ test-rust:
 
 test-python:
 	$(PY) -m pytest -q tests/python python-client/tests
+
+# The inspector against a real server, in headless Chromium too.
+test-inspect: browser-deps inspect-deps build
+	$(PY) -m pytest -q tests/inspect
+
+# Refreshes the inspector's screenshots in docs/img/.
+inspect-screenshots: browser-deps inspect-deps build
+	INSPECT_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/inspect/test_browser.py
 
 $(COMPAT_PY):
 	python3 -m venv $(COMPAT_VENV)
@@ -92,7 +114,7 @@ memcheck: system-deps python-deps
 	command -v valgrind >/dev/null || { $(SUDO) apt-get install -y -qq valgrind; }
 	PYTHON=$(PY) scripts/memcheck.sh
 
-lint: python-deps
+lint: inspect-deps
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --all-features -- -D warnings

@@ -1,0 +1,38 @@
+"""`python -m redis_numpy.inspect --url redis://host:6379/0`: serve the inspector."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m redis_numpy.inspect",
+        description="A read-only web inspector for the redis-numpy arrays in one Redis database.",
+    )
+    parser.add_argument(
+        "--url", default=os.environ.get("REDIS_URL", "redis://localhost:6379/0"),
+        help="redis://[user:password@]host:port/db or rediss://... (default: $REDIS_URL or redis://localhost:6379/0)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8008, help="port to serve on (default 8008)")
+    parser.add_argument("--page-size", type=int, default=100, help="arrays per list page (default 100)")
+    args = parser.parse_args(argv)
+    try:
+        import uvicorn
+
+        from .app import create_app
+        from .store import redacted
+    except ImportError as err:
+        print(f"the inspector needs its extra: pip install 'redis-numpy[inspect]' ({err})", file=sys.stderr)
+        return 2
+    app = create_app(args.url, page_size=args.page_size)
+    print(f"redis-numpy inspector for {redacted(args.url)} on http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

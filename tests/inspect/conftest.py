@@ -1,0 +1,66 @@
+"""Fixtures for the inspector's tests: the real `python -m redis_numpy.inspect`
+process in front of a real redis-server with the module loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Iterator
+
+import pytest
+
+from redis_server import free_port
+
+
+@dataclass
+class Inspector:
+    base: str
+    proc: subprocess.Popen[bytes]
+
+    def get(self, path: str) -> tuple[int, bytes, str]:
+        """Status, body and content type of GET path (errors included)."""
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=60) as response:
+                return response.status, response.read(), response.headers.get("content-type", "")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read(), err.headers.get("content-type", "")
+
+
+def start_inspector(url: str) -> Inspector:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redis_numpy.inspect", "--url", url, "--port", str(port), "--page-size", "50"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    inspector = Inspector(f"http://127.0.0.1:{port}/", proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"inspector exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+        try:
+            urllib.request.urlopen(inspector.base + "static/style.css", timeout=5).close()
+            return inspector
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("inspector did not start")
+
+
+def stop_inspector(inspector: Inspector) -> None:
+    inspector.proc.terminate()
+    try:
+        inspector.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        inspector.proc.kill()
+        inspector.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def inspector(redis_server) -> Iterator[Inspector]:
+    found = start_inspector(f"redis://127.0.0.1:{redis_server.port}/0")
+    yield found
+    stop_inspector(found)

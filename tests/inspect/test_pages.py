@@ -1,0 +1,191 @@
+"""The inspector's pages over HTTP, against a real redis-server: the paged
+list, previews, what crosses the wire, ACL users and connection errors."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import start_inspector, stop_inspector
+from redis_numpy import Numpy
+from redis_numpy.inspect.store import READ_COMMANDS
+
+
+def listed_keys(body: bytes) -> list[str]:
+    return [html.unescape(k) for k in re.findall(r'<td data-value="([^"]*)"><a href="array\?', body.decode())]
+
+
+def next_link(body: bytes) -> str | None:
+    found = re.search(r'<a id="next" href="([^"]+)"', body.decode())
+    return html.unescape(found.group(1)) if found else None
+
+
+def net_output_bytes(r) -> int:
+    return int(r.info("stats")["total_net_output_bytes"])
+
+
+def test_list_pages_through_every_array_and_nothing_else(r, inspector):
+    arrays = Numpy(r)
+    want = {f"arr:{n:03d}" for n in range(130)}
+    for key in want:
+        arrays.set(key, np.zeros(3))
+    for n in range(60):
+        r.set(f"str:{n}", "x")
+    r.hset("h", "f", "v")
+    seen: list[str] = []
+    path = "?page_size=20"
+    pages = 0
+    while path:
+        status, body, _ = inspector.get(path)
+        assert status == 200
+        seen += listed_keys(body)
+        path = next_link(body)
+        pages += 1
+    assert sorted(seen) == sorted(want)  # each exactly once, no string or hash
+    assert pages >= 2
+    status, body, _ = inspector.get("?match=" + quote("arr:12*"))
+    assert sorted(listed_keys(body)) == [f"arr:12{d}" for d in range(10)]
+
+
+def test_row_shows_np_info_memory_and_ttl(r, inspector):
+    arrays = Numpy(r)
+    arrays.set("f", np.asfortranarray(np.ones((30, 40), dtype=">f4")))
+    r.pexpire("f", 3_600_000)
+    info = arrays.info("f")
+    status, body, _ = inspector.get("")
+    assert status == 200
+    row = re.search(r"<tr>\s*<td data-value=\"f\">.*?</tr>", body.decode(), re.S).group(0)
+    values = [html.unescape(v) for v in re.findall(r'data-value="([^"]*)"', row)]
+    memory_usage = r.memory_usage("f")
+    assert values[:10] == [
+        "f", "float32", "'>f4'", "(30, 40)", "2", "1200", "4", "4800", "F", str(info["memory"]),
+    ]
+    assert values[10] == str(memory_usage)
+    assert 3_590_000 < float(values[11]) <= 3_600_000
+    assert "60 min" in row
+    gauges = dict(re.findall(r'data-gauge="(\w+)"[^>]*>([^<]*)<', body.decode()))
+    assert gauges["numpy_arrays"] == r.info("numpy")["numpy_arrays"].__str__()
+
+
+def test_image_preview_is_the_array_pixel_for_pixel(r, inspector):
+    rng = np.random.default_rng(5)
+    for key, shape, mode in [("rgb", (37, 53, 3), "RGB"), ("rgba", (20, 9, 4), "RGBA"), ("grey", (31, 17), "L")]:
+        arr = rng.integers(0, 256, shape, dtype=np.uint8)
+        Numpy(r).set(key, arr)
+        status, body, ctype = inspector.get(f"preview.png?key={key}")
+        assert status == 200 and ctype == "image/png"
+        image = Image.open(io.BytesIO(body))
+        assert image.mode == mode
+        assert np.array_equal(np.asarray(image), arr)
+
+
+def test_slice_controls_pick_the_frame(r, inspector):
+    stack = np.random.default_rng(6).integers(0, 256, (6, 12, 16), dtype=np.uint8)
+    Numpy(r).set("stack", stack)
+    status, body, _ = inspector.get("array?key=stack&a0=4")
+    assert status == 200 and 'SLICE "<span id="spec">4, :, :</span>"' in body.decode()
+    status, body, _ = inspector.get("preview.png?key=stack&a0=4")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(body))), stack[4])
+    status, body, _ = inspector.get("preview.png?key=stack&a0=-1&a1=::-1&a2=::2")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(body))), stack[-1, ::-1, ::2])
+    status, body, _ = inspector.get("array?key=stack&a0=6")
+    assert status == 400 and "index 6 is out of bounds for axis 0 with size 6" in body.decode()
+
+
+def test_structured_table_and_scalar(r, inspector):
+    rec = np.zeros(80, dtype=[("id", "<i4"), ("name", "S5"), ("score", "<f8")])
+    rec["id"] = np.arange(80)
+    rec["name"] = [f"n{i}".encode() for i in range(80)]
+    rec["score"] = np.arange(80) / 4
+    Numpy(r).set("rec", rec)
+    status, body, _ = inspector.get("array?key=rec")
+    text = body.decode()
+    assert status == 200
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html.unescape(text))
+    assert len(rows) == 50  # the first rows only
+    assert rows[7] == ("7", "7", "b'n7'", "1.75")
+    Numpy(r).set("zero-d", np.array(2.5))
+    status, body, _ = inspector.get("array?key=zero-d")
+    assert '<p class="scalar" id="scalar">2.5</p>' in body.decode()
+
+
+def test_line_preview_reads_a_few_kilobytes_of_a_large_array(r, inspector):
+    """64 MiB of float64: the detail page and its plot read a strided sample."""
+    chunk = np.arange(1 << 20, dtype=np.float64)
+    arrays = Numpy(r)
+    for n in range(8):
+        arrays.append("big", chunk + n * (1 << 20))
+    before = net_output_bytes(r)
+    status, body, _ = inspector.get("array?key=big")
+    assert status == 200 and "downsampled on the server" in body.decode()
+    status, png, _ = inspector.get("preview.png?key=big")
+    assert status == 200 and png.startswith(b"\x89PNG")
+    sent = net_output_bytes(r) - before
+    assert sent < 64 * 1024, f"{sent} bytes left the server for a 64 MiB array's preview"
+
+
+def test_heatmap_and_missing_key(r, inspector):
+    Numpy(r).set("heat", np.random.default_rng(1).normal(size=(900, 700)).astype(np.float32))
+    status, body, _ = inspector.get("array?key=heat")
+    assert status == 200 and 'data-kind="heatmap"' in body.decode()
+    status, png, ctype = inspector.get("preview.png?key=heat")
+    assert status == 200 and ctype == "image/png" and Image.open(io.BytesIO(png)).size[0] > 300
+    status, body, _ = inspector.get("array?key=nope")
+    assert status == 404 and "No array at key" in body.decode()
+
+
+def test_acl_reader_sees_only_its_keys(redis_server, r):
+    arrays = Numpy(r)
+    arrays.set("pub:a", np.arange(5, dtype=np.uint8))
+    arrays.set("secret:b", np.arange(5))
+    r.acl_setuser("viewer", enabled=True, passwords=["+pw"], keys=["pub:*"], commands=["-@all"] + ["+" + c for c in READ_COMMANDS])
+    r.acl_setuser("no-get", enabled=True, passwords=["+pw"], keys=["*"],
+                  commands=["-@all"] + ["+" + c for c in READ_COMMANDS if c != "np.get"])
+    viewer = start_inspector(f"redis://viewer:pw@127.0.0.1:{redis_server.port}/0")
+    no_get = start_inspector(f"redis://no-get:pw@127.0.0.1:{redis_server.port}/0")
+    wrong = start_inspector(f"redis://viewer:bad@127.0.0.1:{redis_server.port}/0")
+    try:
+        status, body, _ = viewer.get("")
+        assert status == 200 and listed_keys(body) == ["pub:a"]
+        assert "keys not readable by this user were skipped" in body.decode()
+        assert "viewer:***@" in body.decode() and "pw@" not in body.decode()
+        status, png, _ = viewer.get("preview.png?key=pub:a")
+        assert status == 200 and png.startswith(b"\x89PNG")
+        status, body, _ = viewer.get("array?key=secret:b")
+        assert status == 403 and "Permission denied" in body.decode()
+        status, body, _ = no_get.get("preview.png?key=pub:a")
+        assert status == 403 and "Permission denied" in body.decode() and "+np.get" in body.decode()
+        status, body, _ = wrong.get("")
+        assert status == 401 and "Authentication failed" in body.decode()
+    finally:
+        for inspector in (viewer, no_get, wrong):
+            stop_inspector(inspector)
+        r.acl_deluser("viewer", "no-get")
+
+
+def test_unreachable_server_is_a_clear_error():
+    from redis_server import free_port
+
+    port = free_port()
+    inspector = start_inspector(f"redis://127.0.0.1:{port}/0")
+    try:
+        status, body, _ = inspector.get("")
+        assert status == 503 and f"Cannot connect to Redis at redis://127.0.0.1:{port}/0" in body.decode()
+        status, body, ctype = inspector.get("api/stats")
+        assert status == 503 and ctype == "application/json" and b'"ok":false' in body
+    finally:
+        stop_inspector(inspector)
+
+
+@pytest.mark.parametrize("path", ["", "array?key=rgb"])
+def test_pages_load_nothing_from_elsewhere(inspector, path):
+    """Every src/href is relative to the inspector: no CDN, works offline."""
+    status, body, _ = inspector.get(path)
+    assert status in (200, 404)
+    assert not re.search(r'(src|href)="(https?:)?//', body.decode())
