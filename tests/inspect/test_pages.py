@@ -189,3 +189,31 @@ def test_pages_load_nothing_from_elsewhere(inspector, path):
     status, body, _ = inspector.get(path)
     assert status in (200, 404)
     assert not re.search(r'(src|href)="(https?:)?//', body.decode())
+
+
+def test_binary_keys_fortran_images_and_other_dtypes(r, inspector):
+    arrays = Numpy(r)
+    image = np.asfortranarray(np.random.default_rng(7).integers(0, 256, (21, 34, 3), dtype=np.uint8))
+    key = b"img:\xff\xfe"  # not UTF-8: travels as hex
+    arrays.set(key, image)
+    status, body, _ = inspector.get("")
+    assert f'href="array?hex={key.hex()}"' in body.decode()
+    status, body, _ = inspector.get(f"array?hex={key.hex()}")
+    assert status == 200 and "F (Fortran)" in body.decode()
+    status, png, _ = inspector.get(f"preview.png?hex={key.hex()}")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), image)
+    status, body, _ = inspector.get("array?hex=zz")
+    assert status == 400 and "not valid hex" in body.decode()
+    for name, arr, kind in [
+        ("be", np.arange(12.0).reshape(3, 4).astype(">f8"), "heatmap"),
+        ("cplx", np.exp(1j * np.linspace(0, 3, 50)), "line"),
+        ("flags", np.arange(30) % 3 == 0, "line"),
+        ("half", np.ones((5, 6), dtype=np.float16), "heatmap"),
+        ("empty", np.zeros((0, 4)), "heatmap"),
+    ]:
+        arrays.set(name, arr)
+        status, body, _ = inspector.get(f"array?key={name}")
+        assert status == 200 and f'data-kind="{kind}"' in body.decode(), name
+        status, png, ctype = inspector.get(f"preview.png?key={name}")
+        assert status == 200 and ctype == "image/png", (name, png[:300])
+        assert Image.open(io.BytesIO(png)).size[0] > 100
