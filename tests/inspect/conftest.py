@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Iterator
@@ -16,24 +17,34 @@ import pytest
 from redis_server import free_port
 
 
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+NO_REDIRECTS = urllib.request.build_opener(_KeepRedirects)
+
+
 @dataclass
 class Inspector:
     base: str
     proc: subprocess.Popen[bytes]
 
-    def get(self, path: str) -> tuple[int, bytes, str]:
-        """Status, body and content type of GET path (errors included)."""
+    def get(self, path: str, form: dict[str, str] | None = None) -> tuple[int, bytes, str]:
+        """Status, body and content type of GET path, or of POSTing `form`
+        there (errors included; redirects are not followed)."""
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
-            with urllib.request.urlopen(self.base + path, timeout=60) as response:
+            with NO_REDIRECTS.open(self.base + path, data=data, timeout=60) as response:
                 return response.status, response.read(), response.headers.get("content-type", "")
         except urllib.error.HTTPError as err:
             return err.code, err.read(), err.headers.get("content-type", "")
 
 
-def start_inspector(url: str) -> Inspector:
+def start_inspector(url: str, *extra: str) -> Inspector:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "redis_numpy.inspect", "--url", url, "--port", str(port), "--page-size", "50"],
+        [sys.executable, "-m", "redis_numpy.inspect", "--url", url, "--port", str(port), "--page-size", "50", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     inspector = Inspector(f"http://127.0.0.1:{port}/", proc)

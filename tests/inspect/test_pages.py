@@ -217,3 +217,48 @@ def test_binary_keys_fortran_images_and_other_dtypes(r, inspector):
         status, png, ctype = inspector.get(f"preview.png?key={name}")
         assert status == 200 and ctype == "image/png", (name, png[:300])
         assert Image.open(io.BytesIO(png)).size[0] > 100
+
+
+def form_token(body: bytes) -> str:
+    return re.search(r'name="token" value="([^"]+)"', body.decode()).group(1)
+
+
+def test_read_only_by_default(r, inspector):
+    Numpy(r).set("keep", np.zeros(3))
+    status, body, _ = inspector.get("array?key=keep")
+    assert status == 200 and 'id="delete-form"' not in body.decode() and "read-only" in body.decode()
+    for path in ("delete", "ttl"):
+        status, _, _ = inspector.get(path, {"key": "keep", "token": "x", "seconds": "5"})
+        assert status in (404, 405)
+    assert r.exists("keep") and r.pttl("keep") == -1
+
+
+def test_allow_writes_deletes_and_sets_ttl_with_a_token(redis_server, r):
+    arrays = Numpy(r)
+    arrays.set("w", np.zeros(3))
+    writer = start_inspector(f"redis://127.0.0.1:{redis_server.port}/0", "--allow-writes")
+    r.acl_setuser("viewer2", enabled=True, passwords=["+pw"], keys=["*"], commands=["-@all"] + ["+" + c for c in READ_COMMANDS])
+    reader = start_inspector(f"redis://viewer2:pw@127.0.0.1:{redis_server.port}/0", "--allow-writes")
+    try:
+        status, body, _ = writer.get("array?key=w")
+        assert "writes allowed" in body.decode()
+        token = form_token(body)
+        status, _, _ = writer.get("ttl", {"key": "w", "token": "forged", "seconds": "100"})
+        assert status == 403 and r.pttl("w") == -1
+        status, _, _ = writer.get("ttl", {"key": "w", "token": token, "seconds": "100"})
+        assert status == 303 and 99_000 < r.pttl("w") <= 100_000
+        status, body, _ = writer.get("ttl", {"key": "w", "token": token, "seconds": "-3"})
+        assert status == 400 and "at least 1 second" in body.decode()
+        status, _, _ = writer.get("ttl", {"key": "w", "token": token, "seconds": ""})
+        assert status == 303 and r.pttl("w") == -1
+        # A user without write commands gets a clear refusal and the key stays.
+        status, body, _ = reader.get("array?key=w")
+        status, body, _ = reader.get("delete", {"key": "w", "token": form_token(body)})
+        assert status == 403 and "Permission denied" in body.decode() and "+unlink" in body.decode()
+        assert r.exists("w")
+        status, _, _ = writer.get("delete", {"key": "w", "token": token})
+        assert status == 303 and not r.exists("w")
+    finally:
+        stop_inspector(writer)
+        stop_inspector(reader)
+        r.acl_deluser("viewer2")

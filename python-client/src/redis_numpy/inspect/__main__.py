@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8008, help="port to serve on (default 8008)")
     parser.add_argument("--page-size", type=int, default=100, help="arrays per list page (default 100)")
+    parser.add_argument(
+        "--allow-writes", action="store_true",
+        help="add Delete and TTL buttons to the detail page (UNLINK, PEXPIRE, PERSIST); read-only without it",
+    )
     args = parser.parse_args(argv)
     try:
         import uvicorn
@@ -28,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as err:
         print(f"the inspector needs its extra: pip install 'redis-numpy[inspect]' ({err})", file=sys.stderr)
         return 2
-    app = create_app(args.url, page_size=args.page_size)
+    app = create_app(args.url, page_size=args.page_size, allow_writes=args.allow_writes)
     print(f"redis-numpy inspector for {redacted(args.url)} on http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -1,7 +1,8 @@
 """The inspector's web pages (Starlette, server-rendered with Jinja2).
 
-Every route is a GET and every page works without JavaScript except the live
-gauges and the client-side sort and filter of the list. Pages and previews are
+Every page is a GET and works without JavaScript except the live gauges and
+the client-side sort and filter of the list. With `allow_writes`, two POST
+routes (delete, TTL) are added, each checked against a per-process token. Pages and previews are
 built per request in Starlette's thread pool, with one shared Redis
 connection pool.
 """
@@ -11,21 +12,23 @@ from __future__ import annotations
 import binascii
 import contextlib
 import math
+import secrets
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from . import render
 from .selection import Selection, SelectionError, default_choices, select
-from .store import GAUGES, READ_COMMANDS, Store, StoreError, redacted
+from .store import GAUGES, READ_COMMANDS, WRITE_COMMANDS, Store, StoreError, redacted
 
 HERE = Path(__file__).parent
 DEFAULT_PAGE_SIZE = 100
@@ -67,8 +70,9 @@ def key_query(key: bytes) -> dict[str, str]:
         return {"hex": key.hex()}
 
 
-def key_from(request: Request) -> bytes:
-    params = request.query_params
+def key_from(request: Request, params: Any = None) -> bytes:
+    """The key named in the query (or in `params`, a posted form)."""
+    params = request.query_params if params is None else params
     if "hex" in params:
         try:
             return binascii.unhexlify(params["hex"])
@@ -85,20 +89,29 @@ def choices_from(request: Request, shape: tuple[int, ...], dtype: np.dtype) -> l
     return [request.query_params.get(f"a{n}", default).strip() or ":" for n, default in enumerate(defaults)]
 
 
-def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE) -> Starlette:
-    """The inspector for the Redis at `url` (`redis://[user:password@]host:port/db`)."""
+def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool = False) -> Starlette:
+    """The inspector for the Redis at `url` (`redis://[user:password@]host:port/db`).
+
+    Read-only unless `allow_writes`: then the detail page can delete a key or
+    change its TTL."""
     store = Store(url)
+    # Posted forms must carry this, so another site cannot make a browser
+    # that has the inspector open post to it.
+    token = secrets.token_urlsafe(32)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["bytes"] = human_bytes
     templates.env.filters["ttl"] = human_ttl
     templates.env.globals["server"] = redacted(url)
     templates.env.globals["gauges"] = GAUGES
+    templates.env.globals["allow_writes"] = allow_writes
+    templates.env.globals["token"] = token
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     def error_page(request: Request, err: StoreError) -> Response:
-        return page(request, "error.html", err.status, message=str(err), read_commands=READ_COMMANDS)
+        commands = READ_COMMANDS + (WRITE_COMMANDS if allow_writes else ())
+        return page(request, "error.html", err.status, message=str(err), read_commands=commands)
 
     def list_page(request: Request) -> Response:
         params = request.query_params
@@ -118,6 +131,7 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE) -> Starlette:
         )
         return page(
             request, "list.html",
+            deleted=params.get("deleted"),
             stats=stats, match=match, page_size=size, cursor=cursor, next_url=next_url, skipped=skipped,
             rows=[
                 {
@@ -203,6 +217,39 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE) -> Starlette:
         except StoreError as err:
             return JSONResponse({"ok": False, "error": str(err)}, status_code=err.status)
 
+    async def posted_form(request: Request) -> dict[str, str]:
+        """The urlencoded form, after checking its token."""
+        body = (await request.body()).decode("utf-8", errors="replace")
+        form = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+        if not secrets.compare_digest(form.get("token", ""), token):
+            raise StoreError("the form's token is missing or stale: reload the page and try again", 403)
+        return form
+
+    async def delete_key(request: Request) -> Response:
+        try:
+            form = await posted_form(request)
+            key = key_from(request, form)
+            await run_in_threadpool(store.delete, key)
+        except StoreError as err:
+            return error_page(request, err)
+        return RedirectResponse("./?" + urlencode({"deleted": key_text(key)}), status_code=303)
+
+    async def set_ttl(request: Request) -> Response:
+        try:
+            form = await posted_form(request)
+            key = key_from(request, form)
+            text = form.get("seconds", "").strip()
+            try:
+                seconds = int(text) if text else None
+            except ValueError:
+                raise StoreError(f"TTL {text!r} is not a whole number of seconds", 400) from None
+            if seconds is not None and seconds <= 0:
+                raise StoreError("a TTL must be at least 1 second (leave it empty to remove it)", 400)
+            await run_in_threadpool(store.set_ttl, key, seconds)
+        except StoreError as err:
+            return error_page(request, err)
+        return RedirectResponse("array?" + urlencode(key_query(key)), status_code=303)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -214,6 +261,10 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE) -> Starlette:
             Route("/array", detail_page),
             Route("/preview.png", preview_png),
             Route("/api/stats", stats_json),
+            *(
+                [Route("/delete", delete_key, methods=["POST"]), Route("/ttl", set_ttl, methods=["POST"])]
+                if allow_writes else []
+            ),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         lifespan=lifespan,

@@ -1,6 +1,7 @@
-"""The inspector's only door to Redis. Every command sent from here is a read
-(SCAN, TYPE, PTTL, MEMORY USAGE, INFO, NP.INFO, NP.GET), so the inspector
-works for an ACL user granted just those."""
+"""The inspector's only door to Redis. Pages send only reads (SCAN, TYPE,
+PTTL, MEMORY USAGE, INFO, NP.INFO, NP.GET), so the inspector works for an ACL
+user granted just those; the delete and TTL buttons, there only when the
+inspector was started with --allow-writes, send UNLINK, PEXPIRE and PERSIST."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ GAUGES = ("numpy_arrays", "numpy_data_bytes", "numpy_commands", "numpy_rejected_
 
 # The commands the inspector sends, for an ACL user that may run nothing else.
 READ_COMMANDS = ("scan", "type", "pttl", "memory|usage", "info", "ping", "np.info", "np.get")
+# What --allow-writes adds.
+WRITE_COMMANDS = ("unlink", "pexpire", "persist")
 
 
 class StoreError(Exception):
@@ -160,3 +163,14 @@ class Store:
         if payload is None:
             raise StoreError(f"No array at key {key!r}", 404)
         return decode(payload)
+
+    def delete(self, key: bytes) -> bool:
+        """UNLINK: True if the key was there."""
+        return bool(self._call(self.client.unlink, key))
+
+    def set_ttl(self, key: bytes, seconds: Optional[int]) -> bool:
+        """PEXPIRE in `seconds`, or PERSIST when None: True if the key was there
+        (and, for PERSIST, had a TTL)."""
+        if seconds is None:
+            return bool(self._call(self.client.persist, key))
+        return bool(self._call(self.client.pexpire, key, seconds * 1000))
