@@ -8,10 +8,24 @@
     arrays.get("embeddings", slice="10:20")
 """
 
+from .chunked import ConcurrentWrite, Upload, UploadAborted
 from .client import Numpy, NumpyError
 from .commands import NumpyCommands, format_slice
 from .npy import decode, encode
+from .view import ArrayView
 
 __version__ = "0.1.0"
 
-__all__ = ["Numpy", "NumpyCommands", "NumpyError", "decode", "encode", "format_slice", "__version__"]
+__all__ = [
+    "ArrayView",
+    "ConcurrentWrite",
+    "Numpy",
+    "NumpyCommands",
+    "NumpyError",
+    "Upload",
+    "UploadAborted",
+    "decode",
+    "encode",
+    "format_slice",
+    "__version__",
+]

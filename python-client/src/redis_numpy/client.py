@@ -9,7 +9,8 @@ import redis
 import redis.asyncio
 from redis.exceptions import ResponseError
 
-from .commands import COMMANDS, RESPONSE_CALLBACKS, NumpyCommands
+from .commands import COMMANDS, RESPONSE_CALLBACKS
+from .streaming import StreamingCommands
 
 
 class NumpyError(ResponseError):
@@ -47,7 +48,7 @@ def _decodes_responses(client: Any) -> bool:
     return bool(pool is not None and pool.connection_kwargs.get("decode_responses"))
 
 
-class Numpy(NumpyCommands):
+class Numpy(StreamingCommands):
     """The NP.* commands on `client`: a `redis.Redis`, `redis.asyncio.Redis`,
     `redis.cluster.RedisCluster`, `redis.asyncio.RedisCluster`, or a pipeline of any of them.
 

@@ -1,0 +1,323 @@
+"""Arrays of any size, moved in bounded chunks (docs/big-arrays.md).
+
+Upload: the first chunk is `NP.SET` on a *staging key* in the target's hash
+slot, every further chunk is `NP.APPEND`ed to it, and a script renames the
+finished array over the target. Readers of the target see the old array until
+that rename and the whole new one after it. The staging key carries a TTL,
+refreshed with every chunk, so an upload whose client dies leaves nothing
+behind for longer than the TTL; an upload that fails is deleted at once.
+
+Download: `NP.INFO`, then `NP.GET key SLICE a:b` along axis 0 into a
+preallocated array. On a standalone server the key is WATCHed, so a write
+that lands mid-download is noticed and the download starts again.
+
+Either way the client holds at most one chunk of payload besides the array.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+import numpy as np
+import redis
+from redis.client import NEVER_DECODE
+from redis.crc import key_slot
+
+from .commands import NP_APPEND, NP_GET, NP_INFO, NP_SET
+from .npy import check_dtype, encode
+
+if TYPE_CHECKING:
+    from .streaming import StreamingCommands
+
+DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+# Seconds an abandoned staging key lives after its last chunk arrived.
+DEFAULT_STAGING_TTL = 120
+STAGING_INFIX = b":np-staging:"
+# How often a download restarts when the key keeps changing under it.
+DOWNLOAD_ATTEMPTS = 3
+
+# A callable `progress(done_bytes, total_bytes)`, True for a tqdm bar (when
+# tqdm is installed), or None.
+Progress = Union[None, bool, Callable[[int, int], Any]]
+
+# RENAME the finished staging key over the target, atomically with the checks
+# NP.SET would make (WRONGTYPE) and with dropping the staging TTL.
+_COMMIT = """
+local kind = redis.call('TYPE', KEYS[2])['ok']
+if kind ~= 'none' and kind ~= 'numpy-arr' then
+    redis.call('DEL', KEYS[1])
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return redis.error_reply('ERR upload staging key expired before the upload finished')
+end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('PERSIST', KEYS[2])
+return 1
+"""
+
+
+class UploadAborted(redis.exceptions.RedisError):
+    """A chunked upload that could not finish; the target key was not changed
+    and the staging key is gone."""
+
+
+class ConcurrentWrite(redis.exceptions.RedisError):
+    """The array changed under every attempt of a chunked download."""
+
+
+def _key_bytes(key: Any) -> bytes:
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+def staging_key(key: Any) -> bytes:
+    """A fresh staging key in `key`'s hash slot, so RENAME works on Cluster."""
+    raw = _key_bytes(key)
+    start = raw.find(b"{")
+    has_tag = start >= 0 and raw.find(b"}", start + 1) > start + 1
+    base = raw if has_tag else b"{" + raw + b"}"
+    staged = base + STAGING_INFIX + uuid.uuid4().hex.encode()
+    if key_slot(staged) != key_slot(raw):
+        raise ValueError(f"cannot stage an upload for key {key!r} in its hash slot (unbalanced braces)")
+    return staged
+
+
+def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """(advance by n bytes, close) for the caller's progress choice."""
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        except ImportError:
+            return (lambda n: None), (lambda: None)
+        bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=what)
+        return bar.update, bar.close
+    if callable(progress):
+        done = [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            progress(done[0], total)
+
+        return advance, (lambda: None)
+    return (lambda n: None), (lambda: None)
+
+
+def _rows_per_chunk(shape: tuple[int, ...], itemsize: int, chunk_bytes: int) -> int:
+    """Rows of axis 0 per chunk: at least one, so a chunk can exceed `chunk_bytes`
+    only when a single row does."""
+    row_bytes = math.prod(shape[1:]) * itemsize
+    return max(1, chunk_bytes // max(row_bytes, 1))
+
+
+class Upload:
+    """An array written in pieces along axis 0, published whole or not at all.
+
+    >>> with arrays.upload("weights", (1_000_000, 768), np.float32) as up:
+    ...     for block in blocks:            # any number of rows each
+    ...         up.write(block)
+    # "weights" now holds all rows; until here readers saw the old value
+
+    Leaving the `with` block by an exception (or calling `abort()`) deletes the
+    staging key; `commit()` (done by the `with` block) refuses an incomplete array.
+    Streamed arrays are stored in C order.
+    """
+
+    def __init__(
+        self,
+        arrays: "StreamingCommands",
+        key: Any,
+        shape: tuple[int, ...],
+        dtype: Any,
+        *,
+        ttl: int = DEFAULT_STAGING_TTL,
+        progress: Progress = None,
+    ):
+        self.arrays = arrays
+        self.key = key
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        check_dtype(self.dtype)
+        if not self.shape:
+            raise ValueError("a 0-d array has no axis to upload in pieces; use set()")
+        self.ttl = ttl
+        self.staging = staging_key(key)
+        self.rows = 0  # rows of axis 0 staged so far
+        self.nbytes = math.prod(self.shape) * self.dtype.itemsize
+        self._advance, self._close_progress = _reporter(progress, self.nbytes, f"set {key!r}")
+        self._done = False
+        self._check_target_type()
+
+    def _check_target_type(self) -> None:
+        """Fail before sending gigabytes when the target is not an array (the commit checks again)."""
+        kind = self.arrays.client.type(self.key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind not in ("none", "numpy-arr"):
+            raise redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+    def write(self, block: Any) -> None:
+        """Stage the next rows. `block` has the upload's dtype and its shape
+        except along axis 0; the rows must not run past `shape[0]`."""
+        if self._done:
+            raise ValueError("this upload is already committed or aborted")
+        block = np.asarray(block)
+        if block.dtype != self.dtype:
+            raise TypeError(f"chunk dtype {block.dtype} does not match the upload's dtype {self.dtype}")
+        if block.ndim != len(self.shape) or block.shape[1:] != self.shape[1:]:
+            raise ValueError(
+                f"chunk of shape {block.shape} does not fit the staged shape {self.shape} "
+                f"(every chunk must have shape (n,) + {self.shape[1:]})"
+            )
+        if self.rows + block.shape[0] > self.shape[0]:
+            raise ValueError(
+                f"chunk of {block.shape[0]} rows does not fit: {self.rows} of {self.shape[0]} rows are already staged"
+            )
+        if block.shape[0] == 0 and self.rows > 0:
+            return
+        payload = encode(np.ascontiguousarray(block))
+        first = self.rows == 0
+        pipe = self.arrays.client.pipeline(transaction=not self._cluster())
+        pipe.execute_command(NP_SET if first else NP_APPEND, self.staging, payload)
+        pipe.expire(self.staging, self.ttl)
+        del payload
+        try:
+            reply, _ = pipe.execute()
+        except redis.exceptions.RedisError as err:
+            self._discard()
+            raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} rows: {err}") from err
+        expected = self.rows + block.shape[0]
+        # NP.APPEND creates a missing key: a length short of what was staged means
+        # the staging key expired and this chunk started a new, partial array.
+        if not first and reply != expected:
+            self._discard()
+            raise UploadAborted(
+                f"upload of {self.key!r} aborted: its staging key expired (TTL {self.ttl} s) "
+                f"after {self.rows} of {self.shape[0]} rows; the old value is untouched"
+            )
+        self.rows = expected
+        self._advance(block.nbytes)
+
+    def commit(self) -> None:
+        """Publish the staged array at the key, replacing its value and any TTL."""
+        if self._done:
+            raise ValueError("this upload is already committed or aborted")
+        if self.rows != self.shape[0]:
+            self.abort()
+            raise UploadAborted(f"upload of {self.key!r} incomplete: {self.rows} of {self.shape[0]} rows staged")
+        if self.shape[0] == 0:  # nothing was sent: stage the empty array now
+            self.write(np.empty(self.shape, self.dtype))
+        try:
+            self.arrays.client.eval(_COMMIT, 2, self.staging, self.key)
+        except redis.exceptions.ResponseError as err:
+            self._discard()
+            if str(err).startswith("WRONGTYPE"):
+                raise
+            raise UploadAborted(f"upload of {self.key!r} aborted: {err}; the old value is untouched") from err
+        self._done = True
+        self._close_progress()
+
+    def abort(self) -> None:
+        """Drop what was staged; the key keeps its old value."""
+        if not self._done:
+            self._discard()
+
+    def _discard(self) -> None:
+        self._done = True
+        self._close_progress()
+        self.arrays.client.delete(self.staging)
+
+    def _cluster(self) -> bool:
+        return isinstance(self.arrays.client, redis.cluster.RedisCluster)
+
+    def __enter__(self) -> "Upload":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def upload(
+    arrays: "StreamingCommands",
+    key: Any,
+    arr: np.ndarray,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ttl: int = DEFAULT_STAGING_TTL,
+    progress: Progress = None,
+) -> bool:
+    """Store `arr` at `key` in chunks of about `chunk_bytes`; True, like `set`."""
+    if arr.ndim == 0:
+        raise ValueError("a 0-d array has no axis to upload in pieces; use set()")
+    step = _rows_per_chunk(arr.shape, arr.dtype.itemsize, chunk_bytes)
+    with Upload(arrays, key, arr.shape, arr.dtype, ttl=ttl, progress=progress) as up:
+        for start in range(0, arr.shape[0], step):
+            up.write(arr[start : start + step])
+    return True
+
+
+def download(
+    arrays: "StreamingCommands",
+    key: Any,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    progress: Progress = None,
+    info: Optional[dict[str, Any]] = None,
+) -> Optional[np.ndarray]:
+    """The array at `key` read in chunks of about `chunk_bytes` into one new
+    (writable) array, or None if the key does not exist."""
+    client = arrays.client
+    if isinstance(client, redis.cluster.RedisCluster):
+        # Cluster pipelines cannot WATCH: compare the metadata before and after instead.
+        for _ in range(DOWNLOAD_ATTEMPTS):
+            before = info or arrays.info(key)
+            info = None
+            if before is None:
+                return None
+            out = _read_chunks(arrays.execute_command, key, before, chunk_bytes, progress)
+            if arrays.info(key) == before:
+                return out
+        raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+    with client.pipeline(transaction=True) as pipe:
+        for _ in range(DOWNLOAD_ATTEMPTS):
+            pipe.watch(key)  # from here on the pipeline runs commands at once, on one connection
+            meta = pipe.execute_command(NP_INFO, key)
+            if meta is None:
+                pipe.reset()
+                return None
+            out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress)
+            pipe.multi()
+            pipe.ping()
+            try:
+                pipe.execute()
+            except redis.exceptions.WatchError:
+                continue
+            return out
+    raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+
+
+def _read_chunks(
+    execute: Callable[..., Any], key: Any, info: dict[str, Any], chunk_bytes: int, progress: Progress
+) -> np.ndarray:
+    shape, dtype = info["shape"], info["dtype"]
+    out = np.empty(shape, dtype, order="F" if info["fortran_order"] else "C")
+    if not shape or info["nbytes"] == 0:
+        whole = execute(NP_GET, key, **{NEVER_DECODE: []})
+        out[...] = whole
+        return out
+    step = _rows_per_chunk(shape, dtype.itemsize, chunk_bytes)
+    advance, close = _reporter(progress, info["nbytes"], f"get {key!r}")
+    try:
+        for start in range(0, shape[0], step):
+            stop = min(start + step, shape[0])
+            chunk = execute(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
+            if chunk is None or chunk.shape != (stop - start,) + tuple(shape[1:]):
+                raise ConcurrentWrite(f"{key!r} changed shape during a chunked read")
+            out[start:stop] = chunk
+            advance(chunk.nbytes)
+    finally:
+        close()
+    return out

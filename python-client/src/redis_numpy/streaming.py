@@ -1,0 +1,84 @@
+"""`set` and `get` that stream big arrays in chunks, `upload` and `view`: the
+commands of `Numpy` that take more than one round trip (docs/big-arrays.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import redis
+
+from . import chunked
+from .commands import DtypeLike, NumpyCommands, SliceSpec
+from .view import ArrayView
+
+
+class StreamingCommands(NumpyCommands):
+    """Arrays bigger than `chunk_bytes` (64 MiB unless set on the instance) move
+    in chunks of that size: `set` through a staging key published whole, `get`
+    slice by slice into one preallocated array. Set `chunk_bytes = None` to send
+    every array in one command. Streaming applies to synchronous clients and
+    Cluster clients; pipelines and asyncio clients send one command."""
+
+    chunk_bytes: Optional[int] = chunked.DEFAULT_CHUNK_BYTES
+    # Seconds a staging key outlives its last chunk (an interrupted upload's leftovers).
+    staging_ttl: int = chunked.DEFAULT_STAGING_TTL
+    client: Any
+    _queued: bool
+
+    def _streams(self) -> bool:
+        return (
+            self.chunk_bytes is not None
+            and not self._queued
+            and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
+        )
+
+    def set(self, key: Any, arr: Any, *, progress: chunked.Progress = None) -> Any:
+        """Store `arr` at `key` (NP.SET), replacing any array there. Returns True.
+
+        Past `chunk_bytes` the array is uploaded in chunks; readers see the old
+        value until the whole new one is in place. `progress`: a callable
+        `(done_bytes, total_bytes)`, or True for a tqdm bar (if tqdm is installed).
+        Object arrays raise TypeError before anything is sent."""
+        if self._streams():
+            data = np.asanyarray(arr)
+            assert self.chunk_bytes is not None
+            if data.ndim and data.nbytes > self.chunk_bytes:
+                return chunked.upload(
+                    self, key, data, chunk_bytes=self.chunk_bytes, ttl=self.staging_ttl, progress=progress
+                )
+        return super().set(key, arr)
+
+    def get(
+        self,
+        key: Any,
+        *,
+        copy: bool = False,
+        slice: Optional[SliceSpec] = None,
+        as_dtype: Optional[DtypeLike] = None,
+        progress: chunked.Progress = None,
+    ) -> Any:
+        """The array at `key` (NP.GET), or None if the key does not exist.
+
+        The array is a read-only view of the reply; `copy=True` returns a writable copy.
+        `slice` reads `arr[slice]` on the server (a string like `"10:20, ::2"` or
+        `np.s_[10:20, ::2]`); `as_dtype` casts on the server like `arr.astype(dtype)`.
+        A whole array past `chunk_bytes` is read in chunks (then always writable);
+        `progress` as for `set`."""
+        if slice is None and as_dtype is None and self._streams():
+            info = self.info(key)
+            if info is None:
+                return None
+            assert self.chunk_bytes is not None
+            if info["nbytes"] > self.chunk_bytes:
+                return chunked.download(self, key, chunk_bytes=self.chunk_bytes, progress=progress)
+        return super().get(key, copy=copy, slice=slice, as_dtype=as_dtype)
+
+    def upload(self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None) -> chunked.Upload:
+        """An array of `shape` and `dtype` written in pieces along axis 0 with
+        `write(block)` and published whole by `commit()` (or a `with` block)."""
+        return chunked.Upload(self, key, shape, dtype, ttl=self.staging_ttl, progress=progress)
+
+    def view(self, key: Any) -> ArrayView:
+        """The array at `key` as an `ArrayView`: read and written slice by slice, on the server."""
+        return ArrayView(self, key, chunk_bytes=self.chunk_bytes or chunked.DEFAULT_CHUNK_BYTES)

@@ -1,0 +1,103 @@
+"""`ArrayView`: an array that stays on the server and is read or written a slice at a time."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+import redis
+from redis.client import NEVER_DECODE
+
+from . import chunked
+from .commands import NP_GET, NP_SETSLICE, format_slice
+from .npy import encode
+
+if TYPE_CHECKING:
+    from .streaming import StreamingCommands
+
+
+class ArrayView:
+    """The array at `key`, lazily: `shape`, `dtype`, `ndim`, `size`, `nbytes` and
+    `len()` come from one NP.INFO; `view[index]` is `NP.GET key SLICE index` (only
+    the selected elements cross the network); `view[index] = value` is
+    NP.SETSLICE; `np.asarray(view)` reads the whole array in chunks.
+
+    Indexes are NumPy basic indexes (ints, slices, `...`, `None`). The metadata
+    is read once; call `refresh()` after the array changed shape on the server.
+    Works with `dask.array.from_array(view, chunks=...)`.
+    """
+
+    def __init__(self, arrays: "StreamingCommands", key: Any, *, chunk_bytes: int = chunked.DEFAULT_CHUNK_BYTES):
+        self.arrays = arrays
+        self.key = key
+        self.chunk_bytes = chunk_bytes
+        self._info: dict[str, Any] = {}
+        self.refresh()
+
+    def refresh(self) -> "ArrayView":
+        info = self.arrays.info(self.key)
+        if info is None:
+            raise KeyError(f"no array at key {self.key!r}")
+        self._info = info
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._info["shape"])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._info["dtype"])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> Any:
+        spec = self._spec(index)
+        reply = self._call(NP_GET, self.key, "SLICE", spec, **{NEVER_DECODE: []})
+        if reply is None:
+            raise KeyError(f"no array at key {self.key!r}")
+        return reply[()] if reply.ndim == 0 else reply
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        data = np.asarray(value, dtype=self.dtype)
+        self._call(NP_SETSLICE, self.key, self._spec(index), encode(data))
+
+    def __array__(self, dtype: Optional[Any] = None, copy: Optional[bool] = None) -> np.ndarray:
+        out = chunked.download(self.arrays, self.key, chunk_bytes=self.chunk_bytes)
+        if out is None:
+            raise KeyError(f"no array at key {self.key!r}")
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"ArrayView({self.key!r}, shape={self.shape}, dtype={self.dtype})"
+
+    @staticmethod
+    def _spec(index: Any) -> str:
+        if isinstance(index, tuple) and index == ():
+            return "..."
+        return format_slice(index)
+
+    def _call(self, *args: Any, **options: Any) -> Any:
+        """An NP.* command; "out of bounds" replies become IndexError, as in NumPy."""
+        try:
+            return self.arrays.execute_command(*args, **options)
+        except redis.exceptions.ResponseError as err:
+            if "out of bounds" in str(err) or "too many indices" in str(err):
+                raise IndexError(str(err).removeprefix("ERR ")) from err
+            raise

@@ -1,0 +1,346 @@
+"""Big arrays: chunked set/get through a staging key, uploads in pieces, and
+the lazy `ArrayView`, against a real server. Chunks are made tiny so that
+small arrays exercise every path; one test moves an array past 512 MiB."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import redis
+
+from redis_numpy import Numpy, NumpyError, Upload, UploadAborted
+from redis_numpy.chunked import STAGING_INFIX
+
+from npy_bytes import npy
+
+KB = 1024
+MB = 1024 * KB
+
+
+@pytest.fixture
+def arrays(redis_server, r):
+    client = redis_server.client()
+    arrays = Numpy(client)
+    arrays.chunk_bytes = 4 * KB
+    yield arrays
+    client.close()
+
+
+def staging_keys(r) -> list[bytes]:
+    return list(r.scan_iter(match=b"*" + STAGING_INFIX + b"*"))
+
+
+def assert_same(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert npy(np.ascontiguousarray(got)) == npy(np.ascontiguousarray(want))
+
+
+CASES = {
+    "float32_2d": np.random.default_rng(1).standard_normal((1000, 7)).astype(np.float32),
+    "int8_1d": np.arange(100_000, dtype=np.int64).astype(np.int8),
+    "big_endian_3d": np.arange(6000, dtype=">f8").reshape(30, 20, 10),
+    "fortran": np.asfortranarray(np.arange(20_000, dtype=np.int32).reshape(200, 100)),
+    "strided": np.arange(40_000, dtype=np.uint16).reshape(400, 100)[::3, ::2],
+    "structured": np.array([(i, i / 3, b"x" * (i % 4)) for i in range(2000)],
+                           dtype=[("i", "<u4"), ("f", "<f8"), ("s", "S3")]),
+    "unicode": np.array([f"row {i} ✓" for i in range(1500)], dtype="U9"),
+    "row_bigger_than_chunk": np.arange(3 * 5000, dtype=np.float64).reshape(3, 5000),
+    "empty_rows": np.zeros((0, 3000), dtype=np.float32),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_chunked_set_and_get_round_trip(arrays, r, name):
+    arr = CASES[name]
+    assert arrays.set("big", arr) is True
+    # stored as one array, in C order, byte for byte what np.save writes
+    assert r.execute_command("NP.GET", "big") == npy(np.ascontiguousarray(arr))
+    got = arrays.get("big")
+    assert_same(got, arr)
+    assert got.flags.writeable
+    assert staging_keys(r) == []
+    assert r.ttl("big") == -1
+
+
+def test_small_arrays_and_zero_d_go_in_one_command(arrays, r):
+    r.config_resetstat()
+    arrays.set("small", np.arange(10.0))
+    arrays.set("scalar", np.array(2.5))
+    stats = r.info("commandstats")
+    assert stats["cmdstat_np.set"]["calls"] == 2 and "cmdstat_np.append" not in stats
+    assert arrays.get("scalar")[()] == 2.5
+
+
+def test_get_of_a_missing_key_is_none(arrays):
+    assert arrays.get("nothing") is None
+
+
+def test_progress_callback_counts_every_byte(arrays):
+    arr = CASES["float32_2d"]
+    seen: list[tuple[int, int]] = []
+    arrays.set("big", arr, progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) == 7 and seen[-1] == (arr.nbytes, arr.nbytes)  # 146 rows of 28 B per 4 KiB chunk
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    seen.clear()
+    arrays.get("big", progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (arr.nbytes, arr.nbytes)
+
+
+def test_progress_true_draws_a_tqdm_bar(arrays, capsys):
+    pytest.importorskip("tqdm")
+    arrays.set("big", CASES["int8_1d"], progress=True)
+    err = capsys.readouterr().err
+    assert "set 'big'" in err and "100%" in err
+
+
+def test_readers_see_the_old_value_until_the_upload_is_complete(arrays, redis_server, r):
+    old = np.arange(10, dtype=np.float32)
+    arrays.set("big", old)
+    reader = Numpy(redis_server.client())
+    observed = []
+
+    def check(done, total):
+        observed.append(done)
+        assert_same(reader.get("big"), old)
+        (staging,) = staging_keys(r)
+        assert 0 < r.ttl(staging) <= arrays.staging_ttl
+
+    new = CASES["big_endian_3d"]
+    arrays.set("big", new, progress=check)
+    assert len(observed) > 5
+    assert_same(reader.get("big"), new)
+    assert staging_keys(r) == []
+
+
+def test_a_key_with_a_hash_tag_keeps_it_for_staging(arrays, r):
+    seen = []
+    arrays.set("{user:7}.weights", CASES["float32_2d"], progress=lambda d, t: seen.extend(staging_keys(r)))
+    assert seen and all(k.startswith(b"{user:7}.weights" + STAGING_INFIX) for k in seen)
+    assert_same(arrays.get("{user:7}.weights"), CASES["float32_2d"])
+
+
+def test_upload_in_pieces(arrays, r):
+    want = np.arange(5000, dtype=np.int16).reshape(1000, 5)
+    with arrays.upload("pieces", (1000, 5), np.int16) as up:
+        for start in (0, 1, 10, 500):
+            up.write(want[start : {0: 1, 1: 10, 10: 500, 500: 1000}[start]])
+    assert_same(arrays.get("pieces"), want)
+
+
+def test_a_chunk_that_does_not_fit_is_refused_and_nothing_changes(arrays, r):
+    arrays.set("k", np.ones(3))
+    up = arrays.upload("k", (100, 4), np.float32)
+    up.write(np.zeros((10, 4), np.float32))
+    with pytest.raises(ValueError, match=r"does not fit the staged shape \(100, 4\)"):
+        up.write(np.zeros((10, 5), np.float32))
+    with pytest.raises(ValueError, match="does not fit the staged shape"):
+        up.write(np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="10 of 100 rows are already staged"):
+        up.write(np.zeros((91, 4), np.float32))
+    with pytest.raises(TypeError, match="chunk dtype float64 does not match the upload's dtype float32"):
+        up.write(np.zeros((1, 4)))
+    with pytest.raises(UploadAborted, match="incomplete: 10 of 100 rows"):
+        up.commit()
+    assert_same(arrays.get("k"), np.ones(3))
+    assert staging_keys(r) == []
+
+
+def test_an_exception_inside_the_with_block_aborts(arrays, r):
+    arrays.set("k", np.ones(3))
+    with pytest.raises(RuntimeError):
+        with arrays.upload("k", (10,), np.float64) as up:
+            up.write(np.zeros(5))
+            raise RuntimeError("producer failed")
+    assert_same(arrays.get("k"), np.ones(3))
+    assert staging_keys(r) == []
+
+
+def test_an_expired_staging_key_aborts_the_upload(arrays, r):
+    arrays.set("k", np.ones(3))
+    arrays.staging_ttl = 1
+    up = arrays.upload("k", (10,), np.float64)
+    up.write(np.zeros(5))
+    time.sleep(2.2)
+    assert staging_keys(r) == []
+    with pytest.raises(UploadAborted, match="staging key expired"):
+        up.write(np.zeros(5))
+    assert staging_keys(r) == []  # the chunk that re-created it is gone too
+    assert_same(arrays.get("k"), np.ones(3))
+
+
+def test_wrongtype_target_is_refused_before_the_upload(arrays, r):
+    r.set("text", "x")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        arrays.set("text", CASES["float32_2d"])
+    assert r.get("text") == b"x" and staging_keys(r) == []
+
+
+def test_server_limit_aborts_the_upload(arrays, r):
+    arrays.set("k", np.ones(3))
+    r.config_set("numpy.max-array-bytes", 10 * KB)
+    try:
+        with pytest.raises(UploadAborted, match="exceeds numpy.max-array-bytes"):
+            arrays.set("k", CASES["float32_2d"])
+    finally:
+        r.config_set("numpy.max-array-bytes", 512 * MB)
+    assert_same(arrays.get("k"), np.ones(3))
+    assert staging_keys(r) == []
+
+
+def test_killed_uploader_leaves_the_old_value_and_no_staging_key(redis_server, r):
+    old = np.arange(4, dtype=np.float64)
+    Numpy(r).set("victim", old)
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, redis
+        from redis_numpy import Numpy
+        arrays = Numpy(redis.Redis(port={redis_server.port}))
+        arrays.chunk_bytes = 64 * 1024
+        arrays.staging_ttl = 2
+        def slow(done, total):
+            print(done, flush=True)
+        arrays.set("victim", np.ones((4096, 1024), np.float64), progress=slow)  # 32 MiB in 512 chunks
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for _ in range(20):  # a few chunks in, then kill -9
+        proc.stdout.readline()
+    proc.kill()
+    proc.wait()
+    assert staging_keys(r), "the upload should have been interrupted midway"
+    assert_same(Numpy(r).get("victim"), old)
+    deadline = time.monotonic() + 10
+    while staging_keys(r) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert staging_keys(r) == []
+    assert_same(Numpy(r).get("victim"), old)
+
+
+def test_a_write_during_a_chunked_get_restarts_it(arrays, redis_server):
+    arrays.set("big", CASES["float32_2d"])
+    writer = Numpy(redis_server.client())
+    replaced = np.full((1000, 7), 3.0, np.float32)
+    calls = []
+
+    def interfere(done, total):
+        calls.append(done)
+        if len(calls) == 2:
+            writer.client.execute_command("NP.SET", "big", npy(replaced))  # mid-download
+
+    assert_same(arrays.get("big", progress=interfere), replaced)
+
+
+def test_array_past_512_mib_round_trips_byte_exact(redis_server, r):
+    """600 MiB: over Redis's proto-max-bulk-len, so only the chunked path can send it."""
+    (limit,) = r.config_get("numpy.max-array-bytes").values()
+    r.config_set("numpy.max-array-bytes", 1 << 30)
+    arrays = Numpy(redis_server.client())
+    try:
+        arr = np.arange(600 * MB // 8, dtype=np.uint64).reshape(-1, 1024)
+        assert arrays.set("huge", arr) is True
+        assert arrays.shape("huge") == arr.shape
+        got = arrays.get("huge")
+        assert got.dtype == arr.dtype and np.array_equal(got, arr)
+        del got
+        assert arrays.get("huge", slice="-1")[-1] == arr[-1, -1]
+    finally:
+        r.delete("huge")
+        r.config_set("numpy.max-array-bytes", limit)
+
+
+# -- ArrayView -----------------------------------------------------------------
+
+
+@pytest.fixture
+def stored(arrays):
+    arr = np.arange(2 * 30 * 7, dtype=">i4").reshape(30, 7, 2)
+    arrays.set("m", arr)
+    return arr
+
+
+def test_view_metadata(arrays, stored):
+    view = arrays.view("m")
+    assert view.shape == stored.shape and view.dtype == stored.dtype
+    assert view.ndim == 3 and view.size == stored.size and len(view) == 30
+    assert view.nbytes == stored.nbytes
+    assert "shape=(30, 7, 2)" in repr(view)
+
+
+def test_view_getitem_matches_numpy_on_random_basic_indexes(arrays, stored):
+    view = arrays.view("m")
+    rng = np.random.default_rng(13)
+
+    def part(n):
+        kind = rng.integers(0, 4)
+        if kind == 0:
+            return int(rng.integers(-n, n))
+        if kind == 1:
+            return slice(*(int(x) if rng.random() < 0.7 else None for x in rng.integers(-n - 2, n + 2, 2)),
+                         int(rng.choice([-3, -1, 1, 2])))
+        if kind == 2:
+            return slice(None)
+        return None
+
+    for _ in range(200):
+        index = tuple(part(n) for n in stored.shape[: int(rng.integers(1, 4))])
+        if rng.random() < 0.2:
+            index = (Ellipsis,) + index[1:]
+        want = stored[index]
+        got = view[index]
+        if np.ndim(want) == 0:
+            assert got == want and type(got) is type(want)
+        else:
+            assert_same(got, want)
+
+
+def test_view_setitem_writes_slices_on_the_server(arrays, stored):
+    view = arrays.view("m")
+    view[3:5, ::2] = 7  # broadcast, cast to the stored dtype
+    view[-1, 0, 1] = -1
+    want = stored.copy()
+    want[3:5, ::2] = 7
+    want[-1, 0, 1] = -1
+    assert_same(arrays.get("m"), want)
+
+
+def test_view_array_reads_in_chunks(arrays, stored):
+    arrays.chunk_bytes = 64  # one row per NP.GET
+    view = arrays.view("m")
+    assert_same(np.asarray(view), stored)
+    assert np.asarray(view, dtype=np.float64).dtype == np.float64
+
+
+def test_view_out_of_range_is_an_index_error(arrays, stored):
+    view = arrays.view("m")
+    with pytest.raises(IndexError, match="out of bounds"):
+        view[30]
+    with pytest.raises(IndexError, match="out of bounds"):
+        view[0, -8]
+    with pytest.raises(IndexError, match="out of bounds"):
+        view[30] = 1
+    with pytest.raises(TypeError, match="basic indexing"):
+        view[[1, 2]]
+    assert_same(arrays.get("m"), stored)
+
+
+def test_view_of_a_missing_key(arrays):
+    with pytest.raises(KeyError, match="no array at key 'absent'"):
+        arrays.view("absent")
+
+
+def test_dask_computes_on_a_view(arrays):
+    da = pytest.importorskip("dask.array")
+    arr = np.random.default_rng(5).standard_normal((500, 40))
+    arrays.set("emb", arr)
+    lazy = da.from_array(arrays.view("emb"), chunks=(64, 16))
+    np.testing.assert_allclose(lazy.sum(axis=0).compute(), arr.sum(axis=0))
+    assert_same(lazy[100:300:7, 5].compute(), arr[100:300:7, 5])
+    assert_same(lazy.compute(), arr)
+    # chunked sums add in another order than NumPy's: equal to rounding
+    np.testing.assert_allclose((lazy.T @ lazy).compute(), arr.T @ arr, rtol=1e-12, atol=1e-9)
