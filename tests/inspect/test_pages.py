@@ -138,6 +138,12 @@ def test_heatmap_and_missing_key(r, inspector):
     assert status == 200 and ctype == "image/png" and Image.open(io.BytesIO(png)).size[0] > 300
     status, body, _ = inspector.get("array?key=nope")
     assert status == 404 and "No array at key" in body.decode()
+    r.set("text", "not an array")
+    status, body, _ = inspector.get("array?key=text")
+    assert status == 404 and "not an array" in body.decode()
+    Numpy(r).set("hollow", np.zeros((0, 3, 4)))
+    status, body, _ = inspector.get("array?key=hollow")
+    assert status == 200 and "pick an index" in body.decode()
 
 
 def test_acl_reader_sees_only_its_keys(redis_server, r):

@@ -94,10 +94,12 @@ def parse_axis(text: str, axis: int, dim: int) -> Axis:
 
 def default_choices(shape: tuple[int, ...], dtype: np.dtype) -> list[str]:
     """What an axis shows before anyone picks: the last two axes (three for a
-    uint8 stack of RGB/RGBA images) in full, index 0 on the others."""
+    uint8 stack of RGB/RGBA images) in full, index 0 on the others (unless
+    they are empty, which no index fits)."""
     ndim = len(shape)
     shown = 3 if ndim >= 3 and dtype == np.uint8 and shape[-1] in (3, 4) else 2
-    return ["0"] * max(ndim - shown, 0) + [":"] * min(ndim, shown)
+    fixed = ["0" if dim else ":" for dim in shape[: max(ndim - shown, 0)]]
+    return fixed + [":"] * min(ndim, shown)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,8 @@ class Store:
         rows, lost = [], 0
         for n, key in enumerate(keys):
             info, memory, ttl = replies[3 * n: 3 * n + 3]
+            if isinstance(info, ResponseError) and str(info).startswith("WRONGTYPE"):
+                continue  # no longer an array (replaced since SCAN saw it)
             for reply in (info, memory, ttl):
                 if isinstance(reply, Exception) and not isinstance(reply, NoPermissionError):
                     raise self._explain(reply)
