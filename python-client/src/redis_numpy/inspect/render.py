@@ -46,10 +46,9 @@ def _coords(axis: Axis) -> np.ndarray:
 
 def image_png(arr: np.ndarray) -> bytes:
     """uint8 H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA), one pixel per element."""
-    arr = _native(arr)
-    mode = {2: "L", 3: "RGB", 4: "RGBA"}[arr.shape[2] if arr.ndim == 3 else 2]
     out = io.BytesIO()
-    Image.fromarray(arr, mode=mode).save(out, format="PNG")
+    # Pillow reads the mode (L, RGB, RGBA) from the uint8 array's shape.
+    Image.fromarray(_native(arr)).save(out, format="PNG")
     return out.getvalue()
 
 
