@@ -2,10 +2,9 @@
 //! and decoding elements in row-major order (`NP.GET … VALUES`).
 //!
 //! Casts follow `arr.astype(dtype)` for the numeric kinds: integer casts wrap,
-//! float → integer truncates toward zero, complex → real drops the imaginary
-//! part, anything → bool is `x != 0`. One deviation: float → integer values
-//! outside int64 (and NaN) saturate (NaN becomes 0), where NumPy's result is
-//! platform-defined and comes with a warning.
+//! complex → real drops the imaginary part, anything → bool is `x != 0`, and
+//! float → integer gives what NumPy's cast loops give on x86-64, the platform
+//! this module runs on, out-of-range values and NaN included (`float_to_int`).
 
 use half::f16;
 
@@ -109,7 +108,7 @@ pub fn cast(array: &NpArray, to: &Dtype) -> Result<NpArray> {
     let count = array.data().len() / in_size.max(1);
     let mut out = Vec::with_capacity(count * out_size);
     for item in array.data().chunks_exact(in_size) {
-        encode(&decode(from, item), to, &mut out);
+        encode(&decode(from, item), &from.kind, to, &mut out);
     }
     NpArray::from_parts(
         to.clone(),
@@ -224,14 +223,58 @@ fn decode(dtype: &Dtype, b: &[u8]) -> Element {
     }
 }
 
-/// The element as a signed 64-bit integer, as C's cast would give (see module docs).
-fn to_i64(e: &Element) -> i64 {
-    match *e {
-        Element::Bool(b) => i64::from(b),
-        Element::Int(v) => v,
-        Element::UInt(v) => v as i64,
-        Element::Float(v) | Element::Complex(v, _) => v as i64,
-        Element::Bytes(_) | Element::Str(_) => unreachable!("not numeric"),
+const TWO_31: f64 = 2_147_483_648.0;
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// SSE's `cvttsd2si` with a 32-bit result: truncation toward zero, and the
+/// "integer indefinite" value `i32::MIN` for NaN and out-of-range values.
+fn cvtt_i32(x: f64) -> i32 {
+    if x > -TWO_31 - 1.0 && x < TWO_31 {
+        x as i32
+    } else {
+        i32::MIN
+    }
+}
+
+/// `cvttsd2si` with a 64-bit result: `i64::MIN` for NaN and out-of-range values.
+fn cvtt_i64(x: f64) -> i64 {
+    if (-TWO_63..TWO_63).contains(&x) {
+        x as i64
+    } else {
+        i64::MIN
+    }
+}
+
+/// A float (or a complex number's real part) converted to the integer kind
+/// `to`, as NumPy's cast loops do it on x86-64, where NumPy is built with gcc
+/// and converts with C casts. In range, every target truncates toward zero
+/// (`1e19 → uint64` is exact). Out of range and for NaN the C result is
+/// undefined, and what the compiled code gives is:
+///
+/// - `int8`, `uint8`, `int16`, `uint16`: a 32-bit `cvttsd2si`, then the low
+///   bits (`1e5 → int16` is −31072, `9e15 → int16` is 0);
+/// - `int32`: a 32-bit `cvttsd2si` (`9e15`, NaN, ±inf → −2147483648);
+/// - `int64`: a 64-bit `cvttsd2si` (≥ 2^63, < −2^63, NaN, ±inf → −2^63);
+/// - `uint64`: gcc's unsigned sequence: values ≥ 2^63 have 2^63 subtracted
+///   before a 64-bit `cvttsd2si` and added back (as a bit flip), the rest are
+///   converted signed and wrap (−1.0 → 2^64−1); ≥ 2^64 and +inf give 0, NaN,
+///   −inf and < −2^63 give 2^63;
+/// - `uint32`: NumPy's contiguous float32/float64/complex loops are
+///   vectorised with the same unsigned sequence at 32 bits (≥ 2^32 and +inf
+///   → 0; < −2^31, NaN and −inf → 2147483648), but the last few elements of a
+///   run go through the scalar loop, which takes the low 32 bits of a 64-bit
+///   `cvttsd2si`. NumPy's own result for those values thus depends on the
+///   element's position; this module gives the vectorised result, which NumPy
+///   gives for all but those last elements. From float16 (never vectorised)
+///   the scalar result is NumPy's only one, and the module's.
+fn float_to_int(x: f64, to: &Kind, from: &Kind) -> u64 {
+    match to {
+        Kind::Int64 => cvtt_i64(x) as u64,
+        Kind::UInt64 if x >= TWO_63 => cvtt_i64(x - TWO_63) as u64 ^ (1 << 63),
+        Kind::UInt64 => cvtt_i64(x) as u64,
+        Kind::UInt32 if *from == Kind::Float16 => u64::from(cvtt_i64(x) as u32),
+        Kind::UInt32 if x >= TWO_31 => u64::from(cvtt_i32(x - TWO_31) as u32 ^ (1 << 31)),
+        _ => u64::from(cvtt_i32(x) as u32),
     }
 }
 
@@ -242,14 +285,17 @@ fn write<const N: usize>(out: &mut Vec<u8>, mut raw: [u8; N], order: ByteOrder) 
     out.extend_from_slice(&raw);
 }
 
-/// Appends `e` converted to `to`.
-fn encode(e: &Element, to: &Dtype, out: &mut Vec<u8>) {
+/// Appends `e`, an element of kind `from`, converted to `to`.
+fn encode(e: &Element, from: &Kind, to: &Dtype, out: &mut Vec<u8>) {
     let o = to.order;
-    // Integer targets wrap (two's complement), except from unsigned sources
-    // where the full u64 is kept before wrapping.
+    // Integer targets take the low bits (two's complement wrap) of the value
+    // as a 64-bit integer.
     let wide = || match *e {
+        Element::Bool(b) => u64::from(b),
+        Element::Int(v) => v as u64,
         Element::UInt(v) => v,
-        _ => to_i64(e) as u64,
+        Element::Float(v) | Element::Complex(v, _) => float_to_int(v, &to.kind, from),
+        Element::Bytes(_) | Element::Str(_) => unreachable!("not numeric"),
     };
     let real = || match *e {
         Element::Bool(b) => f64::from(u8::from(b)),
@@ -324,6 +370,62 @@ mod tests {
         let be = cast(&u, &parse_target(">i2").unwrap()).unwrap();
         assert_eq!(be.data(), &[0xff, 0xff]);
         assert_eq!(be.dtype().descr(), "'>i2'");
+    }
+
+    /// Float → integer casts of values NumPy's C casts leave undefined, as
+    /// NumPy 2.4 gives them on x86-64 (`np.full(8, x).astype(t)[0]`).
+    #[test]
+    fn float_to_int_matches_numpy_on_x86_64() {
+        let kinds = [
+            Kind::Int8,
+            Kind::UInt8,
+            Kind::Int16,
+            Kind::UInt16,
+            Kind::Int32,
+            Kind::UInt32,
+            Kind::Int64,
+            Kind::UInt64,
+        ];
+        #[rustfmt::skip]
+        let table: [(f64, [i128; 8]); 16] = [
+            (1e19, [0, 0, 0, 0, -2147483648, 0, -9223372036854775808, 10000000000000000000]),
+            (2f64.powi(63), [0, 0, 0, 0, -2147483648, 0, -9223372036854775808, 9223372036854775808]),
+            (2f64.powi(64), [0, 0, 0, 0, -2147483648, 0, -9223372036854775808, 0]),
+            (1e20, [0, 0, 0, 0, -2147483648, 0, -9223372036854775808, 0]),
+            (-1.0, [-1, 255, -1, 65535, -1, 4294967295, -1, 18446744073709551615]),
+            (-1e19, [0, 0, 0, 0, -2147483648, 2147483648, -9223372036854775808, 9223372036854775808]),
+            (9e15, [0, 0, 0, 0, -2147483648, 0, 9000000000000000, 9000000000000000]),
+            (-9e15, [0, 0, 0, 0, -2147483648, 2147483648, -9000000000000000, 18437744073709551616]),
+            (1e5, [-96, 160, -31072, 34464, 100000, 100000, 100000, 100000]),
+            (-4e9, [0, 0, 0, 0, -2147483648, 2147483648, -4000000000, 18446744069709551616]),
+            (4e9, [0, 0, 0, 0, -2147483648, 4000000000, 4000000000, 4000000000]),
+            (4294967301.0, [0, 0, 0, 0, -2147483648, 0, 4294967301, 4294967301]),
+            (f64::NAN, [0, 0, 0, 0, -2147483648, 2147483648, -9223372036854775808, 9223372036854775808]),
+            (f64::INFINITY, [0, 0, 0, 0, -2147483648, 0, -9223372036854775808, 0]),
+            (f64::NEG_INFINITY, [0, 0, 0, 0, -2147483648, 2147483648, -9223372036854775808, 9223372036854775808]),
+            (-2147483649.0, [0, 0, 0, 0, -2147483648, 2147483648, -2147483649, 18446744071562067967]),
+        ];
+        for (x, expected) in table {
+            for (kind, want) in kinds.iter().zip(expected) {
+                let bits = 8 * Dtype {
+                    kind: kind.clone(),
+                    order: ByteOrder::Little,
+                }
+                .itemsize();
+                let want = (want as u128 & (u128::MAX >> (128 - bits))) as u64;
+                let got = float_to_int(x, kind, &Kind::Float64) & (u64::MAX >> (64 - bits));
+                assert_eq!(got, want, "{x} as {kind:?}");
+            }
+        }
+        // float16 → uint32 always takes NumPy's scalar path.
+        for (x, want) in [
+            (f64::NAN, 0),
+            (f64::INFINITY, 0),
+            (f64::NEG_INFINITY, 0),
+            (-65504.0, 4294901792),
+        ] {
+            assert_eq!(float_to_int(x, &Kind::UInt32, &Kind::Float16), want, "{x}");
+        }
     }
 
     #[test]

@@ -321,8 +321,7 @@ pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
     let out = NpArray::from_fn(array.dtype().clone(), shape, fortran_order, |out| {
         copy(out, &out_view, array.data(), &view, fortran_order)
     })?;
-    let scalar = items.len() == array.ndim() && items.iter().all(|item| matches!(item, Item::Index(_)));
-    if scalar {
+    if selects_element(array, items) {
         as_numpy_scalar(out)
     } else {
         Ok(out)
@@ -432,9 +431,52 @@ pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<
         )));
     }
     let target = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    if selects_element(array, items) && !value.shape.is_empty() {
+        let item = sequence_as_element(value)?;
+        let start = target.offset as usize;
+        array.data_mut()[start..start + item.len()].copy_from_slice(&item);
+        return Ok(());
+    }
     let source = broadcast(value, &target)?;
     copy(array.data_mut(), &target, value.data, &source, false);
     Ok(())
+}
+
+/// Whether `arr[items]` is one element, which NumPy reads as a scalar and
+/// writes as a scalar: every axis gets an integer, with no `...` or `None`.
+fn selects_element(array: &NpArray, items: &[Item]) -> bool {
+    items.len() == array.ndim() && items.iter().all(|item| matches!(item, Item::Index(_)))
+}
+
+/// The bytes NumPy writes for `arr[i] = value` when `i` is one element and
+/// `value` has one or more dimensions. NumPy does not broadcast there: it
+/// converts the value as one Python object, which only some dtypes accept.
+fn sequence_as_element(value: &ParsedNpy) -> Result<Vec<u8>> {
+    let itemsize = value.dtype.itemsize() as usize;
+    let size = shape::size(&value.shape);
+    let error = |message: &str| Err(index_error(message));
+    match value.dtype.kind {
+        // The truth value, or the record, of a one-element array.
+        Kind::Bool | Kind::Record(_) if size == 1 => Ok(value.data.to_vec()),
+        Kind::Bool | Kind::Record(_) => error("setting an array element with a sequence."),
+        // Raw bytes take the value's buffer, cut or zero-padded to the item.
+        Kind::Void(_) => {
+            let c_contiguous = !value.fortran_order || value.shape.iter().filter(|&&d| d > 1).count() <= 1 || size == 0;
+            if !c_contiguous {
+                return error("ndarray is not C-contiguous");
+            }
+            let mut item = value.data[..itemsize.min(value.data.len())].to_vec();
+            item.resize(itemsize, 0);
+            Ok(item)
+        }
+        Kind::Bytes(_) | Kind::Unicode(_) => error("setting an array element with a sequence"),
+        Kind::DateTime(_) => error("Could not convert object to NumPy datetime"),
+        Kind::TimeDelta(_) => error("Could not convert object to NumPy timedelta"),
+        Kind::LongDouble(_) | Kind::Complex64 | Kind::Complex128 | Kind::CLongDouble(_) => {
+            error("only 0-dimensional arrays can be converted to Python scalars")
+        }
+        _ => error("setting an array element with a sequence."),
+    }
 }
 
 #[cfg(test)]
@@ -548,6 +590,54 @@ mod tests {
         let s = test_array("|S4", &[2], false, b"ab\0\0\0\0\0\0");
         assert_eq!(sliced(&s, "0").unwrap().dtype().descr(), "'|S2'");
         assert_eq!(sliced(&s, "1").unwrap().dtype().descr(), "'|S1'");
+    }
+
+    #[test]
+    fn a_sequence_into_one_element_follows_numpy() {
+        let write = |array: &mut NpArray, spec: &str, value: &NpArray| {
+            let payload = value.npy_bytes().to_vec();
+            assign(array, &parse(spec).unwrap(), &crate::npy::parse(&payload).unwrap())
+        };
+        let mut a = array(&[3], false);
+        let five = test_array("<i4", &[1], false, &5i32.to_le_bytes());
+        let err = write(&mut a, "2", &five).unwrap_err();
+        assert_eq!(err.to_string(), "setting an array element with a sequence.");
+        assert_eq!(values(&a), [0, 1, 2], "untouched on error");
+        write(&mut a, "2, ...", &five).unwrap();
+        write(&mut a, "1:2", &five).unwrap();
+        assert_eq!(values(&a), [0, 5, 5], "a view broadcasts the value");
+
+        let mut flags = test_array("|b1", &[2], false, &[0, 0]);
+        write(&mut flags, "1", &test_array("|b1", &[1, 1], false, &[1])).unwrap();
+        assert_eq!(flags.data(), &[0, 1], "a one-element bool array is its truth value");
+        let err = write(&mut flags, "1", &test_array("|b1", &[2], false, &[1, 1])).unwrap_err();
+        assert_eq!(err.to_string(), "setting an array element with a sequence.");
+
+        let mut c = test_array("<c8", &[2], false, &[0; 16]);
+        let err = write(&mut c, "0", &test_array("<c8", &[1], false, &[1; 8])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "only 0-dimensional arrays can be converted to Python scalars"
+        );
+        let mut s = test_array("|S2", &[2], false, b"abcd");
+        let err = write(&mut s, "0", &test_array("|S2", &[1], false, b"xy")).unwrap_err();
+        assert_eq!(err.to_string(), "setting an array element with a sequence");
+        let mut t = test_array("<m8[s]", &[1], false, &[0; 8]);
+        let err = write(&mut t, "0", &test_array("<m8[s]", &[1], false, &[1; 8])).unwrap_err();
+        assert_eq!(err.to_string(), "Could not convert object to NumPy timedelta");
+
+        // Raw bytes: the value's buffer, cut or zero-padded to one item.
+        let mut v = test_array("|V2", &[2], false, &[9; 4]);
+        write(&mut v, "0", &test_array("|V2", &[2], false, &[1, 2, 3, 4])).unwrap();
+        write(&mut v, "1", &test_array("|V2", &[0], false, &[])).unwrap();
+        assert_eq!(v.data(), &[1, 2, 0, 0]);
+        let err = write(&mut v, "0", &test_array("|V2", &[2, 2], true, &[0; 8])).unwrap_err();
+        assert_eq!(err.to_string(), "ndarray is not C-contiguous");
+
+        let mut zero_d = test_array("<i4", &[], false, &[0; 4]);
+        assert!(write(&mut zero_d, "()", &five).is_err());
+        write(&mut zero_d, "...", &five).unwrap();
+        assert_eq!(values(&zero_d), [5]);
     }
 
     #[test]

@@ -156,6 +156,43 @@ def random_array_like(rng: random.Random, dtype: np.dtype, shape: tuple) -> np.n
     return (arr.view(np.uint8) & 1).astype(bool) if dtype.kind == "b" else arr
 
 
+@pytest.mark.parametrize("code", ["?", "i1", "<u8", "<f2", ">f8", "<c16", "<g", "S3", ">U2", "V4", "M8[s]", "m8[D]",
+                                  [("x", "<i4"), ("y", "S2")]])
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (0,), (2,), (2, 2)])
+def test_setslice_of_an_array_into_one_element(r, code, shape):
+    """`arr[1, -1] = value` with a value of one or more dimensions: NumPy does
+    not broadcast into a single element but converts the value as an object."""
+    rng = random.Random(repr((code, shape)))
+    dtype = np.dtype(code)
+    arr = random_array_like(rng, dtype, (3, 2))
+    value = np.asfortranarray(random_array_like(rng, dtype, shape))
+    r.execute_command("NP.SET", "a", npy(arr))
+    want = arr.copy()
+    try:
+        want[1, -1] = value
+    except (ValueError, TypeError) as err:
+        with pytest.raises(redis.ResponseError) as got:
+            r.execute_command("NP.SETSLICE", "a", "1, -1", npy(value))
+        assert str(got.value) == str(err)
+    else:
+        assert r.execute_command("NP.SETSLICE", "a", "1, -1", npy(value)) == b"OK"
+    assert r.execute_command("NP.GET", "a") == npy(want)
+
+
+def test_setslice_of_a_one_element_array_into_one_element(r):
+    arr = np.arange(5, dtype=np.int64)
+    r.execute_command("NP.SET", "a", npy(arr))
+    with pytest.raises(redis.ResponseError, match=r"^setting an array element with a sequence\.$"):
+        r.execute_command("NP.SETSLICE", "a", "2", npy(np.array([5])))
+    r.execute_command("NP.SET", "z", npy(np.array(1.5)))
+    with pytest.raises(redis.ResponseError, match="setting an array element with a sequence"):
+        r.execute_command("NP.SETSLICE", "z", "()", npy(np.array([5.0])))
+    assert r.execute_command("NP.GET", "a") == npy(arr)
+    r.execute_command("NP.SETSLICE", "a", "2, ...", npy(np.array([5])))  # a 0-d view broadcasts
+    arr[2, ...] = np.array([5])
+    assert r.execute_command("NP.GET", "a") == npy(arr)
+
+
 def test_setslice_errors_keep_the_value(r):
     arr = np.arange(12, dtype=np.int16).reshape(3, 4)
     r.execute_command("NP.SET", "a", npy(arr))
