@@ -10,7 +10,8 @@ PY := $(VENV)/bin/python
 COMPAT_VENV := .venv-compat
 COMPAT_PY := $(COMPAT_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := redis-server redis-tools libclang-dev
+# iproute2 and util-linux: the doc examples run in their own network namespace.
+APT_PACKAGES := redis-server redis-tools libclang-dev iproute2 util-linux
 # Debian's headless browser and its driver, for the inspector's browser tests.
 BROWSER_PACKAGES := chromium chromium-driver
 
@@ -40,8 +41,9 @@ $(PY):
 	python3 -m venv $(VENV) || { $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 
+# The main venv has hiredis (redis-py's C parser); the compat venv keeps the pure-Python one.
 python-deps: $(PY)
-	$(PY) -m pip install -q -e 'python-client[test]'
+	$(PY) -m pip install -q -e 'python-client[test,hiredis]'
 
 browser-deps:
 	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -119,7 +121,7 @@ lint: inspect-deps
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --all-features -- -D warnings
 	$(PY) -m pip install -q mypy matplotlib
-	$(PY) -m mypy python-client/src/redis_numpy
+	$(PY) -m mypy --strict python-client/src/redis_numpy python-client/examples
 	MYPYPATH=tests/support $(PY) -m mypy -p bench
 	$(PY) -m mypy tests/support
 

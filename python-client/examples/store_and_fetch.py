@@ -13,7 +13,7 @@ from redis_numpy import Numpy
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=6379)
     args = parser.parse_args()
@@ -26,15 +26,19 @@ def main() -> None:
     for key, arr in (("example:image", image), ("example:embeddings", embeddings)):
         arrays.set(key, arr)
         back = arrays.get(key)
-        assert back.dtype == arr.dtype and np.array_equal(back, arr)
+        assert back is not None and back.dtype == arr.dtype and np.array_equal(back, arr)
         print(f"{key}: {arr.shape} {arr.dtype} round-tripped")
-        for field, value in arrays.info(key).items():
+        info = arrays.info(key)
+        assert info is not None
+        for field, value in info.items():
             print(f"    {field:<14} {value!r}")
 
     # Grow the embedding log and read a few rows back, server-side.
     arrays.append("example:embeddings", rng.standard_normal((2, 384)).astype(np.float32))
-    print("rows after append:", arrays.shape("example:embeddings")[0])
-    print("first row, cast to float16 on the server:", arrays.get("example:embeddings", as_dtype=np.float16)[0, :4])
+    print("shape after append:", arrays.shape("example:embeddings"))
+    # Only the 4 values asked for cross the network: sliced and cast on the server.
+    head = arrays.get("example:embeddings", slice=np.s_[0, :4], as_dtype=np.float16)
+    print("first row's first values, as float16:", head)
 
 
 if __name__ == "__main__":

@@ -53,3 +53,33 @@ def test_async_cluster_client(cluster):
         await rc.aclose()
 
     asyncio.run(main())
+
+
+def test_mget_mset_group_keys_by_slot_and_keep_the_callers_order(cluster, needs):
+    needs("NP.MGET", "NP.MSET")
+    rc = cluster.client()
+    arrays = Numpy(rc)
+    keys = list(ARRAYS)
+    assert len({rc.keyslot(k) for k in keys}) > 3
+    assert arrays.mset(ARRAYS) is True
+    order = keys[::-1] + ["emb:missing"] + keys[:2]
+    got = arrays.mget(order)
+    for key, arr in zip(order, got):
+        if key == "emb:missing":
+            assert arr is None
+        else:
+            np.testing.assert_array_equal(arr, ARRAYS[key])
+    same_slot = ["{tag}a", "{tag}b"]
+    assert arrays.mset({k: np.arange(2) for k in same_slot}) is True
+    assert [a.tolist() for a in arrays.mget(same_slot)] == [[0, 1], [0, 1]]
+    rc.close()
+
+    async def main():
+        arc = redis.asyncio.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+        async_arrays = Numpy(arc)
+        assert await async_arrays.mset({k: v + 1 for k, v in ARRAYS.items()}) is True
+        for key, arr in zip(order, await async_arrays.mget(order)):
+            assert arr is None if key == "emb:missing" else np.array_equal(arr, ARRAYS[key] + 1)
+        await arc.aclose()
+
+    asyncio.run(main())

@@ -53,9 +53,13 @@ class RedisServer:
     """
 
     def __init__(
-        self, config: dict[str, str] | None = None, dir: str | None = None, module: str | None = None
+        self,
+        config: dict[str, str] | None = None,
+        dir: str | None = None,
+        module: str | None = None,
+        port: int | None = None,
     ):
-        self.port = free_port()
+        self.port = port or free_port()
         self.module = module or module_path()
         self.dir = dir or tempfile.mkdtemp(prefix="redis-numpy-")
         self._own_dir = dir is None
@@ -136,11 +140,11 @@ class RedisClusterProcs:
     """A Redis Cluster of `masters` real servers on loopback, created with
     `redis-cli --cluster create`; every node loads the module."""
 
-    def __init__(self, masters: int = 3):
+    def __init__(self, masters: int = 3, ports: tuple[int, ...] | None = None):
         self.nodes = [
             RedisServer(config={"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
-                                "cluster-node-timeout": "5000"})
-            for _ in range(masters)
+                                "cluster-node-timeout": "5000"}, port=port)
+            for port in (ports or (None,) * masters)
         ]
 
     def start(self) -> "RedisClusterProcs":

@@ -9,19 +9,25 @@
 """
 
 from .chunked import ConcurrentWrite, Upload, UploadAborted
-from .client import Numpy, NumpyError
-from .commands import NumpyCommands, format_slice
+from .client import AsyncNumpy, AsyncNumpyPipeline, Numpy, NumpyError, NumpyPipeline, SyncNumpy
+from .commands import ArrayInfo, ArrayValues, NumpyCommands, format_slice
 from .npy import decode, encode
 from .view import ArrayView
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "ArrayInfo",
+    "ArrayValues",
     "ArrayView",
+    "AsyncNumpy",
+    "AsyncNumpyPipeline",
     "ConcurrentWrite",
     "Numpy",
     "NumpyCommands",
     "NumpyError",
+    "NumpyPipeline",
+    "SyncNumpy",
     "Upload",
     "UploadAborted",
     "decode",

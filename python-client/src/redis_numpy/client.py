@@ -1,32 +1,96 @@
-"""`Numpy`: the NP.* commands on any redis-py client, pipeline or cluster."""
+"""`Numpy`: the NP.* commands on any redis-py (or valkey) client, pipeline or cluster.
+
+`Numpy(client)` returns the class that matches the client, so type checkers know
+what each command returns: `SyncNumpy` (values), `AsyncNumpy` (awaitables),
+`NumpyPipeline` / `AsyncNumpyPipeline` (commands queue and return the pipeline).
+"""
 
 from __future__ import annotations
 
+import functools
 import inspect
-from typing import Any, Optional
+import sys
+from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, Optional, TypeVar, Union, overload
 
-import redis
-import redis.asyncio
+import numpy as np
+import numpy.typing as npt
 from redis.exceptions import ResponseError
 
-from .commands import COMMANDS, RESPONSE_CALLBACKS
+from .commands import (
+    COMMANDS,
+    NEVER_DECODE,
+    NP_MGET,
+    NP_MSET,
+    RESPONSE_CALLBACKS,
+    AbsExpiryT,
+    ArrayInfo,
+    ArrayValues,
+    DtypeLike,
+    ExpiryT,
+    KeyT,
+    SliceSpec,
+)
+from .chunked import Progress
 from .streaming import StreamingCommands
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+    import redis.asyncio.client
+    import redis.asyncio.cluster
+    import redis.client
+    import redis.cluster
+
+Array = npt.NDArray[Any]
+_E = TypeVar("_E", bound=BaseException)
 
 
 class NumpyError(ResponseError):
-    """An error reply to an NP.* command, with the server's message (`invalid .npy: ...`, `WRONGTYPE ...`)."""
+    """Marks an error reply to an NP.* command.
+
+    The exception raised is also an instance of the error class the client chose
+    (redis-py's `ResponseError`, `ReadOnlyError`, `OutOfMemoryError`,
+    `NoPermissionError`, ... or valkey's), with the client's exception as its
+    `__cause__`: `except redis.exceptions.ReadOnlyError` keeps matching, and
+    `except NumpyError` catches the NP.* errors alone."""
 
 
-def _numpy_error(err: ResponseError) -> ResponseError:
-    return err if isinstance(err, NumpyError) else NumpyError(*err.args)
+_MARKED: dict[type, type] = {}
 
 
-_PIPELINES: tuple[type, ...] = (
-    redis.client.Pipeline,
-    redis.cluster.ClusterPipeline,
-    redis.asyncio.client.Pipeline,
-    redis.asyncio.cluster.ClusterPipeline,
-)
+def _marked(err: _E) -> _E:
+    """`err` as an instance of both its own class and `NumpyError`, caused by `err`."""
+    if isinstance(err, NumpyError):
+        return err
+    cls = type(err)
+    marked = _MARKED.get(cls)
+    if marked is None:
+        marked = type(cls.__name__, (NumpyError, cls), {"__module__": __name__, "__qualname__": cls.__qualname__})
+        _MARKED[cls] = marked
+    new: _E = marked(*err.args)
+    new.__cause__ = err
+    return new
+
+
+def _response_error_type(client: Any) -> type[Exception]:
+    """The ResponseError class of the client's library: redis-py's, or valkey's (a fork)."""
+    library = sys.modules.get(type(client).__module__.split(".")[0])
+    exceptions = getattr(library, "exceptions", None)
+    found: type[Exception] = getattr(exceptions, "ResponseError", ResponseError)
+    return found
+
+
+def _is_pipeline(client: Any) -> bool:
+    return callable(getattr(client, "execute", None))
+
+
+def _is_async(client: Any) -> bool:
+    method = client.execute if _is_pipeline(client) else client.execute_command
+    return inspect.iscoroutinefunction(method)
+
+
+def _is_cluster(client: Any) -> bool:
+    return hasattr(client, "nodes_manager") or hasattr(client, "_nodes_manager")
 
 
 def _binary_twin(client: Any) -> Any:
@@ -38,9 +102,22 @@ def _binary_twin(client: Any) -> Any:
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": False}
     # from_pool: the twin owns its pool, so closing the twin disconnects it.
-    if isinstance(client, redis.asyncio.Redis):
-        return redis.asyncio.Redis.from_pool(redis.asyncio.ConnectionPool(connection_class=pool.connection_class, **kwargs))
-    return redis.Redis.from_pool(redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    return type(client).from_pool(type(pool)(connection_class=pool.connection_class, **kwargs))
+
+
+def _queued_args(pipe: Any) -> Optional[list[Any]]:
+    """The argument tuples queued in a pipeline, where the client keeps them
+    (the place differs between pipeline classes and redis-py versions)."""
+    strategy = getattr(pipe, "_execution_strategy", None)  # redis-py 6+'s cluster pipelines
+    for stack in (
+        getattr(pipe, "command_stack", None),  # Pipeline, asyncio Pipeline, redis-py 5's ClusterPipeline
+        getattr(strategy, "command_queue", None),
+        getattr(strategy, "_command_queue", None),
+        getattr(pipe, "_command_stack", None),  # redis-py 5's asyncio ClusterPipeline
+    ):
+        if isinstance(stack, list) and len(stack) == len(pipe):
+            return [c[0] if isinstance(c, tuple) else getattr(c, "args", ()) for c in stack]
+    return None
 
 
 def _decodes_responses(client: Any) -> bool:
@@ -48,22 +125,9 @@ def _decodes_responses(client: Any) -> bool:
     return bool(pool is not None and pool.connection_kwargs.get("decode_responses"))
 
 
-class Numpy(StreamingCommands):
-    """The NP.* commands on `client`: a `redis.Redis`, `redis.asyncio.Redis`,
-    `redis.cluster.RedisCluster`, `redis.asyncio.RedisCluster`, or a pipeline of any of them.
-
-    >>> arrays = Numpy(redis.Redis())
-    >>> arrays.set("a", np.arange(6.0).reshape(2, 3))
-    True
-    >>> arrays.get("a")
-    array([[0., 1., 2.],
-           [3., 4., 5.]])
-
-    With an asyncio client every command returns an awaitable. On a pipeline the
-    commands are queued and `execute()` returns their converted replies; any other
-    redis-py command of the pipeline is reachable through this object too.
-    Error replies raise `NumpyError` (a `redis.ResponseError`).
-    """
+class _NumpyBase(StreamingCommands):
+    """What every `Numpy` does; `Numpy` adds the choice of class (`__new__`), kept
+    apart so type checkers read the constructor's overloads rather than `__init__`."""
 
     def __init__(self, client: Any):
         self.client = client
@@ -72,46 +136,99 @@ class Numpy(StreamingCommands):
         owner = client if hasattr(client, "set_response_callback") else client._client
         for command, callback in RESPONSE_CALLBACKS.items():
             owner.set_response_callback(command, callback)
-        self._queued = isinstance(client, _PIPELINES)
+        self._queued = _is_pipeline(client)
+        self._cluster = _is_cluster(client)
+        self._response_error = _response_error_type(client)
+        self._np_positions: set[int] = set()  # pipeline positions of queued NP.* commands
         self._twin: Any = None  # see pipeline()
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
+        if self._cluster and not self._queued and args[0] in (NP_MGET, NP_MSET):
+            return self._by_slot(args, options)
+        position = len(self.client) if self._queued else -1
         try:
             reply = self.client.execute_command(*args, **options)
-        except ResponseError as err:
-            raise _numpy_error(err) from None
+        except self._response_error as err:
+            raise self._mark(args, err) from err
         if self._queued and reply is self.client:
+            self._np_positions.add(position)
             return self  # queued in a pipeline: chain like redis-py
         if inspect.isawaitable(reply):
-            return self._await(reply)
+            return self._await(args, reply)
         return reply
 
-    @staticmethod
-    async def _await(reply: Any) -> Any:
+    def _mark(self, args: tuple[Any, ...], err: Exception) -> Exception:
+        name = args[0].upper() if isinstance(args[0], str) else args[0]
+        return _marked(err) if name in COMMANDS else err
+
+    async def _await(self, args: tuple[Any, ...], reply: Awaitable[Any]) -> Any:
         try:
             return await reply
-        except ResponseError as err:
-            raise _numpy_error(err) from None
+        except self._response_error as err:
+            raise self._mark(args, err) from err
 
-    def pipeline(self, transaction: bool = True, shard_hint: Optional[str] = None) -> "Numpy":
+    def _by_slot(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+        """NP.MGET / NP.MSET on a cluster client: one command per hash slot, sent in
+        one cluster pipeline; NP.MGET's arrays come back in the caller's order."""
+        command, rest = args[0], args[1:]
+        step = 2 if command == NP_MSET else 1
+        groups: dict[int, list[int]] = {}  # slot -> positions in the caller's list
+        for i in range(0, len(rest), step):
+            groups.setdefault(self.client.keyslot(rest[i]), []).append(i)
+        if len(groups) <= 1:
+            return self._direct(args, options)
+        pipe = self.client.pipeline()
+        for positions in groups.values():
+            pipe.execute_command(command, *(a for i in positions for a in rest[i : i + step]), **options)
+
+        def merge(replies: list[Any]) -> Any:
+            if command == NP_MSET:
+                return all(replies)
+            out: list[Any] = [None] * len(rest)
+            for positions, arrays in zip(groups.values(), replies):
+                for i, arr in zip(positions, arrays):
+                    out[i] = arr
+            return out
+
+        if _is_async(pipe):
+            return self._await_merge(args, pipe.execute(), merge)
+        try:
+            return merge(pipe.execute())
+        except self._response_error as err:
+            raise self._mark(args, err) from err
+
+    async def _await_merge(self, args: tuple[Any, ...], replies: Awaitable[list[Any]], merge: Any) -> Any:
+        return merge(await self._await(args, replies))
+
+    def _direct(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+        try:
+            reply = self.client.execute_command(*args, **options)
+        except self._response_error as err:
+            raise self._mark(args, err) from err
+        return self._await(args, reply) if inspect.isawaitable(reply) else reply
+
+    def pipeline(self, transaction: bool = True, shard_hint: Optional[str] = None) -> Numpy:
         """A pipeline (a MULTI/EXEC transaction unless `transaction=False`) with the NP.* commands.
 
         Use it like redis-py's: queue commands, then `execute()` (or `await execute()`);
         it is also a (async) context manager. On Redis Cluster, pipelines are not transactional.
         """
         client = self.client
-        if isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.RedisCluster)):
-            return Numpy(client.pipeline())
-        if transaction and _decodes_responses(client):
-            if self._twin is None:
-                self._twin = _binary_twin(client)
-            client = self._twin
-        return Numpy(client.pipeline(transaction=transaction, shard_hint=shard_hint))
+        if self._cluster:
+            pipe = client.pipeline()
+        else:
+            if transaction and _decodes_responses(client):
+                if self._twin is None:
+                    self._twin = _binary_twin(client)
+                client = self._twin
+            pipe = client.pipeline(transaction=transaction, shard_hint=shard_hint)
+        wrapped: Numpy = Numpy(pipe)
+        return wrapped
 
     def close(self) -> Any:
         """Close the client (and the second connection pool `pipeline()` may have
         opened). For an asyncio client this returns an awaitable, like `aclose()`."""
-        if isinstance(self.client, (redis.asyncio.Redis, redis.asyncio.RedisCluster)):
+        if _is_async(self.client):
             return self.aclose()
         if self._twin is not None:
             self._twin.close()
@@ -124,24 +241,53 @@ class Numpy(StreamingCommands):
         await self.client.aclose()
 
     def execute(self, raise_on_error: bool = True) -> Any:
-        """Run a pipeline's queued commands; NP.* errors become `NumpyError`."""
-        try:
-            replies = self.client.execute(raise_on_error=raise_on_error)
-        except ResponseError as err:
-            raise _pipeline_error(err) from None
+        """Run a pipeline's queued commands. Error replies keep the client's exception
+        classes; those of NP.* commands are also marked as `NumpyError`."""
+        positions, self._np_positions = self._np_positions, set()
+        queued = _queued_args(self.client)
+        # Errors come back in place (a transaction refused as a whole, EXECABORT or
+        # WATCH, still raises as the client raises it), so each is known by position.
+        replies = self.client.execute(raise_on_error=False)
         if inspect.isawaitable(replies):
-            return self._await_execute(replies)
+            return self._await_execute(replies, positions, queued, raise_on_error)
+        return self._pipeline_replies(replies, positions, queued, raise_on_error)
+
+    async def _await_execute(
+        self, replies: Awaitable[list[Any]], positions: set[int], queued: Optional[list[Any]], raise_on_error: bool
+    ) -> Any:
+        return self._pipeline_replies(await replies, positions, queued, raise_on_error)
+
+    def _pipeline_replies(
+        self, replies: list[Any], positions: set[int], queued: Optional[list[Any]], raise_on_error: bool
+    ) -> list[Any]:
+        error = self._response_error
+        replies = [_marked(r) if i in positions and isinstance(r, error) else r for i, r in enumerate(replies)]
+        first = next((i for i, r in enumerate(replies) if isinstance(r, error)), None)
+        if raise_on_error and first is not None:
+            # The text the client's own raise_on_error gives: "Command # 2 (NP.SET ...) of pipeline ..."
+            annotate = getattr(self.client, "annotate_exception", None)
+            if annotate is not None and queued is not None:
+                annotate(replies[first], first + 1, queued[first])
+            raise replies[first]
         return replies
 
-    async def _await_execute(self, replies: Any) -> Any:
-        try:
-            return await replies
-        except ResponseError as err:
-            raise _pipeline_error(err) from None
+    def reset(self) -> Any:
+        """Empty a pipeline (redis-py's `reset`)."""
+        self._np_positions = set()
+        return self.client.reset()
 
     def __getattr__(self, name: str) -> Any:
-        # Everything else (plain commands in a pipeline, reset, watch, close...) is the client's.
-        return getattr(self.client, name)
+        # Everything else (plain commands in a pipeline, watch, multi...) is the client's.
+        attr = getattr(self.__dict__["client"], name)
+        if not self.__dict__.get("_queued") or not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def chained(*args: Any, **kwargs: Any) -> Any:
+            reply = attr(*args, **kwargs)
+            return self if reply is self.client else reply  # queued: keep chaining on self
+
+        return chained
 
     def __len__(self) -> int:
         return len(self.client)  # the number of queued commands, for a pipeline
@@ -149,24 +295,269 @@ class Numpy(StreamingCommands):
     def __bool__(self) -> bool:
         return True
 
-    def __enter__(self) -> "Numpy":
+    def __enter__(self) -> Any:
         self.client.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._np_positions = set()
         self.client.__exit__(*exc)
 
-    async def __aenter__(self) -> "Numpy":
+    async def __aenter__(self) -> Any:
         await self.client.__aenter__()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        self._np_positions = set()
         await self.client.__aexit__(*exc)
 
 
-def _pipeline_error(err: ResponseError) -> ResponseError:
-    """`NumpyError` when redis-py's pipeline error text ("Command # 2 (NP.SET ...)
-    of pipeline caused error: ...") names an NP.* command, else `err` itself."""
-    message = str(err)
-    named = any(f"({command} " in message or f"({command})" in message for command in COMMANDS)
-    return _numpy_error(err) if named else err
+class Numpy(_NumpyBase):
+    """The NP.* commands on `client`: a `redis.Redis`, `redis.asyncio.Redis`,
+    `redis.cluster.RedisCluster`, `redis.asyncio.RedisCluster`, valkey's
+    equivalents, or a pipeline of any of them.
+
+    >>> arrays = Numpy(redis.Redis())
+    >>> arrays.set("a", np.arange(6.0).reshape(2, 3))
+    True
+    >>> arrays.get("a")
+    array([[0., 1., 2.],
+           [3., 4., 5.]])
+
+    With an asyncio client every command returns an awaitable. On a pipeline the
+    commands are queued and `execute()` returns their converted replies; any other
+    command of the client is reachable through this object too.
+    Error replies to NP.* commands raise the client's own exception class, marked
+    as a `NumpyError` (see there).
+    """
+
+    @overload
+    def __new__(cls, client: redis.asyncio.client.Pipeline) -> AsyncNumpyPipeline: ...  # type: ignore[overload-overlap]
+    @overload
+    def __new__(cls, client: redis.asyncio.cluster.ClusterPipeline) -> AsyncNumpyPipeline: ...
+    @overload
+    def __new__(cls, client: Union[redis.asyncio.Redis, redis.asyncio.RedisCluster]) -> AsyncNumpy: ...
+    @overload
+    def __new__(cls, client: redis.client.Pipeline) -> NumpyPipeline: ...  # type: ignore[overload-overlap]
+    @overload
+    def __new__(cls, client: redis.cluster.ClusterPipeline) -> NumpyPipeline: ...  # type: ignore[overload-overlap]
+    @overload
+    def __new__(cls, client: Union[redis.Redis, redis.cluster.RedisCluster]) -> SyncNumpy: ...
+    @overload
+    def __new__(cls, client: Any) -> Numpy: ...
+
+    def __new__(cls, client: Any) -> Numpy:
+        if cls is Numpy:  # pick the class that matches the client
+            pipeline, asynchronous = _is_pipeline(client), _is_async(client)
+            if pipeline:
+                cls = AsyncNumpyPipeline if asynchronous else NumpyPipeline
+            else:
+                cls = AsyncNumpy if asynchronous else SyncNumpy
+        return object.__new__(cls)
+
+
+# The typed faces of Numpy. They add no behaviour: each states what the commands
+# return for one kind of client, for type checkers (the bodies are Numpy's).
+
+
+class SyncNumpy(Numpy):
+    """`Numpy` on a synchronous client: every command returns its value."""
+
+    if TYPE_CHECKING:
+        # set's overloads name SET's options, which the base takes as **options.
+        @overload  # type: ignore[override]
+        def set(
+            self,
+            key: KeyT,
+            arr: npt.ArrayLike,
+            *,
+            ex: Optional[ExpiryT] = None,
+            px: Optional[ExpiryT] = None,
+            exat: Optional[AbsExpiryT] = None,
+            pxat: Optional[AbsExpiryT] = None,
+            nx: bool = False,
+            xx: bool = False,
+            keepttl: bool = False,
+            get: Literal[False] = False,
+            progress: Progress = None,
+        ) -> Optional[bool]: ...
+        @overload
+        def set(
+            self,
+            key: KeyT,
+            arr: npt.ArrayLike,
+            *,
+            ex: Optional[ExpiryT] = None,
+            px: Optional[ExpiryT] = None,
+            exat: Optional[AbsExpiryT] = None,
+            pxat: Optional[AbsExpiryT] = None,
+            nx: bool = False,
+            xx: bool = False,
+            keepttl: bool = False,
+            get: Literal[True],
+            progress: Progress = None,
+        ) -> Optional[Array]: ...
+        @overload
+        def set(
+            self,
+            key: KeyT,
+            arr: npt.ArrayLike,
+            *,
+            ex: Optional[ExpiryT] = None,
+            px: Optional[ExpiryT] = None,
+            exat: Optional[AbsExpiryT] = None,
+            pxat: Optional[AbsExpiryT] = None,
+            nx: bool = False,
+            xx: bool = False,
+            keepttl: bool = False,
+            get: bool = False,
+            progress: Progress = None,
+        ) -> Optional[Union[bool, Array]]: ...
+        def set(self, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> Any: ...
+        def mset(self, mapping: Mapping[KeyT, npt.ArrayLike]) -> bool: ...
+        def append(self, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None) -> int: ...
+        def get(
+            self, key: KeyT, *, copy: bool = False, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None,
+            progress: Progress = None,
+        ) -> Optional[Array]: ...
+        def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> list[Optional[Array]]: ...
+        def setslice(self, key: KeyT, slice: SliceSpec, arr: npt.ArrayLike) -> bool: ...
+        def values(
+            self, key: KeyT, *, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None
+        ) -> Optional[ArrayValues]: ...
+        def shape(self, key: KeyT) -> Optional[tuple[int, ...]]: ...
+        def dtype(self, key: KeyT) -> Optional[np.dtype[Any]]: ...
+        def dtype_name(self, key: KeyT) -> Optional[str]: ...
+        def size(self, key: KeyT) -> Optional[int]: ...
+        def info(self, key: KeyT) -> Optional[ArrayInfo]: ...
+        def pipeline(self, transaction: bool = True, shard_hint: Optional[str] = None) -> NumpyPipeline: ...
+        def close(self) -> None: ...
+        def __enter__(self) -> SyncNumpy: ...
+
+
+class AsyncNumpy(Numpy):
+    """`Numpy` on an asyncio client: every command returns an awaitable of its value."""
+
+    if TYPE_CHECKING:
+        # set's overloads name SET's options, which the base takes as **options.
+        @overload  # type: ignore[override]
+        def set(
+            self,
+            key: KeyT,
+            arr: npt.ArrayLike,
+            *,
+            ex: Optional[ExpiryT] = None,
+            px: Optional[ExpiryT] = None,
+            exat: Optional[AbsExpiryT] = None,
+            pxat: Optional[AbsExpiryT] = None,
+            nx: bool = False,
+            xx: bool = False,
+            keepttl: bool = False,
+            get: Literal[False] = False,
+            progress: Progress = None,
+        ) -> Awaitable[Optional[bool]]: ...
+        @overload
+        def set(
+            self,
+            key: KeyT,
+            arr: npt.ArrayLike,
+            *,
+            ex: Optional[ExpiryT] = None,
+            px: Optional[ExpiryT] = None,
+            exat: Optional[AbsExpiryT] = None,
+            pxat: Optional[AbsExpiryT] = None,
+            nx: bool = False,
+            xx: bool = False,
+            keepttl: bool = False,
+            get: Literal[True],
+            progress: Progress = None,
+        ) -> Awaitable[Optional[Array]]: ...
+        @overload
+        def set(
+            self,
+            key: KeyT,
+            arr: npt.ArrayLike,
+            *,
+            ex: Optional[ExpiryT] = None,
+            px: Optional[ExpiryT] = None,
+            exat: Optional[AbsExpiryT] = None,
+            pxat: Optional[AbsExpiryT] = None,
+            nx: bool = False,
+            xx: bool = False,
+            keepttl: bool = False,
+            get: bool = False,
+            progress: Progress = None,
+        ) -> Awaitable[Optional[Union[bool, Array]]]: ...
+        def set(self, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> Any: ...
+        def mset(self, mapping: Mapping[KeyT, npt.ArrayLike]) -> Awaitable[bool]: ...
+        def append(self, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None) -> Awaitable[int]: ...
+        def get(
+            self, key: KeyT, *, copy: bool = False, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None,
+            progress: Progress = None,
+        ) -> Awaitable[Optional[Array]]: ...
+        def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> Awaitable[list[Optional[Array]]]: ...
+        def setslice(self, key: KeyT, slice: SliceSpec, arr: npt.ArrayLike) -> Awaitable[bool]: ...
+        def values(
+            self, key: KeyT, *, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None
+        ) -> Awaitable[Optional[ArrayValues]]: ...
+        def shape(self, key: KeyT) -> Awaitable[Optional[tuple[int, ...]]]: ...
+        def dtype(self, key: KeyT) -> Awaitable[Optional[np.dtype[Any]]]: ...
+        def dtype_name(self, key: KeyT) -> Awaitable[Optional[str]]: ...
+        def size(self, key: KeyT) -> Awaitable[Optional[int]]: ...
+        def info(self, key: KeyT) -> Awaitable[Optional[ArrayInfo]]: ...
+        def pipeline(self, transaction: bool = True, shard_hint: Optional[str] = None) -> AsyncNumpyPipeline: ...
+        def close(self) -> Awaitable[None]: ...
+
+
+_P = TypeVar("_P", bound="NumpyPipeline")
+_AP = TypeVar("_AP", bound="AsyncNumpyPipeline")
+
+
+class NumpyPipeline(Numpy):
+    """`Numpy` on a synchronous pipeline: commands queue and return the pipeline;
+    `execute()` returns the converted replies."""
+
+    if TYPE_CHECKING:
+
+        def set(self: _P, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> _P: ...
+        def mset(self: _P, mapping: Mapping[KeyT, npt.ArrayLike]) -> _P: ...
+        def append(self: _P, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None) -> _P: ...
+        def get(
+            self: _P, key: KeyT, *, copy: bool = False, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None,
+            progress: Progress = None,
+        ) -> _P: ...
+        def mget(self: _P, keys: Iterable[KeyT], *, copy: bool = False) -> _P: ...
+        def setslice(self: _P, key: KeyT, slice: SliceSpec, arr: npt.ArrayLike) -> _P: ...
+        def values(self: _P, key: KeyT, *, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None) -> _P: ...
+        def shape(self: _P, key: KeyT) -> _P: ...
+        def dtype(self: _P, key: KeyT) -> _P: ...
+        def dtype_name(self: _P, key: KeyT) -> _P: ...
+        def size(self: _P, key: KeyT) -> _P: ...
+        def info(self: _P, key: KeyT) -> _P: ...
+        def execute(self, raise_on_error: bool = True) -> list[Any]: ...
+        def __enter__(self: _P) -> _P: ...
+
+
+class AsyncNumpyPipeline(Numpy):
+    """`Numpy` on an asyncio pipeline: commands queue and return the pipeline;
+    `await execute()` returns the converted replies."""
+
+    if TYPE_CHECKING:
+
+        def set(self: _AP, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> _AP: ...
+        def mset(self: _AP, mapping: Mapping[KeyT, npt.ArrayLike]) -> _AP: ...
+        def append(self: _AP, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None) -> _AP: ...
+        def get(
+            self: _AP, key: KeyT, *, copy: bool = False, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None,
+            progress: Progress = None,
+        ) -> _AP: ...
+        def mget(self: _AP, keys: Iterable[KeyT], *, copy: bool = False) -> _AP: ...
+        def setslice(self: _AP, key: KeyT, slice: SliceSpec, arr: npt.ArrayLike) -> _AP: ...
+        def values(self: _AP, key: KeyT, *, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None) -> _AP: ...
+        def shape(self: _AP, key: KeyT) -> _AP: ...
+        def dtype(self: _AP, key: KeyT) -> _AP: ...
+        def dtype_name(self: _AP, key: KeyT) -> _AP: ...
+        def size(self: _AP, key: KeyT) -> _AP: ...
+        def info(self: _AP, key: KeyT) -> _AP: ...
+        def execute(self, raise_on_error: bool = True) -> Awaitable[list[Any]]: ...
+        async def __aenter__(self: _AP) -> _AP: ...

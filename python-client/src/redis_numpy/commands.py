@@ -3,35 +3,72 @@
 Replies are converted by response callbacks registered on the redis-py client,
 the way redis-py's own module clients do it, so one code path serves direct
 calls, pipelines, transactions, asyncio and Cluster alike. A callback learns
-what the caller asked for from execute_command options (`np_copy`, `np_field`).
+what the caller asked for from execute_command options (`np_copy`, `np_field`,
+`np_get`).
+
+The methods here return `Any`: what the wrapped client's `execute_command`
+returns. `client.py` gives each kind of client its precise types.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
+import datetime
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Tuple, TypedDict, Union
 
 import numpy as np
-from redis.client import NEVER_DECODE
+import numpy.typing as npt
+from redis.exceptions import DataError
 
 from .npy import decode, encode
 
 if TYPE_CHECKING:
     from types import EllipsisType
 
+# redis-py's option that reads a reply without decode_responses' UTF-8 decoding
+# (redis.client.NEVER_DECODE; valkey's client uses the same name).
+NEVER_DECODE = "NEVER_DECODE"
+
 NP_SET = "NP.SET"
+NP_MSET = "NP.MSET"
 NP_APPEND = "NP.APPEND"
 NP_GET = "NP.GET"
+NP_MGET = "NP.MGET"
 NP_SETSLICE = "NP.SETSLICE"
 NP_SHAPE = "NP.SHAPE"
 NP_DTYPE = "NP.DTYPE"
 NP_SIZE = "NP.SIZE"
 NP_INFO = "NP.INFO"
-COMMANDS = (NP_SET, NP_APPEND, NP_GET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO)
+COMMANDS = (NP_SET, NP_MSET, NP_APPEND, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO)
 
-DtypeLike = Union[np.dtype, type, str]
+KeyT = Union[str, bytes, memoryview]
+DtypeLike = npt.DTypeLike
 # A NumPy basic index (`np.s_[...]`) or its text; see `format_slice`.
-SliceSpec = Union[str, int, slice, Tuple[Any, ...], "EllipsisType"]
+SliceSpec = Union[str, int, slice, Tuple[Any, ...], "EllipsisType", None]
+ExpiryT = Union[int, datetime.timedelta]
+AbsExpiryT = Union[int, datetime.datetime]
+
+
+class ArrayInfo(TypedDict):
+    """`info(key)`: NP.INFO's fields with Python types."""
+
+    dtype: np.dtype[Any]  # exact, from descr: byte order and fields included
+    descr: str  # the header's descr text, e.g. "'<f4'"
+    shape: tuple[int, ...]
+    ndim: int
+    size: int
+    itemsize: int
+    nbytes: int
+    fortran_order: bool
+    memory: int  # bytes the value occupies on the server
+
+
+class ArrayValues(TypedDict):
+    """`values(key)`: the elements as Python scalars, row-major."""
+
+    dtype: str  # arr.dtype.name
+    shape: tuple[int, ...]
+    values: list[Any]
 
 
 def _text(value: Any) -> str:
@@ -61,7 +98,7 @@ def _scalar_parser(dtype_name: str) -> Callable[[Any], Any]:
     return int
 
 
-def _parse_info(reply: Any) -> Optional[dict[str, Any]]:
+def _parse_info(reply: Any) -> Optional[ArrayInfo]:
     if reply is None:
         return None
     fields = _pairs(reply)
@@ -79,12 +116,13 @@ def _parse_info(reply: Any) -> Optional[dict[str, Any]]:
     }
 
 
-def _dtype_from_descr(descr: str) -> np.dtype:
+def _dtype_from_descr(descr: str) -> np.dtype[Any]:
     """NP.INFO's descr is the header's literal text, e.g. `'<f4'` or `[('a', '<i4')]`."""
-    return np.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    dtype: np.dtype[Any] = np.lib.format.descr_to_dtype(ast.literal_eval(descr))
+    return dtype
 
 
-def _parse_values(reply: Any) -> Optional[dict[str, Any]]:
+def _parse_values(reply: Any) -> Optional[ArrayValues]:
     if reply is None:
         return None
     fields = _pairs(reply)
@@ -105,9 +143,19 @@ def _on_get(reply: Any, np_copy: bool = False, **_: Any) -> Any:
     return _parse_values(reply)  # NP.GET ... VALUES
 
 
+def _on_mget(reply: Any, np_copy: bool = False, **_: Any) -> Any:
+    return [None if payload is None else decode(payload, copy=np_copy) for payload in reply]
+
+
+def _on_set(reply: Any, np_get: bool = False, np_copy: bool = False, **_: Any) -> Any:
+    if np_get:  # GET: the old array, or None
+        return None if reply is None else decode(reply, copy=np_copy)
+    return None if reply is None else reply in (True, b"OK", "OK")  # None: NX/XX not met
+
+
 def _on_info(reply: Any, np_field: Optional[str] = None, **_: Any) -> Any:
     info = _parse_info(reply)
-    return info if info is None or np_field is None else info[np_field]
+    return info if info is None or np_field is None else info[np_field]  # type: ignore[literal-required]
 
 
 def _on_ok(reply: Any, **_: Any) -> Any:
@@ -127,9 +175,11 @@ def _on_int(reply: Any, **_: Any) -> Any:
 
 
 RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
-    NP_SET: _on_ok,
+    NP_SET: _on_set,
+    NP_MSET: _on_ok,
     NP_APPEND: _on_int,
     NP_GET: _on_get,
+    NP_MGET: _on_mget,
     NP_SETSLICE: _on_ok,
     NP_SHAPE: _on_shape,
     NP_DTYPE: _on_dtype,
@@ -158,13 +208,67 @@ def format_slice(spec: SliceSpec) -> str:
     return ", ".join(out)
 
 
-def _get_args(key: Any, slice: Optional[SliceSpec], as_dtype: Optional[DtypeLike]) -> list[Any]:
+def _get_args(key: KeyT, slice: SliceSpec, as_dtype: Optional[DtypeLike]) -> list[Any]:
     """NP.GET with its SLICE and AS options."""
     args: list[Any] = [NP_GET, key]
     if slice is not None:
         args += ["SLICE", format_slice(slice)]
     if as_dtype is not None:
         args += ["AS", np.dtype(as_dtype).str]
+    return args
+
+
+def _seconds(value: ExpiryT, unit: int) -> int:
+    if isinstance(value, datetime.timedelta):
+        return int(value.total_seconds() * unit)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise DataError(f"an expiry must be an int or a datetime.timedelta, got {value!r}")
+
+
+def _timestamp(value: AbsExpiryT, unit: int) -> int:
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * unit)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise DataError(f"an expiry time must be an int or a datetime.datetime, got {value!r}")
+
+
+def set_args(
+    key: KeyT,
+    payload: bytes,
+    *,
+    ex: Optional[ExpiryT] = None,
+    px: Optional[ExpiryT] = None,
+    exat: Optional[AbsExpiryT] = None,
+    pxat: Optional[AbsExpiryT] = None,
+    nx: bool = False,
+    xx: bool = False,
+    keepttl: bool = False,
+    get: bool = False,
+) -> list[Any]:
+    """NP.SET with SET's options, checked as redis-py checks SET's."""
+    if nx and xx:
+        raise DataError("``nx`` and ``xx`` are mutually exclusive.")
+    if sum(option is not None for option in (ex, px, exat, pxat)) + bool(keepttl) > 1:
+        raise DataError("``ex``, ``px``, ``exat``, ``pxat``, and ``keepttl`` are mutually exclusive.")
+    args: list[Any] = [NP_SET, key, payload]
+    if nx:
+        args.append("NX")
+    if xx:
+        args.append("XX")
+    if get:
+        args.append("GET")
+    if ex is not None:
+        args += ["EX", _seconds(ex, 1)]
+    if px is not None:
+        args += ["PX", _seconds(px, 1000)]
+    if exat is not None:
+        args += ["EXAT", _timestamp(exat, 1)]
+    if pxat is not None:
+        args += ["PXAT", _timestamp(pxat, 1000)]
+    if keepttl:
+        args.append("KEEPTTL")
     return args
 
 
@@ -176,62 +280,112 @@ class NumpyCommands:
     def execute_command(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - provided by the client class
         raise NotImplementedError
 
-    def set(self, key: Any, arr: Any) -> Any:
-        """Store `arr` at `key` (NP.SET), replacing any array there. Returns True.
+    def set(
+        self,
+        key: KeyT,
+        arr: npt.ArrayLike,
+        *,
+        ex: Optional[ExpiryT] = None,
+        px: Optional[ExpiryT] = None,
+        exat: Optional[AbsExpiryT] = None,
+        pxat: Optional[AbsExpiryT] = None,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+        get: bool = False,
+    ) -> Any:
+        """Store `arr` at `key` (NP.SET), with SET's options. Returns True, or None
+        when `nx`/`xx` was not met; with `get=True`, the array that was there (or None).
 
-        Object arrays raise TypeError before anything is sent."""
-        return self.execute_command(NP_SET, key, encode(arr))
+        `ex`/`px` set a TTL in seconds/milliseconds (an int or a timedelta),
+        `exat`/`pxat` an expiry time (a Unix time or a datetime), `keepttl` keeps
+        the key's TTL; without any of them the TTL is cleared, as SET does.
+        `nx` writes only a new key, `xx` only an existing one.
 
-    def append(self, key: Any, arr: Any) -> Any:
+        Values `.npy` cannot hold without pickle (object arrays, a bare `str`, pandas
+        extension columns, masked arrays) raise TypeError before anything is sent."""
+        args = set_args(key, encode(arr), ex=ex, px=px, exat=exat, pxat=pxat, nx=nx, xx=xx, keepttl=keepttl, get=get)
+        if get:
+            return self.execute_command(*args, np_get=True, **{NEVER_DECODE: []})
+        return self.execute_command(*args)
+
+    def mset(self, mapping: Mapping[KeyT, npt.ArrayLike]) -> Any:
+        """Store several arrays at once (NP.MSET), atomically: every value is
+        checked before any is written. Returns True.
+
+        On Redis Cluster the keys are grouped by hash slot, one NP.MSET per slot:
+        atomic per slot, not across slots (like redis-py's `mset_nonatomic`)."""
+        args: list[Any] = [NP_MSET]
+        for key, arr in mapping.items():
+            args += [key, encode(arr)]
+        return self.execute_command(*args)
+
+    def append(self, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None) -> Any:
         """Concatenate `arr` to the array at `key` along its growth axis (NP.APPEND),
-        creating the key if absent. Returns the new length of that axis."""
-        return self.execute_command(NP_APPEND, key, encode(arr))
+        creating the key if absent. Returns the new length of that axis.
+
+        `maxlen=n` then keeps only the last `n` entries along that axis: a rolling buffer."""
+        args: list[Any] = [NP_APPEND, key, encode(arr)]
+        if maxlen is not None:
+            args += ["MAXLEN", int(maxlen)]
+        return self.execute_command(*args)
 
     def get(
         self,
-        key: Any,
+        key: KeyT,
         *,
         copy: bool = False,
-        slice: Optional[SliceSpec] = None,
+        slice: SliceSpec = None,
         as_dtype: Optional[DtypeLike] = None,
     ) -> Any:
         """The array at `key` (NP.GET), or None if the key does not exist.
 
-        The array is a read-only view of the reply; `copy=True` returns a writable copy.
+        The array is a **read-only** zero-copy view of the reply: in-place changes
+        (`a += 1`, `a[0] = 1`) raise NumPy's "assignment destination is read-only".
+        Pass `copy=True` for a writable copy.
+
         `slice` reads `arr[slice]` on the server (a string like `"10:20, ::2"` or
         `np.s_[10:20, ::2]`); `as_dtype` casts on the server like `arr.astype(dtype)`.
         """
         args = _get_args(key, slice, as_dtype)
         return self.execute_command(*args, np_copy=copy, **{NEVER_DECODE: []})
 
-    def setslice(self, key: Any, slice: SliceSpec, arr: Any) -> Any:
+    def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> Any:
+        """The arrays at `keys` (NP.MGET), in order, None for a missing key.
+
+        Read-only views of the reply like `get`'s; `copy=True` for writable copies.
+        On Redis Cluster the keys are grouped by hash slot (one NP.MGET per slot)
+        and the arrays come back in the caller's order."""
+        return self.execute_command(NP_MGET, *keys, np_copy=copy, **{NEVER_DECODE: []})
+
+    def setslice(self, key: KeyT, slice: SliceSpec, arr: npt.ArrayLike) -> Any:
         """`arr_at_key[slice] = arr` on the server (NP.SETSLICE). `arr` must have the stored
         dtype (no casting) and broadcast to the slice's shape. Returns True."""
         return self.execute_command(NP_SETSLICE, key, format_slice(slice), encode(arr))
 
-    def values(self, key: Any, *, slice: Optional[SliceSpec] = None, as_dtype: Optional[DtypeLike] = None) -> Any:
+    def values(self, key: KeyT, *, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None) -> Any:
         """NP.GET ... VALUES: `{"dtype": name, "shape": tuple, "values": [...]}` with the
         elements as Python scalars, row-major, or None if the key does not exist."""
         args = _get_args(key, slice, as_dtype)
         return self.execute_command(*args, "VALUES", **{NEVER_DECODE: []})
 
-    def shape(self, key: Any) -> Any:
+    def shape(self, key: KeyT) -> Any:
         """The shape of the array at `key` as a tuple (NP.SHAPE), or None."""
         return self.execute_command(NP_SHAPE, key)
 
-    def dtype(self, key: Any) -> Any:
+    def dtype(self, key: KeyT) -> Any:
         """The exact `np.dtype` of the array at `key` (from NP.INFO's descr), or None."""
         return self.execute_command(NP_INFO, key, np_field="dtype")
 
-    def dtype_name(self, key: Any) -> Any:
+    def dtype_name(self, key: KeyT) -> Any:
         """NP.DTYPE: the dtype's name as NumPy spells it (`arr.dtype.name`), or None."""
         return self.execute_command(NP_DTYPE, key)
 
-    def size(self, key: Any) -> Any:
+    def size(self, key: KeyT) -> Any:
         """The element count of the array at `key` (NP.SIZE), or None."""
         return self.execute_command(NP_SIZE, key)
 
-    def info(self, key: Any) -> Any:
-        """NP.INFO as a dict: dtype (np.dtype), descr, shape (tuple), ndim, size,
-        itemsize, nbytes, fortran_order (bool), memory (bytes used), or None."""
+    def info(self, key: KeyT) -> Any:
+        """NP.INFO as an `ArrayInfo` dict: dtype (np.dtype), descr, shape (tuple), ndim,
+        size, itemsize, nbytes, fortran_order (bool), memory (bytes used), or None."""
         return self.execute_command(NP_INFO, key)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["encode", "decode", "check_dtype"]
+__all__ = ["encode", "decode", "check_dtype", "as_storable_array"]
 
 MAGIC_PREFIX = b"\x93NUMPY"
 ARRAY_ALIGN = 64
@@ -24,7 +24,7 @@ GROWTH_AXIS_MAX_DIGITS = 21
 _HEADER_LEN_FORMAT = {1: ("<H", "latin1"), 2: ("<I", "latin1"), 3: ("<I", "utf8")}
 
 
-def check_dtype(dtype: np.dtype) -> None:
+def check_dtype(dtype: np.dtype[Any]) -> None:
     """Raise TypeError for dtypes `.npy` can only hold by pickling: the server never unpickles."""
     if dtype.hasobject:
         raise TypeError(f"redis-numpy does not store object arrays (dtype {dtype!r}): the server never unpickles")
@@ -33,8 +33,44 @@ def check_dtype(dtype: np.dtype) -> None:
         raise TypeError(f"redis-numpy cannot store dtype {dtype!r}: it has no .npy representation without pickle")
 
 
+# What to call instead, for pandas columns whose values have no NumPy dtype.
+_PANDAS_HINTS = (
+    ("category", "a categorical: store s.cat.codes.to_numpy() and the categories separately, "
+                 "or s.to_numpy(dtype=...) with the categories' dtype"),
+    ("string", "a string column: convert with s.to_numpy(dtype='U') (or dtype='S' for bytes)"),
+    ("str", "a string column: convert with s.to_numpy(dtype='U') (or dtype='S' for bytes)"),
+)
+_PANDAS_NULLABLE_HINT = ("a nullable column: convert with s.to_numpy(dtype=..., na_value=...), "
+                         "e.g. s.to_numpy(dtype='float64', na_value=np.nan)")
+
+
+def as_storable_array(value: Any) -> np.ndarray[Any, Any]:
+    """`value` as the plain ndarray `np.save` would write, or TypeError saying what to
+    do instead: values `.npy` holds only by pickling, or that a NumPy user would not
+    expect to become an array, are refused before anything is sent."""
+    if isinstance(value, (str, bytes)):
+        kind = type(value).__name__
+        raise TypeError(
+            f"refusing to store a bare {kind} as an array: wrap it (np.array([value])) "
+            f"if you mean a {'str' if kind == 'str' else 'bytes'} array, or use the client's plain SET for text"
+        )
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            "masked arrays are not stored: .npy has no place for the mask (np.save drops it); "
+            "store arr.filled(fill_value), or arr.data and np.ma.getmaskarray(arr) under two keys"
+        )
+    arr = np.asarray(value)
+    module = type(value).__module__ or ""
+    if module.startswith("pandas") and (arr.dtype.hasobject or not getattr(type(arr.dtype), "_legacy", True)):
+        pandas_dtype = str(getattr(value, "dtype", ""))
+        hint = next((h for word, h in _PANDAS_HINTS if word in pandas_dtype.lower()), _PANDAS_NULLABLE_HINT)
+        raise TypeError(f"pandas {type(value).__name__} of dtype {pandas_dtype} has no NumPy dtype; it is {hint}")
+    check_dtype(arr.dtype)
+    return arr
+
+
 @functools.lru_cache(maxsize=512)
-def _header(dtype: np.dtype, shape: tuple[int, ...], fortran_order: bool) -> bytes:
+def _header(dtype: np.dtype[Any], shape: tuple[int, ...], fortran_order: bool) -> bytes:
     """The `.npy` header np.save writes; cached like `_parse_header`."""
     descr = np.lib.format.dtype_to_descr(dtype)
     text = "{'descr': %r, 'fortran_order': %r, 'shape': %r, }" % (descr, fortran_order, shape)
@@ -59,11 +95,12 @@ def _header(dtype: np.dtype, shape: tuple[int, ...], fortran_order: bool) -> byt
 def encode(arr: Any) -> bytes:
     """The `.npy` bytes of `arr`, byte-for-byte what `np.save` writes.
 
+    Raises TypeError for values `.npy` cannot hold without pickle (see `as_storable_array`).
+
     Fortran-contiguous arrays are stored in Fortran order, like `np.save`;
     other non-contiguous arrays are written in C order.
     """
-    arr = np.asanyarray(arr)
-    check_dtype(arr.dtype)
+    arr = as_storable_array(arr)
     fortran_order = arr.flags.f_contiguous and not arr.flags.c_contiguous
     if fortran_order:
         contiguous = arr.T  # the same memory, C-contiguous
@@ -77,7 +114,7 @@ def encode(arr: Any) -> bytes:
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_header(version: int, text: bytes) -> tuple[np.dtype, tuple[int, ...], Literal["C", "F"], int]:
+def _parse_header(version: int, text: bytes) -> tuple[np.dtype[Any], tuple[int, ...], Literal["C", "F"], int]:
     """dtype, shape, order and element count of a header; cached, since a
     store tends to hold many arrays of a few shapes (parsing costs ~15 µs)."""
     header = ast.literal_eval(text.decode(_HEADER_LEN_FORMAT[version][1]))
@@ -89,23 +126,27 @@ def _parse_header(version: int, text: bytes) -> tuple[np.dtype, tuple[int, ...],
     return dtype, shape, "F" if header["fortran_order"] else "C", count
 
 
-def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.ndarray:
+def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.ndarray[Any, Any]:
     """The array held in `.npy` bytes, a zero-copy view of `payload` unless `copy` is true.
 
     A view of a `bytes` payload is read-only; `copy=True` returns a writable array.
     """
-    view = memoryview(payload)
-    if len(view) < 10 or view[:6] != MAGIC_PREFIX:
+    if len(payload) < 10 or payload[:6] != MAGIC_PREFIX:
         raise ValueError("not a .npy payload: bad magic")
-    version = view[6]
-    if version not in _HEADER_LEN_FORMAT:
-        raise ValueError(f"unsupported .npy format version {version}.{view[7]}")
-    fmt, _ = _HEADER_LEN_FORMAT[version]
-    start = len(MAGIC_PREFIX) + 2 + struct.calcsize(fmt)
-    (header_len,) = struct.unpack_from(fmt, view, len(MAGIC_PREFIX) + 2)
-    dtype, shape, order, count = _parse_header(version, bytes(view[start : start + header_len]))
+    version = payload[6]
+    if version == 1:
+        start = 10
+        header_len = payload[8] | payload[9] << 8
+    elif version in _HEADER_LEN_FORMAT and len(payload) >= 12:
+        start = 12
+        header_len = int.from_bytes(payload[8:12], "little")
+    else:
+        raise ValueError(f"unsupported .npy format version {version}.{payload[7]}")
+    # Slicing bytes copies only the header (about 120 bytes); the parse is cached.
+    dtype, shape, order, count = _parse_header(version, bytes(payload[start : start + header_len]))
     if count == 0 or dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype, order=order)
-    flat = np.frombuffer(view, dtype=dtype, count=count, offset=start + header_len)
-    arr = flat.reshape(shape, order=order)
+    arr = np.frombuffer(payload, dtype=dtype, count=count, offset=start + header_len)
+    if len(shape) != 1:
+        arr = arr.reshape(shape, order=order)
     return arr.copy(order="K") if copy else arr

@@ -33,21 +33,23 @@ class StreamingCommands(NumpyCommands):
             and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
         )
 
-    def set(self, key: Any, arr: Any, *, progress: chunked.Progress = None) -> Any:
+    def set(self, key: Any, arr: Any, *, progress: chunked.Progress = None, **options: Any) -> Any:
         """Store `arr` at `key` (NP.SET), replacing any array there. Returns True.
 
         Past `chunk_bytes` the array is uploaded in chunks; readers see the old
         value until the whole new one is in place. `progress`: a callable
         `(done_bytes, total_bytes)`, or True for a tqdm bar (if tqdm is installed).
-        Object arrays raise TypeError before anything is sent."""
-        if self._streams():
+        With SET's options (`ex`, `nx`, `get`, ... see `NumpyCommands.set`) the
+        array goes in one command. Values `.npy` cannot hold raise TypeError
+        before anything is sent."""
+        if self._streams() and not any(options.values()):
             data = np.asanyarray(arr)
             assert self.chunk_bytes is not None
             if data.ndim and data.nbytes > self.chunk_bytes:
                 return chunked.upload(
                     self, key, data, chunk_bytes=self.chunk_bytes, ttl=self.staging_ttl, progress=progress
                 )
-        return super().set(key, arr)
+        return super().set(key, arr, **options)
 
     def get(
         self,
@@ -60,8 +62,9 @@ class StreamingCommands(NumpyCommands):
     ) -> Any:
         """The array at `key` (NP.GET), or None if the key does not exist.
 
-        The array is a read-only view of the reply; `copy=True` returns a writable copy.
-        `slice` reads `arr[slice]` on the server (a string like `"10:20, ::2"` or
+        The array is a **read-only** zero-copy view of the reply: in-place changes
+        raise NumPy's "assignment destination is read-only". `copy=True` returns a
+        writable copy. `slice` reads `arr[slice]` on the server (a string like `"10:20, ::2"` or
         `np.s_[10:20, ::2]`); `as_dtype` casts on the server like `arr.astype(dtype)`.
         A whole array past `chunk_bytes` is read in chunks (then always writable);
         `progress` as for `set`."""
