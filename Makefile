@@ -17,7 +17,7 @@ BROWSER_PACKAGES := chromium chromium-driver
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -68,7 +68,7 @@ run: build
 	@mkdir -p run
 	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
 
-test: deps build test-rust test-python test-client-compat test-inspect
+test: deps build test-rust test-python test-client-compat test-inspect test-package
 
 # The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
@@ -95,6 +95,10 @@ $(COMPAT_PY):
 test-client-compat: $(COMPAT_PY) build
 	$(COMPAT_PY) -m pip install -q -e python-client
 	$(COMPAT_PY) -m pytest -q -p no:cacheprovider python-client/tests
+
+# The client as users get it: sdist + wheel (python -m build), the wheel installed in a fresh venv.
+test-package: python-deps build
+	$(PY) -m pytest -q -p no:cacheprovider tests/packaging
 
 # Ratios against plain SET/GET in one run; rewrites docs/benchmarks.md and docs/img/.
 bench: build python-deps
