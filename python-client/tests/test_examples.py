@@ -58,7 +58,8 @@ def test_mypy_strict_checks_what_commands_return(tmp_path):
         got = async_arrays.get("k")
         got.shape                                   # an Awaitable: not awaited
     """))
-    proc = mypy(str(misuse), str(EXAMPLES / "typed_usage.py"), "redis_numpy")
+    client = [f"redis_numpy/{name}.py" for name in ("__init__", "client", "commands", "npy")]
+    proc = mypy(str(misuse), str(EXAMPLES / "typed_usage.py"), *client)
     assert proc.returncode == 1
     errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
     assert {line.split(": error")[0].rsplit(":", 1)[-1] for line in errors} == {"6", "7", "8", "11"}, proc.stdout

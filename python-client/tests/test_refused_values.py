@@ -72,6 +72,7 @@ def test_pandas_columns_without_numpy_dtype_get_a_hint(arrays, r, name):
         assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=want.dtype.kind == "f")
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_array_likes_are_stored_as_np_save_writes_them(arrays):
     for value in ([1, 2, 3], [[1.5], [2.5]], 7, 2.5, True, np.float32(1.5), np.matrix([[1, 2], [3, 4]])):
         buf = io.BytesIO()

@@ -34,7 +34,8 @@ def test_memory_usage_is_the_allocation(r):
     r.set("s", npy(arr))
     array_usage = r.memory_usage("a")
     string_usage = r.memory_usage("s")
-    assert array_usage >= 1.25 * arr.nbytes, "MEMORY USAGE counts the allocator's block"
+    if r.info("memory")["mem_allocator"].startswith("jemalloc"):  # libc malloc has other size classes
+        assert array_usage >= 1.25 * arr.nbytes, "MEMORY USAGE counts the allocator's block"
     assert abs(array_usage - string_usage) < 512, (array_usage, string_usage)
     info = r.execute_command("NP.INFO", "a")
     fields = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2]))

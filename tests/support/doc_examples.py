@@ -133,7 +133,8 @@ def run_python(block: Block, namespace: dict[str, object], report: Report) -> No
         result = eval(code, namespace)  # noqa: S307 - the document's own example
         if asyncio.iscoroutine(result):
             loop = namespace.setdefault("__loop__", asyncio.new_event_loop())
-            loop.run_until_complete(result)  # type: ignore[union-attr]
+            assert isinstance(loop, asyncio.AbstractEventLoop)
+            loop.run_until_complete(result)
     except Exception as err:  # noqa: BLE001 - reported as the example's failure
         report.failures.append(Failure(block.line, "python", got=f"{type(err).__name__}: {err}"))
 

@@ -144,7 +144,7 @@ class Store:
                 continue
             rows.append(Row(
                 key,
-                _parse_info(info) or {},
+                dict(_parse_info(info) or {}),
                 memory if isinstance(memory, int) else None,
                 ttl if isinstance(ttl, int) else -1,
             ))
