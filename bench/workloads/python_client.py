@@ -38,7 +38,7 @@ def run(b: Bench) -> list[Table]:
         reps = reps_for(nbytes, b.quick)
         nc.set("py:c", arr)
         back = nc.get("py:c")
-        assert back.dtype == arr.dtype and np.array_equal(back, arr), "client round trip differs"
+        assert back is not None and back.dtype == arr.dtype and np.array_equal(back, arr), "client round trip differs"
 
         def client() -> float:
             t0 = time.perf_counter()
