@@ -226,3 +226,28 @@ def test_registered_callbacks_serve_raw_commands_too(redis_server):
     assert client.execute_command("NP.GET", "a", "VALUES")["values"] == [0, 1, 2]
     assert client.execute_command("NP.INFO", "a")["shape"] == (3,)
     client.close()
+
+
+def test_decode_of_mixed_batches_and_bad_payloads():
+    """decode remembers the last header: arrays of other layouts, other buffer
+    types and damaged payloads must still decode exactly or fail clearly."""
+    rng = np.random.default_rng(7)
+    batch = [
+        rng.standard_normal(384).astype(np.float32),
+        rng.standard_normal(384).astype(">f4"),  # same header length, other descr
+        rng.standard_normal((2, 192)).astype(np.float32),
+        np.asfortranarray(rng.standard_normal((3, 4))),
+        np.zeros((0, 384), np.float32),
+        rng.standard_normal(384).astype(np.float32),
+    ]
+    for _ in range(3):
+        for arr in batch:
+            payload = npy(arr)
+            for buffer in (payload, bytearray(payload), memoryview(payload)):
+                assert_same(decode(buffer, copy=True), arr)
+    payload = npy(batch[0])
+    decode(payload)
+    with pytest.raises(ValueError, match="smaller than requested"):
+        decode(payload[:-4])  # the same header, data cut short
+    with pytest.raises(ValueError, match="bad magic"):
+        decode(b"\x93NUMPX" + payload[6:])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 import struct
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -126,11 +126,15 @@ def _parse_header(version: int, text: bytes) -> tuple[np.dtype[Any], tuple[int, 
     return dtype, shape, "F" if header["fortran_order"] else "C", count
 
 
-def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.ndarray[Any, Any]:
-    """The array held in `.npy` bytes, a zero-copy view of `payload` unless `copy` is true.
+_Layout = tuple[np.dtype[Any], tuple[int, ...], Literal["C", "F"], int, int]  # dtype, shape, order, count, data offset
+# The last header decoded, with its layout: a batch (NP.MGET) of arrays of one
+# shape is decoded with a prefix comparison per array. One tuple, replaced whole,
+# so concurrent threads always read a matching pair.
+_last: tuple[bytes, Optional[_Layout]] = (b"\x00", None)
 
-    A view of a `bytes` payload is read-only; `copy=True` returns a writable array.
-    """
+
+def _layout(payload: bytes | bytearray | memoryview) -> tuple[bytes, _Layout]:
+    """The header bytes of a `.npy` payload and what they say."""
     if len(payload) < 10 or payload[:6] != MAGIC_PREFIX:
         raise ValueError("not a .npy payload: bad magic")
     version = payload[6]
@@ -142,11 +146,26 @@ def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.nd
         header_len = int.from_bytes(payload[8:12], "little")
     else:
         raise ValueError(f"unsupported .npy format version {version}.{payload[7]}")
-    # Slicing bytes copies only the header (about 120 bytes); the parse is cached.
-    dtype, shape, order, count = _parse_header(version, bytes(payload[start : start + header_len]))
+    end = start + header_len
+    # The parse is cached: a store tends to hold many arrays of a few shapes.
+    dtype, shape, order, count = _parse_header(version, bytes(payload[start:end]))
+    return bytes(payload[:end]), (dtype, shape, order, count, end)
+
+
+def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.ndarray[Any, Any]:
+    """The array held in `.npy` bytes, a zero-copy view of `payload` unless `copy` is true.
+
+    A view of a `bytes` payload is read-only; `copy=True` returns a writable array.
+    """
+    global _last
+    head, layout = _last
+    if layout is None or not isinstance(payload, bytes) or not payload.startswith(head):
+        head, layout = _layout(payload)
+        _last = (head, layout)
+    dtype, shape, order, count, offset = layout
     if count == 0 or dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype, order=order)
-    arr = np.frombuffer(payload, dtype=dtype, count=count, offset=start + header_len)
+    arr = np.frombuffer(payload, dtype, count, offset)
     if len(shape) != 1:
         arr = arr.reshape(shape, order=order)
     return arr.copy(order="K") if copy else arr
