@@ -21,6 +21,10 @@ RELOAD = 1.1
 APPEND_GROWTH = 1.2
 # One-row NP.GET SLICE, big matrix ÷ 1 MiB matrix.
 SLICE = 1.2
+# A multi-GiB array through the client ÷ raw SET/GET of 256 MiB pieces (≥ 0.9× the throughput),
+# and the client's peak RSS: at most the array plus this many chunks.
+BIG_ROUND_TRIP = 1.11
+BIG_PEAK_CHUNKS = 2
 
 
 def getset(nbytes: int) -> float:
@@ -39,4 +43,5 @@ def facts() -> dict[str, str]:
         "target-reload": f"{RELOAD}×",
         "target-append": f"{APPEND_GROWTH}×",
         "target-slice": f"{SLICE}×",
+        "target-big": f"{BIG_ROUND_TRIP}×",
     }

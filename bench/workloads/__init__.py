@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..harness import Bench
 from ..table import Table
-from . import append, clients, getset, metadata, persistence, python_client, slice
+from . import append, big_arrays, clients, getset, metadata, persistence, python_client, slice
 
 
 @dataclass(frozen=True)
@@ -31,4 +31,5 @@ WORKLOADS = [
     Workload("append", append.run),  # f)
     Workload("slice", slice.run),  # g)
     Workload("client", python_client.run),  # h)
+    Workload("big", big_arrays.run),  # i)
 ]
