@@ -12,6 +12,7 @@ from .chunked import ConcurrentWrite, Upload, UploadAborted
 from .client import AsyncNumpy, AsyncNumpyPipeline, Numpy, NumpyError, NumpyPipeline, SyncNumpy
 from .commands import ArrayInfo, ArrayValues, NumpyCommands, format_slice
 from .npy import decode, encode
+from .sharded import ShardedArray
 from .view import ArrayView
 
 __version__ = "0.2.0"
@@ -28,6 +29,7 @@ __all__ = [
     "NumpyError",
     "NumpyPipeline",
     "SyncNumpy",
+    "ShardedArray",
     "Upload",
     "UploadAborted",
     "decode",

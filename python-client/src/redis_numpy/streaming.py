@@ -10,6 +10,8 @@ import redis
 
 from . import chunked
 from .commands import DtypeLike, NumpyCommands, SliceSpec
+from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
+from .sharded import ShardedArray
 from .view import ArrayView
 
 
@@ -88,3 +90,21 @@ class StreamingCommands(NumpyCommands):
     def view(self, key: Any) -> ArrayView:
         """The array at `key` as an `ArrayView`: read and written slice by slice, on the server."""
         return ArrayView(self, key, chunk_bytes=self.chunk_bytes or chunked.DEFAULT_CHUNK_BYTES)
+
+    def sharded(self, name: str) -> ShardedArray:
+        """The sharded array at `name` (a Redis Cluster array split over chunk keys)."""
+        return ShardedArray(self, name)
+
+    def create_sharded(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        shape: Optional[tuple[int, ...]] = None,
+        dtype: Any = None,
+        chunk_bytes: int = SHARD_CHUNK_BYTES,
+    ) -> ShardedArray:
+        """Store `data` as a sharded array at `name` in chunks of about `chunk_bytes`
+        spread over the cluster's shards, or a zero-filled one of `shape` and `dtype`
+        to fill in pieces; see `ShardedArray`."""
+        return ShardedArray.create(self, name, data, shape=shape, dtype=dtype, chunk_bytes=chunk_bytes)

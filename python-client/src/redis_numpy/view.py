@@ -94,10 +94,14 @@ class ArrayView:
         return format_slice(index)
 
     def _call(self, *args: Any, **options: Any) -> Any:
-        """An NP.* command; "out of bounds" replies become IndexError, as in NumPy."""
-        try:
-            return self.arrays.execute_command(*args, **options)
-        except redis.exceptions.ResponseError as err:
-            if "out of bounds" in str(err) or "too many indices" in str(err):
-                raise IndexError(str(err).removeprefix("ERR ")) from err
-            raise
+        return indexed_call(self.arrays, *args, **options)
+
+
+def indexed_call(arrays: "StreamingCommands", *args: Any, **options: Any) -> Any:
+    """An NP.* command with an index; "out of bounds" replies become IndexError, as in NumPy."""
+    try:
+        return arrays.execute_command(*args, **options)
+    except redis.exceptions.ResponseError as err:
+        if "out of bounds" in str(err) or "too many indices" in str(err):
+            raise IndexError(str(err).removeprefix("ERR ")) from err
+        raise

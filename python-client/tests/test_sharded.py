@@ -1,0 +1,190 @@
+"""Sharded arrays on a real 3-master Redis Cluster: chunks spread over the
+shards, reads fetch only the chunks an index touches, NumPy is the oracle."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import redis
+
+from redis_numpy import Numpy, ShardedArray
+from redis_server import RedisClusterProcs
+
+from npy_bytes import npy
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with RedisClusterProcs(3) as procs:
+        yield procs
+
+
+@pytest.fixture
+def arrays(cluster):
+    rc = cluster.client()
+    rc.flushall()
+    yield Numpy(rc)
+    rc.close()
+
+
+def assert_same(got, want) -> None:
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert npy(np.ascontiguousarray(got)) == npy(np.ascontiguousarray(want))
+
+
+DATA = np.arange(100 * 6 * 2, dtype="<f8").reshape(100, 6, 2)
+
+
+def test_chunks_spread_over_every_shard(arrays):
+    a = arrays.create_sharded("emb", DATA, chunk_bytes=7 * 6 * 2 * 8)  # 7 rows per chunk
+    assert a.shape == DATA.shape and a.dtype == DATA.dtype and a.chunk_rows == 7
+    assert a.ndim == 3 and a.size == DATA.size and len(a) == 100 and a.nbytes == DATA.nbytes
+    keys = a._keys()
+    assert len(keys) == 15
+    assert len({arrays.client.get_node_from_key(k).port for k in keys}) == 3
+    meta = {k.decode(): v.decode() for k, v in arrays.client.hgetall("emb").items()}
+    assert meta["format"] == "redis-numpy-sharded/1" and meta["shape"] == "100,6,2" and meta["chunks"] == "15"
+    assert_same(np.asarray(a), DATA)
+
+
+def test_getitem_matches_numpy_on_random_basic_indexes(arrays):
+    a = arrays.create_sharded("emb", DATA, chunk_bytes=7 * 6 * 2 * 8)
+    rng = np.random.default_rng(4)
+
+    def part(n):
+        kind = rng.integers(0, 4)
+        if kind == 0:
+            return int(rng.integers(-n, n))
+        if kind == 1:
+            bounds = (int(x) if rng.random() < 0.8 else None for x in rng.integers(-n - 3, n + 3, 2))
+            return slice(*bounds, int(rng.choice([-9, -3, -1, 1, 2, 8])))
+        return slice(None) if kind == 2 else None
+
+    for _ in range(300):
+        index = tuple(part(n) for n in DATA.shape[: int(rng.integers(1, 4))])
+        if rng.random() < 0.15:
+            index = (Ellipsis,) + index[1:]
+        if rng.random() < 0.1:
+            index = (None,) + index
+        try:
+            want = DATA[index]
+        except IndexError:
+            with pytest.raises(IndexError):
+                a[index]
+            continue
+        got = a[index]
+        if np.ndim(want) == 0:
+            assert got == want
+        else:
+            assert_same(got, want)
+
+
+def test_a_slice_reads_only_the_chunks_it_touches(arrays, cluster):
+    a = arrays.create_sharded("emb", DATA, chunk_bytes=10 * 6 * 2 * 8)  # 10 rows per chunk
+    for node in cluster.nodes:
+        node.client().config_resetstat()
+    assert_same(a[25:47], DATA[25:47])  # chunks 2, 3, 4
+    calls = sum(
+        node.client().info("commandstats").get("cmdstat_np.get", {}).get("calls", 0) for node in cluster.nodes
+    )
+    assert calls == 3
+
+
+def test_create_in_pieces_and_write_slices(arrays):
+    a = arrays.create_sharded("w", shape=(50, 3), dtype=np.int32, chunk_bytes=8 * 3 * 4)
+    want = np.zeros((50, 3), np.int32)
+    for start in range(0, 50, 9):
+        block = np.arange(start * 3, min(start + 9, 50) * 3, dtype=np.int32).reshape(-1, 3)
+        a[start : start + 9] = block
+        want[start : start + 9] = block
+    a[::-7, 1] = -1
+    want[::-7, 1] = -1
+    a[3] = 5
+    want[3] = 5
+    a[10:30:3] = [7, 8, 9]
+    want[10:30:3] = [7, 8, 9]
+    assert_same(np.asarray(a), want)
+    assert_same(arrays.sharded("w")[:], want)
+
+
+def test_array_larger_than_any_shards_maxmemory(arrays, cluster):
+    data = np.random.default_rng(1).standard_normal((3 * 1024, 1024)).astype(np.float64)  # 24 MiB
+    limit = 16 * 1024 * 1024
+    for node in cluster.nodes:
+        node.client().config_set("maxmemory", limit)
+    try:
+        a = arrays.create_sharded("huge", data, chunk_bytes=256 * 1024)  # 96 chunks
+        assert data.nbytes > limit
+        used = [int(node.client().info("memory")["used_memory"]) for node in cluster.nodes]
+        assert all(u < limit for u in used), used
+        assert_same(np.asarray(a), data)
+        assert_same(a[1000:1010, ::100], data[1000:1010, ::100])
+    finally:
+        for node in cluster.nodes:
+            node.client().config_set("maxmemory", 0)
+
+
+def test_replacing_switches_generation_and_drops_old_chunks(arrays):
+    old = arrays.create_sharded("emb", DATA, chunk_bytes=20 * 6 * 2 * 8)
+    old_keys = old._keys()
+    reader = arrays.sharded("emb")
+    new = arrays.create_sharded("emb", DATA[:30] * 2, chunk_bytes=20 * 6 * 2 * 8)
+    assert_same(np.asarray(new), DATA[:30] * 2)
+    assert not any(arrays.client.exists(k) for k in old_keys)
+    with pytest.raises(KeyError, match="refresh"):
+        reader[0]
+    assert_same(reader.refresh()[:], DATA[:30] * 2)
+    new.delete()
+    assert arrays.client.exists("emb") == 0 and not any(arrays.client.exists(k) for k in new._keys())
+
+
+def test_bad_metadata_and_bad_indexes(arrays):
+    with pytest.raises(KeyError, match="no sharded array at key 'nothing'"):
+        arrays.sharded("nothing")
+    arrays.client.set("text", "x")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        arrays.sharded("text")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        arrays.create_sharded("text", DATA)
+    arrays.client.hset("other", "field", "1")
+    with pytest.raises(ValueError, match="not a sharded array's metadata"):
+        arrays.sharded("other")
+    with pytest.raises(ValueError, match="hash tag"):
+        arrays.create_sharded("{t}emb", DATA)
+    a = arrays.create_sharded("emb", DATA, chunk_bytes=7 * 6 * 2 * 8)
+    with pytest.raises(IndexError, match="index 100 is out of bounds for axis 0 with size 100"):
+        a[100]
+    with pytest.raises(IndexError, match="out of bounds"):
+        a[5, 6]
+    with pytest.raises(TypeError, match="basic indexing"):
+        a[[1, 2]]
+
+
+def test_resharding_keeps_it_readable(arrays, cluster):
+    a = arrays.create_sharded("emb", DATA, chunk_bytes=5 * 6 * 2 * 8)
+    source, target = cluster.nodes[0], cluster.nodes[1]
+    ids = [n.client().execute_command("CLUSTER", "MYID") for n in (source, target)]
+    ids = [i.decode() if isinstance(i, bytes) else i for i in ids]
+    moved_chunks = [k for k in a._keys() if arrays.client.get_node_from_key(k).port == source.port]
+    assert moved_chunks
+    subprocess.run(
+        ["redis-cli", "--cluster", "reshard", f"127.0.0.1:{source.port}", "--cluster-from", ids[0],
+         "--cluster-to", ids[1], "--cluster-slots", "16384", "--cluster-yes"],
+        check=True, capture_output=True, timeout=300,
+    )
+    assert source.client().dbsize() == 0
+    assert_same(np.asarray(a), DATA)
+    assert_same(a[3:97:4, 2], DATA[3:97:4, 2])
+
+
+def test_chunked_set_get_and_view_on_a_cluster(arrays):
+    arrays.chunk_bytes = 4096
+    data = np.arange(30_000, dtype=np.int32).reshape(1000, 30)
+    for key in ("plain", "{tag}.x"):
+        assert arrays.set(key, data) is True
+        assert_same(arrays.get(key), data)
+        assert_same(arrays.view(key)[10:20, ::3], data[10:20, ::3])
+    assert list(arrays.client.scan_iter(match="*np-staging*")) == []
