@@ -112,11 +112,14 @@ def test_create_in_pieces_and_write_slices(arrays):
 
 def test_array_larger_than_any_shards_maxmemory(arrays, cluster):
     data = np.random.default_rng(1).standard_normal((3 * 1024, 1024)).astype(np.float64)  # 24 MiB
-    limit = 16 * 1024 * 1024
+    limit = 18 * 1024 * 1024  # each shard holds about a third of the 24 MiB
+    base = [int(node.client().info("memory")["used_memory"]) for node in cluster.nodes]
+    assert all(b < 4 * 1024 * 1024 for b in base), base
     for node in cluster.nodes:
         node.client().config_set("maxmemory", limit)
     try:
-        a = arrays.create_sharded("huge", data, chunk_bytes=256 * 1024)  # 96 chunks
+        # 100 chunks of 31 rows: 248 KiB + header fits jemalloc's 256 KiB class
+        a = arrays.create_sharded("huge", data, chunk_bytes=31 * 8192)
         assert data.nbytes > limit
         used = [int(node.client().info("memory")["used_memory"]) for node in cluster.nodes]
         assert all(u < limit for u in used), used
