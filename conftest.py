@@ -21,7 +21,8 @@ def redis_server():
 def r(redis_server):
     """A redis-py client (bytes replies) on a flushed database."""
     client = redis_server.client()
-    client.flushall()
+    # SYNC: Valkey 8 flushes lazily by default, and INFO numpy's counts must be settled.
+    client.execute_command("FLUSHALL", "SYNC")
     yield client
     client.close()
 
@@ -30,6 +31,6 @@ def r(redis_server):
 def r_decoded(redis_server):
     """A redis-py client with decode_responses=True on a flushed database."""
     client = redis_server.client(decode_responses=True)
-    client.flushall()
+    client.execute_command("FLUSHALL", "SYNC")
     yield client
     client.close()
