@@ -164,9 +164,7 @@ def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.nd
         _last = (head, layout)
     dtype, shape, order, count, offset = layout
     if count == 0 or dtype.itemsize == 0:
-        empty = np.zeros(shape, dtype=dtype, order=order)
-        empty.flags.writeable = copy  # read-only like every other view of a reply
-        return empty
+        return np.zeros(shape, dtype=dtype, order=order)  # no data to share with the reply
     arr = np.frombuffer(payload, dtype, count, offset)
     if len(shape) != 1:
         arr = arr.reshape(shape, order=order)
