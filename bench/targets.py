@@ -25,6 +25,8 @@ SLICE = 1.2
 # and the client's peak RSS: at most the array plus this many chunks.
 BIG_ROUND_TRIP = 1.11
 BIG_PEAK_CHUNKS = 2
+# A 1,000-row slice of a sharded array ÷ the same slice on one server.
+SHARDED_SLICE = 2.0
 
 
 def getset(nbytes: int) -> float:
@@ -44,4 +46,5 @@ def facts() -> dict[str, str]:
         "target-append": f"{APPEND_GROWTH}×",
         "target-slice": f"{SLICE}×",
         "target-big": f"{BIG_ROUND_TRIP}×",
+        "target-sharded": f"{SHARDED_SLICE}×",
     }

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..harness import Bench
 from ..table import Table
-from . import append, big_arrays, clients, getset, metadata, persistence, python_client, slice
+from . import append, big_arrays, clients, getset, metadata, persistence, python_client, sharded, slice
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,5 @@ WORKLOADS = [
     Workload("slice", slice.run),  # g)
     Workload("client", python_client.run),  # h)
     Workload("big", big_arrays.run),  # i)
+    Workload("sharded", sharded.run),  # j)
 ]

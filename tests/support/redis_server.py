@@ -140,10 +140,10 @@ class RedisClusterProcs:
     """A Redis Cluster of `masters` real servers on loopback, created with
     `redis-cli --cluster create`; every node loads the module."""
 
-    def __init__(self, masters: int = 3, ports: tuple[int, ...] | None = None):
+    def __init__(self, masters: int = 3, ports: tuple[int, ...] | None = None, module: str | None = None):
         self.nodes = [
             RedisServer(config={"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
-                                "cluster-node-timeout": "5000"}, port=port)
+                                "cluster-node-timeout": "5000"}, port=port, module=module)
             for port in (ports or (None,) * masters)
         ]
 
