@@ -17,6 +17,7 @@ from redis_numpy import Numpy, NumpyError, Upload, UploadAborted
 from redis_numpy.chunked import STAGING_INFIX
 
 from npy_bytes import npy
+from redis_server import RedisServer
 
 KB = 1024
 MB = 1024 * KB
@@ -236,22 +237,34 @@ def test_a_write_during_a_chunked_get_restarts_it(arrays, redis_server):
     assert_same(arrays.get("big", progress=interfere), replaced)
 
 
-def test_array_past_512_mib_round_trips_byte_exact(redis_server, r):
+def test_array_past_512_mib_round_trips_byte_exact_through_a_replica_and_the_aof():
     """600 MiB: over Redis's proto-max-bulk-len, so only the chunked path can send it."""
-    (limit,) = r.config_get("numpy.max-array-bytes").values()
-    r.config_set("numpy.max-array-bytes", 1 << 30)
-    arrays = Numpy(redis_server.client())
-    try:
+    with RedisServer(config={"appendonly": "yes", "aof-use-rdb-preamble": "no"}) as master, RedisServer() as replica:
+        m = master.client()
+        m.config_set("numpy.max-array-bytes", 1 << 30)
+        replica.client().replicaof("127.0.0.1", master.port)
+        arrays = Numpy(master.client())
         arr = np.arange(600 * MB // 8, dtype=np.uint64).reshape(-1, 1024)
         assert arrays.set("huge", arr) is True
-        assert arrays.shape("huge") == arr.shape
         got = arrays.get("huge")
         assert got.dtype == arr.dtype and np.array_equal(got, arr)
         del got
+        digest = m.execute_command("DEBUG", "DIGEST-VALUE", "huge")
+        s = replica.client()
+        deadline = time.monotonic() + 300
+        while s.info("replication").get("master_repl_offset") != m.info("replication")["master_repl_offset"] or \
+                s.info("replication")["master_link_status"] != "up":
+            assert time.monotonic() < deadline, "the replica did not catch up"
+            time.sleep(0.2)
+        assert s.execute_command("DEBUG", "DIGEST-VALUE", "huge") == digest
+        assert s.keys("*np-staging*") == []
+        # AOF rewritten in command form (NP.SET + NP.APPEND pieces), then loaded back
+        m.bgrewriteaof()
+        while m.info("persistence")["aof_rewrite_in_progress"] or m.info("persistence")["aof_rewrite_scheduled"]:
+            time.sleep(0.2)
+        m.execute_command("DEBUG", "LOADAOF")
+        assert m.execute_command("DEBUG", "DIGEST-VALUE", "huge") == digest
         assert arrays.get("huge", slice="-1")[-1] == arr[-1, -1]
-    finally:
-        r.delete("huge")
-        r.config_set("numpy.max-array-bytes", limit)
 
 
 # -- ArrayView -----------------------------------------------------------------

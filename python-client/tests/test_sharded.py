@@ -191,3 +191,11 @@ def test_chunked_set_get_and_view_on_a_cluster(arrays):
         assert_same(arrays.get(key), data)
         assert_same(arrays.view(key)[10:20, ::3], data[10:20, ::3])
     assert list(arrays.client.scan_iter(match="*np-staging*")) == []
+
+
+def test_dask_computes_on_a_sharded_array(arrays):
+    da = pytest.importorskip("dask.array")
+    a = arrays.create_sharded("emb", DATA, chunk_bytes=7 * 6 * 2 * 8)
+    lazy = da.from_array(a, chunks=(a.chunk_rows, 6, 2))
+    assert_same(lazy.compute(), DATA)
+    np.testing.assert_allclose(lazy.mean(axis=0).compute(), DATA.mean(axis=0))
