@@ -1,10 +1,12 @@
-//! NumPy basic indexing on stored arrays: `arr[spec]` for reads (`NP.GET … SLICE`)
+//! NumPy indexing on stored arrays: `arr[spec]` for reads (`NP.GET … SLICE`)
 //! and `arr[spec] = value` for writes (`NP.SETSLICE`).
 //!
 //! A spec is the text between the brackets, e.g. `"10:20"`, `"::2, -1"`,
-//! `"..., 0"` or `"None, 1:"`. Indexing produces a strided *view* of the stored
-//! buffer; reading it copies only the selected elements, so the cost is
-//! O(result), whatever the size of the array.
+//! `"..., 0"`, `"None, 1:"` or `"[3, 17, 99], 2:5"`. Basic indexing produces a
+//! strided *view* of the stored buffer; an integer list (NumPy's advanced
+//! indexing) adds one axis that gathers a view per listed index. Reading
+//! copies only the selected elements, so the cost is O(result), whatever the
+//! size of the array.
 
 use smallvec::SmallVec;
 
@@ -14,11 +16,11 @@ use crate::error::{NpyError, Result};
 use crate::npy::ParsedNpy;
 use crate::shape::{self, Shape, MAX_NDIM};
 
-/// The longest spec accepted: far more than 64 dimensions' worth of indices.
-pub const MAX_SPEC_LEN: usize = 4096;
+/// The longest spec accepted: room for index lists of many thousands of rows.
+pub const MAX_SPEC_LEN: usize = 1 << 20;
 
 /// One comma-separated item of a spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     Index(i64),
     Slice {
@@ -26,6 +28,8 @@ pub enum Item {
         stop: Option<i64>,
         step: Option<i64>,
     },
+    /// `[3, 17, 99]`: an integer list, NumPy's integer-array indexing.
+    List(Vec<i64>),
     Ellipsis,
     NewAxis,
 }
@@ -34,15 +38,94 @@ fn index_error(reason: impl Into<String>) -> NpyError {
     NpyError::Index(reason.into())
 }
 
+/// The spec as error messages quote it: whole, or its start when it is long.
+fn quoted(spec: &str) -> String {
+    const SHOWN: usize = 60;
+    match spec.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{:?} (the first {SHOWN} characters)", &spec[..end]),
+        None => format!("{spec:?}"),
+    }
+}
+
 fn parse_int(text: &str, spec: &str) -> Result<i64> {
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(index_error(format!(
-            "invalid slice {spec:?}: {text:?} is not an integer (use integers, start:stop:step, ... or None)"
+            "invalid slice {}: {text:?} is not an integer (use integers, start:stop:step, ... or None)",
+            quoted(spec)
         )));
     }
-    text.parse::<i64>()
-        .map_err(|_| index_error(format!("invalid slice {spec:?}: {text} does not fit in 64 bits")))
+    text.parse::<i64>().map_err(|_| {
+        index_error(format!(
+            "invalid slice {}: {text} does not fit in 64 bits",
+            quoted(spec)
+        ))
+    })
+}
+
+/// NumPy's error for an index that is neither an integer, a slice, `...`,
+/// `None` nor an integer or boolean array, such as a float.
+const NOT_AN_INDEX: &str = "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean arrays are valid indices";
+
+/// Parses `[i, j, …]` (the brackets included).
+fn parse_list(part: &str, spec: &str) -> Result<Vec<i64>> {
+    let inner = part
+        .strip_prefix('[')
+        .and_then(|p| p.strip_suffix(']'))
+        .ok_or_else(|| index_error(format!("invalid slice {}: {part:?} is not an index list", quoted(spec))))?;
+    if inner.contains(['[', ']']) {
+        return Err(index_error(
+            "nested index lists are not supported: give one list of integers, e.g. [0, 2]",
+        ));
+    }
+    let inner = inner.trim();
+    if inner.is_empty() {
+        return Ok(Vec::new()); // arr[[]]: NumPy selects nothing along the axis
+    }
+    let mut elements: Vec<&str> = inner.split(',').map(str::trim).collect();
+    if elements.len() > 1 && elements.last() == Some(&"") {
+        elements.pop(); // [5,] is the list [5]
+    }
+    elements
+        .into_iter()
+        .map(|text| match text {
+            "" => Err(index_error(format!(
+                "invalid slice {}: empty index in a list",
+                quoted(spec)
+            ))),
+            "True" | "False" => Err(index_error(
+                "boolean index lists are not supported: give the positions as integers",
+            )),
+            _ if text.parse::<i64>().is_err() && text.parse::<f64>().is_ok() => Err(index_error(NOT_AN_INDEX)),
+            _ => parse_int(text, spec),
+        })
+        .collect()
+}
+
+/// Splits a spec at the commas outside brackets.
+fn split_items<'a>(trimmed: &'a str, spec: &str) -> Result<Vec<&'a str>> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, byte) in trimmed.bytes().enumerate() {
+        match byte {
+            b'[' => depth += 1,
+            b']' => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| index_error(format!("invalid slice {}: unbalanced ']'", quoted(spec))))?
+            }
+            b',' if depth == 0 => {
+                parts.push(trimmed[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(index_error(format!("invalid slice {}: unbalanced '['", quoted(spec))));
+    }
+    parts.push(trimmed[start..].trim());
+    Ok(parts)
 }
 
 /// Parses a spec. An empty spec (or `()`) selects the whole array, like `arr[()]`.
@@ -54,21 +137,23 @@ pub fn parse(spec: &str) -> Result<Vec<Item>> {
     if trimmed.is_empty() || trimmed == "()" {
         return Ok(Vec::new());
     }
-    let mut parts: Vec<&str> = trimmed.split(',').map(str::trim).collect();
+    let mut parts = split_items(trimmed, spec)?;
     if parts.len() > 1 && parts.last() == Some(&"") {
         parts.pop(); // "5," is the tuple (5,)
     }
     let items = parts
         .into_iter()
         .map(|part| match part {
-            "" => Err(index_error(format!("invalid slice {spec:?}: empty index"))),
+            "" => Err(index_error(format!("invalid slice {}: empty index", quoted(spec)))),
             "..." | "Ellipsis" => Ok(Item::Ellipsis),
             "None" | "np.newaxis" | "newaxis" => Ok(Item::NewAxis),
+            _ if part.starts_with('[') => parse_list(part, spec).map(Item::List),
             _ if part.contains(':') => {
                 let bounds: Vec<&str> = part.split(':').map(str::trim).collect();
                 if bounds.len() > 3 {
                     return Err(index_error(format!(
-                        "invalid slice {spec:?}: {part:?} has more than two ':'"
+                        "invalid slice {}: {part:?} has more than two ':'",
+                        quoted(spec)
                     )));
                 }
                 let bound = |i: usize| -> Result<Option<i64>> {
@@ -106,6 +191,12 @@ pub struct View {
     pub offset: u64,
     pub dims: SmallVec<[Dim; 8]>,
     pub itemsize: u64,
+}
+
+/// `base + delta` for a byte offset that indexing guarantees to lie inside
+/// the buffer (so at or above 0, and below 2^63 since buffer sizes fit an i64).
+fn moved(base: u64, delta: i128) -> u64 {
+    u64::try_from(i128::from(base) + delta).expect("an in-bounds element's offset is not negative")
 }
 
 /// The strides of a stored array: C order, or Fortran order.
@@ -146,7 +237,117 @@ fn resolve_slice(start: Option<i64>, stop: Option<i64>, step: Option<i64>, len: 
     } else {
         0
     };
-    Ok((start, step, count as u64))
+    // start and stop are clamped to [-1, len], so 0 <= count <= len.
+    let count = u64::try_from(count).expect("a slice selects between 0 and len elements");
+    Ok((start, step, count))
+}
+
+/// An index into an axis of length `len`, negative counting from the end,
+/// with NumPy's error when it is out of bounds.
+fn resolve_index(index: i64, axis: usize, len: u64) -> Result<i128> {
+    let resolved = if index < 0 {
+        i128::from(index) + i128::from(len)
+    } else {
+        i128::from(index)
+    };
+    if resolved < 0 || resolved >= i128::from(len) {
+        return Err(index_error(format!(
+            "index {index} is out of bounds for axis {axis} with size {len}"
+        )));
+    }
+    Ok(resolved)
+}
+
+/// What an index list adds to a view: one more axis, each of whose positions
+/// is the view moved by a byte offset (the listed index times the stride of
+/// the axis the list indexes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Gather {
+    /// Where the gathered axis sits among the result's axes.
+    axis: usize,
+    offsets: Vec<i64>,
+}
+
+/// `arr[items]`: a strided view, plus a gathered axis when an item is a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Selection {
+    /// The result without its gathered axis (NumPy's "subspace"), every
+    /// integer index already applied to the offset.
+    view: View,
+    gather: Option<Gather>,
+}
+
+/// Where NumPy puts the axis of its index arrays: in place when the index
+/// arrays and the integers beside them are consecutive in the index
+/// (`a[:, [0, 2], 1]`), first otherwise (`a[[0, 2], :, 1]`, also across a
+/// `...` or `None`).
+#[derive(Default)]
+struct GatherPlacement {
+    axis: Option<usize>,
+    ended: bool,
+    apart: bool,
+}
+
+impl GatherPlacement {
+    fn visit(&mut self, advanced: bool, dims_so_far: usize) {
+        match (advanced, self.axis) {
+            (true, None) => self.axis = Some(dims_so_far),
+            (true, Some(_)) if self.ended => self.apart = true,
+            (false, Some(_)) => self.ended = true,
+            _ => {}
+        }
+    }
+
+    fn axis(&self) -> usize {
+        if self.apart {
+            0
+        } else {
+            self.axis.unwrap_or(0)
+        }
+    }
+}
+
+impl Selection {
+    fn shape(&self) -> Shape {
+        let mut shape = self.view.shape();
+        if let Some(gather) = &self.gather {
+            shape.insert(gather.axis, gather.offsets.len() as u64);
+        }
+        shape
+    }
+
+    /// The `fortran_order` `np.save` writes for the result. NumPy allocates a
+    /// gathered result with the gathered axis outermost and the other axes
+    /// ordered by their strides in the source (largest first, ties in axis
+    /// order), then moves the gathered axis into place: the result can be
+    /// Fortran-contiguous, e.g. `[:, 1, [0, 5]]` of a C-ordered array.
+    fn saves_fortran_order(&self) -> bool {
+        let Some(gather) = &self.gather else {
+            return self.view.saves_fortran_order();
+        };
+        let sub = &self.view.dims;
+        let mut by_stride: SmallVec<[usize; 8]> = (0..sub.len()).collect();
+        by_stride.sort_by_key(|&axis| std::cmp::Reverse(sub[axis].stride.unsigned_abs()));
+        let mut dims = sub.clone();
+        let mut step = self.view.itemsize as i64;
+        for &axis in by_stride.iter().rev() {
+            dims[axis].stride = step;
+            step = step.wrapping_mul(sub[axis].len as i64);
+        }
+        dims.insert(
+            gather.axis,
+            Dim {
+                len: gather.offsets.len() as u64,
+                stride: step,
+            },
+        );
+        View {
+            offset: 0,
+            dims,
+            itemsize: self.view.itemsize,
+        }
+        .saves_fortran_order()
+    }
 }
 
 impl View {
@@ -159,27 +360,35 @@ impl View {
         }
     }
 
-    /// `arr[items]` for the array `whole` describes, with NumPy's errors.
-    pub fn select(&self, items: &[Item]) -> Result<View> {
+    /// `arr[items]` for the array `whole` describes, with NumPy's errors, in
+    /// NumPy's order: the index count, integers and slices, then lists.
+    fn select(&self, items: &[Item]) -> Result<Selection> {
         let ndim = self.dims.len();
         let indexed = items
             .iter()
-            .filter(|i| matches!(i, Item::Index(_) | Item::Slice { .. }))
+            .filter(|i| matches!(i, Item::Index(_) | Item::Slice { .. } | Item::List(_)))
             .count();
         if indexed > ndim {
             return Err(index_error(format!(
                 "too many indices for array: array is {ndim}-dimensional, but {indexed} were indexed"
             )));
         }
+        let has_list = items.iter().any(|item| matches!(item, Item::List(_)));
         let mut out = View {
             offset: self.offset,
             dims: SmallVec::new(),
             itemsize: self.itemsize,
         };
+        let mut lists: SmallVec<[(usize, &[i64]); 2]> = SmallVec::new();
+        let mut placement = GatherPlacement::default();
         let mut empty = false;
         let mut axis = 0;
         for item in items {
-            match *item {
+            placement.visit(
+                has_list && matches!(item, Item::Index(_) | Item::List(_)),
+                out.dims.len(),
+            );
+            match item {
                 Item::NewAxis => out.dims.push(Dim { len: 1, stride: 0 }),
                 Item::Ellipsis => {
                     let skipped = ndim - indexed;
@@ -188,47 +397,82 @@ impl View {
                 }
                 Item::Index(index) => {
                     let dim = self.dims[axis];
-                    let resolved = if index < 0 {
-                        i128::from(index) + i128::from(dim.len)
-                    } else {
-                        i128::from(index)
-                    };
-                    if resolved < 0 || resolved >= i128::from(dim.len) {
-                        return Err(index_error(format!(
-                            "index {index} is out of bounds for axis {axis} with size {}",
-                            dim.len
-                        )));
-                    }
-                    out.offset = (i128::from(out.offset) + resolved * i128::from(dim.stride)) as u64;
+                    let resolved = resolve_index(*index, axis, dim.len)?;
+                    out.offset = moved(out.offset, resolved * i128::from(dim.stride));
                     axis += 1;
                 }
                 Item::Slice { start, stop, step } => {
                     let dim = self.dims[axis];
-                    let (first, step, len) = resolve_slice(start, stop, step, dim.len)?;
+                    let (first, step, len) = resolve_slice(*start, *stop, *step, dim.len)?;
                     if len > 0 {
-                        out.offset = (i128::from(out.offset) + first * i128::from(dim.stride)) as u64;
+                        out.offset = moved(out.offset, first * i128::from(dim.stride));
                     } else {
                         empty = true;
                     }
-                    out.dims.push(Dim {
-                        len,
-                        stride: (i128::from(dim.stride) * step) as i64,
-                    });
+                    // Two selected elements lie in the buffer, so their distance
+                    // fits; the stride of an axis of one element is never used.
+                    let stride = if len > 1 {
+                        i64::try_from(i128::from(dim.stride) * step).expect("a distance inside the buffer")
+                    } else {
+                        dim.stride
+                    };
+                    out.dims.push(Dim { len, stride });
+                    axis += 1;
+                }
+                Item::List(indices) => {
+                    lists.push((axis, indices));
                     axis += 1;
                 }
             }
         }
         out.dims.extend_from_slice(&self.dims[axis..]);
-        if out.dims.len() > MAX_NDIM {
+        let result_ndim = out.dims.len() + usize::from(has_list);
+        if result_ndim > MAX_NDIM {
             return Err(index_error(format!(
-                "the result would have {} dimensions, the limit is {MAX_NDIM}",
-                out.dims.len()
+                "the result would have {result_ndim} dimensions, the limit is {MAX_NDIM}"
             )));
         }
         if empty {
             out.offset = 0;
         }
-        Ok(out)
+        let gather = if has_list {
+            Some(Gather {
+                axis: placement.axis(),
+                offsets: self.gathered_offsets(&lists)?,
+            })
+        } else {
+            None
+        };
+        Ok(Selection { view: out, gather })
+    }
+
+    /// The byte offset of each position of the gathered axis: the lists
+    /// broadcast together (equal lengths, or length 1), every index checked.
+    fn gathered_offsets(&self, lists: &[(usize, &[i64])]) -> Result<Vec<i64>> {
+        let len = lists.iter().map(|(_, l)| l.len()).find(|&n| n != 1).unwrap_or(1);
+        if lists.iter().any(|(_, l)| l.len() != len && l.len() != 1) {
+            let shapes: String = lists.iter().map(|(_, l)| format!("({},) ", l.len())).collect();
+            return Err(index_error(format!(
+                "shape mismatch: indexing arrays could not be broadcast together with shapes {shapes}"
+            )));
+        }
+        let mut offsets = vec![0i64; len];
+        if len == 0 {
+            return Ok(offsets); // NumPy checks no index when the lists select nothing
+        }
+        for &(axis, indices) in lists {
+            let dim = self.dims[axis];
+            for (position, &index) in indices.iter().enumerate() {
+                let delta = i64::try_from(resolve_index(index, axis, dim.len)? * i128::from(dim.stride))
+                    .expect("an element's offset is below the buffer size, which fits an i64");
+                if indices.len() == 1 {
+                    offsets.iter_mut().for_each(|offset| *offset += delta);
+                } else {
+                    offsets[position] += delta;
+                }
+            }
+        }
+        Ok(offsets)
     }
 
     pub fn shape(&self) -> Shape {
@@ -237,6 +481,22 @@ impl View {
 
     fn is_empty(&self) -> bool {
         self.dims.iter().any(|d| d.len == 0)
+    }
+
+    /// The view with `axis` fixed at `position` (and so removed).
+    fn at(&self, axis: usize, position: u64) -> View {
+        let mut view = self.clone();
+        let dim = view.dims.remove(axis);
+        view.offset = moved(view.offset, i128::from(position) * i128::from(dim.stride));
+        view
+    }
+
+    /// The view moved by `delta` bytes.
+    fn shifted(&self, delta: i64) -> View {
+        View {
+            offset: moved(self.offset, i128::from(delta)),
+            ..self.clone()
+        }
     }
 
     /// NumPy's C_CONTIGUOUS flag: dimensions of length 1 are ignored, and an
@@ -314,18 +574,33 @@ fn copy(dst: &mut [u8], dst_view: &View, src: &[u8], src_view: &View, fortran_or
 /// `np.save(arr[items])` as a stored value (items from [`parse`]): same shape,
 /// dtype, order and bytes.
 pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
-    let view = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
-    let fortran_order = view.saves_fortran_order();
-    let shape = view.shape();
-    let out_view = View::whole(&shape, view.itemsize, fortran_order);
+    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let fortran_order = selection.saves_fortran_order();
+    let shape = selection.shape();
+    let out_view = View::whole(&shape, array.itemsize(), fortran_order);
     let out = NpArray::from_fn(array.dtype().clone(), shape, fortran_order, |out| {
-        copy(out, &out_view, array.data(), &view, fortran_order)
+        match &selection.gather {
+            None => copy(out, &out_view, array.data(), &selection.view, fortran_order),
+            Some(gather) => {
+                for (position, &offset) in (0..).zip(&gather.offsets) {
+                    let dst = out_view.at(gather.axis, position);
+                    copy(out, &dst, array.data(), &selection.view.shifted(offset), fortran_order);
+                }
+            }
+        }
     })?;
     if selects_element(array, items) {
         as_numpy_scalar(out)
     } else {
         Ok(out)
     }
+}
+
+/// The data size of `arr[items]`, found without building it. An index list
+/// can repeat rows, so a gather can be larger than the array itself.
+pub fn result_nbytes(array: &NpArray, items: &[Item]) -> Result<u64> {
+    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    shape::nbytes(&selection.shape(), array.itemsize())
 }
 
 /// NumPy returns a scalar, not an array, when every axis gets an integer, and
@@ -373,53 +648,47 @@ fn as_numpy_scalar(item: NpArray) -> Result<NpArray> {
 }
 
 /// The source of an assignment seen through the target's shape, with NumPy's
-/// broadcasting: missing leading dimensions and dimensions of length 1 repeat.
-fn broadcast(value: &ParsedNpy, target: &View) -> Result<View> {
+/// broadcasting: missing leading dimensions and dimensions of length 1
+/// repeat, and leading dimensions of length 1 the target lacks are dropped.
+/// `None` when the shapes do not broadcast.
+fn broadcast(value: &ParsedNpy, target_shape: &[u64]) -> Option<View> {
     let source = View::whole(&value.shape, value.dtype.itemsize(), value.fortran_order);
-    let target_shape = target.shape();
-    let mismatch = || {
-        index_error(format!(
-            "could not broadcast input array from shape {} into shape {}",
-            shape::repr(&value.shape),
-            shape::repr(&target_shape)
-        ))
-    };
-    if source.dims.len() > target.dims.len() {
-        // NumPy drops leading length-1 dimensions of the value.
-        let extra = source.dims.len() - target.dims.len();
-        if source.dims[..extra].iter().any(|d| d.len != 1) {
-            return Err(mismatch());
-        }
+    let extra = source.dims.len().saturating_sub(target_shape.len());
+    if source.dims[..extra].iter().any(|d| d.len != 1) {
+        return None;
     }
-    let lead = target.dims.len().saturating_sub(source.dims.len());
-    let src_dims = &source.dims[source.dims.len().saturating_sub(target.dims.len())..];
+    let src_dims = &source.dims[extra..];
+    let lead = target_shape.len() - src_dims.len();
     let mut dims = SmallVec::new();
-    for (i, target_dim) in target.dims.iter().enumerate() {
+    for (i, &len) in target_shape.iter().enumerate() {
         let dim = if i < lead {
             Dim { len: 1, stride: 0 }
         } else {
             src_dims[i - lead]
         };
         let stride = match dim.len {
-            len if len == target_dim.len => dim.stride,
+            n if n == len => dim.stride,
             1 => 0,
-            _ => return Err(mismatch()),
+            _ => return None,
         };
-        dims.push(Dim {
-            len: target_dim.len,
-            stride,
-        });
+        dims.push(Dim { len, stride });
     }
-    Ok(View {
+    Some(View {
         offset: 0,
         dims,
         itemsize: source.itemsize,
     })
 }
 
+/// NumPy's shape text in a gathered assignment's error, without spaces: `(2,4)`.
+fn compact_repr(shape: &[u64]) -> String {
+    shape::repr(shape).replace(' ', "")
+}
+
 /// `arr[items] = value` in place (items from [`parse`]). The value must have the
 /// array's dtype (no casting) and broadcast to the selection's shape; the array
-/// is untouched on error.
+/// is untouched on error. When an index list repeats an index, the last of
+/// its values is written, as in NumPy.
 pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<()> {
     if value.dtype != *array.dtype() {
         return Err(index_error(format!(
@@ -430,15 +699,42 @@ pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<
             value.dtype.descr()
         )));
     }
-    let target = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
-    if selects_element(array, items) && !value.shape.is_empty() {
-        let item = sequence_as_element(value)?;
-        let start = target.offset as usize;
-        array.data_mut()[start..start + item.len()].copy_from_slice(&item);
+    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let target = &selection.view;
+    let shape = selection.shape();
+    let Some(gather) = &selection.gather else {
+        if selects_element(array, items) && !value.shape.is_empty() {
+            let item = sequence_as_element(value)?;
+            let start = usize::try_from(target.offset).expect("an element of the array lies in its buffer");
+            array.data_mut()[start..start + item.len()].copy_from_slice(&item);
+            return Ok(());
+        }
+        let source = broadcast(value, &shape).ok_or_else(|| {
+            index_error(format!(
+                "could not broadcast input array from shape {} into shape {}",
+                shape::repr(&value.shape),
+                shape::repr(&shape)
+            ))
+        })?;
+        copy(array.data_mut(), target, value.data, &source, false);
         return Ok(());
+    };
+    let source = broadcast(value, &shape).ok_or_else(|| {
+        index_error(format!(
+            "shape mismatch: value array of shape {} could not be broadcast to indexing result of shape {}",
+            compact_repr(&value.shape),
+            compact_repr(&shape)
+        ))
+    })?;
+    for (position, &offset) in (0..).zip(&gather.offsets) {
+        copy(
+            array.data_mut(),
+            &target.shifted(offset),
+            value.data,
+            &source.at(gather.axis, position),
+            false,
+        );
     }
-    let source = broadcast(value, &target)?;
-    copy(array.data_mut(), &target, value.data, &source, false);
     Ok(())
 }
 
@@ -521,7 +817,134 @@ mod tests {
         for bad in ["a", "1,,2", "1:2:3:4", "--1", "1.5", "...,...", "99999999999999999999"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
-        assert!(parse(&"1,".repeat(MAX_SPEC_LEN)).is_err());
+        assert!(parse(&"1,".repeat(MAX_SPEC_LEN / 2 + 1)).is_err());
+    }
+
+    #[test]
+    fn parses_index_lists() {
+        use Item::*;
+        assert_eq!(parse("[3, 17, 99]").unwrap(), vec![List(vec![3, 17, 99])]);
+        assert_eq!(
+            parse("[3,-1] , 2:5").unwrap(),
+            vec![
+                List(vec![3, -1]),
+                Slice {
+                    start: Some(2),
+                    stop: Some(5),
+                    step: None
+                }
+            ]
+        );
+        assert_eq!(parse(":, [0, 5],").unwrap()[1], List(vec![0, 5]));
+        assert_eq!(parse("[ ]").unwrap(), vec![List(vec![])]);
+        assert_eq!(parse("[5,]").unwrap(), vec![List(vec![5])]);
+        let err = |spec: &str| parse(spec).unwrap_err().to_string();
+        assert_eq!(err("[1.5]"), NOT_AN_INDEX);
+        assert_eq!(err("[1, 2e3]"), NOT_AN_INDEX);
+        assert!(err("[True, False]").starts_with("boolean index lists are not supported"));
+        assert!(err("[[0, 1], [2, 3]]").starts_with("nested index lists are not supported"));
+        assert!(err("[1, 2").ends_with("unbalanced '['"));
+        assert!(err("1]").ends_with("unbalanced ']'"));
+        assert!(err("[1,,2]").ends_with("empty index in a list"));
+        assert!(err("[1]2").ends_with("\"[1]2\" is not an index list"));
+        assert!(err("[x]").contains("\"x\" is not an integer"));
+        let long = format!("[{}x]", "1, ".repeat(1000));
+        assert!(err(&long).len() < 200, "a long spec is quoted by its start");
+        assert!(parse(&format!("[{}]", "1,".repeat(100_000))).is_ok(), "a long list");
+    }
+
+    #[test]
+    fn lists_gather_like_numpy() {
+        let a = array(&[3, 4], false);
+        let rows = sliced(&a, "[2, 0, 2, -1]").unwrap();
+        assert_eq!(rows.shape(), &[4, 4]);
+        assert_eq!(values(&rows), [8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11, 8, 9, 10, 11]);
+        // NumPy lays the gathered axis out outermost: a column gather of a
+        // C-ordered matrix is Fortran-contiguous, and np.save says so.
+        let cols = sliced(&a, ":, [3, 0]").unwrap();
+        assert_eq!((cols.shape(), cols.fortran_order()), (&[3u64, 2][..], true));
+        assert_eq!(values(&cols), [3, 7, 11, 0, 4, 8]);
+        let mixed = sliced(&a, "1, [0, 2]").unwrap();
+        assert_eq!((mixed.shape(), values(&mixed)), (&[2u64][..], vec![4, 6]));
+        let empty = sliced(&a, "[]").unwrap();
+        assert_eq!((empty.shape(), empty.fortran_order()), (&[0u64, 4][..], false));
+        let pairs = sliced(&a, "[0, 2], [1]").unwrap();
+        assert_eq!(values(&pairs), [1, 9]);
+
+        // Fortran storage: a row gather keeps the rows' order of strides.
+        let f = array(&[3, 4], true);
+        let rows = sliced(&f, "[1]").unwrap();
+        assert!(rows.fortran_order() || rows.shape()[0] == 1);
+        assert_eq!(values(&sliced(&f, "[1], 1:3").unwrap()), [4, 7]);
+    }
+
+    #[test]
+    fn the_gathered_axis_goes_where_numpy_puts_it() {
+        let a = array(&[3, 4, 5], false);
+        let shape = |spec: &str| sliced(&a, spec).unwrap().shape().to_vec();
+        assert_eq!(shape("[0, 2]"), [2, 4, 5]);
+        assert_eq!(shape(":, [0, 2]"), [3, 2, 5]);
+        assert_eq!(shape(":, 1, [0, 2]"), [3, 2], "next to an integer: in place");
+        assert_eq!(shape("1, :, [0, 2]"), [2, 4], "apart from the integer: first");
+        assert_eq!(shape("[0, 2], None, 1"), [2, 1, 5]);
+        assert_eq!(shape("[0, 2], ..., 1"), [2, 4]);
+        assert_eq!(shape("::2, [1, 3]"), [2, 2, 5]);
+        let b = array(&[3, 4, 5, 6], false);
+        assert_eq!(
+            sliced(&b, ":, [0, 2], ..., 1, :").unwrap().shape(),
+            &[2, 3, 6],
+            "an empty ... separates"
+        );
+        let f = sliced(&a, ":, 1, [0, 2]").unwrap();
+        assert!(f.fortran_order());
+        assert_eq!(values(&f), [5, 25, 45, 7, 27, 47]);
+    }
+
+    #[test]
+    fn list_errors_use_numpy_wording() {
+        let a = array(&[3, 4], false);
+        let err = |spec| sliced(&a, spec).unwrap_err().to_string();
+        assert_eq!(err("[1, 7]"), "index 7 is out of bounds for axis 0 with size 3");
+        assert_eq!(err(":, [0, -5]"), "index -5 is out of bounds for axis 1 with size 4");
+        assert_eq!(
+            err("[7], 9"),
+            "index 9 is out of bounds for axis 1 with size 4",
+            "integers first"
+        );
+        assert_eq!(err("[7], ::0"), "slice step cannot be zero");
+        assert_eq!(
+            err("[0, 1], [0, 1, 2]"),
+            "shape mismatch: indexing arrays could not be broadcast together with shapes (2,) (3,) "
+        );
+        assert_eq!(
+            err("[0], [0], [0]"),
+            "too many indices for array: array is 2-dimensional, but 3 were indexed"
+        );
+        assert_eq!(
+            sliced(&a, "[7], []").unwrap().shape(),
+            &[0],
+            "nothing selected, nothing checked"
+        );
+        assert_eq!(err("[7], 0:0"), "index 7 is out of bounds for axis 0 with size 3");
+    }
+
+    #[test]
+    fn list_assignment_broadcasts_and_the_last_repeat_wins() {
+        let mut a = array(&[3, 2], false);
+        let payload = test_array("<i4", &[3, 1], false, bytemuck::cast_slice(&[7i32, 8, 9]))
+            .npy_bytes()
+            .to_vec();
+        let value = crate::npy::parse(&payload).unwrap();
+        assign(&mut a, &parse("[2, 0, 2]").unwrap(), &value).unwrap();
+        assert_eq!(values(&a), [8, 8, 2, 3, 9, 9]);
+        let err = assign(&mut a, &parse("[0, 1]").unwrap(), &value).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "shape mismatch: value array of shape (3,1) could not be broadcast to indexing result of shape (2,2)"
+        );
+        let err = assign(&mut a, &parse("[0, 5]").unwrap(), &value).unwrap_err();
+        assert_eq!(err.to_string(), "index 5 is out of bounds for axis 0 with size 3");
+        assert_eq!(values(&a), [8, 8, 2, 3, 9, 9], "untouched on error");
     }
 
     #[test]

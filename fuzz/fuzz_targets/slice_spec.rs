@@ -1,7 +1,10 @@
 //! Arbitrary slice specs (NP.GET … SLICE, NP.SETSLICE) on a small array whose
 //! shape and order come from the first bytes. Nothing may panic; an accepted
-//! slice must hold exactly its shape's worth of elements, each one an element
-//! of the array, and assigning through it must keep the array's size.
+//! selection (basic slices, or index lists that gather and repeat) must hold
+//! exactly its shape's worth of elements, each one an element of the array,
+//! with the size `result_nbytes` announced; assigning a scalar through it must
+//! keep the array's size, and writing the selection back through the same
+//! spec must change nothing, repeated indices included.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -26,15 +29,23 @@ fuzz_target!(|data: &[u8]| {
     let Ok(items) = slice::parse(spec) else {
         return;
     };
-    if let Ok(part) = slice::slice(&array, &items) {
-        let expected: u64 = part.shape().iter().product();
-        assert_eq!(part.nbytes(), expected * 4);
-        for item in part.data().chunks_exact(4) {
-            assert!(u64::from(u32::from_le_bytes(item.try_into().unwrap())) < size.max(1));
-        }
-        let payload = NpArray::from_parts(dtype, Default::default(), false, &7u32.to_le_bytes()).unwrap();
-        let value = npy::parse(payload.npy_bytes()).unwrap();
-        slice::assign(&mut array, &items, &value).expect("a scalar broadcasts to any valid slice");
-        assert_eq!(array.nbytes(), size * 4);
+    let Ok(part) = slice::slice(&array, &items) else {
+        assert!(slice::result_nbytes(&array, &items).is_err(), "select and slice agree");
+        return;
+    };
+    let expected: u64 = part.shape().iter().product();
+    assert_eq!(part.nbytes(), expected * 4);
+    assert_eq!(slice::result_nbytes(&array, &items), Ok(part.nbytes()));
+    for item in part.data().chunks_exact(4) {
+        assert!(u64::from(u32::from_le_bytes(item.try_into().unwrap())) < size.max(1));
     }
+
+    let same = npy::parse(part.npy_bytes()).unwrap();
+    slice::assign(&mut array, &items, &same).expect("a selection fits where it came from");
+    assert_eq!(array.data(), &data[..], "writing a selection back changes nothing");
+
+    let payload = NpArray::from_parts(dtype, Default::default(), false, &7u32.to_le_bytes()).unwrap();
+    let value = npy::parse(payload.npy_bytes()).unwrap();
+    slice::assign(&mut array, &items, &value).expect("a scalar broadcasts to any valid slice");
+    assert_eq!(array.nbytes(), size * 4);
 });

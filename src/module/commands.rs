@@ -181,11 +181,14 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(stored) = read(&key)? else {
             return Ok(RedisValue::Null);
         };
-        let sliced = options
-            .slice
-            .as_deref()
-            .map(|items| slice::slice(stored, items))
-            .transpose()?;
+        let sliced = match options.slice.as_deref() {
+            Some(items) => {
+                // An index list can repeat rows: the same cap as for stored arrays.
+                config::check_array_bytes(ctx, slice::result_nbytes(stored, items)?)?;
+                Some(slice::slice(stored, items)?)
+            }
+            None => None,
+        };
         let stored = sliced.as_ref().unwrap_or(stored);
         if options.values {
             convert::check_value_count(stored.size())?; // before a cast copies the data

@@ -73,6 +73,150 @@ def test_slices_are_byte_equal_to_numpy(r):
     assert checked > 2000 and errors > 50
 
 
+def random_list(rng: random.Random, length: int) -> tuple[str, list[int]]:
+    bound = rng.choice([2, 3, 7])  # sometimes out of bounds
+    values = [rng.randint(-bound, bound) for _ in range(length)]
+    sep = rng.choice([",", ", ", " , "])
+    text = "[" + sep.join(map(str, values)) + ("," if values and rng.random() < 0.1 else "") + "]"
+    return text, values
+
+
+def random_gather(rng: random.Random, ndim: int) -> tuple[str, tuple]:
+    """A basic index with one (sometimes two) integer lists in it."""
+    text, index = random_index(rng, max(ndim - 1, 0))
+    parts = list(zip(text.split(", "), index)) if index else []
+    length = rng.choice([0, 1, 1, 2, 3, 4, 6])
+    for _ in range(2 if rng.random() < 0.15 else 1):
+        lt, lv = random_list(rng, length if rng.random() < 0.9 else rng.choice([1, 2, 5]))
+        parts.insert(rng.randint(0, len(parts)), (lt, lv))
+    return ", ".join(t for t, _ in parts), tuple(p for _, p in parts)
+
+
+def test_gathers_are_byte_equal_to_numpy(r):
+    rng = random.Random(12)
+    checked = errors = 0
+    layouts = set()
+    for case in range(1000):
+        arr = np.asarray(random_array(rng))  # a 0-d bool comes back as a NumPy scalar
+        r.execute_command("NP.SET", "a", npy(arr))
+        for _ in range(5):
+            text, index = random_gather(rng, arr.ndim)
+            try:
+                want = arr[index]
+            except IndexError as err:
+                with pytest.raises(redis.ResponseError) as got:
+                    r.execute_command("NP.GET", "a", "SLICE", text)
+                assert str(got.value) == str(err), (arr.shape, text)
+                errors += 1
+                continue
+            got = r.execute_command("NP.GET", "a", "SLICE", text)
+            assert got == npy(want), (arr.shape, arr.dtype, arr.flags.f_contiguous, text)
+            layouts.add((want.flags.c_contiguous, want.flags.f_contiguous))
+            checked += 1
+    assert checked > 1800 and errors > 500
+    assert {(True, False), (False, True)} <= layouts, "results saved in both orders"
+
+
+def test_gather_assignment_matches_numpy(r):
+    rng = random.Random(13)
+    checked = refused = 0
+    for case in range(800):
+        arr = random_array(rng)
+        if arr.ndim == 0:
+            continue
+        r.execute_command("NP.SET", "a", npy(arr))
+        text, index = random_gather(rng, arr.ndim)
+        try:
+            target = arr[index]
+        except IndexError:
+            continue
+        shape = list(target.shape)
+        if shape and rng.random() < 0.4:
+            shape = shape[rng.randint(0, len(shape)) :]
+        shape = [1 if rng.random() < 0.2 else d for d in shape]
+        if rng.random() < 0.1:
+            shape = [d + 1 for d in shape]  # most likely does not broadcast
+        value = random_array_like(rng, arr.dtype, tuple(shape))
+        want = arr.copy(order="K")
+        try:
+            want[index] = value
+        except ValueError as err:
+            with pytest.raises(redis.ResponseError) as got:
+                r.execute_command("NP.SETSLICE", "a", text, npy(value))
+            assert str(got.value) == str(err), (arr.shape, text, value.shape)
+            assert r.execute_command("NP.GET", "a") == npy(arr)
+            refused += 1
+            continue
+        assert r.execute_command("NP.SETSLICE", "a", text, npy(value)) == b"OK"
+        assert r.execute_command("NP.GET", "a") == npy(want), (arr.shape, text, value.shape)
+        checked += 1
+    assert checked > 250 and refused > 10
+
+
+@pytest.mark.parametrize(
+    "spec, index",
+    [
+        ("[3, 17, 99]", ([3, 17, 99],)), ("[3, 17], 2:5", ([3, 17], slice(2, 5))), (":, [0, 5]", (slice(None), [0, 5])),
+        ("[-1, 0, -1, 0]", ([-1, 0, -1, 0],)), ("[]", ([],)), ("[ ], 1", ([], 1)), ("7, [1, 1]", (7, [1, 1])),
+        ("[5,]", ([5],)), ("..., [2]", (Ellipsis, [2])), ("None, [2], None", (None, [2], None)),
+    ],
+)
+def test_gather_syntax(r, spec, index):
+    arr = np.arange(100 * 6, dtype=np.int32).reshape(100, 6)
+    r.execute_command("NP.SET", "a", npy(arr))
+    assert r.execute_command("NP.GET", "a", "SLICE", spec) == npy(arr[index])
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("[1.5]", "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean arrays are valid indices"),
+        ("[1, 2.0]", "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean arrays are valid indices"),
+        ("[True, False, True]", "boolean index lists are not supported: give the positions as integers"),
+        ("[[0, 1], [2, 3]]", "nested index lists are not supported: give one list of integers, e.g. [0, 2]"),
+        ("[0, 9]", "index 9 is out of bounds for axis 0 with size 8"),
+        (":, [-7]", "index -7 is out of bounds for axis 1 with size 6"),
+        ("[0, 1], [0, 1, 2]", "shape mismatch: indexing arrays could not be broadcast together with shapes (2,) (3,) "),
+        ("[0, 1", "unbalanced '['"),
+        ("[0,,1]", "empty index in a list"),
+        ("[a]", "is not an integer"),
+    ],
+)
+def test_bad_index_lists_change_nothing(r, spec, message):
+    arr = np.arange(48.0).reshape(8, 6)
+    r.execute_command("NP.SET", "a", npy(arr))
+    with pytest.raises(redis.ResponseError) as err:
+        r.execute_command("NP.GET", "a", "SLICE", spec)
+    assert message in str(err.value)
+    with pytest.raises(redis.ResponseError) as err:
+        r.execute_command("NP.SETSLICE", "a", spec, npy(np.float64(1)))
+    assert message in str(err.value)
+    assert r.execute_command("NP.GET", "a") == npy(arr)
+
+
+def test_row_gather_of_a_big_array(r):
+    arr = np.arange(4 << 20, dtype=np.float32).reshape(-1, 1024)  # 16 MiB, 4096 rows
+    r.execute_command("NP.SET", "big", npy(arr))
+    rows = np.random.default_rng(5).integers(-4096, 4096, 5000)  # repeats, negatives; a ~30 kB spec
+    spec = "[" + ", ".join(map(str, rows)) + "]"
+    assert r.execute_command("NP.GET", "big", "SLICE", spec) == npy(arr[rows])
+    cols = rows[:7] % 1024
+    columns = "[" + ", ".join(map(str, cols)) + "]"
+    assert r.execute_command("NP.GET", "big", "SLICE", f"::-1, {columns}") == npy(arr[::-1, cols])
+
+
+def test_a_gather_is_bounded_like_a_stored_array(r):
+    r.execute_command("NP.SET", "a", npy(np.zeros((4, 1024), dtype=np.float64)))  # 8 KiB rows
+    limit = r.config_get("numpy.max-array-bytes")["numpy.max-array-bytes"]
+    try:
+        r.config_set("numpy.max-array-bytes", 64 * 1024)
+        with pytest.raises(redis.ResponseError, match=r"array data of 73728 bytes exceeds numpy.max-array-bytes \(65536\)"):
+            r.execute_command("NP.GET", "a", "SLICE", "[" + "0, " * 9 + "]")
+        assert r.execute_command("NP.GET", "a", "SLICE", "[" + "0, " * 8 + "]") == npy(np.zeros((8, 1024)))
+    finally:
+        r.config_set("numpy.max-array-bytes", limit)
+
+
 @pytest.mark.parametrize(
     "spec, index",
     [
