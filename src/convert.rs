@@ -16,9 +16,9 @@ use crate::shape::Shape;
 /// Most elements one VALUES reply may carry; use SLICE to page through more.
 pub const MAX_VALUES: u64 = 1_000_000;
 
-/// One decoded element, wide enough to hold any numeric kind exactly.
+/// One element as `VALUES` returns it, wide enough to hold any numeric kind exactly.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Element {
+pub enum Value {
     Bool(bool),
     Int(i64),
     UInt(u64),
@@ -119,7 +119,7 @@ pub fn cast(array: &NpArray, to: &Dtype) -> Result<NpArray> {
 }
 
 /// Every element in row-major (C) order, whatever the stored order.
-pub fn values(array: &NpArray) -> Result<Vec<Element>> {
+pub fn values(array: &NpArray) -> Result<Vec<Value>> {
     let dtype = array.dtype();
     let supported = is_castable(dtype)
         || matches!(
@@ -138,7 +138,7 @@ pub fn values(array: &NpArray) -> Result<Vec<Element>> {
             Kind::Bytes(_) => {
                 let bytes = item(i);
                 let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-                Ok(Element::Bytes(bytes[..end].to_vec()))
+                Ok(Value::Bytes(bytes[..end].to_vec()))
             }
             Kind::Unicode(_) => decode_unicode(item(i), dtype.order),
             _ => Ok(decode(dtype, item(i))),
@@ -176,7 +176,7 @@ fn c_order_indices(shape: &[u64], fortran: bool) -> Box<dyn Iterator<Item = usiz
     }))
 }
 
-fn decode_unicode(bytes: &[u8], order: ByteOrder) -> Result<Element> {
+fn decode_unicode(bytes: &[u8], order: ByteOrder) -> Result<Value> {
     let mut text = String::with_capacity(bytes.len() / 4);
     for unit in bytes.chunks_exact(4) {
         let unit: [u8; 4] = unit.try_into().expect("chunks of 4");
@@ -187,7 +187,7 @@ fn decode_unicode(bytes: &[u8], order: ByteOrder) -> Result<Element> {
         };
         text.push(char::from_u32(code).ok_or_else(|| NpyError::Convert(format!("invalid code point {code:#x}")))?);
     }
-    Ok(Element::Str(text.trim_end_matches('\0').to_owned()))
+    Ok(Value::Str(text.trim_end_matches('\0').to_owned()))
 }
 
 fn read<const N: usize>(bytes: &[u8], order: ByteOrder) -> [u8; N] {
@@ -199,26 +199,26 @@ fn read<const N: usize>(bytes: &[u8], order: ByteOrder) -> [u8; N] {
 }
 
 /// Decodes one numeric, boolean or datetime item.
-fn decode(dtype: &Dtype, b: &[u8]) -> Element {
+fn decode(dtype: &Dtype, b: &[u8]) -> Value {
     let o = dtype.order;
     match dtype.kind {
-        Kind::Bool => Element::Bool(b[0] != 0),
-        Kind::Int8 => Element::Int(i64::from(b[0] as i8)),
-        Kind::Int16 => Element::Int(i64::from(i16::from_le_bytes(read(b, o)))),
-        Kind::Int32 => Element::Int(i64::from(i32::from_le_bytes(read(b, o)))),
-        Kind::Int64 | Kind::DateTime(_) | Kind::TimeDelta(_) => Element::Int(i64::from_le_bytes(read(b, o))),
-        Kind::UInt8 => Element::UInt(u64::from(b[0])),
-        Kind::UInt16 => Element::UInt(u64::from(u16::from_le_bytes(read(b, o)))),
-        Kind::UInt32 => Element::UInt(u64::from(u32::from_le_bytes(read(b, o)))),
-        Kind::UInt64 => Element::UInt(u64::from_le_bytes(read(b, o))),
-        Kind::Float16 => Element::Float(f16::from_le_bytes(read(b, o)).to_f64()),
-        Kind::Float32 => Element::Float(f64::from(f32::from_le_bytes(read(b, o)))),
-        Kind::Float64 => Element::Float(f64::from_le_bytes(read(b, o))),
-        Kind::Complex64 => Element::Complex(
+        Kind::Bool => Value::Bool(b[0] != 0),
+        Kind::Int8 => Value::Int(i64::from(b[0] as i8)),
+        Kind::Int16 => Value::Int(i64::from(i16::from_le_bytes(read(b, o)))),
+        Kind::Int32 => Value::Int(i64::from(i32::from_le_bytes(read(b, o)))),
+        Kind::Int64 | Kind::DateTime(_) | Kind::TimeDelta(_) => Value::Int(i64::from_le_bytes(read(b, o))),
+        Kind::UInt8 => Value::UInt(u64::from(b[0])),
+        Kind::UInt16 => Value::UInt(u64::from(u16::from_le_bytes(read(b, o)))),
+        Kind::UInt32 => Value::UInt(u64::from(u32::from_le_bytes(read(b, o)))),
+        Kind::UInt64 => Value::UInt(u64::from_le_bytes(read(b, o))),
+        Kind::Float16 => Value::Float(f16::from_le_bytes(read(b, o)).to_f64()),
+        Kind::Float32 => Value::Float(f64::from(f32::from_le_bytes(read(b, o)))),
+        Kind::Float64 => Value::Float(f64::from_le_bytes(read(b, o))),
+        Kind::Complex64 => Value::Complex(
             f64::from(f32::from_le_bytes(read(b, o))),
             f64::from(f32::from_le_bytes(read(&b[4..], o))),
         ),
-        Kind::Complex128 => Element::Complex(f64::from_le_bytes(read(b, o)), f64::from_le_bytes(read(&b[8..], o))),
+        Kind::Complex128 => Value::Complex(f64::from_le_bytes(read(b, o)), f64::from_le_bytes(read(&b[8..], o))),
         _ => unreachable!("callers check the kind"),
     }
 }
@@ -286,38 +286,38 @@ fn write<const N: usize>(out: &mut Vec<u8>, mut raw: [u8; N], order: ByteOrder) 
 }
 
 /// Appends `e`, an element of kind `from`, converted to `to`.
-fn encode(e: &Element, from: &Kind, to: &Dtype, out: &mut Vec<u8>) {
+fn encode(e: &Value, from: &Kind, to: &Dtype, out: &mut Vec<u8>) {
     let o = to.order;
     // Integer targets take the low bits (two's complement wrap) of the value
     // as a 64-bit integer.
     let wide = || match *e {
-        Element::Bool(b) => u64::from(b),
-        Element::Int(v) => v as u64,
-        Element::UInt(v) => v,
-        Element::Float(v) | Element::Complex(v, _) => float_to_int(v, &to.kind, from),
-        Element::Bytes(_) | Element::Str(_) => unreachable!("not numeric"),
+        Value::Bool(b) => u64::from(b),
+        Value::Int(v) => v as u64,
+        Value::UInt(v) => v,
+        Value::Float(v) | Value::Complex(v, _) => float_to_int(v, &to.kind, from),
+        Value::Bytes(_) | Value::Str(_) => unreachable!("not numeric"),
     };
     let real = || match *e {
-        Element::Bool(b) => f64::from(u8::from(b)),
-        Element::Int(v) => v as f64,
-        Element::UInt(v) => v as f64,
-        Element::Float(v) | Element::Complex(v, _) => v,
-        Element::Bytes(_) | Element::Str(_) => unreachable!("not numeric"),
+        Value::Bool(b) => f64::from(u8::from(b)),
+        Value::Int(v) => v as f64,
+        Value::UInt(v) => v as f64,
+        Value::Float(v) | Value::Complex(v, _) => v,
+        Value::Bytes(_) | Value::Str(_) => unreachable!("not numeric"),
     };
     // Integers convert straight to f32/f16 (no double rounding through f64).
     let single = || match *e {
-        Element::Int(v) => v as f32,
-        Element::UInt(v) => v as f32,
+        Value::Int(v) => v as f32,
+        Value::UInt(v) => v as f32,
         _ => real() as f32,
     };
     let imag = || match *e {
-        Element::Complex(_, im) => im,
+        Value::Complex(_, im) => im,
         _ => 0.0,
     };
     match to.kind {
         Kind::Bool => out.push(u8::from(match *e {
-            Element::Complex(re, im) => re != 0.0 || im != 0.0,
-            Element::Float(v) => v != 0.0,
+            Value::Complex(re, im) => re != 0.0 || im != 0.0,
+            Value::Float(v) => v != 0.0,
             _ => wide() != 0,
         })),
         Kind::Int8 | Kind::UInt8 => out.push(wide() as u8),
@@ -326,7 +326,7 @@ fn encode(e: &Element, from: &Kind, to: &Dtype, out: &mut Vec<u8>) {
         Kind::Int64 | Kind::UInt64 => write(out, wide().to_le_bytes(), o),
         Kind::Float16 => {
             let h = match *e {
-                Element::Float(v) | Element::Complex(v, _) => f16::from_f64(v),
+                Value::Float(v) | Value::Complex(v, _) => f16::from_f64(v),
                 _ => f16::from_f32(single()),
             };
             write(out, h.to_le_bytes(), o)
@@ -436,7 +436,7 @@ mod tests {
         let h = cast(&f, &parse_target("float16").unwrap()).unwrap();
         assert_eq!(h.as_slice::<f16>(), Some(&[f16::from_f32(1.5)][..]));
         let back = cast(&h, &parse_target("complex128").unwrap()).unwrap();
-        assert_eq!(values(&back).unwrap(), [Element::Complex(1.5, 0.0)]);
+        assert_eq!(values(&back).unwrap(), [Value::Complex(1.5, 0.0)]);
     }
 
     #[test]
@@ -444,9 +444,9 @@ mod tests {
         // Fortran-ordered 2x3 holding [[0, 1, 2], [3, 4, 5]].
         let f = test_array("|u1", &[2, 3], true, &[0, 3, 1, 4, 2, 5]);
         let v: Vec<_> = values(&f).unwrap();
-        assert_eq!(v, (0..6).map(Element::UInt).collect::<Vec<_>>());
+        assert_eq!(v, (0..6).map(Value::UInt).collect::<Vec<_>>());
         let f3 = test_array("|u1", &[2, 2, 2], true, &[0, 4, 2, 6, 1, 5, 3, 7]);
-        assert_eq!(values(&f3).unwrap(), (0..8).map(Element::UInt).collect::<Vec<_>>());
+        assert_eq!(values(&f3).unwrap(), (0..8).map(Value::UInt).collect::<Vec<_>>());
     }
 
     #[test]
@@ -454,19 +454,16 @@ mod tests {
         let s = test_array("|S3", &[2], false, b"ab\0xyz");
         assert_eq!(
             values(&s).unwrap(),
-            [Element::Bytes(b"ab".to_vec()), Element::Bytes(b"xyz".to_vec())]
+            [Value::Bytes(b"ab".to_vec()), Value::Bytes(b"xyz".to_vec())]
         );
         let mut u = Vec::new();
         for c in ['é', '\0', 'λ', 'z'] {
             u.extend_from_slice(&(c as u32).to_be_bytes());
         }
         let u = test_array(">U2", &[2], false, &u);
-        assert_eq!(
-            values(&u).unwrap(),
-            [Element::Str("é".into()), Element::Str("λz".into())]
-        );
+        assert_eq!(values(&u).unwrap(), [Value::Str("é".into()), Value::Str("λz".into())]);
         let t = test_array("<M8[s]", &[1], false, &i64::MIN.to_le_bytes());
-        assert_eq!(values(&t).unwrap(), [Element::Int(i64::MIN)], "NaT is i64::MIN");
+        assert_eq!(values(&t).unwrap(), [Value::Int(i64::MIN)], "NaT is i64::MIN");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
-//! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array`, `rdb`) knows
-//! nothing of Redis and is unit-tested and fuzzed on its own. The `module`
-//! layer holds the commands and the only `unsafe` FFI callbacks.
+//! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array`, `rdb`,
+//! `slice`, `convert`) knows nothing of Redis and is unit-tested and fuzzed on
+//! its own. The `module` layer holds the commands and the only `unsafe` FFI
+//! callbacks.
 
 #[cfg(target_endian = "big")]
 compile_error!("redis-numpy stores native-order data and supports little-endian hosts only");

@@ -9,7 +9,7 @@ use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisStri
 use super::value_type::{self, NP_TYPE};
 use super::{config, guard, stats};
 use crate::array::NpArray;
-use crate::convert::{self, Element};
+use crate::convert::{self, Value};
 use crate::npy;
 use crate::slice;
 
@@ -208,15 +208,15 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     })
 }
 
-fn element_reply(element: Element) -> RedisValue {
+fn element_reply(element: Value) -> RedisValue {
     match element {
-        Element::Bool(b) => RedisValue::Bool(b),
-        Element::Int(v) => RedisValue::Integer(v),
-        Element::UInt(v) => i64::try_from(v).map_or_else(|_| RedisValue::BigNumber(v.to_string()), RedisValue::Integer),
-        Element::Float(v) => RedisValue::Float(v),
-        Element::Complex(re, im) => RedisValue::Array(vec![RedisValue::Float(re), RedisValue::Float(im)]),
-        Element::Bytes(b) => RedisValue::StringBuffer(b),
-        Element::Str(s) => RedisValue::BulkString(s),
+        Value::Bool(b) => RedisValue::Bool(b),
+        Value::Int(v) => RedisValue::Integer(v),
+        Value::UInt(v) => i64::try_from(v).map_or_else(|_| RedisValue::BigNumber(v.to_string()), RedisValue::Integer),
+        Value::Float(v) => RedisValue::Float(v),
+        Value::Complex(re, im) => RedisValue::Array(vec![RedisValue::Float(re), RedisValue::Float(im)]),
+        Value::Bytes(b) => RedisValue::StringBuffer(b),
+        Value::Str(s) => RedisValue::BulkString(s),
     }
 }
 
