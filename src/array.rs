@@ -295,6 +295,29 @@ impl NpArray {
         out
     }
 
+    /// Gives the same data a new shape and order flag (same element count)
+    /// without moving it: only the header is rewritten, in place when its
+    /// length is unchanged, which is nearly always (np.save pads it to 64 bytes).
+    pub fn relabel(&mut self, shape: Shape, fortran_order: bool) -> Result<()> {
+        if shape::size(&shape) != self.size() || shape.len() > shape::MAX_NDIM {
+            return Err(NpyError::invalid(format!(
+                "shape {} does not fit {} elements",
+                shape::repr(&shape),
+                self.size()
+            )));
+        }
+        let header = npy::write_header(&self.dtype, &shape, fortran_order);
+        if header.len() != self.header_len {
+            let data = self.data().to_vec();
+            *self = NpArray::from_parts(self.dtype.clone(), shape, fortran_order, &data)?;
+            return Ok(());
+        }
+        self.buf[..header.len()].copy_from_slice(&header);
+        self.shape = shape;
+        self.fortran_order = fortran_order;
+        Ok(())
+    }
+
     /// Bytes this value occupies, for MEMORY USAGE: the value itself, its
     /// small heap parts, and its buffer as `allocated(ptr, capacity)` reports it
     /// (the glue asks the allocator for the real block size, size-class rounding included).

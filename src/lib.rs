@@ -9,6 +9,7 @@
 compile_error!("redis-numpy stores native-order data and supports little-endian hosts only");
 
 pub mod array;
+pub mod compute;
 pub mod convert;
 pub mod dtype;
 pub mod error;

@@ -221,7 +221,7 @@ fn element_reply(element: Value) -> RedisValue {
 }
 
 /// `VALUES`: a map of dtype, shape and the elements in row-major order.
-fn values_reply(array: &NpArray) -> RedisResult {
+pub(super) fn values_reply(array: &NpArray) -> RedisResult {
     let values = convert::values(array)?.into_iter().map(element_reply).collect();
     let fields = [
         ("dtype", RedisValue::BulkString(array.dtype().name())),

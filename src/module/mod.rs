@@ -2,6 +2,7 @@
 
 mod command_docs;
 mod commands;
+mod compute_commands;
 mod config;
 #[cfg(feature = "debug-panic")]
 mod debug_panic;
@@ -100,6 +101,37 @@ const DOCS: &[CommandDoc] = &[
         access: KeyAccess::Read,
         args: &[KEY],
     },
+    CommandDoc {
+        name: c"np.reshape",
+        summary: c"Gives the array a new shape (arr.reshape(shape), -1 inferred) and replies with it",
+        complexity: c"O(1); O(N) for a Fortran-ordered array that NumPy would copy",
+        arity: 3,
+        access: KeyAccess::Update,
+        args: &[KEY, Arg::String(c"shape")],
+    },
+    CommandDoc {
+        name: c"np.reduce",
+        summary: c"Returns arr[spec].op(axis, dtype) (sum, prod, mean, min, max, argmin, argmax, std, var, count_nonzero, any, all) as .npy bytes or values",
+        complexity: c"O(N) where N is the size of the array, or of the slice with SLICE",
+        arity: -3,
+        access: KeyAccess::Read,
+        args: &[
+            KEY,
+            Arg::String(c"op"),
+            Arg::OptionalToken(c"AXIS", c"axis"),
+            Arg::OptionalToken(c"SLICE", c"spec"),
+            Arg::OptionalToken(c"AS", c"dtype"),
+            Arg::OptionalFlag(c"VALUES"),
+        ],
+    },
+    CommandDoc {
+        name: c"np.transpose",
+        summary: c"Transposes the array in place (arr.T, the memory order flag flips) and replies with the new shape",
+        complexity: c"O(1)",
+        arity: 2,
+        access: KeyAccess::Update,
+        args: &[KEY],
+    },
 ];
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
@@ -126,6 +158,9 @@ redis_module! {
         ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, "", "write numpy"],
         ["np.get", commands::np_get, "readonly", 1, 1, 1, "", "read numpy"],
         ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, "", "write numpy"],
+        ["np.reshape", compute_commands::np_reshape, "write", 1, 1, 1, "", "write numpy"],
+        ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, "", "read numpy"],
+        ["np.transpose", compute_commands::np_transpose, "write fast", 1, 1, 1, "", "write numpy"],
         ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, "", "read fast numpy"],
         ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, "", "read fast numpy"],
         ["np.size", commands::np_size, "readonly fast", 1, 1, 1, "", "read fast numpy"],

@@ -1,0 +1,131 @@
+//! Handlers of the compute commands (`NP.RESHAPE`, `NP.TRANSPOSE`,
+//! `NP.REDUCE`). The maths lives in `crate::compute`; these parse, open the
+//! key, act, and reply or replicate.
+
+use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
+
+use super::commands::values_reply;
+use super::value_type::NP_TYPE;
+use super::{config, guard, stats};
+use crate::array::NpArray;
+use crate::compute::{self, reduce, reshape};
+use crate::dtype::Dtype;
+use crate::{convert, slice};
+
+fn shape_reply(array: &NpArray) -> RedisValue {
+    RedisValue::Array(array.shape().iter().map(|&d| RedisValue::Integer(d as i64)).collect())
+}
+
+/// Runs `change` on the array at `key_name` (which must exist), then
+/// replicates the command verbatim and sends `event`. Replies with the new shape.
+fn change_in_place(
+    ctx: &Context,
+    key_name: &RedisString,
+    event: &str,
+    change: impl FnOnce(&mut NpArray) -> Result<(), RedisError>,
+) -> RedisResult {
+    let key = ctx.open_key_writable(key_name);
+    let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
+        return Err(RedisError::Str("ERR no such key"));
+    };
+    change(array)?; // the same elements: the module's counters do not change
+    ctx.replicate_verbatim();
+    ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key_name);
+    Ok(shape_reply(array))
+}
+
+/// `NP.RESHAPE key shape`: `arr = arr.reshape(shape)`; replies with the new shape.
+pub fn np_reshape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, shape_text] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let requested = reshape::parse_shape(&shape_text.to_string_lossy())?;
+        change_in_place(ctx, key_name, "np.reshape", |array| {
+            reshape::reshape(array, &requested).map_err(Into::into)
+        })
+    })
+}
+
+/// `NP.TRANSPOSE key`: `arr = arr.T`; replies with the new shape.
+pub fn np_transpose(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        change_in_place(ctx, key_name, "np.transpose", |array| {
+            reshape::transpose(array).map_err(Into::into)
+        })
+    })
+}
+
+/// What `NP.REDUCE` was asked for after the op.
+#[derive(Default)]
+struct ReduceOptions {
+    axis: Option<i64>,
+    slice: Option<Vec<slice::Item>>,
+    dtype: Option<Dtype>,
+    values: bool,
+}
+
+fn parse_reduce_options(args: &[RedisString]) -> Result<ReduceOptions, RedisError> {
+    let mut options = ReduceOptions::default();
+    let mut rest = args.iter();
+    while let Some(token) = rest.next() {
+        let token = token.to_string_lossy().to_ascii_uppercase();
+        let mut value = || rest.next().map(|v| v.to_string_lossy()).ok_or(RedisError::WrongArity);
+        match token.as_str() {
+            "AXIS" if options.axis.is_none() => {
+                let text = value()?;
+                let axis = text
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| RedisError::String(format!("ERR AXIS must be an integer, got {text:?}")))?;
+                options.axis = Some(axis);
+            }
+            "SLICE" if options.slice.is_none() => options.slice = Some(slice::parse(&value()?)?),
+            "AS" if options.dtype.is_none() => options.dtype = Some(convert::parse_target(&value()?)?),
+            "VALUES" if !options.values => options.values = true,
+            "AXIS" | "SLICE" | "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
+            _ => return Err(RedisError::String(format!("ERR unknown NP.REDUCE option '{token}'"))),
+        }
+    }
+    Ok(options)
+}
+
+/// `NP.REDUCE key op [AXIS n] [SLICE spec] [AS dtype] [VALUES]`: `arr[spec].op(axis=n,
+/// dtype=dtype)` as `.npy` bytes, or its elements with VALUES. Missing keys reply nil.
+pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, op, option_args @ ..] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let op = reduce::Op::parse(&op.to_string_lossy())?;
+        let options = parse_reduce_options(option_args)?;
+        let key = ctx.open_key(key_name);
+        let Some(stored) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
+            return Ok(RedisValue::Null);
+        };
+        let sliced = options
+            .slice
+            .as_deref()
+            .map(|items| compute::slice_for_compute(stored, items))
+            .transpose()?;
+        let input = sliced.as_ref().unwrap_or(stored);
+        if let Some(to) = &options.dtype {
+            // AS casts the input first: the same cap as for stored arrays.
+            config::check_array_bytes(ctx, input.size().saturating_mul(to.itemsize()))?;
+        }
+        let result = reduce::reduce(input, op, options.axis, options.dtype.as_ref())?;
+        if options.values {
+            convert::check_value_count(result.size())?;
+            return values_reply(&result);
+        }
+        let npy = result.npy_bytes();
+        raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
+        Ok(RedisValue::NoReply)
+    })
+}
