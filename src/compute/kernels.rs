@@ -97,8 +97,9 @@ pub fn pairwise<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
         }
         let body = n - n % 8;
         for chunk in x[8..body].chunks_exact(8) {
-            for (acc, &v) in r.iter_mut().zip(chunk) {
-                *acc = *acc + conv(v);
+            let chunk: &[T; 8] = chunk.try_into().expect("chunks of 8");
+            for k in 0..8 {
+                r[k] = r[k] + conv(chunk[k]);
             }
         }
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
@@ -267,7 +268,15 @@ pub fn sum_complex<A: Float>(f: &[A], g: Lanes, buffered: bool) -> Vec<(A, A)> {
 /// eight comparisons abreast (which the compiler vectorises) and look for the
 /// NaN only when there is one.
 pub fn extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<T> {
-    let better = |v: T, a: T| if greater { v > a } else { v < a };
+    if greater {
+        extreme_of::<T, true>(x, g)
+    } else {
+        extreme_of::<T, false>(x, g)
+    }
+}
+
+fn extreme_of<T: Float, const GREATER: bool>(x: &[T], g: Lanes) -> Vec<T> {
+    let better = |v: T, a: T| if GREATER { v > a } else { v < a };
     let step = |a: T, v: T| {
         if a.is_nan() || !(better(v, a) || v.is_nan()) {
             a
@@ -279,25 +288,58 @@ pub fn extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<T> {
         return fold_first(x, g, step);
     }
     x.chunks_exact(g.len)
+        .map(|lane| lane_extreme::<T, GREATER>(lane))
+        .collect()
+}
+
+/// The best element of a non-empty lane (first NaN if any), eight abreast.
+/// NaNs are noticed arithmetically (`v - v` is NaN only for NaN and
+/// infinities), which keeps the loop free of branches so it vectorises.
+#[allow(clippy::eq_op)] // `v - v` is the NaN test
+fn lane_extreme<T: Float, const GREATER: bool>(lane: &[T]) -> T {
+    let better = |v: T, a: T| if GREATER { v > a } else { v < a };
+    let mut m = [lane[0]; 8];
+    let mut poison = [T::ZERO; 8];
+    let blocks = lane.chunks_exact(8);
+    let rest = blocks.remainder();
+    for block in blocks {
+        let block: &[T; 8] = block.try_into().expect("chunks of 8");
+        for k in 0..8 {
+            poison[k] = poison[k] + (block[k] - block[k]);
+            m[k] = if better(block[k], m[k]) { block[k] } else { m[k] };
+        }
+    }
+    let mut best = m[1..].iter().fold(m[0], |a, &v| if better(v, a) { v } else { a });
+    let mut maybe_nan = poison.iter().any(|p| p.is_nan()) || lane[0].is_nan();
+    for &v in rest {
+        maybe_nan |= v.is_nan();
+        best = if better(v, best) { v } else { best };
+    }
+    if maybe_nan {
+        if let Some(&nan) = lane.iter().find(|v| v.is_nan()) {
+            return nan;
+        }
+    }
+    best
+}
+
+/// Argmax / argmin of contiguous float lanes: the best value (vectorised),
+/// then the first place it occurs; the first NaN when there is one.
+pub fn arg_extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<i64> {
+    debug_assert!(g.inner == 1 && g.len > 0);
+    x.chunks_exact(g.len)
         .map(|lane| {
-            let mut m = [lane[0]; 8];
-            let mut nan = false;
-            let blocks = lane.chunks_exact(8);
-            let rest = blocks.remainder();
-            for block in blocks {
-                for (acc, &v) in m.iter_mut().zip(block) {
-                    nan |= v.is_nan();
-                    *acc = if better(v, *acc) { v } else { *acc };
-                }
-            }
-            for &v in rest {
-                nan |= v.is_nan();
-                m[0] = if better(v, m[0]) { v } else { m[0] };
-            }
-            if nan {
-                return *lane.iter().find(|v| v.is_nan()).expect("a NaN was seen");
-            }
-            m[1..].iter().fold(m[0], |a, &v| if better(v, a) { v } else { a })
+            let best = if greater {
+                lane_extreme::<T, true>(lane)
+            } else {
+                lane_extreme::<T, false>(lane)
+            };
+            let found = if best.is_nan() {
+                lane.iter().position(|v| v.is_nan())
+            } else {
+                lane.iter().position(|&v| v == best)
+            };
+            found.expect("the best value is in its lane") as i64
         })
         .collect()
 }

@@ -292,46 +292,38 @@ impl<'a> Reduction<'a> {
 
     /// any, all, count_nonzero: the elements as truth values.
     fn truth(&self) -> Result<NpArray> {
-        let g = self.lanes;
-        let nonzero: Vec<bool> = match self.dtype.kind {
-            Kind::Bool | Kind::Int8 | Kind::UInt8 => self.data.iter().map(|&b| b != 0).collect(),
-            Kind::Int16 | Kind::UInt16 => self.view::<u16>().iter().map(|&v| v != 0).collect(),
-            Kind::Int32 | Kind::UInt32 => self.view::<u32>().iter().map(|&v| v != 0).collect(),
-            Kind::Int64 | Kind::UInt64 | Kind::DateTime(_) | Kind::TimeDelta(_) => {
-                self.view::<u64>().iter().map(|&v| v != 0).collect()
-            }
-            Kind::Float16 => self.view::<u16>().iter().map(|&v| v & 0x7fff != 0).collect(),
-            Kind::Float32 => self.view::<f32>().iter().map(|&v| v != 0.0).collect(),
-            Kind::Float64 => self.view::<f64>().iter().map(|&v| v != 0.0).collect(),
-            Kind::Complex64 => self
-                .view::<[f32; 2]>()
-                .iter()
-                .map(|c| c[0] != 0.0 || c[1] != 0.0)
-                .collect(),
-            Kind::Complex128 => self
-                .view::<[f64; 2]>()
-                .iter()
-                .map(|c| c[0] != 0.0 || c[1] != 0.0)
-                .collect(),
+        macro_rules! with_nonzero {
+            ($t:ty, $nz:expr) => {
+                self.truth_of(&self.view::<$t>(), $nz)
+            };
+        }
+        match self.dtype.kind {
+            Kind::Bool | Kind::Int8 | Kind::UInt8 => with_nonzero!(u8, |v: u8| v != 0),
+            Kind::Int16 | Kind::UInt16 => with_nonzero!(u16, |v: u16| v != 0),
+            Kind::Int32 | Kind::UInt32 => with_nonzero!(u32, |v: u32| v != 0),
+            Kind::Int64 | Kind::UInt64 | Kind::DateTime(_) | Kind::TimeDelta(_) => with_nonzero!(u64, |v: u64| v != 0),
+            Kind::Float16 => with_nonzero!(u16, |v: u16| v & 0x7fff != 0),
+            Kind::Float32 => with_nonzero!(f32, |v: f32| v != 0.0),
+            Kind::Float64 => with_nonzero!(f64, |v: f64| v != 0.0),
+            Kind::Complex64 => with_nonzero!([f32; 2], |c: [f32; 2]| c[0] != 0.0 || c[1] != 0.0),
+            Kind::Complex128 => with_nonzero!([f64; 2], |c: [f64; 2]| c[0] != 0.0 || c[1] != 0.0),
             _ => unreachable!("checked by check_supported"),
-        };
+        }
+    }
+
+    fn truth_of<T: Copy>(&self, x: &[T], nonzero: impl Fn(T) -> bool + Copy) -> Result<NpArray> {
+        let g = self.lanes;
         match self.op {
             Op::Any => {
-                let out: Vec<u8> = kernels::fold(&nonzero, g, false, |a, v| a | v)
-                    .into_iter()
-                    .map(u8::from)
-                    .collect();
+                let out = kernels::fold(x, g, 0u8, move |a, v| a | u8::from(nonzero(v)));
                 self.output(dtype("|b1"), &out)
             }
             Op::All => {
-                let out: Vec<u8> = kernels::fold(&nonzero, g, true, |a, v| a & v)
-                    .into_iter()
-                    .map(u8::from)
-                    .collect();
+                let out = kernels::fold(x, g, 1u8, move |a, v| a & u8::from(nonzero(v)));
                 self.output(dtype("|b1"), &out)
             }
             _ => {
-                let out = kernels::fold(&nonzero, g, 0i64, |a, v| a + i64::from(v));
+                let out = kernels::fold(x, g, 0i64, move |a, v| a + i64::from(nonzero(v)));
                 self.output(dtype("<i8"), &out)
             }
         }
@@ -677,29 +669,39 @@ impl<'a> Reduction<'a> {
         }
         // var: the mean is kept as an array (keepdims), so divided like one.
         let means: Vec<A> = sums.into_iter().map(|s| quotient(s.to_f64() / n)).collect();
-        let mut squares = Vec::with_capacity(x.len());
-        for o in 0..g.outer {
-            for l in 0..g.len {
-                let row = &x[g.at(o, l, 0)..][..g.inner];
-                for (&v, &m) in row.iter().zip(&means[o * g.inner..][..g.inner]) {
-                    let d = round(v - m);
-                    squares.push(round(d * d));
+        let deviation = |v: A, m: A| {
+            let d = round(v - m);
+            round(d * d)
+        };
+        let sums = if g.inner == 1 && g.len > 0 {
+            // One lane per result: the squares are summed as they are made.
+            x.chunks_exact(g.len)
+                .zip(&means)
+                .map(|(lane, &m)| round(A::ZERO + kernels::pairwise(lane, &|v| deviation(v, m))))
+                .collect()
+        } else {
+            let mut squares = Vec::with_capacity(x.len());
+            for o in 0..g.outer {
+                for l in 0..g.len {
+                    let row = &x[g.at(o, l, 0)..][..g.inner];
+                    let row_means = &means[o * g.inner..][..g.inner];
+                    squares.extend(row.iter().zip(row_means).map(|(&v, &m)| deviation(v, m)));
                 }
             }
-        }
-        self.finish_variance(&squares, round, quotient)
+            kernels::sum(&squares, g, false, |v| v, round)
+        };
+        self.finish_variance(sums, round, quotient)
     }
 
-    /// The sum of squared deviations, divided by the count (and its root for std).
+    /// The sums of squared deviations, divided by the count (and their root for std).
     fn finish_variance<A: Float>(
         &self,
-        squares: &[A],
+        sums: Vec<A>,
         round: impl Fn(A) -> A + Copy,
         quotient: impl Fn(f64) -> A + Copy,
     ) -> Vec<A> {
         let n = self.lanes.len as f64;
-        kernels::sum(squares, self.lanes, false, |v| v, round)
-            .into_iter()
+        sums.into_iter()
             .map(|s| {
                 let var = quotient(s.to_f64() / n);
                 if self.op == Op::Std {
@@ -740,7 +742,8 @@ impl<'a> Reduction<'a> {
                 }
             }
         }
-        let out = self.finish_variance(&squares, |v| v, |q| A::from_f64(q));
+        let sums = kernels::sum(&squares, g, false, |v| v, |v| v);
+        let out = self.finish_variance(sums, |v| v, |q| A::from_f64(q));
         self.output(dtype(real_typestr), &out)
     }
 }
@@ -770,6 +773,9 @@ fn arg_ord<T: Copy + PartialOrd>(x: &[T], g: Lanes, max: bool) -> Vec<i64> {
 }
 
 fn arg_float<A: Float>(x: &[A], g: Lanes, max: bool) -> Vec<i64> {
+    if g.inner == 1 && g.len > 0 {
+        return kernels::arg_extreme(x, g, max);
+    }
     kernels::arg(x, g, |v, b| if max { v > b } else { v < b }, |v: A| v.is_nan())
 }
 
