@@ -215,7 +215,33 @@ def test_slices_and_partial_writes(arrays):
     with pytest.raises(NumpyError, match="dtype mismatch"):
         arrays.setslice("m", "0", np.zeros(10))
     with pytest.raises(TypeError, match="basic indexing"):
-        arrays.get("m", slice=np.s_[[1, 2]])
+        arrays.get("m", slice=np.s_[1.5])
+
+
+def test_integer_list_indexing_gathers_like_numpy(arrays):
+    rng = np.random.default_rng(3)
+    arr = rng.standard_normal((8, 5, 3)).astype(np.float32)
+    arrays.set("g", arr)
+    for index in (
+        np.s_[[3, 1, 1, -1]],
+        np.s_[[0, 7], 2:4],
+        np.s_[:, [0, 4]],
+        np.s_[1, :, [2, 0]],
+        np.s_[np.array([5, 2])],
+        np.s_[[]],
+        np.s_[:, np.arange(5)[::-2], 1],
+    ):
+        assert_same(arrays.get("g", slice=index), np.asarray(arr[index]))
+    assert arrays.values("g", slice=np.s_[[1, 0], 0, 0])["values"] == arr[[1, 0], 0, 0].tolist()
+    arrays.setslice("g", np.s_[[1, 5]], np.zeros((5, 3), np.float32))
+    arr[[1, 5]] = 0
+    assert_same(arrays.get("g"), arr)
+    with pytest.raises(NumpyError, match="out of bounds"):
+        arrays.get("g", slice=np.s_[[0, 8]])
+    with pytest.raises(TypeError, match="np.flatnonzero"):
+        arrays.get("g", slice=np.s_[[True, False]])
+    with pytest.raises(TypeError, match="flat list of integers"):
+        arrays.get("g", slice=np.s_[[[1], [2]]])
 
 
 def test_registered_callbacks_serve_raw_commands_too(redis_server):

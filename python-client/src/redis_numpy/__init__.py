@@ -10,7 +10,7 @@
 
 from .chunked import ConcurrentWrite, Upload, UploadAborted
 from .client import AsyncNumpy, AsyncNumpyPipeline, Numpy, NumpyError, NumpyPipeline, SyncNumpy
-from .commands import ArrayInfo, ArrayValues, NumpyCommands, format_slice
+from .commands import ArrayInfo, ArrayValues, NumpyCommands, format_index, format_slice
 from .npy import decode, encode
 from .sharded import ShardedArray
 from .view import ArrayView
@@ -34,6 +34,7 @@ __all__ = [
     "UploadAborted",
     "decode",
     "encode",
+    "format_index",
     "format_slice",
     "__version__",
 ]

@@ -45,6 +45,8 @@ KeyT = Union[str, bytes, memoryview]
 DtypeLike = npt.DTypeLike
 # A NumPy basic index (`np.s_[...]`) or its text; see `format_slice`.
 SliceSpec = Union[str, int, slice, Tuple[Any, ...], "EllipsisType", None]
+# The same, with integer lists (`[3, 17, 99]`, `np.s_[:, [0, 5]]`): see `format_index`.
+IndexSpec = Union[SliceSpec, "list[int]", npt.NDArray[np.integer[Any]]]
 ExpiryT = Union[int, datetime.timedelta]
 AbsExpiryT = Union[int, datetime.datetime]
 
@@ -190,6 +192,17 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
 
 def format_slice(spec: SliceSpec) -> str:
     """A NumPy basic index (`5`, `np.s_[::2, -1]`, `"..., 0"`) as the SLICE text the server parses."""
+    return _format(spec, lists=False)
+
+
+def format_index(spec: IndexSpec) -> str:
+    """A NumPy index as the SLICE text: basic indexing, plus integer lists
+    (`[3, 17, 99]`, `np.s_[:, [0, 5]]`, a 1-d integer array), which gather
+    rows or columns like NumPy's advanced indexing."""
+    return _format(spec, lists=True)
+
+
+def _format(spec: Any, lists: bool) -> str:
     if isinstance(spec, str):
         return spec
     parts = spec if isinstance(spec, tuple) else (spec,)
@@ -201,18 +214,30 @@ def format_slice(spec: SliceSpec) -> str:
             out.append("None")
         elif isinstance(part, slice):
             out.append(":".join("" if v is None else str(int(v)) for v in (part.start, part.stop, part.step)))
-        elif isinstance(part, (int, np.integer)) and not isinstance(part, bool):
+        elif isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_)):
             out.append(str(int(part)))
+        elif lists and isinstance(part, (list, np.ndarray)):
+            out.append(_format_list(part))
         else:
-            raise TypeError(f"only basic indexing (ints, slices, ...) is supported, got {part!r}")
+            kinds = "ints, slices, integer lists, ..." if lists else "ints, slices, ..."
+            raise TypeError(f"only basic indexing ({kinds}) is supported, got {part!r}")
     return ", ".join(out)
 
 
-def _get_args(key: KeyT, slice: SliceSpec, as_dtype: Optional[DtypeLike]) -> list[Any]:
+def _format_list(part: Any) -> str:
+    items = np.asarray(part)
+    if items.dtype.kind == "b":
+        raise TypeError("boolean masks are not supported: pass np.flatnonzero(mask), the positions, as an index list")
+    if items.ndim != 1 or (items.size and items.dtype.kind not in "iu"):
+        raise TypeError(f"an index list must be a flat list of integers, got {part!r}")
+    return "[" + ", ".join(str(int(i)) for i in items) + "]"
+
+
+def _get_args(key: KeyT, slice: IndexSpec, as_dtype: Optional[DtypeLike]) -> list[Any]:
     """NP.GET with its SLICE and AS options."""
     args: list[Any] = [NP_GET, key]
     if slice is not None:
-        args += ["SLICE", format_slice(slice)]
+        args += ["SLICE", format_index(slice)]
     if as_dtype is not None:
         args += ["AS", np.dtype(as_dtype).str]
     return args
@@ -335,7 +360,7 @@ class NumpyCommands:
         key: KeyT,
         *,
         copy: bool = False,
-        slice: SliceSpec = None,
+        slice: IndexSpec = None,
         as_dtype: Optional[DtypeLike] = None,
     ) -> Any:
         """The array at `key` (NP.GET), or None if the key does not exist.
@@ -345,7 +370,8 @@ class NumpyCommands:
         Pass `copy=True` for a writable copy.
 
         `slice` reads `arr[slice]` on the server (a string like `"10:20, ::2"` or
-        `np.s_[10:20, ::2]`); `as_dtype` casts on the server like `arr.astype(dtype)`.
+        `np.s_[10:20, ::2]`, integer lists too: `np.s_[[3, 17, 99]]` gathers rows);
+        `as_dtype` casts on the server like `arr.astype(dtype)`.
         """
         args = _get_args(key, slice, as_dtype)
         return self.execute_command(*args, np_copy=copy, **{NEVER_DECODE: []})
@@ -358,12 +384,12 @@ class NumpyCommands:
         and the arrays come back in the caller's order."""
         return self.execute_command(NP_MGET, *keys, np_copy=copy, **{NEVER_DECODE: []})
 
-    def setslice(self, key: KeyT, slice: SliceSpec, arr: npt.ArrayLike) -> Any:
+    def setslice(self, key: KeyT, slice: IndexSpec, arr: npt.ArrayLike) -> Any:
         """`arr_at_key[slice] = arr` on the server (NP.SETSLICE). `arr` must have the stored
         dtype (no casting) and broadcast to the slice's shape. Returns True."""
-        return self.execute_command(NP_SETSLICE, key, format_slice(slice), encode(arr))
+        return self.execute_command(NP_SETSLICE, key, format_index(slice), encode(arr))
 
-    def values(self, key: KeyT, *, slice: SliceSpec = None, as_dtype: Optional[DtypeLike] = None) -> Any:
+    def values(self, key: KeyT, *, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None) -> Any:
         """NP.GET ... VALUES: `{"dtype": name, "shape": tuple, "values": [...]}` with the
         elements as Python scalars, row-major, or None if the key does not exist."""
         args = _get_args(key, slice, as_dtype)

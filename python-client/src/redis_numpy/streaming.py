@@ -9,7 +9,7 @@ import numpy as np
 import redis
 
 from . import chunked
-from .commands import DtypeLike, NumpyCommands, SliceSpec
+from .commands import DtypeLike, IndexSpec, NumpyCommands
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
 from .view import ArrayView
@@ -58,7 +58,7 @@ class StreamingCommands(NumpyCommands):
         key: Any,
         *,
         copy: bool = False,
-        slice: Optional[SliceSpec] = None,
+        slice: IndexSpec = None,
         as_dtype: Optional[DtypeLike] = None,
         progress: chunked.Progress = None,
     ) -> Any:
