@@ -277,3 +277,29 @@ def test_decode_of_mixed_batches_and_bad_payloads():
         decode(payload[:-4])  # the same header, data cut short
     with pytest.raises(ValueError, match="bad magic"):
         decode(b"\x93NUMPX" + payload[6:])
+
+
+def test_reshape_transpose_and_reduce_match_numpy(arrays):
+    rng = np.random.default_rng(11)
+    arr = rng.integers(-50, 50, size=(4, 6)).astype(np.int32)
+    arrays.set("c", arr)
+    assert arrays.reshape("c", (3, -1)) == (3, 8)
+    assert_same(arrays.get("c"), arr.reshape(3, -1))
+    assert arrays.reshape("c", 24) == (24,)
+    assert arrays.reshape("c", [4, 6]) == (4, 6)
+    assert arrays.transpose("c") == (6, 4)
+    assert_same(arrays.get("c"), arr.T)
+    arrays.transpose("c")
+    with pytest.raises(NumpyError, match="cannot reshape array of size 24"):
+        arrays.reshape("c", (5,))
+    for op in ("sum", "prod", "mean", "min", "max", "argmax", "any", "count_nonzero"):
+        want = getattr(np, op)(arr)
+        got = arrays.reduce("c", op)
+        assert type(got) is type(want) and got == want, op  # a NumPy scalar, as np.<op> gives
+        assert_same(arrays.reduce("c", op, axis=1), np.asarray(getattr(np, op)(arr, axis=1)))
+    assert_same(arrays.reduce("c", "sum", axis=0, slice=np.s_[[0, 2]]), arr[[0, 2]].sum(axis=0))
+    assert_same(arrays.reduce("c", "mean", axis=-1, dtype=np.float32), arr.mean(axis=-1, dtype=np.float32))
+    assert arrays.reduce("missing", "sum") is None
+    pipe = arrays.pipeline()
+    pipe.reduce("c", "max").transpose("c").transpose("c")
+    assert pipe.execute() == [arr.max(), (6, 4), (4, 6)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Tuple, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Optional, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +39,16 @@ NP_SHAPE = "NP.SHAPE"
 NP_DTYPE = "NP.DTYPE"
 NP_SIZE = "NP.SIZE"
 NP_INFO = "NP.INFO"
-COMMANDS = (NP_SET, NP_MSET, NP_APPEND, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO)
+NP_RESHAPE = "NP.RESHAPE"
+NP_TRANSPOSE = "NP.TRANSPOSE"
+NP_REDUCE = "NP.REDUCE"
+COMMANDS = (
+    NP_SET, NP_MSET, NP_APPEND, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
+    NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE,
+)  # fmt: skip
+ReduceOp = Literal[
+    "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "count_nonzero", "any", "all"
+]
 
 KeyT = Union[str, bytes, memoryview]
 DtypeLike = npt.DTypeLike
@@ -145,6 +154,15 @@ def _on_get(reply: Any, np_copy: bool = False, **_: Any) -> Any:
     return _parse_values(reply)  # NP.GET ... VALUES
 
 
+def _on_reduce(reply: Any, **_: Any) -> Any:
+    if reply is None:
+        return None
+    if not isinstance(reply, (bytes, bytearray, memoryview)):
+        return _parse_values(reply)  # VALUES
+    result = decode(reply)
+    return result[()] if result.ndim == 0 else result  # a full reduction is a scalar, as in NumPy
+
+
 def _on_mget(reply: Any, np_copy: bool = False, **_: Any) -> Any:
     return [None if payload is None else decode(payload, copy=np_copy) for payload in reply]
 
@@ -187,6 +205,9 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
     NP_DTYPE: _on_dtype,
     NP_SIZE: _on_int,
     NP_INFO: _on_info,
+    NP_RESHAPE: _on_shape,
+    NP_TRANSPOSE: _on_shape,
+    NP_REDUCE: _on_reduce,
 }
 
 
@@ -394,6 +415,38 @@ class NumpyCommands:
         elements as Python scalars, row-major, or None if the key does not exist."""
         args = _get_args(key, slice, as_dtype)
         return self.execute_command(*args, "VALUES", **{NEVER_DECODE: []})
+
+    def reshape(self, key: KeyT, shape: Union[int, Iterable[int]]) -> Any:
+        """`arr = arr.reshape(shape)` on the server (NP.RESHAPE; one dimension may be -1).
+        Returns the new shape. O(1) for C-ordered arrays."""
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        text = "(" + "".join(f"{int(d)}, " for d in dims).rstrip(" ") + ")"
+        return self.execute_command(NP_RESHAPE, key, text)
+
+    def transpose(self, key: KeyT) -> Any:
+        """`arr = arr.T` on the server (NP.TRANSPOSE), in O(1). Returns the new shape."""
+        return self.execute_command(NP_TRANSPOSE, key)
+
+    def reduce(
+        self,
+        key: KeyT,
+        op: ReduceOp,
+        *,
+        axis: Optional[int] = None,
+        slice: IndexSpec = None,
+        dtype: Optional[DtypeLike] = None,
+    ) -> Any:
+        """`np.<op>(arr[slice], axis=axis, dtype=dtype)` computed on the server (NP.REDUCE):
+        a NumPy scalar without `axis`, else an array; None if the key does not exist.
+        `op`: sum, prod, mean, var, std, min, max, argmin, argmax, count_nonzero, any, all."""
+        args: list[Any] = [NP_REDUCE, key, op]
+        if axis is not None:
+            args += ["AXIS", int(axis)]
+        if slice is not None:
+            args += ["SLICE", format_index(slice)]
+        if dtype is not None:
+            args += ["AS", np.dtype(dtype).str]
+        return self.execute_command(*args, **{NEVER_DECODE: []})
 
     def shape(self, key: KeyT) -> Any:
         """The shape of the array at `key` as a tuple (NP.SHAPE), or None."""
