@@ -281,7 +281,10 @@ impl NpArray {
             Some(axis) if self.nbytes() > max_bytes && slab > 0 => axis,
             _ => return vec![(self.shape.clone(), 0..self.data().len())],
         };
-        let per_piece = (max_bytes / slab).max(1);
+        // A Fortran array's first piece must stay Fortran-ordered as np.save
+        // writes it (at least two dimensions longer than 1), or NP.SET would
+        // store it in C order and NP.APPEND would grow its first axis.
+        let per_piece = (max_bytes / slab).max(if self.fortran_order { 2 } else { 1 });
         let total = self.shape[axis];
         let mut out = Vec::new();
         let mut start = 0;
@@ -328,26 +331,7 @@ impl NpArray {
             0
         };
         let buffer = allocated(self.buf.as_ptr(), self.buf.capacity());
-        std::mem::size_of::<NpArray>() + buffer + shape_heap + dtype_heap(&self.dtype)
-    }
-}
-
-fn dtype_heap(dtype: &Dtype) -> usize {
-    match &dtype.kind {
-        Kind::Record(r) => {
-            std::mem::size_of_val(r.as_ref())
-                + r.fields.capacity() * std::mem::size_of::<crate::dtype::Field>()
-                + r.fields
-                    .iter()
-                    .map(|f| {
-                        f.name.capacity()
-                            + f.name_source.capacity()
-                            + if f.shape.spilled() { f.shape.capacity() * 8 } else { 0 }
-                            + dtype_heap(&f.dtype)
-                    })
-                    .sum::<usize>()
-        }
-        _ => 0,
+        std::mem::size_of::<NpArray>() + buffer + shape_heap + self.dtype.heap_bytes()
     }
 }
 
@@ -583,7 +567,7 @@ mod tests {
     fn overwrite_reuses_a_buffer_of_the_right_size_only() {
         let mut a = test_array("<f4", &[4, 4], false, &[0; 64]);
         let ptr = a.npy_bytes().as_ptr();
-        let payload = test_array("<i8", &[8], true, &[7; 64]).npy_bytes().to_vec();
+        let payload = test_array("<i8", &[2, 4], true, &[7; 64]).npy_bytes().to_vec();
         assert!(a.overwrite_in_place(&npy::parse(&payload).unwrap()));
         assert_eq!((a.npy_bytes(), a.npy_bytes().as_ptr()), (&payload[..], ptr));
         let small = test_array("|u1", &[2], false, &[1, 2]).npy_bytes().to_vec();

@@ -3,16 +3,32 @@
 //! A dtype is parsed from the header's `descr` literal (a typestr such as
 //! `'<f8'`, or a structured list) and written back as the exact text
 //! `np.save` produces (`repr(dtype.descr)` for records, `repr(dtype.str)` otherwise).
+//!
+//! Parsing is linear in the descr's length: names and titles are checked for
+//! repeats with one hash set per record, and a structured dtype's descr text is
+//! written once, when it is parsed, and kept with the record.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use crate::error::{NpyError, Result};
-use crate::pyliteral::{self, Literal};
+use crate::error::{excerpt, NpyError, Result};
+use crate::pyliteral::{self, Next, Parser};
+use crate::shape;
 
 /// NumPy refuses itemsizes that do not fit a C int.
 pub const MAX_ITEMSIZE: u64 = i32::MAX as u64;
+
+/// Most entries a structured dtype may list, nested records and padding
+/// included. The widest dtype with NumPy's default field names (`f0`, `f1`, …)
+/// whose header fits `npy::MAX_HEADER_LEN` has about 55,000 fields.
+pub const MAX_FIELDS: usize = 1 << 16;
+
+/// NumPy: each subarray dimension must fit a C int.
+const MAX_SUBARRAY_DIM: u64 = i32::MAX as u64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteOrder {
@@ -43,11 +59,74 @@ pub struct TimeUnit {
 const TIME_UNITS: [&str; 13] = ["Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"];
 
 impl TimeUnit {
-    fn suffix(&self) -> String {
+    fn write_suffix(&self, out: &mut String) {
         match (self.unit, self.multiplier) {
-            (None, _) => String::new(),
-            (Some(u), 1) => format!("[{u}]"),
-            (Some(u), m) => format!("[{m}{u}]"),
+            (None, _) => {}
+            (Some(u), 1) => write!(out, "[{u}]").expect("write to String"),
+            (Some(u), m) => write!(out, "[{m}{u}]").expect("write to String"),
+        }
+    }
+}
+
+/// NumPy's general kinds of data: `dtype.kind` and the stem of `dtype.name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneralKind {
+    Bool,
+    Int,
+    UInt,
+    Float,
+    Complex,
+    Bytes,
+    Str,
+    Void,
+    DateTime,
+    TimeDelta,
+}
+
+impl GeneralKind {
+    /// Every kind, in declaration order (`ALL[k as usize] == k`).
+    pub const ALL: [GeneralKind; 10] = [
+        GeneralKind::Bool,
+        GeneralKind::Int,
+        GeneralKind::UInt,
+        GeneralKind::Float,
+        GeneralKind::Complex,
+        GeneralKind::Bytes,
+        GeneralKind::Str,
+        GeneralKind::Void,
+        GeneralKind::DateTime,
+        GeneralKind::TimeDelta,
+    ];
+
+    /// NumPy's one-letter code (`dtype.kind`).
+    pub fn char(self) -> char {
+        match self {
+            GeneralKind::Bool => 'b',
+            GeneralKind::Int => 'i',
+            GeneralKind::UInt => 'u',
+            GeneralKind::Float => 'f',
+            GeneralKind::Complex => 'c',
+            GeneralKind::Bytes => 'S',
+            GeneralKind::Str => 'U',
+            GeneralKind::Void => 'V',
+            GeneralKind::DateTime => 'M',
+            GeneralKind::TimeDelta => 'm',
+        }
+    }
+
+    /// The stem of `dtype.name` (`float` in `float32`).
+    pub fn name(self) -> &'static str {
+        match self {
+            GeneralKind::Bool => "bool",
+            GeneralKind::Int => "int",
+            GeneralKind::UInt => "uint",
+            GeneralKind::Float => "float",
+            GeneralKind::Complex => "complex",
+            GeneralKind::Bytes => "bytes",
+            GeneralKind::Str => "str",
+            GeneralKind::Void => "void",
+            GeneralKind::DateTime => "datetime",
+            GeneralKind::TimeDelta => "timedelta",
         }
     }
 }
@@ -81,27 +160,32 @@ pub enum Kind {
     Void(u32),
     DateTime(TimeUnit),
     TimeDelta(TimeUnit),
-    Record(Box<Record>),
+    /// Shared: a stored value and the payload it was parsed from, or a value
+    /// and its copy, hold one record.
+    Record(Arc<Record>),
 }
 
-/// A structured dtype, exactly as its `descr` list lists it (padding entries included).
+/// A structured dtype, kept as the `descr` list `np.save` writes for it (the
+/// canonical text: it determines the dtype) and its itemsize. Parsing writes
+/// that text as it reads the client's, so no per-field structures are built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    pub fields: Vec<Field>,
-    pub itemsize: u64,
+    descr: Box<str>,
+    itemsize: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    /// The name's source literal (`'x'`, or `('title', 'x')`), kept verbatim so
-    /// that the written header repeats it exactly.
-    pub name_source: String,
-    /// The decoded name (empty for padding entries).
-    pub name: String,
-    pub dtype: Dtype,
-    /// Subarray shape; empty when the field is not a subarray.
-    pub shape: SmallVec<[u64; 4]>,
+impl Record {
+    pub fn descr(&self) -> &str {
+        &self.descr
+    }
+
+    pub fn itemsize(&self) -> u64 {
+        self.itemsize
+    }
 }
+
+/// A subarray shape: one level of `(format, shape)`, never empty.
+type SubShape = SmallVec<[u64; 4]>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dtype {
@@ -112,17 +196,27 @@ pub struct Dtype {
 impl Dtype {
     /// Parses the text of a `descr` literal, e.g. `'<f8'` or `[('a', '<i4')]`.
     pub fn from_descr_text(text: &str) -> Result<Dtype> {
-        Dtype::from_descr(&pyliteral::parse(text)?)
+        let mut p = Parser::new(text);
+        let dtype = Dtype::parse(&mut p)?;
+        p.end()?;
+        Ok(dtype)
     }
 
-    /// Interprets an already-parsed `descr` literal.
-    pub fn from_descr(lit: &Literal) -> Result<Dtype> {
-        match lit {
-            Literal::Str { value, .. } => Dtype::from_typestr(value),
-            Literal::List(entries) => Ok(Dtype {
-                kind: Kind::Record(Box::new(Record::from_entries(entries)?)),
-                order: ByteOrder::NotApplicable,
-            }),
+    /// Reads a `descr` value from a header being parsed.
+    pub fn parse(p: &mut Parser) -> Result<Dtype> {
+        match p.peek_kind()? {
+            Next::Str => Dtype::from_typestr(&p.string()?.1),
+            Next::List => {
+                let mut descr = String::new();
+                let itemsize = write_record(p, &mut descr, &mut FieldBudget(MAX_FIELDS))?;
+                Ok(Dtype {
+                    kind: Kind::Record(Arc::new(Record {
+                        descr: descr.into_boxed_str(),
+                        itemsize,
+                    })),
+                    order: ByteOrder::NotApplicable,
+                })
+            }
             other => Err(NpyError::invalid(format!(
                 "descr must be a string or a list, got {}",
                 other.kind()
@@ -132,7 +226,7 @@ impl Dtype {
 
     /// Parses a typestr such as `<f8`, `|S10`, `>M8[10ms]`.
     pub fn from_typestr(s: &str) -> Result<Dtype> {
-        let bad = |why: &str| NpyError::invalid(format!("descr {s:?} is not a supported dtype: {why}"));
+        let bad = |why: &str| NpyError::invalid(format!("descr {:?} is not a supported dtype: {why}", excerpt(s)));
         let mut chars = s.chars();
         let (order_char, rest) = match s.chars().next() {
             Some(c @ ('<' | '>' | '|' | '=')) => {
@@ -220,57 +314,59 @@ impl Dtype {
         }
     }
 
+    /// NumPy's general kind (`dtype.kind`).
+    pub fn general_kind(&self) -> GeneralKind {
+        match &self.kind {
+            Kind::Bool => GeneralKind::Bool,
+            Kind::Int8 | Kind::Int16 | Kind::Int32 | Kind::Int64 => GeneralKind::Int,
+            Kind::UInt8 | Kind::UInt16 | Kind::UInt32 | Kind::UInt64 => GeneralKind::UInt,
+            Kind::Float16 | Kind::Float32 | Kind::Float64 | Kind::LongDouble(_) => GeneralKind::Float,
+            Kind::Complex64 | Kind::Complex128 | Kind::CLongDouble(_) => GeneralKind::Complex,
+            Kind::Bytes(_) => GeneralKind::Bytes,
+            Kind::Unicode(_) => GeneralKind::Str,
+            Kind::Void(_) | Kind::Record(_) => GeneralKind::Void,
+            Kind::DateTime(_) => GeneralKind::DateTime,
+            Kind::TimeDelta(_) => GeneralKind::TimeDelta,
+        }
+    }
+
     /// NumPy's one-letter kind (`dtype.kind`).
     pub fn kind_char(&self) -> char {
-        match &self.kind {
-            Kind::Bool => 'b',
-            Kind::Int8 | Kind::Int16 | Kind::Int32 | Kind::Int64 => 'i',
-            Kind::UInt8 | Kind::UInt16 | Kind::UInt32 | Kind::UInt64 => 'u',
-            Kind::Float16 | Kind::Float32 | Kind::Float64 | Kind::LongDouble(_) => 'f',
-            Kind::Complex64 | Kind::Complex128 | Kind::CLongDouble(_) => 'c',
-            Kind::Bytes(_) => 'S',
-            Kind::Unicode(_) => 'U',
-            Kind::Void(_) | Kind::Record(_) => 'V',
-            Kind::DateTime(_) => 'M',
-            Kind::TimeDelta(_) => 'm',
-        }
+        self.general_kind().char()
     }
 
     /// The typestr (`dtype.str`), e.g. `<f8`; records have none.
     pub fn typestr(&self) -> Option<String> {
+        let mut out = String::new();
+        self.write_typestr(&mut out).then_some(out)
+    }
+
+    /// Appends the typestr to `out`; false (and nothing written) for records.
+    fn write_typestr(&self, out: &mut String) -> bool {
         let size = match &self.kind {
-            Kind::Record(_) => return None,
+            Kind::Record(_) => return false,
             Kind::Unicode(n) => u64::from(*n),
             _ => self.itemsize(),
         };
-        let unit = match &self.kind {
-            Kind::DateTime(u) | Kind::TimeDelta(u) => u.suffix(),
-            _ => String::new(),
-        };
-        Some(format!("{}{}{}{}", self.order.symbol(), self.kind_char(), size, unit))
+        out.push(self.order.symbol());
+        out.push(self.kind_char());
+        write!(out, "{size}").expect("write to String");
+        if let Kind::DateTime(u) | Kind::TimeDelta(u) = &self.kind {
+            u.write_suffix(out);
+        }
+        true
     }
 
     /// `dtype.name` as NumPy 2.x prints it: `float32`, `bytes56`, `datetime64[ns]`, `void64`.
     pub fn name(&self) -> String {
-        let base = match &self.kind {
-            Kind::Bool => return "bool".to_owned(),
-            Kind::Int8 | Kind::Int16 | Kind::Int32 | Kind::Int64 => "int",
-            Kind::UInt8 | Kind::UInt16 | Kind::UInt32 | Kind::UInt64 => "uint",
-            Kind::Float16 | Kind::Float32 | Kind::Float64 | Kind::LongDouble(_) => "float",
-            Kind::Complex64 | Kind::Complex128 | Kind::CLongDouble(_) => "complex",
-            Kind::Bytes(_) => "bytes",
-            Kind::Unicode(_) => "str",
-            Kind::Void(_) | Kind::Record(_) => "void",
-            Kind::DateTime(_) => "datetime",
-            Kind::TimeDelta(_) => "timedelta",
-        };
-        let flexible = matches!(self.kind_char(), 'S' | 'U' | 'V');
-        let mut name = base.to_owned();
-        if !(flexible && self.itemsize() == 0) {
+        let kind = self.general_kind();
+        let mut name = kind.name().to_owned();
+        let flexible = matches!(kind, GeneralKind::Bytes | GeneralKind::Str | GeneralKind::Void);
+        if kind != GeneralKind::Bool && !(flexible && self.itemsize() == 0) {
             write!(name, "{}", self.itemsize() * 8).expect("write to String");
         }
         if let Kind::DateTime(u) | Kind::TimeDelta(u) = &self.kind {
-            name.push_str(&u.suffix());
+            u.write_suffix(&mut name);
         }
         name
     }
@@ -282,38 +378,32 @@ impl Dtype {
         out
     }
 
-    fn write_descr(&self, out: &mut String) {
+    /// The length of [`Dtype::descr`] in bytes (a record's is kept, not recounted).
+    pub fn descr_len(&self) -> usize {
         match &self.kind {
-            Kind::Record(record) => {
-                out.push('[');
-                for (i, field) in record.fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push('(');
-                    out.push_str(&field.name_source);
-                    out.push_str(", ");
-                    field.dtype.write_descr(out);
-                    if !field.shape.is_empty() {
-                        out.push_str(", ");
-                        write_tuple(out, &field.shape);
-                    }
-                    out.push(')');
-                }
-                out.push(']');
-            }
+            Kind::Record(record) => record.descr.len(),
+            _ => self.descr().len(),
+        }
+    }
+
+    /// Appends the `descr` text to `out` (a record's is kept, not rebuilt).
+    pub fn write_descr(&self, out: &mut String) {
+        match &self.kind {
+            Kind::Record(record) => out.push_str(&record.descr),
             _ => {
                 out.push('\'');
-                out.push_str(&self.typestr().expect("non-record dtypes have a typestr"));
+                self.write_typestr(out);
                 out.push('\'');
             }
         }
     }
 
-    /// True when the data holds nothing but plain bytes of one native-endian
-    /// numeric or boolean type, so it can be viewed as a typed slice.
-    pub fn is_native_scalar(&self) -> bool {
-        self.order != ByteOrder::Big && !matches!(self.kind, Kind::Record(_))
+    /// Heap bytes this dtype owns (none for the simple kinds), for MEMORY USAGE.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.kind {
+            Kind::Record(r) => std::mem::size_of::<Record>() + r.descr.len(),
+            _ => 0,
+        }
     }
 }
 
@@ -372,87 +462,305 @@ fn parse_time_unit(bracket: Option<&str>) -> Option<TimeUnit> {
     })
 }
 
-impl Record {
-    fn from_entries(entries: &[Literal]) -> Result<Record> {
-        let mut fields = Vec::with_capacity(entries.len());
-        let mut itemsize: u64 = 0;
-        for entry in entries {
-            let field = Field::from_entry(entry)?;
-            if !field.name.is_empty() && fields.iter().any(|f: &Field| f.name == field.name) {
-                return Err(NpyError::invalid(format!("duplicate field name {:?}", field.name)));
-            }
-            itemsize = itemsize
-                .checked_add(field.itemsize()?)
-                .filter(|&n| n <= MAX_ITEMSIZE)
-                .ok_or_else(|| NpyError::invalid("structured dtype is too large"))?;
-            fields.push(field);
-        }
-        Ok(Record { fields, itemsize })
+/// Entries a descr may still list (see [`MAX_FIELDS`]), shared by all its records.
+struct FieldBudget(usize);
+
+impl FieldBudget {
+    fn take(&mut self) -> Result<()> {
+        self.0 = self
+            .0
+            .checked_sub(1)
+            .ok_or_else(|| NpyError::invalid(format!("structured dtype has more than {MAX_FIELDS} fields")))?;
+        Ok(())
     }
 }
 
-impl Field {
-    fn from_entry(entry: &Literal) -> Result<Field> {
-        let bad = |why: &str| NpyError::invalid(format!("bad structured dtype field: {why}"));
-        let Literal::Tuple(parts) = entry else {
-            return Err(bad("each field must be a tuple (name, format[, shape])"));
-        };
-        let (name_lit, format, shape_lit) = match parts.as_slice() {
-            [n, f] => (n, f, None),
-            [n, f, s] => (n, f, Some(s)),
-            _ => return Err(bad("each field must be a tuple (name, format[, shape])")),
-        };
-        let (name_source, name) = match name_lit {
-            Literal::Str { source, value } => (source.clone(), value.clone()),
-            Literal::Tuple(pair) => match pair.as_slice() {
-                [Literal::Str { source: t, .. }, Literal::Str { source: n, value }] => {
-                    (format!("({t}, {n})"), value.clone())
+/// Reads a descr list as `np.load` reads it (`numpy.lib.format.descr_to_dtype`)
+/// and writes it to `out` as np.save writes it; returns its itemsize. A
+/// padding entry is an unnamed void: adjacent ones are written as one, and
+/// empty ones not at all.
+fn write_record<'a>(p: &mut Parser<'a>, out: &mut String, budget: &mut FieldBudget) -> Result<u64> {
+    let mut record = RecordWriter {
+        out,
+        itemsize: 0,
+        padding: 0,
+        entries: 0,
+        used: HashSet::new(),
+    };
+    record.out.push('[');
+    p.items(|p, _| {
+        budget.take()?;
+        record.field(p, budget)
+    })?;
+    record.flush_padding();
+    record.out.push(']');
+    Ok(record.itemsize)
+}
+
+struct RecordWriter<'o, 'a> {
+    out: &'o mut String,
+    itemsize: u64,
+    /// Padding bytes read but not yet written.
+    padding: u64,
+    /// Entries written so far.
+    entries: usize,
+    /// Names and titles seen: they share one namespace in NumPy.
+    used: HashSet<Cow<'a, str>>,
+}
+
+impl<'a> RecordWriter<'_, 'a> {
+    fn separate(&mut self) {
+        if self.entries > 0 {
+            self.out.push_str(", ");
+        }
+        self.entries += 1;
+    }
+
+    fn flush_padding(&mut self) {
+        if self.padding > 0 {
+            self.separate();
+            write!(self.out, "('', '|V{}')", self.padding).expect("write to String");
+            self.padding = 0;
+        }
+    }
+
+    fn claim(&mut self, what: &str, text: Cow<'a, str>) -> Result<()> {
+        match self.used.replace(text) {
+            Some(repeated) => Err(NpyError::invalid(format!(
+                "{what} already used as a name or title: {:?}",
+                excerpt(&repeated)
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// `(name, format)` or `(name, format, shape)`; the name may be `(title, name)`.
+    fn field(&mut self, p: &mut Parser<'a>, budget: &mut FieldBudget) -> Result<()> {
+        const FIELD: &str = "each field must be a tuple (name, format[, shape])";
+        if p.peek_kind()? != Next::Tuple {
+            return Err(bad_field(FIELD));
+        }
+        let mut names = None;
+        let mut padding = false;
+        let mut start = self.out.len();
+        // Where the format's text starts, its element type, and its subarray levels.
+        let mut format: Option<(usize, Element, Vec<SubShape>)> = None;
+        p.items(|p, i| {
+            match i {
+                0 => {
+                    let (name, title) = field_name(p)?;
+                    // Written, then taken back: `np.load` reads an unnamed void as padding.
+                    padding = title.is_none() && name.is_empty();
+                    if !padding {
+                        self.flush_padding();
+                        self.separate();
+                    }
+                    start = self.out.len();
+                    self.out.push('(');
+                    write_name(self.out, &name, title.as_deref());
+                    self.out.push_str(", ");
+                    names = Some((name, title));
                 }
-                _ => return Err(bad("a titled name must be a tuple (title, name) of strings")),
-            },
-            _ => return Err(bad("a field name must be a string")),
+                1 => {
+                    let at = self.out.len();
+                    let (element, levels) = write_format(p, self.out, budget)?;
+                    format = Some((at, element, levels));
+                }
+                2 => {
+                    let (_, _, levels) = format.as_mut().expect("the format comes first");
+                    let shape = subarray_shape(p)?;
+                    if !shape.is_empty() {
+                        levels.insert(0, shape);
+                    }
+                }
+                _ => return Err(bad_field(FIELD)),
+            }
+            Ok(())
+        })?;
+        let (Some((name, title)), Some((at, element, levels))) = (names, format) else {
+            return Err(bad_field(FIELD));
         };
-        let dtype = Dtype::from_descr(format)?;
-        let shape: SmallVec<[u64; 4]> = match shape_lit {
-            None => SmallVec::new(),
-            Some(Literal::Tuple(dims)) => dims.iter().map(dim).collect::<Result<_>>()?,
-            Some(single @ Literal::Int { .. }) => SmallVec::from_elem(dim(single)?, 1),
-            Some(_) => return Err(bad("a subarray shape must be a tuple of integers")),
-        };
-        let is_padding = matches!(dtype.kind, Kind::Void(_));
-        if name.is_empty() && !is_padding {
-            return Err(bad("only void padding fields may have an empty name"));
-        }
-        Ok(Field {
-            name_source,
-            name,
-            dtype,
-            shape,
-        })
-    }
-
-    pub fn itemsize(&self) -> Result<u64> {
-        self.shape
+        close_field(self.out, at, &levels);
+        let size = levels
             .iter()
-            .try_fold(self.dtype.itemsize(), |acc, &d| acc.checked_mul(d))
+            .flatten()
+            .try_fold(element.itemsize, |acc, &d| {
+                acc.checked_mul(d).filter(|&n| n <= MAX_ITEMSIZE)
+            })
+            .ok_or_else(|| NpyError::invalid("structured dtype field is too large"))?;
+        self.itemsize = self
+            .itemsize
+            .checked_add(size)
             .filter(|&n| n <= MAX_ITEMSIZE)
-            .ok_or_else(|| NpyError::invalid("structured dtype field is too large"))
+            .ok_or_else(|| NpyError::invalid("structured dtype is too large"))?;
+        if name.is_empty() && !element.void {
+            return Err(bad_field("only void padding fields may have an empty name"));
+        }
+        if padding {
+            self.out.truncate(start);
+            self.padding += size;
+            return Ok(());
+        }
+        self.claim("name", name)?;
+        if let Some(title) = title {
+            self.claim("title", title)?;
+        }
+        Ok(())
     }
 }
 
-/// A non-negative integer dimension.
-pub fn dim(lit: &Literal) -> Result<u64> {
-    match lit {
-        Literal::Int {
-            negative: false,
-            magnitude,
-        } if *magnitude <= i64::MAX as u64 => Ok(*magnitude),
-        Literal::Int {
-            negative: true,
-            magnitude,
-        } if *magnitude != 0 => Err(NpyError::invalid(format!("negative dimension -{magnitude}"))),
-        Literal::Int { negative: true, .. } => Ok(0),
-        Literal::Int { magnitude, .. } => Err(NpyError::invalid(format!("dimension {magnitude} is too large"))),
+/// What a field's format holds once its subarray levels are taken off.
+#[derive(Clone, Copy)]
+struct Element {
+    itemsize: u64,
+    /// A plain void (`V<n>`), which an unnamed field makes padding.
+    void: bool,
+}
+
+/// Writes `'x'` or `('title', 'x')` as np.save writes it (Python's `repr`).
+fn write_name(out: &mut String, name: &str, title: Option<&str>) {
+    match title {
+        None => pyliteral::write_str_repr(out, name),
+        Some(title) => {
+            out.push('(');
+            pyliteral::write_str_repr(out, title);
+            out.push_str(", ");
+            pyliteral::write_str_repr(out, name);
+            out.push(')');
+        }
+    }
+}
+
+/// Ends a field whose format text starts at `at`: the inner subarray levels
+/// wrap the format as `((format, inner), outer)`, the outermost level is the
+/// field's shape. (Only multi-level subarray formats move text.)
+fn close_field(out: &mut String, at: usize, levels: &[SubShape]) {
+    if levels.len() > 1 {
+        out.insert_str(at, &"(".repeat(levels.len() - 1));
+        for level in levels[1..].iter().rev() {
+            out.push_str(", ");
+            write_tuple(out, level);
+            out.push(')');
+        }
+    }
+    if let Some(shape) = levels.first() {
+        out.push_str(", ");
+        write_tuple(out, shape);
+    }
+    out.push(')');
+}
+
+fn bad_field(why: &str) -> NpyError {
+    NpyError::invalid(format!("bad structured dtype field: {why}"))
+}
+
+/// Reads a field's name, `'x'` or `('title', 'x')`: the name and the title.
+fn field_name<'a>(p: &mut Parser<'a>) -> Result<(Cow<'a, str>, Option<Cow<'a, str>>)> {
+    const TITLED: &str = "a titled name must be a tuple (title, name) of strings";
+    match p.peek_kind()? {
+        Next::Str => Ok((p.string()?.1, None)),
+        Next::Tuple => {
+            let mut pair: [Option<Cow<'a, str>>; 2] = [None, None];
+            p.items(|p, i| {
+                if i > 1 || p.peek_kind()? != Next::Str {
+                    return Err(bad_field(TITLED));
+                }
+                pair[i] = Some(p.string()?.1);
+                Ok(())
+            })?;
+            let [Some(title), Some(name)] = pair else {
+                return Err(bad_field(TITLED));
+            };
+            Ok((name, Some(title)))
+        }
+        _ => Err(bad_field("a field name must be a string")),
+    }
+}
+
+/// Reads a field's format, a typestr, a record, or a subarray tuple
+/// `(format, shape)` nesting further, and writes its element type. Returns
+/// the element and the subarray levels, outermost first.
+fn write_format(p: &mut Parser, out: &mut String, budget: &mut FieldBudget) -> Result<(Element, Vec<SubShape>)> {
+    match p.peek_kind()? {
+        Next::Str => {
+            let dtype = Dtype::from_typestr(&p.string()?.1)?;
+            dtype.write_descr(out);
+            let element = Element {
+                itemsize: dtype.itemsize(),
+                void: matches!(dtype.kind, Kind::Void(_)),
+            };
+            Ok((element, Vec::new()))
+        }
+        Next::List => {
+            let itemsize = write_record(p, out, budget)?;
+            Ok((Element { itemsize, void: false }, Vec::new()))
+        }
+        Next::Tuple => {
+            const PAIR: &str = "a subarray format must be a tuple (format, shape)";
+            let mut format = None;
+            let count = p.items(|p, i| {
+                match i {
+                    0 => format = Some(write_format(p, out, budget)?),
+                    1 => {
+                        let (_, levels) = format.as_mut().expect("the format comes first");
+                        let shape = subarray_shape(p)?;
+                        if !shape.is_empty() {
+                            levels.insert(0, shape);
+                        }
+                    }
+                    _ => return Err(bad_field(PAIR)),
+                }
+                Ok(())
+            })?;
+            match (count, format) {
+                (2, Some(format)) => Ok(format),
+                _ => Err(bad_field(PAIR)),
+            }
+        }
+        other => Err(NpyError::invalid(format!(
+            "descr must be a string or a list, got {}",
+            other.kind()
+        ))),
+    }
+}
+
+/// A subarray shape as NumPy takes it: an int or a tuple of up to 64 ints,
+/// each fitting a C int ("invalid shape in fixed-type tuple" otherwise).
+fn subarray_shape(p: &mut Parser) -> Result<SubShape> {
+    let invalid = |why: String| NpyError::invalid(format!("invalid shape in fixed-type tuple: {why}"));
+    let checked = |d: u64| {
+        if d > MAX_SUBARRAY_DIM {
+            Err(invalid(format!("dimension {d} does not fit into a C int")))
+        } else {
+            Ok(d)
+        }
+    };
+    match p.peek_kind()? {
+        Next::Int => Ok(SubShape::from_elem(checked(dim(p)?)?, 1)),
+        Next::Tuple => {
+            let mut dims = SubShape::new();
+            p.items(|p, i| {
+                if i == shape::MAX_NDIM {
+                    return Err(invalid(format!("more than {} dimensions", shape::MAX_NDIM)));
+                }
+                dims.push(checked(dim(p)?)?);
+                Ok(())
+            })?;
+            Ok(dims)
+        }
+        _ => Err(bad_field("a subarray shape must be a tuple of integers")),
+    }
+}
+
+/// Reads a dimension: a non-negative integer up to 2^63-1.
+pub fn dim(p: &mut Parser) -> Result<u64> {
+    match p.peek_kind()? {
+        Next::Int => match p.int()? {
+            (false, magnitude) if magnitude <= i64::MAX as u64 => Ok(magnitude),
+            (false, magnitude) => Err(NpyError::invalid(format!("dimension {magnitude} is too large"))),
+            (true, 0) => Ok(0),
+            (true, magnitude) => Err(NpyError::invalid(format!("negative dimension -{magnitude}"))),
+        },
         other => Err(NpyError::invalid(format!(
             "dimensions must be integers, got {}",
             other.kind()
@@ -550,6 +858,185 @@ mod tests {
         }
         let err = Dtype::from_descr_text("'|O'").unwrap_err().to_string();
         assert!(err.contains("object arrays are not supported"), "{err}");
+    }
+
+    fn err(text: &str) -> String {
+        Dtype::from_descr_text(text).expect_err(text).to_string()
+    }
+
+    fn record_of(fields: impl Iterator<Item = String>) -> String {
+        format!("[{}]", fields.collect::<Vec<_>>().join(", "))
+    }
+
+    #[test]
+    fn general_kinds_are_listed_in_declaration_order() {
+        for (i, kind) in GeneralKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i);
+        }
+        let chars: HashSet<char> = GeneralKind::ALL.iter().map(|k| k.char()).collect();
+        assert_eq!(chars.len(), GeneralKind::ALL.len());
+        assert_eq!(dt("'<m8[s]'").general_kind().name(), "timedelta");
+    }
+
+    #[test]
+    fn names_and_titles_share_one_namespace_like_numpy() {
+        // NumPy 2.4's errors for the same dtypes (descr_to_dtype).
+        for (text, expected) in [
+            (
+                "[('a', '<i4'), ('a', '<f8')]",
+                "name already used as a name or title: \"a\"",
+            ),
+            ("[(('a', 'a'), '<f8')]", "title already used"),
+            ("[(('t', 'a'), '<f8'), (('t', 'b'), '<i4')]", "title already used"),
+            ("[(('b', 'a'), '<f8'), ('b', '<i4')]", "name already used"),
+            ("[('b', '<i4'), (('b', 'a'), '<f8')]", "title already used"),
+        ] {
+            assert!(err(text).contains(expected), "{text}: {}", err(text));
+        }
+        // Records nest their own namespaces; padding has no name.
+        dt("[('a', [('a', '<i4')]), ('', '|V2'), ('b', '<i4'), ('', '|V1')]");
+    }
+
+    #[test]
+    fn a_repeat_at_the_end_of_a_wide_record_is_found() {
+        let n = 60_000;
+        let fields = (0..n).map(|i| format!("('f{}', '|b1')", if i == n - 1 { 0 } else { i }));
+        assert!(err(&record_of(fields)).contains("name already used"));
+        let titled = (0..n).map(|i| format!("(('t{}', 'n{i}'), '|b1')", if i == n - 1 { 0 } else { i }));
+        assert!(err(&record_of(titled)).contains("title already used"));
+    }
+
+    #[test]
+    fn field_count_is_capped_over_every_level() {
+        let flat = |n: usize| record_of((0..n).map(|i| format!("('f{i}', '|b1')")));
+        assert_eq!(dt(&flat(MAX_FIELDS)).itemsize(), MAX_FIELDS as u64);
+        assert!(err(&flat(MAX_FIELDS + 1)).contains("more than 65536 fields"));
+        let half = |prefix: &str| {
+            let inner = record_of((0..MAX_FIELDS / 2).map(|i| format!("('f{i}', '|b1')")));
+            format!("('{prefix}', {inner})")
+        };
+        // Two records of 32768 fields, plus the two fields holding them.
+        assert!(err(&format!("[{}, {}]", half("a"), half("b"))).contains("more than 65536 fields"));
+        let padding = record_of((0..MAX_FIELDS + 1).map(|_| "('', '|V0')".to_owned()));
+        assert!(err(&padding).contains("more than 65536 fields"));
+    }
+
+    #[test]
+    fn subarray_shapes_are_bounded_like_numpy() {
+        let dims = |n: usize| vec!["1"; n].join(", ");
+        assert_eq!(dt(&format!("[('a', '<f8', ({}))]", dims(64))).itemsize(), 8);
+        for text in [
+            format!("[('a', '<f8', ({}))]", dims(65)),
+            format!("[('a', ('<f8', ({})))]", dims(65)),
+            format!("[('a', '<f8', ({}))]", dims(300_000)),
+            "[('a', '|b1', (0, 2147483648))]".to_owned(),
+            "[('a', '|b1', 2147483648)]".to_owned(),
+        ] {
+            assert!(
+                err(&text).contains("invalid shape in fixed-type tuple"),
+                "{}",
+                err(&text)
+            );
+        }
+        assert!(err("[('a', '<f8', (-1,))]").contains("negative dimension"));
+        assert!(err("[('a', '|b1', (65536, 65536))]").contains("too large"));
+        // 64 dimensions on each level, as NumPy allows.
+        let two_levels = format!("[('c', ('<f8', ({})), ({}))]", dims(64), dims(64));
+        assert_eq!(dt(&two_levels).descr(), two_levels);
+    }
+
+    #[test]
+    fn subarray_formats_nest_like_numpy() {
+        // (given, the descr NumPy 2.4 writes for it, itemsize)
+        for (given, descr, itemsize) in [
+            ("[('c', ('<f8', (5,)), (2,))]", "[('c', ('<f8', (5,)), (2,))]", 80),
+            ("[('c', ('<f8', (5,)))]", "[('c', '<f8', (5,))]", 40),
+            ("[('c', ('<f8', ()), (2,))]", "[('c', '<f8', (2,))]", 16),
+            ("[('c', ('<f8', (3,)), ())]", "[('c', '<f8', (3,))]", 24),
+            ("[('c', ('<f8', 3))]", "[('c', '<f8', (3,))]", 24),
+            ("[('c', '<f8', 1)]", "[('c', '<f8', (1,))]", 8),
+            ("[('c', '<f8', ())]", "[('c', '<f8')]", 8),
+            (
+                "[('c', (('<i2', (3,)), (5,)), (2,))]",
+                "[('c', (('<i2', (3,)), (5,)), (2,))]",
+                60,
+            ),
+            (
+                "[('c', ([('a', '<i4')], (3,)), (2,))]",
+                "[('c', ([('a', '<i4')], (3,)), (2,))]",
+                24,
+            ),
+        ] {
+            let d = dt(given);
+            assert_eq!(d.descr(), descr, "{given}");
+            assert_eq!(d.itemsize(), itemsize, "{given}");
+            assert_eq!(dt(descr), d);
+        }
+        for bad in ["[('c', ('<f8',))]", "[('c', ('<f8', (2,), (3,)))]", "('<f8', (2,))"] {
+            Dtype::from_descr_text(bad).expect_err(bad);
+        }
+    }
+
+    #[test]
+    fn padding_is_written_as_numpy_writes_it() {
+        for (given, descr, itemsize) in [
+            (
+                "[('', '|V0'), ('a', '<i4'), ('', '|V2'), ('', '|V3'), ('b', '<i4'), ('', '|V1', (3,))]",
+                "[('a', '<i4'), ('', '|V5'), ('b', '<i4'), ('', '|V3')]",
+                16,
+            ),
+            ("[('', '|V0')]", "[]", 0),
+            ("[('', '|V4')]", "[('', '|V4')]", 4),
+            ("[(('t', ''), '|V4')]", "[(('t', ''), '|V4')]", 4),
+        ] {
+            let d = dt(given);
+            assert_eq!((d.descr().as_str(), d.itemsize()), (descr, itemsize), "{given}");
+        }
+    }
+
+    #[test]
+    fn names_are_written_as_python_repr() {
+        let d = dt(r#"[("a", '<i4'), ('\x41\u00e9', '<i2'), ("it's", '|u1'), (("t\"", "'n'"), '|u1')]"#);
+        assert_eq!(
+            d.descr(),
+            r#"[('a', '<i4'), ('Aé', '<i2'), ("it's", '|u1'), (('t"', "'n'"), '|u1')]"#
+        );
+    }
+
+    #[test]
+    fn a_record_is_its_canonical_text() {
+        let inner = record_of((0..100).map(|i| format!("('f{i}', '<f8')")));
+        let text = format!("[('a', [('b', {inner})]), ('c', '<i4')]");
+        let d = dt(&text);
+        let Kind::Record(record) = &d.kind else { panic!() };
+        assert_eq!((record.descr(), record.itemsize()), (text.as_str(), 804));
+        assert_eq!(d.descr_len(), text.len());
+        assert_eq!(d.heap_bytes(), std::mem::size_of::<Record>() + text.len());
+        let copy = d.clone();
+        let Kind::Record(shared) = &copy.kind else { panic!() };
+        assert!(Arc::ptr_eq(record, shared), "a copy shares the record");
+        assert_eq!(dt(&text), d);
+        assert_ne!(dt(&text.replace("'<i4'", "'>i4'")), d);
+        assert_eq!(dt("'<f8'").heap_bytes(), 0);
+    }
+
+    #[test]
+    fn simple_dtypes_stay_small() {
+        // A record is one pointer: the simple kinds set the size, and own no heap.
+        assert!(std::mem::size_of::<Dtype>() <= 40, "{}", std::mem::size_of::<Dtype>());
+    }
+
+    #[test]
+    fn errors_never_repeat_long_input() {
+        let long = "x".repeat(100_000);
+        for text in [
+            format!("'<f{}'", "8".repeat(100_000)),
+            format!("[('{long}', '<f8'), ('{long}', '<f8')]"),
+            format!("'{long}'"),
+        ] {
+            let e = err(&text);
+            assert!(e.len() < 200, "{} bytes: {}", e.len(), &e[..200]);
+        }
     }
 
     #[test]

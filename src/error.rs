@@ -45,3 +45,26 @@ impl fmt::Display for NpyError {
 impl std::error::Error for NpyError {}
 
 pub type Result<T> = std::result::Result<T, NpyError>;
+
+/// Longest piece of client text an error message repeats.
+const EXCERPT_CHARS: usize = 48;
+
+/// `text` for an error message: whole when short, else its start and its
+/// length, so a megabyte-long name or number is never echoed back whole.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn excerpts_are_short() {
+        assert_eq!(super::excerpt("abc"), "abc");
+        let long = "é".repeat(1000);
+        let e = super::excerpt(&long);
+        assert!(e.starts_with(&"é".repeat(48)) && e.ends_with("… (2000 bytes)"), "{e}");
+    }
+}

@@ -6,15 +6,23 @@
 //! Latin-1 in 1.0/2.0 and UTF-8 in 3.0, padded with spaces and a final `\n`
 //! so that the data starts at a multiple of 64.
 
+use std::borrow::Cow;
+
 use crate::dtype::{self, Dtype};
-use crate::error::{NpyError, Result};
-use crate::pyliteral::{self, Literal};
+use crate::error::{excerpt, NpyError, Result};
+use crate::pyliteral::{Literal, Next, Parser};
 use crate::shape::{self, Shape};
 
 pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Largest header we accept. NumPy writes headers over 64 KiB for wide
 /// structured dtypes; parsing is linear, so the limit is generous.
 pub const MAX_HEADER_LEN: usize = 1 << 20;
+/// Longest canonical descr text a stored dtype may have: what is left of
+/// [`MAX_HEADER_LEN`] after the rest of the dict with 64 twenty-digit
+/// dimensions, the growth-axis spaces and the padding (under 1,600 bytes).
+/// So every header the module writes for a stored dtype (`NP.GET` with any
+/// slice, AOF, RDB) is one the module and `np.load` accept again.
+pub const MAX_DESCR_LEN: usize = MAX_HEADER_LEN - 2048;
 /// The data of every array NumPy writes starts at a multiple of this.
 pub const ARRAY_ALIGN: usize = 64;
 /// NumPy leaves room for the growth axis to reach this many digits.
@@ -67,15 +75,21 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
             bytes.len()
         ))
     })?;
-    let text: String = if major == 3 {
-        std::str::from_utf8(raw)
-            .map_err(|_| NpyError::invalid("format 3.0 header is not valid UTF-8"))?
-            .to_owned()
+    let text: Cow<str> = if major == 3 {
+        Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| NpyError::invalid("format 3.0 header is not valid UTF-8"))?)
+    } else if raw.is_ascii() {
+        Cow::Borrowed(std::str::from_utf8(raw).expect("ASCII is UTF-8"))
     } else {
-        raw.iter().map(|&b| char::from(b)).collect()
+        Cow::Owned(raw.iter().map(|&b| char::from(b)).collect())
     };
     let (dtype, shape, fortran_order) = parse_header_dict(&text)?;
     let data = &bytes[end..];
+    let descr_len = dtype.descr_len();
+    if descr_len > MAX_DESCR_LEN {
+        return Err(NpyError::invalid(format!(
+            "the dtype's descr is {descr_len} bytes as np.save writes it, the limit is {MAX_DESCR_LEN}"
+        )));
+    }
     let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
     if data.len() as u64 != nbytes {
         return Err(NpyError::invalid(format!(
@@ -86,71 +100,92 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
         )));
     }
     Ok(ParsedNpy {
+        fortran_order: shape::saved_fortran_order(&shape, fortran_order),
         dtype,
         shape,
-        fortran_order,
         data,
     })
 }
 
+/// Reads the header dict as it is parsed: each key's value is interpreted
+/// where it stands, so no tree of literals is built.
 fn parse_header_dict(text: &str) -> Result<(Dtype, Shape, bool)> {
-    let Literal::Dict(entries) = pyliteral::parse(text)? else {
+    let mut p = Parser::new(text);
+    if p.peek_kind()? != Next::Dict {
         return Err(NpyError::invalid("header is not a dict literal"));
-    };
+    }
     let (mut descr, mut order, mut shape) = (None, None, None);
-    for (key, value) in &entries {
+    p.dict(|p, key| {
         let Literal::Str { value: name, .. } = key else {
             return Err(NpyError::invalid("header keys must be strings"));
         };
-        let slot = match name.as_str() {
-            "descr" => &mut descr,
-            "fortran_order" => &mut order,
-            "shape" => &mut shape,
-            other => return Err(NpyError::invalid(format!("unexpected header key {other:?}"))),
-        };
-        if slot.replace(value).is_some() {
-            return Err(NpyError::invalid(format!("header key {name:?} appears twice")));
-        }
-    }
-    let missing = |key: &str| NpyError::invalid(format!("header lacks the {key:?} key"));
-    let dtype = Dtype::from_descr(descr.ok_or_else(|| missing("descr"))?)?;
-    let fortran_order = match order.ok_or_else(|| missing("fortran_order"))? {
-        Literal::Bool(b) => *b,
-        other => {
-            return Err(NpyError::invalid(format!(
-                "fortran_order must be True or False, got {}",
-                other.kind()
-            )))
-        }
-    };
-    let shape = match shape.ok_or_else(|| missing("shape"))? {
-        Literal::Tuple(dims) => {
-            if dims.len() > shape::MAX_NDIM {
-                return Err(NpyError::invalid(format!(
-                    "shape has {} dimensions, the limit is {}",
-                    dims.len(),
-                    shape::MAX_NDIM
-                )));
+        let twice = || NpyError::invalid(format!("header key {:?} appears twice", &*name));
+        match name.as_ref() {
+            "descr" if descr.is_some() => Err(twice()),
+            "descr" => {
+                descr = Some(Dtype::parse(p)?);
+                Ok(())
             }
-            dims.iter().map(dtype::dim).collect::<Result<Shape>>()?
+            "fortran_order" if order.is_some() => Err(twice()),
+            "fortran_order" => match p.peek_kind()? {
+                Next::Bool => {
+                    order = Some(p.boolean()?);
+                    Ok(())
+                }
+                other => Err(NpyError::invalid(format!(
+                    "fortran_order must be True or False, got {}",
+                    other.kind()
+                ))),
+            },
+            "shape" if shape.is_some() => Err(twice()),
+            "shape" => {
+                shape = Some(array_shape(p)?);
+                Ok(())
+            }
+            other => Err(NpyError::invalid(format!("unexpected header key {:?}", excerpt(other)))),
         }
-        other => {
-            return Err(NpyError::invalid(format!(
-                "shape must be a tuple, got {}",
-                other.kind()
-            )))
+    })?;
+    p.end()?;
+    let missing = |key: &str| NpyError::invalid(format!("header lacks the {key:?} key"));
+    Ok((
+        descr.ok_or_else(|| missing("descr"))?,
+        shape.ok_or_else(|| missing("shape"))?,
+        order.ok_or_else(|| missing("fortran_order"))?,
+    ))
+}
+
+/// The `shape` tuple: at most [`shape::MAX_NDIM`] dimensions, refused as soon
+/// as one more is read.
+fn array_shape(p: &mut Parser) -> Result<Shape> {
+    let next = p.peek_kind()?;
+    if next != Next::Tuple {
+        return Err(NpyError::invalid(format!("shape must be a tuple, got {}", next.kind())));
+    }
+    let mut dims = Shape::new();
+    let count = p.items(|p, i| {
+        if i < shape::MAX_NDIM {
+            dims.push(dtype::dim(p)?);
+        } else {
+            p.value()?;
         }
-    };
-    Ok((dtype, shape, fortran_order))
+        Ok(())
+    })?;
+    if count > shape::MAX_NDIM {
+        return Err(NpyError::invalid(format!(
+            "shape has {count} dimensions, the limit is {}",
+            shape::MAX_NDIM
+        )));
+    }
+    Ok(dims)
 }
 
 /// Writes the header `np.save` would write for this metadata: magic, version,
 /// length, dict text with the growth-axis spare spaces, padding and `\n`.
 /// Its length is always a multiple of [`ARRAY_ALIGN`].
 pub fn write_header(dtype: &Dtype, shape: &[u64], fortran_order: bool) -> Vec<u8> {
-    let mut text = String::with_capacity(128);
+    let mut text = String::with_capacity(128 + dtype.descr_len());
     text.push_str("{'descr': ");
-    text.push_str(&dtype.descr());
+    dtype.write_descr(&mut text);
     text.push_str(", 'fortran_order': ");
     text.push_str(if fortran_order { "True" } else { "False" });
     text.push_str(", 'shape': ");
@@ -163,10 +198,14 @@ pub fn write_header(dtype: &Dtype, shape: &[u64], fortran_order: bool) -> Vec<u8
     }
 
     // Latin-1 when every character fits (versions 1.0 and 2.0), else UTF-8 (3.0).
-    let latin1: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
-    let (encoded, utf8) = match latin1 {
-        Some(bytes) => (bytes, false),
-        None => (text.into_bytes(), true),
+    let (encoded, utf8) = if text.is_ascii() {
+        (text.into_bytes(), false)
+    } else {
+        let latin1: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+        match latin1 {
+            Some(bytes) => (bytes, false),
+            None => (text.into_bytes(), true),
+        }
     };
     let wrap = |len_field: usize| {
         let hlen = encoded.len() + 1; // + the final '\n'
@@ -261,11 +300,11 @@ mod tests {
 
     #[test]
     fn parses_data_and_order() {
-        let h = "{'descr': '<i2', 'fortran_order': True, 'shape': (2, 1), }";
-        let bytes = npy(h, &[1, 0, 2, 0]);
+        let h = "{'descr': '<i2', 'fortran_order': True, 'shape': (2, 2), }";
+        let bytes = npy(h, &[1, 0, 2, 0, 3, 0, 4, 0]);
         let p = parse(&bytes).unwrap();
         assert!(p.fortran_order);
-        assert_eq!(p.data, &[1, 0, 2, 0]);
+        assert_eq!(p.data, &[1, 0, 2, 0, 3, 0, 4, 0]);
         let scalar = "{'shape': (), 'fortran_order': False, 'descr': '|u1'}";
         assert_eq!(parse(&npy(scalar, &[9])).unwrap().shape.len(), 0);
     }
@@ -326,6 +365,90 @@ mod tests {
             let e = err(&npy(header, &[0; 8]));
             assert!(e.contains(expected), "{header}: {e}");
             assert!(e.starts_with("invalid .npy: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_header_written_for_a_stored_dtype_is_accepted_again() {
+        // A name long enough that the descr is exactly MAX_DESCR_LEN bytes.
+        let name = "n".repeat(MAX_DESCR_LEN - "[('', '|b1')]".len());
+        let d = Dtype::from_descr_text(&format!("[('{name}', '|b1')]")).unwrap();
+        assert_eq!(d.descr_len(), MAX_DESCR_LEN);
+        for fortran in [false, true] {
+            let widest = write_header(&d, &[i64::MAX as u64; shape::MAX_NDIM], fortran);
+            assert!(widest.len() - 12 <= MAX_HEADER_LEN, "{}", widest.len());
+        }
+        let h = write_header(&d, &[0], false);
+        assert_eq!(parse(&h).unwrap().dtype, d);
+
+        let longer = Dtype::from_descr_text(&format!("[('{name}x', '|b1')]")).unwrap();
+        let e = err(&write_header(&longer, &[0], false));
+        assert!(
+            e.contains(&format!("descr is {} bytes as np.save writes it", MAX_DESCR_LEN + 1)),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_compact_header_whose_canonical_form_is_too_long_is_refused() {
+        // 1,043,008 bytes as sent; np.save would write 1,166,964.
+        let fields: Vec<String> = (0..62_000).map(|i| format!("('f{i}','|i1')")).collect();
+        let header = format!("{{'descr':[{}],'fortran_order':False,'shape':(0,)}}", fields.join(","));
+        let mut payload = MAGIC.to_vec();
+        payload.extend_from_slice(&[2, 0]);
+        payload.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        payload.extend_from_slice(header.as_bytes());
+        assert!(header.len() < MAX_HEADER_LEN);
+        assert!(err(&payload).contains("as np.save writes it, the limit is"));
+    }
+
+    #[test]
+    fn the_widest_dtype_with_numpy_field_names_is_storable() {
+        // Fields f0, f1, … of the smallest type, as many as a header can hold.
+        let mut fields: Vec<String> = Vec::new();
+        let mut descr_len = "[]".len();
+        loop {
+            let field = format!("('f{}', '|b1')", fields.len());
+            let more = if fields.is_empty() { 0 } else { ", ".len() };
+            if descr_len + more + field.len() > MAX_DESCR_LEN {
+                break;
+            }
+            descr_len += more + field.len();
+            fields.push(field);
+        }
+        let n = fields.len();
+        assert!(n < dtype::MAX_FIELDS, "{n} fields");
+        let d = Dtype::from_descr_text(&format!("[{}]", fields.join(", "))).unwrap();
+        assert_eq!(d.descr_len(), descr_len);
+        assert_eq!(parse(&write_header(&d, &[0], false)).unwrap().dtype, d);
+    }
+
+    #[test]
+    fn fortran_order_is_stored_as_np_save_writes_it() {
+        for (shape, data, kept) in [
+            ("(3,)", 6, false),
+            ("(3, 1)", 6, false),
+            ("()", 2, false),
+            ("(2, 3)", 12, true),
+        ] {
+            let h = format!("{{'descr': '<i2', 'fortran_order': True, 'shape': {shape}, }}");
+            assert_eq!(parse(&npy(&h, &vec![0; data])).unwrap().fortran_order, kept, "{shape}");
+        }
+    }
+
+    #[test]
+    fn errors_never_repeat_long_input() {
+        let long = "9".repeat(500_000);
+        for h in [
+            format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({long},)}}"),
+            format!("{{'{long}': 1}}"),
+        ] {
+            let mut payload = MAGIC.to_vec();
+            payload.extend_from_slice(&[2, 0]);
+            payload.extend_from_slice(&(h.len() as u32).to_le_bytes());
+            payload.extend_from_slice(h.as_bytes());
+            let e = err(&payload);
+            assert!(e.len() < 200, "{e}");
         }
     }
 

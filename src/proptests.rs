@@ -155,19 +155,28 @@ fn descr() -> impl Strategy<Value = DescrSpec> {
             separator(),
             any::<bool>(),
             any::<bool>(),
+            subarray_shape(),
         );
         (prop::collection::vec(field, 0..=4), separator(), any::<bool>()).prop_map(|(fields, sep, trailing)| {
             let mut parts = Vec::new();
             let mut itemsize = 0u64;
-            for (i, (style, dtype, sub, fsep, padding, field_trailing)) in fields.into_iter().enumerate() {
+            for (i, (style, dtype, sub, fsep, padding, field_trailing, format_sub)) in fields.into_iter().enumerate() {
                 // Only void fields may be unnamed padding.
                 let name = if padding && dtype.is_void {
                     "''".to_owned()
                 } else {
                     field_name(style, i)
                 };
-                let mut text = format!("({name}{fsep}{}", dtype.text);
                 let mut size = dtype.itemsize;
+                // A format that is itself a subarray, `(format, shape)`.
+                let format = match format_sub {
+                    Some((shape_text, count)) if style % 3 == 0 => {
+                        size *= count;
+                        format!("({}{fsep}{shape_text})", dtype.text)
+                    }
+                    _ => dtype.text,
+                };
+                let mut text = format!("({name}{fsep}{format}");
                 if let Some((shape_text, count)) = sub {
                     text.push_str(fsep);
                     text.push_str(&shape_text);
@@ -269,8 +278,9 @@ fn array_case() -> impl Strategy<Value = ArrayCase> {
                     data: data_from(seed, n),
                     spec,
                     dtype,
+                    // As np.save writes it: Fortran only where it differs from C order.
+                    fortran: shape::saved_fortran_order(&shape, fortran),
                     shape,
-                    fortran,
                 }
             })
     })
@@ -419,7 +429,13 @@ proptest! {
     }
 
     #[test]
-    fn header_roundtrips(case in array_case()) {
+    fn header_roundtrips(case in array_case(), fortran in any::<bool>()) {
+        // Any order flag is written; it reads back as np.save would write it.
+        let mut payload = npy::write_header(&case.dtype, &case.shape, fortran);
+        payload.extend_from_slice(&case.data);
+        let parsed = npy::parse(&payload).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&parsed.dtype, &case.dtype);
+        prop_assert_eq!(parsed.fortran_order, shape::saved_fortran_order(&case.shape, fortran));
         let header = npy::write_header(&case.dtype, &case.shape, case.fortran);
         prop_assert_eq!(header.len() % npy::ARRAY_ALIGN, 0);
         prop_assert_eq!(header.last(), Some(&b'\n'));
@@ -496,7 +512,7 @@ proptest! {
     #[test]
     fn pyliteral_never_panics_on_literalish_text(text in literalish()) {
         if let Ok(pyliteral::Literal::Str { source, .. }) = pyliteral::parse(&text) {
-            prop_assert_eq!(source.as_str(), text.trim_matches(|c| matches!(c, ' ' | '\n' | '\r' | '\t')));
+            prop_assert_eq!(source, text.trim_matches(|c| matches!(c, ' ' | '\n' | '\r' | '\t')));
         }
         let _ = Dtype::from_descr_text(&text);
     }

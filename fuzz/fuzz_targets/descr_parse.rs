@@ -16,5 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let again = Dtype::from_descr_text(&descr).unwrap_or_else(|e| panic!("{descr} does not parse back: {e}"));
     assert_eq!(again, dtype, "descr round trip changed the dtype");
     assert_eq!(again.descr(), descr);
-    let _ = (dtype.name(), dtype.itemsize(), dtype.typestr(), dtype.kind_char());
+    assert_eq!(dtype.descr_len(), descr.len());
+    assert!(descr.len() <= 4 * data.len() + 16, "the canonical descr grows at most linearly");
+    let _ = (dtype.name(), dtype.itemsize(), dtype.typestr(), dtype.kind_char(), dtype.heap_bytes());
 });

@@ -22,6 +22,13 @@ fuzz_target!(|data: &[u8]| {
         0,
         "data is not aligned"
     );
+    // What the module writes, the module accepts again (and so does np.load).
+    assert!(header_len <= npy::MAX_HEADER_LEN + 12, "synthesized header is over the limit");
+    assert_eq!(
+        array.fortran_order(),
+        redis_numpy::shape::saved_fortran_order(array.shape(), array.fortran_order()),
+        "fortran_order is not np.save's"
+    );
     // The data is the tail of the accepted payload, untouched.
     assert!(data.ends_with(array.data()));
 

@@ -9,25 +9,12 @@ use redis_module_macros::info_command_handler;
 
 use super::{config, guard};
 use crate::array::NpArray;
-
-/// NumPy's one-letter kinds and the names INFO reports them under.
-const KINDS: [(char, &str); 10] = [
-    ('b', "bool"),
-    ('i', "int"),
-    ('u', "uint"),
-    ('f', "float"),
-    ('c', "complex"),
-    ('S', "bytes"),
-    ('U', "str"),
-    ('V', "void"),
-    ('M', "datetime"),
-    ('m', "timedelta"),
-];
+use crate::dtype::GeneralKind;
 
 struct Stats {
     arrays: AtomicU64,
     data_bytes: AtomicU64,
-    by_kind: [AtomicU64; KINDS.len()],
+    by_kind: [AtomicU64; GeneralKind::ALL.len()],
     commands: AtomicU64,
     rejected_payloads: AtomicU64,
 }
@@ -35,21 +22,17 @@ struct Stats {
 static STATS: Stats = Stats {
     arrays: AtomicU64::new(0),
     data_bytes: AtomicU64::new(0),
-    by_kind: [const { AtomicU64::new(0) }; KINDS.len()],
+    by_kind: [const { AtomicU64::new(0) }; GeneralKind::ALL.len()],
     commands: AtomicU64::new(0),
     rejected_payloads: AtomicU64::new(0),
 };
 
 fn kind_counter(array: &NpArray) -> &'static AtomicU64 {
-    counter_of_kind(array.dtype().kind_char())
+    counter_of_kind(array.dtype().general_kind())
 }
 
-fn counter_of_kind(kind: char) -> &'static AtomicU64 {
-    let index = KINDS
-        .iter()
-        .position(|(c, _)| *c == kind)
-        .expect("every kind is listed");
-    &STATS.by_kind[index]
+fn counter_of_kind(kind: GeneralKind) -> &'static AtomicU64 {
+    &STATS.by_kind[kind as usize]
 }
 
 pub fn added(array: &NpArray) {
@@ -66,14 +49,14 @@ pub fn removed(array: &NpArray) {
 
 /// What an array adds to the counters, taken before it is overwritten in place.
 pub struct Counted {
-    kind: char,
+    kind: GeneralKind,
     nbytes: u64,
 }
 
 impl Counted {
     pub fn of(array: &NpArray) -> Counted {
         Counted {
-            kind: array.dtype().kind_char(),
+            kind: array.dtype().general_kind(),
             nbytes: array.nbytes(),
         }
     }
@@ -109,8 +92,8 @@ fn info(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
             .add_section("stats")
             .field("arrays", get(&STATS.arrays))?
             .field("data_bytes", get(&STATS.data_bytes))?;
-        for ((_, name), counter) in KINDS.iter().zip(&STATS.by_kind) {
-            section = section.field(&format!("arrays_{name}"), get(counter))?;
+        for (kind, counter) in GeneralKind::ALL.iter().zip(&STATS.by_kind) {
+            section = section.field(&format!("arrays_{}", kind.name()), get(counter))?;
         }
         section
             .field("commands", get(&STATS.commands))?
