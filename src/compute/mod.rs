@@ -33,10 +33,9 @@ pub(crate) fn dtype_repr(dtype: &Dtype) -> String {
 }
 
 /// The `fortran_order` np.save writes for data of this shape laid out in
-/// Fortran order (`fortran`) or C order: Fortran only when the two differ,
-/// i.e. when more than one dimension is longer than 1 and none is empty.
+/// Fortran order (`fortran`) or C order (see [`crate::shape::saved_fortran_order`]).
 pub(crate) fn saved_fortran(shape: &[u64], fortran: bool) -> bool {
-    fortran && !shape.contains(&0) && shape.iter().filter(|&&d| d > 1).count() > 1
+    crate::shape::saved_fortran_order(shape, fortran)
 }
 
 /// Whether the array's memory order is Fortran in a way that matters (data
