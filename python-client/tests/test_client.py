@@ -295,7 +295,8 @@ def test_reshape_transpose_and_reduce_match_numpy(arrays):
     for op in ("sum", "prod", "mean", "min", "max", "argmax", "any", "count_nonzero"):
         want = getattr(np, op)(arr)
         got = arrays.reduce("c", op)
-        assert type(got) is type(want) and got == want, op  # a NumPy scalar, as np.<op> gives
+        assert isinstance(got, np.generic) and got == want, op  # a NumPy scalar, as np.<op> gives
+        assert got.dtype == np.asarray(want).dtype, op
         assert_same(arrays.reduce("c", op, axis=1), np.asarray(getattr(np, op)(arr, axis=1)))
     assert_same(arrays.reduce("c", "sum", axis=0, slice=np.s_[[0, 2]]), arr[[0, 2]].sum(axis=0))
     assert_same(arrays.reduce("c", "mean", axis=-1, dtype=np.float32), arr.mean(axis=-1, dtype=np.float32))
