@@ -6,6 +6,7 @@
 pub mod kernels;
 pub mod reduce;
 pub mod reshape;
+pub mod ufunc;
 
 use crate::array::NpArray;
 use crate::dtype::{ByteOrder, Dtype, Kind};
@@ -63,6 +64,14 @@ pub fn slice_for_compute(array: &NpArray, items: &[slice::Item]) -> Result<NpArr
         true,
         &c_order_data(&transposed),
     )
+}
+
+/// `bytes` copied into a vector of `T` (for data that is not aligned for `T`).
+pub(crate) fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
+    let count = bytes.len() / std::mem::size_of::<T>();
+    let mut out = vec![T::zeroed(); count];
+    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(&bytes[..count * std::mem::size_of::<T>()]);
+    out
 }
 
 /// The data of `array` rearranged into C order (a copy of the bytes when the

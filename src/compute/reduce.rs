@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use half::f16;
 
 use super::kernels::{self, Float, Lanes};
-use super::{c_order_data, dtype_repr, is_fortran, numpy_error, saved_fortran};
+use super::{c_order_data, dtype_repr, is_fortran, numpy_error, pod_vec, saved_fortran};
 use crate::array::NpArray;
 use crate::convert;
 use crate::dtype::{ByteOrder, Dtype, Kind};
@@ -746,14 +746,6 @@ impl<'a> Reduction<'a> {
         let out = self.finish_variance(sums, |v| v, |q| A::from_f64(q));
         self.output(dtype(real_typestr), &out)
     }
-}
-
-/// `bytes` copied into a vector of `T` (for data that is not aligned for `T`).
-fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
-    let count = bytes.len() / std::mem::size_of::<T>();
-    let mut out = vec![T::zeroed(); count];
-    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(&bytes[..count * std::mem::size_of::<T>()]);
-    out
 }
 
 /// Products: sequential in every case (NumPy's multiply loop has no pairwise form).

@@ -8,9 +8,9 @@ use super::commands::values_reply;
 use super::value_type::NP_TYPE;
 use super::{config, guard, stats};
 use crate::array::NpArray;
-use crate::compute::{self, reduce, reshape};
+use crate::compute::{self, reduce, reshape, ufunc};
 use crate::dtype::Dtype;
-use crate::{convert, slice};
+use crate::{convert, npy, slice};
 
 fn shape_reply(array: &NpArray) -> RedisValue {
     RedisValue::Array(array.shape().iter().map(|&d| RedisValue::Integer(d as i64)).collect())
@@ -127,5 +127,43 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let npy = result.npy_bytes();
         raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
         Ok(RedisValue::NoReply)
+    })
+}
+
+/// `NP.UPDATE key op npy [SLICE spec]` (or `key op SLICE spec npy`):
+/// `arr[spec] op= value` in place, as
+/// NumPy's in-place ufuncs compute it. The key must hold an array.
+pub fn np_update(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, op, rest @ ..] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let op = ufunc::BinOp::parse(&op.to_string_lossy())?;
+        let is_slice = |token: &RedisString| token.as_slice().eq_ignore_ascii_case(b"SLICE");
+        // The payload comes before `SLICE spec`, or after it (as `redis-cli -x` sends it).
+        let (payload, spec) = match rest {
+            [payload] => (payload, None),
+            [payload, token, spec] if is_slice(token) => (payload, Some(spec)),
+            [token, spec, payload] if is_slice(token) => (payload, Some(spec)),
+            [_, token, _] => {
+                let token = token.to_string_lossy().to_ascii_uppercase();
+                return Err(RedisError::String(format!("ERR unknown NP.UPDATE option '{token}'")));
+            }
+            _ => return Err(RedisError::WrongArity),
+        };
+        let items = match spec {
+            Some(spec) => slice::parse(&spec.to_string_lossy())?,
+            None => Vec::new(),
+        };
+        let value = npy::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
+        let key = ctx.open_key_writable(key_name);
+        let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
+            return Err(RedisError::Str("ERR no such key"));
+        };
+        ufunc::update(array, &items, op, &value)?;
+        ctx.replicate_verbatim();
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.update", key_name);
+        Ok(RedisValue::SimpleStringStatic("OK"))
     })
 }

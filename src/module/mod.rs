@@ -125,6 +125,19 @@ const DOCS: &[CommandDoc] = &[
         ],
     },
     CommandDoc {
+        name: c"np.update",
+        summary: c"arr[spec] op= value in place (add, sub, mul, div, min, max, and, or, xor) with NumPy's broadcasting and same_kind casting",
+        complexity: c"O(N) where N is the size of the array, or of the slice with SLICE",
+        arity: -4,
+        access: KeyAccess::Update,
+        args: &[
+            KEY,
+            Arg::String(c"op"),
+            Arg::String(c"npy"),
+            Arg::OptionalToken(c"SLICE", c"spec"),
+        ],
+    },
+    CommandDoc {
         name: c"np.transpose",
         summary: c"Transposes the array in place (arr.T, the memory order flag flips) and replies with the new shape",
         complexity: c"O(1)",
@@ -160,6 +173,7 @@ redis_module! {
         ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, "", "write numpy"],
         ["np.reshape", compute_commands::np_reshape, "write", 1, 1, 1, "", "write numpy"],
         ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, "", "read numpy"],
+        ["np.update", compute_commands::np_update, "write deny-oom", 1, 1, 1, "", "write numpy"],
         ["np.transpose", compute_commands::np_transpose, "write fast", 1, 1, 1, "", "write numpy"],
         ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, "", "read fast numpy"],
         ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, "", "read fast numpy"],
