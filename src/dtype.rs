@@ -9,8 +9,10 @@
 //! written once, when it is parsed, and kept with the record.
 
 use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -485,7 +487,8 @@ fn write_record<'a>(p: &mut Parser<'a>, out: &mut String, budget: &mut FieldBudg
         itemsize: 0,
         padding: 0,
         entries: 0,
-        used: HashSet::new(),
+        used: HashSet::default(),
+        keys: RandomState::new(),
     };
     record.out.push('[');
     p.items(|p, _| {
@@ -505,7 +508,51 @@ struct RecordWriter<'o, 'a> {
     /// Entries written so far.
     entries: usize,
     /// Names and titles seen: they share one namespace in NumPy.
-    used: HashSet<Cow<'a, str>>,
+    used: HashSet<Seen<'a>, BuildHasherDefault<Prehashed>>,
+    /// Keys for the names' hashes (SipHash, random per set, as std's maps use).
+    keys: RandomState,
+}
+
+/// A name or title with its hash, computed once: growing the set moves
+/// entries without hashing their text again.
+struct Seen<'a> {
+    hash: u64,
+    text: Cow<'a, str>,
+}
+
+impl PartialEq for Seen<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for Seen<'_> {}
+
+impl Hash for Seen<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hands a [`Seen`]'s precomputed hash to the set.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; this keeps any other input well mixed.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl<'a> RecordWriter<'_, 'a> {
@@ -525,10 +572,11 @@ impl<'a> RecordWriter<'_, 'a> {
     }
 
     fn claim(&mut self, what: &str, text: Cow<'a, str>) -> Result<()> {
-        match self.used.replace(text) {
+        let hash = self.keys.hash_one(&*text);
+        match self.used.replace(Seen { hash, text }) {
             Some(repeated) => Err(NpyError::invalid(format!(
                 "{what} already used as a name or title: {:?}",
-                excerpt(&repeated)
+                excerpt(&repeated.text)
             ))),
             None => Ok(()),
         }
