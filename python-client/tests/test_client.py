@@ -304,3 +304,33 @@ def test_reshape_transpose_and_reduce_match_numpy(arrays):
     pipe = arrays.pipeline()
     pipe.reduce("c", "max").transpose("c").transpose("c")
     assert pipe.execute() == [arr.max(), (6, 4), (4, 6)]
+
+
+def test_update_in_place_matches_numpy(arrays):
+    rng = np.random.default_rng(12)
+    arr = rng.standard_normal((5, 4)).astype(np.float32)
+    arrays.set("u", arr)
+    cases = [
+        ("add", np.float32(1.5), None, lambda a, v: a.__iadd__(v)),
+        ("mul", np.full(4, 2, np.float32), None, lambda a, v: a.__imul__(v)),
+        ("sub", np.float32(0.25), np.s_[1:3], lambda a, v: a.__isub__(v)),
+        ("max", np.float32(0.0), np.s_[[0, 4], ::2], lambda a, v: np.maximum(a, v, out=a)),
+        ("div", np.float32(3), np.s_[:, 1], lambda a, v: a.__itruediv__(v)),
+    ]
+    for op, value, index, numpy_op in cases:
+        assert arrays.update("u", op, value, slice=index) is True
+        if index is None:
+            numpy_op(arr, value)
+        else:
+            part = arr[index]
+            numpy_op(part, value)
+            arr[index] = part  # a gather is a copy in NumPy: write it back
+        assert_same(arrays.get("u"), arr)
+    arrays.set("counts", np.zeros(3, np.int64))
+    pipe = arrays.pipeline(transaction=False)
+    for i in range(4):
+        pipe.update("counts", "add", np.int64(i), slice=np.s_[[i % 3]])
+    assert pipe.execute() == [True] * 4
+    assert arrays.get("counts").tolist() == [3, 1, 2]
+    with pytest.raises(NumpyError, match="same_kind"):
+        arrays.update("counts", "add", 0.5)

@@ -42,10 +42,12 @@ NP_INFO = "NP.INFO"
 NP_RESHAPE = "NP.RESHAPE"
 NP_TRANSPOSE = "NP.TRANSPOSE"
 NP_REDUCE = "NP.REDUCE"
+NP_UPDATE = "NP.UPDATE"
 COMMANDS = (
     NP_SET, NP_MSET, NP_APPEND, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
-    NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE,
+    NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE,
 )  # fmt: skip
+UpdateOp = Literal["add", "sub", "mul", "div", "min", "max", "and", "or", "xor"]
 ReduceOp = Literal[
     "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "count_nonzero", "any", "all"
 ]
@@ -208,6 +210,7 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
     NP_RESHAPE: _on_shape,
     NP_TRANSPOSE: _on_shape,
     NP_REDUCE: _on_reduce,
+    NP_UPDATE: _on_ok,
 }
 
 
@@ -447,6 +450,18 @@ class NumpyCommands:
         if dtype is not None:
             args += ["AS", np.dtype(dtype).str]
         return self.execute_command(*args, **{NEVER_DECODE: []})
+
+    def update(self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None) -> Any:
+        """`arr[slice] op= value` in place on the server (NP.UPDATE), atomically, as
+        NumPy's in-place ufunc computes it (`same_kind` casting, broadcasting).
+        `op`: add, sub, mul, div, min, max, and, or, xor. Returns True.
+
+        `value` is sent as `np.asarray(value)` makes it: a Python float is a float64,
+        so pass `np.float32(0.1)` to add in float32 to a float32 array."""
+        args: list[Any] = [NP_UPDATE, key, op, encode(value)]
+        if slice is not None:
+            args += ["SLICE", format_index(slice)]
+        return self.execute_command(*args)
 
     def shape(self, key: KeyT) -> Any:
         """The shape of the array at `key` as a tuple (NP.SHAPE), or None."""
