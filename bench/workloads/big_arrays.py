@@ -99,11 +99,14 @@ def run(b: Bench) -> list[Table]:
             ok=ok, miss_label=f"i) {what} of {human(nbytes)}: {ratio:.3f}× raw > {targets.BIG_ROUND_TRIP}×",
         )
     budget = nbytes + targets.BIG_PEAK_CHUNKS * chunk
-    ok = client["peak"] <= budget
+    # The child held the whole array, so a lower reading is the counter's fault
+    # (seen on a loaded VM): report it, judge nothing.
+    plausible = client["peak"] >= nbytes
+    peak_ok = client["peak"] <= budget if plausible else None
     t.add(
         "client peak RSS (over the interpreter's)", "—", human(client["peak"]),
-        f"{client['peak'] / nbytes:.3f}× the array", f"≤ array + {targets.BIG_PEAK_CHUNKS} chunks", verdict(ok),
-        ok=ok, miss_label=f"i) client peak RSS {human(client['peak'])} > array + {targets.BIG_PEAK_CHUNKS} chunks",
+        f"{client['peak'] / nbytes:.3f}× the array", f"≤ array + {targets.BIG_PEAK_CHUNKS} chunks", verdict(peak_ok),
+        ok=peak_ok, miss_label=f"i) client peak RSS {human(client['peak'])} > array + {targets.BIG_PEAK_CHUNKS} chunks",
     )
     t.notes.append(
         f"uint64 data, chunks of {human(chunk)} (the client's default). Time ratio = client ÷ raw: "
@@ -113,7 +116,12 @@ def run(b: Bench) -> list[Table]:
     )
     t.facts["big-set"] = fmt_ratio(client["set"] / raw["set"])
     t.facts["big-get"] = fmt_ratio(client["get"] / raw["get"])
-    t.facts["big-peak"] = f"{client['peak'] / nbytes:.2f}×"
+    t.facts["big-peak"] = f"{client['peak'] / nbytes:.2f}× the array" if plausible else "not measurable in the last run"
+    if not plausible:
+        t.notes.append(
+            f"The peak RSS read ({human(client['peak'])}) is below the array the process held: `ru_maxrss` "
+            "undercounted on this run, so the row is not judged."
+        )
     print(f"  i) {human(nbytes)}: set {client['set'] / raw['set']:.3f}×, get {client['get'] / raw['get']:.3f}×, "
           f"peak RSS {human(client['peak'])}", flush=True)
     return [t]
