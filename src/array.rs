@@ -1,151 +1,203 @@
-//! The stored value: decoded metadata plus one 64-byte-aligned buffer.
-//!
-//! The buffer holds the synthesized `.npy` header followed by the data. NumPy
-//! headers are always a multiple of 64 bytes long, so the data stays 64-byte
-//! aligned for typed views, and `NP.GET` replies with a single contiguous copy,
-//! exactly like `GET` of a string.
+//! The stored value: dtype, shape, order and data, in one of the layouts of
+//! [`crate::layout`] (small numeric arrays packed into one block, everything
+//! else in a 64-byte-aligned buffer). This is the face the commands, slicing,
+//! casting and the RDB encoding use; which layout holds a value is invisible
+//! to them, except in memory use and in whether `npy_bytes` borrows or builds.
 
-use aligned_vec::{AVec, ConstAlign};
+use std::borrow::Cow;
+
 use half::f16;
 use num_complex::Complex;
 
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::{NpyError, Result};
-use crate::npy::{self, ParsedNpy};
+use crate::layout::full::Full;
+use crate::layout::header_cache;
+use crate::layout::packed::{self, Packed};
+use crate::npy::ParsedNpy;
 use crate::shape::{self, Shape};
 
-pub const DATA_ALIGN: usize = 64;
-pub type AlignedBytes = AVec<u8, ConstAlign<DATA_ALIGN>>;
-
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NpArray {
-    dtype: Dtype,
-    shape: Shape,
-    fortran_order: bool,
-    /// Header (`header_len` bytes) then data.
-    buf: AlignedBytes,
-    header_len: usize,
+    repr: Repr,
+}
+
+impl Clone for NpArray {
+    /// A deep copy in a fresh allocation, laid out (and aligned) anew, without growth slack.
+    fn clone(&self) -> NpArray {
+        NpArray::from_parts(
+            self.dtype().clone(),
+            Shape::from_slice(self.shape()),
+            self.fortran_order(),
+            self.data(),
+        )
+        .expect("a copy of a valid array is valid")
+    }
+}
+
+/// 16 bytes: Redis keeps a pointer to a box of this, so a packed value costs
+/// two small blocks in all.
+#[derive(Debug)]
+enum Repr {
+    Packed(Packed),
+    Full(Box<Full>),
+}
+
+/// The value's heap blocks, for the glue's active defragmentation, which moves
+/// them one by one and then calls [`NpArray::after_move`].
+pub(crate) enum BlocksMut<'a> {
+    Packed(&'a mut Box<[u8]>),
+    Full(&'a mut Box<Full>),
+}
+
+/// Checks a shape against the dimension limit and, if given, the data length;
+/// returns the data size.
+fn checked_nbytes(dtype: &Dtype, shape: &[u64], data_len: Option<usize>) -> Result<u64> {
+    if shape.len() > shape::MAX_NDIM {
+        return Err(NpyError::invalid(format!(
+            "{} dimensions, the limit is {}",
+            shape.len(),
+            shape::MAX_NDIM
+        )));
+    }
+    let nbytes = shape::nbytes(shape, dtype.itemsize())?;
+    match data_len {
+        Some(len) if len as u64 != nbytes => Err(NpyError::invalid(format!("data is {len} bytes, expected {nbytes}"))),
+        _ => Ok(nbytes),
+    }
+}
+
+impl From<Full> for NpArray {
+    /// A full-layout value, packed instead when it is small enough.
+    fn from(full: Full) -> NpArray {
+        let repr = match Packed::new(&full.dtype, &full.shape, full.fortran_order, full.data()) {
+            Some(packed) => Repr::Packed(packed),
+            None => Repr::Full(Box::new(full)),
+        };
+        NpArray { repr }
+    }
 }
 
 impl NpArray {
     /// Validates a `.npy` payload and stores it in canonical form.
     pub fn from_npy(bytes: &[u8]) -> Result<NpArray> {
-        let parsed = npy::parse(bytes)?;
+        let parsed = header_cache::parse(bytes)?;
         NpArray::from_parts(parsed.dtype, parsed.shape, parsed.fortran_order, parsed.data)
     }
 
     /// Builds a value from already-decoded metadata and its data bytes.
     pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
-        let mut array = NpArray::allocate(dtype, shape, fortran_order, DataSize::Exactly(data.len() as u64))?;
-        array.buf.extend_from_slice(data);
-        Ok(array)
+        checked_nbytes(&dtype, &shape, Some(data.len()))?;
+        if let Some(packed) = Packed::new(&dtype, &shape, fortran_order, data) {
+            return Ok(NpArray {
+                repr: Repr::Packed(packed),
+            });
+        }
+        let mut full = Full::with_capacity(dtype, shape, fortran_order, data.len(), data.len())?;
+        full.push_data(data)?;
+        Ok(NpArray {
+            repr: Repr::Full(Box::new(full)),
+        })
     }
 
     /// Starts a value whose data arrives in pieces (RDB loading). Room for at
     /// most `reserve_limit` bytes is taken up front; beyond that the buffer
-    /// grows by doubling as data arrives, so a corrupt record that claims a
-    /// huge shape costs nothing until its data is really there.
+    /// grows by doubling as data arrives (to the exact size at the end), so a
+    /// corrupt record that claims a huge shape costs nothing until its data is
+    /// really there.
     pub fn builder(dtype: Dtype, shape: Shape, fortran_order: bool, reserve_limit: u64) -> Result<NpArrayBuilder> {
-        let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
-        let array = NpArray::allocate(
-            dtype,
-            shape,
-            fortran_order,
-            DataSize::Reserve(nbytes.min(reserve_limit)),
-        )?;
-        Ok(NpArrayBuilder { array, nbytes })
+        let nbytes = checked_nbytes(&dtype, &shape, None)?;
+        let nbytes =
+            usize::try_from(nbytes).map_err(|_| NpyError::invalid(format!("{nbytes} bytes do not fit in memory")))?;
+        let reserve = nbytes.min(usize::try_from(reserve_limit).unwrap_or(usize::MAX));
+        let full = Full::with_capacity(dtype, shape, fortran_order, nbytes, reserve)?;
+        Ok(NpArrayBuilder { full, nbytes })
     }
 
     /// Builds a value whose data `fill` writes (into zeroed memory of the right size).
     pub fn from_fn(dtype: Dtype, shape: Shape, fortran_order: bool, fill: impl FnOnce(&mut [u8])) -> Result<NpArray> {
-        let nbytes = shape::nbytes(&shape, dtype.itemsize())? as usize;
-        let mut array = NpArray::allocate(dtype, shape, fortran_order, DataSize::Reserve(nbytes as u64))?;
-        array.buf.resize(array.header_len + nbytes, 0);
-        fill(array.data_mut());
-        Ok(array)
-    }
-
-    /// The header written and room reserved for the data.
-    fn allocate(dtype: Dtype, shape: Shape, fortran_order: bool, size: DataSize) -> Result<NpArray> {
-        if shape.len() > shape::MAX_NDIM {
-            return Err(NpyError::invalid(format!(
-                "{} dimensions, the limit is {}",
-                shape.len(),
-                shape::MAX_NDIM
-            )));
-        }
-        let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
-        let reserve = match size {
-            DataSize::Exactly(len) if len != nbytes => {
-                return Err(NpyError::invalid(format!("data is {len} bytes, expected {nbytes}")))
-            }
-            DataSize::Exactly(len) | DataSize::Reserve(len) => len,
-        };
-        let header = npy::write_header(&dtype, &shape, fortran_order);
-        debug_assert_eq!(header.len() % DATA_ALIGN, 0);
-        let mut buf = AlignedBytes::new(DATA_ALIGN);
-        buf.try_reserve_exact(header.len() + reserve as usize)
-            .map_err(|_| NpyError::invalid(format!("cannot allocate {reserve} bytes")))?;
-        buf.extend_from_slice(&header);
-        Ok(NpArray {
-            dtype,
-            shape,
-            fortran_order,
-            buf,
-            header_len: header.len(),
-        })
+        let nbytes = checked_nbytes(&dtype, &shape, None)? as usize;
+        let mut full = Full::with_capacity(dtype, shape, fortran_order, nbytes, nbytes)?;
+        full.resize_data(nbytes)?;
+        fill(full.data_mut());
+        Ok(NpArray::from(full))
     }
 
     pub fn dtype(&self) -> &Dtype {
-        &self.dtype
+        match &self.repr {
+            Repr::Packed(p) => p.dtype(),
+            Repr::Full(f) => &f.dtype,
+        }
     }
 
     pub fn shape(&self) -> &[u64] {
-        &self.shape
+        match &self.repr {
+            Repr::Packed(p) => p.shape(),
+            Repr::Full(f) => &f.shape,
+        }
     }
 
     pub fn fortran_order(&self) -> bool {
-        self.fortran_order
+        match &self.repr {
+            Repr::Packed(p) => p.fortran_order(),
+            Repr::Full(f) => f.fortran_order,
+        }
     }
 
     pub fn ndim(&self) -> usize {
-        self.shape.len()
+        self.shape().len()
     }
 
     pub fn size(&self) -> u64 {
-        shape::size(&self.shape)
+        shape::size(self.shape())
     }
 
     pub fn itemsize(&self) -> u64 {
-        self.dtype.itemsize()
+        self.dtype().itemsize()
     }
 
     pub fn nbytes(&self) -> u64 {
         self.data().len() as u64
     }
 
-    /// The whole `.npy`, byte-identical to what `np.save` writes for this array.
-    pub fn npy_bytes(&self) -> &[u8] {
-        &self.buf
+    /// The whole `.npy`, byte-identical to what `np.save` writes for this
+    /// array: borrowed when the layout keeps the header in front of the data,
+    /// built (header + a copy of the data) otherwise.
+    pub fn npy_bytes(&self) -> Cow<'_, [u8]> {
+        match &self.repr {
+            Repr::Packed(p) => {
+                let mut out = crate::npy::write_header(p.dtype(), p.shape(), p.fortran_order());
+                out.extend_from_slice(p.data());
+                Cow::Owned(out)
+            }
+            Repr::Full(f) => f.npy_bytes(),
+        }
     }
 
-    /// The array's data, 64-byte aligned.
+    /// The array's data: 64-byte aligned, or 16-byte aligned in the packed
+    /// layout (enough for every dtype's typed view).
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.header_len..]
-    }
-
-    /// The data as a typed slice, when `T` is this array's element type in native order.
-    /// The whole buffer, for the glue's active defragmentation, which moves it.
-    pub fn buffer_mut(&mut self) -> &mut AlignedBytes {
-        &mut self.buf
+        match &self.repr {
+            Repr::Packed(p) => p.data(),
+            Repr::Full(f) => f.data(),
+        }
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.header_len..]
+        match &mut self.repr {
+            Repr::Packed(p) => p.data_mut(),
+            Repr::Full(f) => f.data_mut(),
+        }
     }
 
+    /// Whether the value uses the packed layout (for tests and NP.INFO-like introspection).
+    pub fn is_packed(&self) -> bool {
+        matches!(self.repr, Repr::Packed(_))
+    }
+
+    /// The data as a typed slice, when `T` is this array's element type in native order.
     pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
-        if !T::matches(&self.dtype) || self.dtype.order == ByteOrder::Big {
+        if !T::matches(self.dtype()) || self.dtype().order == ByteOrder::Big {
             return None;
         }
         bytemuck::try_cast_slice(self.data()).ok()
@@ -154,7 +206,7 @@ impl NpArray {
     /// The axis `np.save` leaves header room for, and the one `append` grows:
     /// 0 in C order, the last axis in Fortran order; none for 0-d arrays.
     pub fn growth_axis(&self) -> Option<usize> {
-        match (self.shape.len(), self.fortran_order) {
+        match (self.ndim(), self.fortran_order()) {
             (0, _) => None,
             (_, false) => Some(0),
             (n, true) => Some(n - 1),
@@ -166,14 +218,7 @@ impl NpArray {
         let Some(axis) = self.growth_axis() else {
             return self.nbytes();
         };
-        let others: u64 = self
-            .shape
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != axis)
-            .map(|(_, d)| d)
-            .product();
-        others * self.itemsize()
+        without_axis(self.shape(), axis).iter().product::<u64>() * self.itemsize()
     }
 
     /// The data size after appending `rows`, or why they do not fit. Nothing changes.
@@ -186,17 +231,17 @@ impl NpArray {
         let axis = self
             .growth_axis()
             .ok_or_else(|| NpyError::append("the stored array is 0-d"))?;
-        if rows.dtype != self.dtype {
+        if &rows.dtype != self.dtype() {
             return Err(NpyError::append(format!(
                 "dtype {} does not match the stored {}",
                 rows.dtype.descr(),
-                self.dtype.descr()
+                self.dtype().descr()
             )));
         }
-        let expected_rest = without_axis(&self.shape, axis);
-        let steps = if rows.shape.len() == self.shape.len() {
+        let expected_rest = without_axis(self.shape(), axis);
+        let steps = if rows.shape.len() == self.ndim() {
             (without_axis(&rows.shape, axis) == expected_rest).then_some(rows.shape[axis])
-        } else if rows.shape.len() + 1 == self.shape.len() {
+        } else if rows.shape.len() + 1 == self.ndim() {
             // A single row without the growth axis, e.g. shape (3,) onto (n, 3).
             (rows.shape == expected_rest).then_some(1)
         } else {
@@ -206,19 +251,19 @@ impl NpArray {
             NpyError::append(format!(
                 "shape {} does not fit {} along axis {axis}",
                 shape::repr(&rows.shape),
-                shape::repr(&self.shape)
+                shape::repr(self.shape())
             ))
         })?;
         let trivially_ordered = rows.shape.iter().filter(|&&d| d > 1).count() <= 1;
-        if rows.fortran_order != self.fortran_order && !trivially_ordered {
+        if rows.fortran_order != self.fortran_order() && !trivially_ordered {
             let order = |f: bool| if f { "Fortran" } else { "C" };
             return Err(NpyError::append(format!(
                 "the payload is in {} order but the stored array is in {} order",
                 order(rows.fortran_order),
-                order(self.fortran_order)
+                order(self.fortran_order())
             )));
         }
-        let mut shape = self.shape.clone();
+        let mut shape = Shape::from_slice(self.shape());
         shape[axis] = shape[axis]
             .checked_add(steps)
             .ok_or_else(|| NpyError::append("the growth axis would overflow"))?;
@@ -226,49 +271,51 @@ impl NpArray {
         Ok(shape)
     }
 
-    /// Replaces the contents with `value` inside the existing buffer when it
-    /// fits without much slack (at most 1/8 more than needed), so overwriting
-    /// an array with one of the same size touches no fresh memory. Returns
-    /// false, changing nothing, when the buffer does not fit.
+    /// Replaces the contents with `value` inside the existing allocation when
+    /// the layout stays the same and the buffer fits without much slack, so
+    /// overwriting an array with one of the same size touches no fresh memory.
+    /// Returns false, changing nothing, otherwise.
     pub fn overwrite_in_place(&mut self, value: &ParsedNpy) -> bool {
-        let header = npy::write_header(&value.dtype, &value.shape, value.fortran_order);
-        let needed = header.len() + value.data.len();
-        let capacity = self.buf.capacity();
-        if needed > capacity || capacity - needed > needed / 8 {
-            return false;
+        let (dtype, shape, order, data) = (&value.dtype, &value.shape, value.fortran_order, value.data);
+        match &mut self.repr {
+            Repr::Packed(p) => p.overwrite(dtype, shape, order, data),
+            Repr::Full(_) if packed::block_len(dtype, shape.len(), data.len()).is_some() => false,
+            Repr::Full(f) => f.overwrite(dtype, shape, order, data),
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(&header);
-        self.buf.extend_from_slice(value.data);
-        self.dtype = value.dtype.clone();
-        self.shape = value.shape.clone();
-        self.fortran_order = value.fortran_order;
-        self.header_len = header.len();
-        true
     }
 
     /// Appends `rows` along the growth axis in amortised O(appended bytes):
-    /// the buffer grows by at least half its size when it must grow.
+    /// the buffer grows by at least half its size when it must grow. A packed
+    /// value moves to the full layout first. Everything that can fail happens
+    /// before the value changes.
     pub fn append(&mut self, rows: &ParsedNpy) -> Result<()> {
         let shape = self.appended_shape(rows)?;
-        let header = npy::write_header(&self.dtype, &shape, self.fortran_order);
-        if header.len() != self.header_len {
-            // Only when a non-growth dimension or the padding changes length; never in practice.
-            let mut data = self.data().to_vec();
-            data.extend_from_slice(rows.data);
-            *self = NpArray::from_parts(self.dtype.clone(), shape, self.fortran_order, &data)?;
-            return Ok(());
+        let total = self.data().len() + rows.data.len();
+        let header_changes = |f: &Full| {
+            f.keeps_header() && crate::npy::write_header(&f.dtype, &shape, f.fortran_order).len() != f.header_len()
+        };
+        match &mut self.repr {
+            Repr::Full(f) if !header_changes(f) => {
+                if total > f.data_capacity() {
+                    let grown = total.max(f.data_capacity() + f.data_capacity() / 2);
+                    f.reserve_data(grown)
+                        .map_err(|_| NpyError::append(format!("cannot allocate {grown} bytes")))?;
+                }
+                f.push_data(rows.data).expect("within the capacity just reserved");
+                let order = f.fortran_order;
+                let relabelled = f.relabel(&shape, order);
+                debug_assert!(relabelled, "checked above");
+            }
+            _ => {
+                // Packed, or a header that changes length: a new full value.
+                let (dtype, order) = (self.dtype().clone(), self.fortran_order());
+                let reserve = total.max(self.data().len() * 3 / 2);
+                let mut full = Full::with_capacity(dtype, shape, order, total, reserve)?;
+                full.push_data(self.data())?;
+                full.push_data(rows.data)?;
+                self.repr = Repr::Full(Box::new(full));
+            }
         }
-        let needed = self.buf.len() + rows.data.len();
-        if needed > self.buf.capacity() {
-            let target = needed.max(self.buf.capacity() + self.buf.capacity() / 2);
-            self.buf
-                .try_reserve_exact(target - self.buf.len())
-                .map_err(|_| NpyError::append(format!("cannot allocate {target} bytes")))?;
-        }
-        self.buf[..header.len()].copy_from_slice(&header);
-        self.buf.extend_from_slice(rows.data);
-        self.shape = shape;
         Ok(())
     }
 
@@ -279,18 +326,18 @@ impl NpArray {
         let slab = self.slab_bytes();
         let axis = match self.growth_axis() {
             Some(axis) if self.nbytes() > max_bytes && slab > 0 => axis,
-            _ => return vec![(self.shape.clone(), 0..self.data().len())],
+            _ => return vec![(Shape::from_slice(self.shape()), 0..self.data().len())],
         };
         // A Fortran array's first piece must stay Fortran-ordered as np.save
         // writes it (at least two dimensions longer than 1), or NP.SET would
         // store it in C order and NP.APPEND would grow its first axis.
-        let per_piece = (max_bytes / slab).max(if self.fortran_order { 2 } else { 1 });
-        let total = self.shape[axis];
+        let per_piece = (max_bytes / slab).max(if self.fortran_order() { 2 } else { 1 });
+        let total = self.shape()[axis];
         let mut out = Vec::new();
         let mut start = 0;
         while start < total {
             let steps = per_piece.min(total - start);
-            let mut shape = self.shape.clone();
+            let mut shape = Shape::from_slice(self.shape());
             shape[axis] = steps;
             out.push((shape, (start * slab) as usize..((start + steps) * slab) as usize));
             start += steps;
@@ -299,8 +346,8 @@ impl NpArray {
     }
 
     /// Gives the same data a new shape and order flag (same element count)
-    /// without moving it: only the header is rewritten, in place when its
-    /// length is unchanged, which is nearly always (np.save pads it to 64 bytes).
+    /// without moving it: only the metadata (and a kept header) is rewritten,
+    /// in place when its length is unchanged, which is nearly always.
     pub fn relabel(&mut self, shape: Shape, fortran_order: bool) -> Result<()> {
         if shape::size(&shape) != self.size() || shape.len() > shape::MAX_NDIM {
             return Err(NpyError::invalid(format!(
@@ -309,29 +356,60 @@ impl NpArray {
                 self.size()
             )));
         }
-        let header = npy::write_header(&self.dtype, &shape, fortran_order);
-        if header.len() != self.header_len {
-            let data = self.data().to_vec();
-            *self = NpArray::from_parts(self.dtype.clone(), shape, fortran_order, &data)?;
-            return Ok(());
+        let in_place = match &mut self.repr {
+            Repr::Packed(p) => p.relabel(&shape, fortran_order),
+            Repr::Full(f) => f.relabel(&shape, fortran_order),
+        };
+        if !in_place {
+            *self = NpArray::from_parts(self.dtype().clone(), shape, fortran_order, self.data())?;
         }
-        self.buf[..header.len()].copy_from_slice(&header);
-        self.shape = shape;
-        self.fortran_order = fortran_order;
         Ok(())
     }
 
-    /// Bytes this value occupies, for MEMORY USAGE: the value itself, its
-    /// small heap parts, and its buffer as `allocated(ptr, capacity)` reports it
-    /// (the glue asks the allocator for the real block size, size-class rounding included).
+    /// Bytes this value occupies, for MEMORY USAGE: the value itself and each
+    /// of its blocks as `allocated(ptr, requested)` reports it (the glue asks
+    /// the allocator for the real block size, size-class rounding included).
     pub fn memory_usage(&self, allocated: impl Fn(*const u8, usize) -> usize) -> usize {
-        let shape_heap = if self.shape.spilled() {
-            self.shape.capacity() * 8
-        } else {
-            0
-        };
-        let buffer = allocated(self.buf.as_ptr(), self.buf.capacity());
-        std::mem::size_of::<NpArray>() + buffer + shape_heap + self.dtype.heap_bytes()
+        let own = std::mem::size_of::<NpArray>();
+        match &self.repr {
+            Repr::Packed(p) => {
+                let (ptr, len) = p.block();
+                own + allocated(ptr, len)
+            }
+            Repr::Full(f) => {
+                let boxed = allocated((&**f as *const Full).cast(), std::mem::size_of::<Full>());
+                let (ptr, capacity) = f.block();
+                let buffer = if capacity > 0 { allocated(ptr, capacity) } else { 0 };
+                let shape_heap = if f.shape.spilled() { f.shape.capacity() * 8 } else { 0 };
+                own + boxed + buffer + shape_heap + f.dtype.heap_bytes()
+            }
+        }
+    }
+
+    /// The heap blocks, for active defragmentation.
+    pub(crate) fn blocks_mut(&mut self) -> BlocksMut<'_> {
+        match &mut self.repr {
+            Repr::Packed(p) => BlocksMut::Packed(p.block_mut()),
+            Repr::Full(f) => BlocksMut::Full(f),
+        }
+    }
+
+    /// Restores the data's alignment after the allocator moved blocks: a
+    /// misaligned packed block moves to the full layout, a full buffer shifts
+    /// its contents. On jemalloc a moved block keeps its alignment, so this
+    /// does nothing there.
+    pub(crate) fn after_move(&mut self) -> Result<()> {
+        match &mut self.repr {
+            Repr::Packed(p) if !p.is_aligned() => {
+                let (dtype, shape, order) = (p.dtype().clone(), Shape::from_slice(p.shape()), p.fortran_order());
+                let mut full = Full::with_capacity(dtype, shape, order, p.data().len(), p.data().len())?;
+                full.push_data(p.data())?;
+                self.repr = Repr::Full(Box::new(full));
+                Ok(())
+            }
+            Repr::Packed(_) => Ok(()),
+            Repr::Full(f) => f.buf_mut().realign(),
+        }
     }
 }
 
@@ -375,23 +453,16 @@ fn without_axis(shape: &[u64], axis: usize) -> Shape {
         .collect()
 }
 
-/// What `allocate` makes room for: data of exactly this length (checked
-/// against the shape before anything is allocated), or room for this much.
-enum DataSize {
-    Exactly(u64),
-    Reserve(u64),
-}
-
 /// An array whose data is pushed in pieces; see [`NpArray::builder`].
 pub struct NpArrayBuilder {
-    array: NpArray,
-    nbytes: u64,
+    full: Full,
+    nbytes: usize,
 }
 
 impl NpArrayBuilder {
     /// Data bytes still missing.
     pub fn remaining(&self) -> usize {
-        (self.nbytes - self.array.nbytes()) as usize
+        self.nbytes - self.full.data().len()
     }
 
     pub fn push(&mut self, piece: &[u8]) -> Result<()> {
@@ -401,23 +472,21 @@ impl NpArrayBuilder {
                 self.nbytes
             )));
         }
-        let remaining = self.remaining();
-        let buf = &mut self.array.buf;
-        if buf.capacity() - buf.len() < piece.len() {
-            let grow = piece.len().max(buf.capacity()).min(remaining);
-            buf.try_reserve_exact(grow)
-                .map_err(|_| NpyError::invalid(format!("cannot allocate {} bytes", buf.len() + grow)))?;
+        let needed = self.full.data().len() + piece.len();
+        if needed > self.full.data_capacity() {
+            // Double, but never past the exact size, so a loaded array has no slack.
+            let grown = needed.max(2 * self.full.data_capacity()).min(self.nbytes);
+            self.full.reserve_data(grown)?;
         }
-        buf.extend_from_slice(piece);
-        Ok(())
+        self.full.push_data(piece)
     }
 
     pub fn finish(self) -> Result<NpArray> {
         match self.remaining() {
-            0 => Ok(self.array),
+            0 => Ok(NpArray::from(self.full)),
             missing => Err(NpyError::invalid(format!(
                 "data is {} bytes, expected {}",
-                self.nbytes - missing as u64,
+                self.nbytes - missing,
                 self.nbytes
             ))),
         }
@@ -435,11 +504,61 @@ pub(crate) fn test_array(typestr: &str, shape: &[u64], fortran_order: bool, data
 mod tests {
     use super::*;
 
+    use crate::npy::{self, ARRAY_ALIGN};
+
+    #[test]
+    fn a_value_is_two_words() {
+        assert_eq!(std::mem::size_of::<NpArray>(), 16);
+    }
+
+    #[test]
+    fn each_layout_aligns_its_data() {
+        let small = test_array("<f8", &[3], false, &[0; 24]);
+        assert!(small.is_packed());
+        assert_eq!(small.data().as_ptr() as usize % packed::DATA_ALIGN, 0);
+        for n in [4096, 5000, 6000] {
+            let big = test_array("|u1", &[n], false, &vec![1; n as usize]);
+            assert!(!big.is_packed());
+            assert_eq!(big.data().as_ptr() as usize % ARRAY_ALIGN, 0, "{n}");
+        }
+        let record = test_array("|S3", &[2], false, b"abcdef");
+        assert!(!record.is_packed(), "only numeric dtypes are packed");
+        assert_eq!(record.data().as_ptr() as usize % ARRAY_ALIGN, 0);
+    }
+
+    /// Every layout gives back np.save's bytes, and the full layout keeps the
+    /// header in its buffer exactly when that costs no bigger block.
+    #[test]
+    fn every_layout_roundtrips_byte_exact() {
+        for (typestr, n) in [
+            ("<f4", 16u64),
+            ("<f4", 384),
+            ("<f4", 1024),
+            ("<f4", 1025),
+            ("|u1", 5000),
+            ("|u1", 6000),
+            ("<c16", 3),
+            (">i8", 512),
+            ("|S2", 8),
+        ] {
+            let itemsize = Dtype::from_typestr(typestr).unwrap().itemsize();
+            let data: Vec<u8> = (0..n * itemsize).map(|i| (i * 7 % 251) as u8).collect();
+            let a = test_array(typestr, &[n], false, &data);
+            let again = NpArray::from_npy(&a.npy_bytes()).unwrap();
+            assert_eq!(again.npy_bytes(), a.npy_bytes(), "{typestr} {n}");
+            assert_eq!(again.data(), &data[..]);
+            assert_eq!(again.clone().npy_bytes(), a.npy_bytes());
+            let borrowed = matches!(a.npy_bytes(), Cow::Borrowed(_));
+            let header_len = npy::write_header(a.dtype(), a.shape(), false).len();
+            let expected = !a.is_packed() && crate::layout::full::keeps_header(header_len, data.len());
+            assert_eq!(borrowed, expected, "{typestr} {n}");
+        }
+    }
+
     #[test]
     fn data_is_aligned_and_follows_the_header() {
         let data: Vec<u8> = (0..24u8).collect();
         let a = test_array("<f8", &[3], false, &data);
-        assert_eq!(a.data().as_ptr() as usize % DATA_ALIGN, 0);
         assert_eq!(a.data(), &data[..]);
         let again = NpArray::from_npy(a.npy_bytes()).unwrap();
         assert_eq!(again.npy_bytes(), a.npy_bytes());
@@ -493,7 +612,8 @@ mod tests {
         assert_eq!(a.as_slice::<i16>().unwrap(), &[1, 2, 3, 4, 5, 6, 7, 8]);
         let fresh = test_array("<i2", &[4, 2], false, a.data());
         assert_eq!(a.npy_bytes(), fresh.npy_bytes(), "header rewritten as np.save would");
-        assert_eq!(a.data().as_ptr() as usize % DATA_ALIGN, 0);
+        assert_eq!(a.data().as_ptr() as usize % ARRAY_ALIGN, 0);
+        assert!(!a.is_packed(), "appending moves a packed value to the full layout");
     }
 
     #[test]
@@ -543,10 +663,11 @@ mod tests {
         let mut a = test_array("<u4", &[0, 4], false, &[]);
         let row = test_array("<u4", &[4], false, &[9; 16]);
         let mut reallocations = 0;
+        let row = row.npy_bytes();
         for _ in 0..10_000 {
-            let cap = a.buf.capacity();
-            a.append(&parsed(row.npy_bytes())).unwrap();
-            reallocations += usize::from(a.buf.capacity() != cap);
+            let before = a.memory_usage(|_, n| n);
+            a.append(&parsed(&row)).unwrap();
+            reallocations += usize::from(a.memory_usage(|_, n| n) != before);
         }
         assert_eq!(a.shape(), &[10_000, 4]);
         assert!(reallocations < 30, "{reallocations} reallocations");
@@ -565,20 +686,83 @@ mod tests {
 
     #[test]
     fn overwrite_reuses_a_buffer_of_the_right_size_only() {
-        let mut a = test_array("<f4", &[4, 4], false, &[0; 64]);
-        let ptr = a.npy_bytes().as_ptr();
-        let payload = test_array("<i8", &[2, 4], true, &[7; 64]).npy_bytes().to_vec();
+        let mut a = test_array("<f4", &[4, 1024], false, &[0; 16384]);
+        let ptr = a.data().as_ptr();
+        let payload = test_array("<i8", &[2, 1024], true, &[7; 16384]).npy_bytes().to_vec();
         assert!(a.overwrite_in_place(&npy::parse(&payload).unwrap()));
-        assert_eq!((a.npy_bytes(), a.npy_bytes().as_ptr()), (&payload[..], ptr));
+        assert_eq!((&a.npy_bytes()[..], a.data().as_ptr()), (&payload[..], ptr));
         let small = test_array("|u1", &[2], false, &[1, 2]).npy_bytes().to_vec();
-        assert!(!a.overwrite_in_place(&npy::parse(&small).unwrap()), "too much slack");
+        assert!(
+            !a.overwrite_in_place(&npy::parse(&small).unwrap()),
+            "a small value is packed instead"
+        );
+        let half = test_array("|u1", &[8192], false, &[1; 8192]).npy_bytes().to_vec();
+        assert!(!a.overwrite_in_place(&npy::parse(&half).unwrap()), "too much slack");
         assert_eq!(a.npy_bytes(), &payload[..], "unchanged when refused");
     }
 
     #[test]
-    fn memory_usage_covers_the_buffer() {
-        let a = test_array("|u1", &[1000], false, &[7; 1000]);
-        assert!(a.memory_usage(|_, n| n) >= 1000 + 128);
-        assert!(a.memory_usage(|_, n| n) <= 1000 + 128 + 512);
+    fn packed_values_are_overwritten_in_place_by_the_same_size() {
+        let mut a = test_array("<f4", &[16], false, &[0; 64]);
+        let ptr = a.data().as_ptr();
+        let payload = test_array("<i4", &[4, 4], false, &[9; 64]).npy_bytes().to_vec();
+        assert!(a.overwrite_in_place(&npy::parse(&payload).unwrap()));
+        assert_eq!((&a.npy_bytes()[..], a.data().as_ptr()), (&payload[..], ptr));
+        let other = test_array("<i4", &[5], false, &[9; 20]).npy_bytes().to_vec();
+        assert!(!a.overwrite_in_place(&npy::parse(&other).unwrap()));
+        let big = test_array("|u1", &[8192], false, &[1; 8192]).npy_bytes().to_vec();
+        assert!(
+            !a.overwrite_in_place(&npy::parse(&big).unwrap()),
+            "large values are not packed"
+        );
+        assert_eq!(a.npy_bytes(), &payload[..]);
+    }
+
+    #[test]
+    fn builder_reserves_at_most_the_limit_and_ends_exact() {
+        let dtype = Dtype::from_typestr("|u1").unwrap();
+        // A shape claiming 2^40 bytes: only the limit is reserved before data arrives.
+        let huge = NpArray::builder(dtype.clone(), Shape::from_slice(&[1 << 40]), false, 1 << 20).unwrap();
+        assert!(huge.full.data_capacity() <= (1 << 20) + 64);
+        let n = 5 << 20;
+        let mut b = NpArray::builder(dtype, Shape::from_slice(&[n]), false, 1 << 20).unwrap();
+        for _ in 0..5 {
+            b.push(&[3; 1 << 20]).unwrap();
+        }
+        let a = b.finish().unwrap();
+        within_alignment_slack(a.memory_usage(|_, n| n), 16 + std::mem::size_of::<Full>() + (5 << 20));
+        assert!(a.data().iter().all(|&b| b == 3));
+        let mut small = NpArray::builder(
+            Dtype::from_typestr("<f4").unwrap(),
+            Shape::from_slice(&[16]),
+            false,
+            1 << 20,
+        )
+        .unwrap();
+        small.push(&[1; 64]).unwrap();
+        assert!(small.finish().unwrap().is_packed());
+    }
+
+    #[test]
+    fn memory_usage_counts_every_block() {
+        let packed = test_array("|u1", &[1000], false, &[7; 1000]);
+        assert_eq!(packed.memory_usage(|_, n| n), 16 + 16 + 1000);
+        let full = test_array("|S1", &[1000], false, &[7; 1000]);
+        let header = 128;
+        within_alignment_slack(
+            full.memory_usage(|_, n| n),
+            16 + std::mem::size_of::<Full>() + (header + 1000usize).next_multiple_of(64),
+        );
+        let exact = test_array("|u1", &[4096], false, &[7; 4096]);
+        within_alignment_slack(exact.memory_usage(|_, n| n), 16 + std::mem::size_of::<Full>() + 4096);
+    }
+
+    /// `expected`, plus at most the padding a non-jemalloc allocator (the
+    /// tests' system malloc) costs to reach a 64-byte boundary.
+    fn within_alignment_slack(actual: usize, expected: usize) {
+        assert!(
+            (expected..expected + ARRAY_ALIGN).contains(&actual),
+            "{actual} vs {expected}"
+        );
     }
 }

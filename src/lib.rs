@@ -1,9 +1,12 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
-//! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array`, `rdb`,
-//! `slice`, `convert`) knows nothing of Redis and is unit-tested and fuzzed on
-//! its own. The `module` layer holds the commands and the only `unsafe` FFI
-//! callbacks.
+//! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array` and its
+//! `layout`s, `rdb`, `slice`, `convert`) knows nothing of Redis and is
+//! unit-tested and fuzzed on its own. The `module` layer holds the commands
+//! and the only `unsafe` FFI callbacks.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(target_endian = "big")]
 compile_error!("redis-numpy stores native-order data and supports little-endian hosts only");
@@ -13,6 +16,7 @@ pub mod compute;
 pub mod convert;
 pub mod dtype;
 pub mod error;
+pub mod layout;
 pub mod npy;
 pub mod pyliteral;
 pub mod rdb;

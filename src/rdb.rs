@@ -53,12 +53,12 @@ fn stored(e: NpyError) -> NpyError {
 
 /// Rebuilds an array from its meta and the data strings that follow it, read
 /// one at a time through `next_string`, validating every field and length.
-/// At most `reserve_limit` bytes are allocated before the data arrives (see
-/// [`NpArray::builder`]): the meta alone is not trusted with a big allocation.
+/// The meta alone is not trusted with a big allocation: at most one data
+/// string's worth ([`DATA_CHUNK_BYTES`]) is reserved before the data arrives,
+/// and the buffer grows as it does (see [`NpArray::builder`]).
 pub fn decode_with<B: AsRef<[u8]>>(
     encver: i32,
     meta: &[u8],
-    reserve_limit: u64,
     mut next_string: impl FnMut() -> Result<B>,
 ) -> Result<NpArray> {
     if !(1..=ENCODING_VERSION).contains(&encver) {
@@ -84,7 +84,7 @@ pub fn decode_with<B: AsRef<[u8]>>(
         let data = next_string()?;
         return NpArray::from_parts(dtype, shape, fortran_order, data.as_ref()).map_err(stored);
     }
-    let mut array = NpArray::builder(dtype, shape, fortran_order, reserve_limit).map_err(stored)?;
+    let mut array = NpArray::builder(dtype, shape, fortran_order, DATA_CHUNK_BYTES as u64).map_err(stored)?;
     while array.remaining() > 0 {
         let expected = array.remaining().min(DATA_CHUNK_BYTES);
         let string = next_string()?;
@@ -100,14 +100,16 @@ pub fn decode_with<B: AsRef<[u8]>>(
 }
 
 /// [`decode_with`] over data held in one slice: version 1's single string,
-/// or version 2's strings cut at [`DATA_CHUNK_BYTES`].
+/// or version 2's strings cut at [`DATA_CHUNK_BYTES`]. For tests, fuzzers and
+/// benches; Redis hands the module one string at a time.
+#[cfg(any(test, feature = "system-alloc"))]
 pub fn decode(encver: i32, meta: &[u8], data: &[u8]) -> Result<NpArray> {
     let mut strings: Box<dyn Iterator<Item = &[u8]>> = if encver == 1 {
         Box::new(std::iter::once(data))
     } else {
         Box::new(data.chunks(DATA_CHUNK_BYTES))
     };
-    let array = decode_with(encver, meta, data.len() as u64, || {
+    let array = decode_with(encver, meta, || {
         strings
             .next()
             .ok_or_else(|| NpyError::rdb("data is shorter than the shape needs"))
@@ -190,14 +192,11 @@ mod tests {
         );
         let meta = encode_meta(&a);
         let mut it = strings.iter();
-        let b = decode_with(2, &meta, 1 << 10, || Ok(*it.next().unwrap())).unwrap();
+        let b = decode_with(2, &meta, || Ok(*it.next().unwrap())).unwrap();
         assert_eq!(a.npy_bytes(), b.npy_bytes());
         // A string cut at another place is refused, as is a missing one.
         let mut wrong = [&data[..DATA_CHUNK_BYTES - 1], &data[DATA_CHUNK_BYTES - 1..]].into_iter();
-        let e = decode_with(2, &meta, u64::MAX, || {
-            wrong.next().ok_or_else(|| NpyError::rdb("no more"))
-        })
-        .unwrap_err();
+        let e = decode_with(2, &meta, || wrong.next().ok_or_else(|| NpyError::rdb("no more"))).unwrap_err();
         assert!(e.to_string().contains("expected 1048576"), "{e}");
         assert!(decode(2, &meta, &data[..n - 1]).is_err());
         // Version 1: the data in one string.
@@ -206,10 +205,10 @@ mod tests {
         // An empty array has no data string in version 2, one empty string in version 1.
         let meta = encode_meta(&test_array("<f4", &[0, 3], false, &[]));
         assert_eq!(data_strings(&decode(2, &meta, &[]).unwrap()).count(), 0);
-        assert!(decode_with(2, &meta, 0, || -> Result<&[u8]> { panic!("no string to read") }).is_ok());
-        // A record claiming 2^60 bytes allocates nothing before its data is missed.
+        assert!(decode_with(2, &meta, || -> Result<&[u8]> { panic!("no string to read") }).is_ok());
+        // A record claiming 2^60 bytes reserves one data string's worth before its data is missed.
         let huge = b"\x00\x01\x80\x80\x80\x80\x80\x80\x80\x80\x10'|u1'";
-        let e = decode_with(2, huge, 1 << 20, || Err::<&[u8], _>(NpyError::rdb("short read"))).unwrap_err();
+        let e = decode_with(2, huge, || Err::<&[u8], _>(NpyError::rdb("short read"))).unwrap_err();
         assert_eq!(e.to_string(), "invalid stored array: short read");
         assert!(decode(1, &meta, &[]).is_ok());
     }

@@ -10,6 +10,7 @@ use super::value_type::{self, NP_TYPE};
 use super::{config, guard, stats};
 use crate::array::NpArray;
 use crate::convert::{self, Value};
+use crate::layout::header_cache;
 use crate::npy;
 use crate::slice;
 
@@ -28,7 +29,7 @@ fn shape_reply(array: &NpArray) -> RedisValue {
 
 /// Validates a client's `.npy` payload against the format and the size limit.
 fn parse_payload<'a>(ctx: &Context, bytes: &'a [u8]) -> Result<npy::ParsedNpy<'a>, RedisError> {
-    let parsed = npy::parse(bytes).inspect_err(|_| stats::rejected_payload())?;
+    let parsed = header_cache::parse(bytes).inspect_err(|_| stats::rejected_payload())?;
     config::check_array_bytes(ctx, parsed.data.len() as u64)?;
     Ok(parsed)
 }
@@ -96,7 +97,7 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let [_, key_name, payload] = args.as_slice() else {
             return Err(RedisError::WrongArity);
         };
-        let rows = npy::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
+        let rows = header_cache::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
         let key = ctx.open_key_writable(key_name);
         let length = match key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? {
             Some(array) => {
@@ -130,7 +131,7 @@ pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let items = slice::parse(&spec.to_string_lossy())?;
-        let value = npy::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
+        let value = header_cache::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
         let key = ctx.open_key_writable(key_name);
         let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
             return Err(RedisError::Str("ERR no such key"));

@@ -3,16 +3,19 @@
 //! the test-only `debug_panic.rs`.
 //!
 //! Every callback runs its body under `guard::callback`, so a panic cannot
-//! unwind into Redis.
+//! unwind into Redis. Each unsafe operation has its own block and the reason
+//! it is sound (the crate denies `unsafe_op_in_unsafe_fn` and undocumented
+//! unsafe blocks).
 
 use std::ffi::{c_int, c_void, CString};
 use std::ptr;
 
+use redis_module::defrag::DefragContext;
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
-use super::{config, guard, stats};
-use crate::array::{AlignedBytes, NpArray, DATA_ALIGN};
+use super::{guard, stats};
+use crate::array::{BlocksMut, NpArray};
 use crate::error::NpyError;
 use crate::{npy, rdb};
 
@@ -54,9 +57,11 @@ pub static NP_TYPE: RedisType = RedisType::new(
 );
 
 /// # Safety
-/// `value` is a pointer Redis got from `Box::into_raw(Box<NpArray>)` (set_value, rdb_load, copy).
+/// `value` is a pointer Redis got from `Box::into_raw(Box<NpArray>)` (set_value,
+/// rdb_load, copy) and has not freed; the result must not outlive the callback.
 unsafe fn array<'a>(value: *const c_void) -> &'a NpArray {
-    &*value.cast::<NpArray>()
+    // SAFETY: per this function's contract `value` points to a live, boxed NpArray.
+    unsafe { &*value.cast::<NpArray>() }
 }
 
 /// # Safety
@@ -68,7 +73,7 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
             return ptr::null_mut();
         };
         let mut short_read = false;
-        let loaded = rdb::decode_with(encver, meta.as_ref(), config::max_array_bytes(), || {
+        let loaded = rdb::decode_with(encver, meta.as_ref(), || {
             raw::load_string_buffer(rdb).map_err(|_| {
                 short_read = true;
                 NpyError::rdb("short read")
@@ -90,15 +95,20 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
 
 fn log_io_error(rdb: *mut raw::RedisModuleIO, message: &str) {
     let text = CString::new(format!("redis-numpy: {message}").replace('\0', " ")).unwrap_or_default();
+    // SAFETY: the API table is written once by RedisModule_Init, before any callback runs.
+    let Some(log) = (unsafe { raw::RedisModule_LogIOError }) else {
+        return;
+    };
     // SAFETY: `rdb` is the live IO handle of this load; the format takes one C string.
-    unsafe { raw::RedisModule_LogIOError.unwrap()(rdb, c"warning".as_ptr(), c"%s".as_ptr(), text.as_ptr()) };
+    unsafe { log(rdb, c"warning".as_ptr(), c"%s".as_ptr(), text.as_ptr()) };
 }
 
 /// # Safety
 /// Called by Redis with a valid IO handle and a value of this type.
 unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
     guard::callback((), || {
-        let array = array(value);
+        // SAFETY: Redis passes a value of this type, alive for the call.
+        let array = unsafe { array(value) };
         raw::save_slice(rdb, &rdb::encode_meta(array));
         for string in rdb::data_strings(array) {
             raw::save_slice(rdb, string);
@@ -114,13 +124,20 @@ unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) 
 /// Called by Redis with a valid AOF handle, key and value of this type.
 unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::RedisModuleString, value: *mut c_void) {
     guard::callback((), || {
-        let array = array(value);
+        // SAFETY: Redis passes a value of this type, alive for the call.
+        let array = unsafe { array(value) };
+        // SAFETY: the API table is written once by RedisModule_Init, before any callback runs.
+        let Some(emit_aof) = (unsafe { raw::RedisModule_EmitAOF }) else {
+            return;
+        };
         let emit = |command: &std::ffi::CStr, npy: &[u8]| {
-            raw::RedisModule_EmitAOF.unwrap()(aof, command.as_ptr(), c"sb".as_ptr(), key, npy.as_ptr(), npy.len());
+            // SAFETY: `aof` and `key` are the live handles of this rewrite; "sb"
+            // takes the key string and a pointer + length that outlive the call.
+            unsafe { emit_aof(aof, command.as_ptr(), c"sb".as_ptr(), key, npy.as_ptr(), npy.len()) };
         };
         let pieces = array.pieces(AOF_PIECE_BYTES);
         if pieces.len() == 1 {
-            return emit(c"NP.SET", array.npy_bytes());
+            return emit(c"NP.SET", &array.npy_bytes());
         }
         for (i, (shape, range)) in pieces.into_iter().enumerate() {
             let mut npy = npy::write_header(array.dtype(), &shape, array.fortran_order());
@@ -133,20 +150,21 @@ unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::Re
 /// # Safety
 /// `value` is a value of this type.
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
-    guard::callback(0, || memory_usage(array(value)))
+    // SAFETY: Redis passes a value of this type, alive for the call.
+    guard::callback(0, || memory_usage(unsafe { array(value) }))
 }
 
-/// What an array really occupies (MEMORY USAGE, NP.INFO's `memory`): the data
-/// buffer counts as the allocator's block, jemalloc's size-class rounding
+/// What an array really occupies (MEMORY USAGE, NP.INFO's `memory`): each
+/// block counts as the allocator's block, jemalloc's size-class rounding
 /// included, as Redis counts its own strings.
 pub fn memory_usage(array: &NpArray) -> usize {
-    array.memory_usage(|ptr, requested| {
-        // SAFETY: the buffer came from RedisModule_Alloc (our global allocator, which
-        // returns Redis's pointer unchanged); the API pointer is set before any command runs.
-        match unsafe { raw::RedisModule_MallocSize } {
-            Some(malloc_size) if requested > 0 => unsafe { malloc_size(ptr.cast_mut().cast()) },
-            _ => requested,
-        }
+    // SAFETY: the API table is written once by RedisModule_Init, before any command runs.
+    let malloc_size = unsafe { raw::RedisModule_MallocSize };
+    array.memory_usage(|block, requested| match malloc_size {
+        // SAFETY: every block of a value comes from RedisModule_Alloc (the
+        // global allocator returns Redis's pointer unchanged) and is live.
+        Some(malloc_size) if requested > 0 => unsafe { malloc_size(block.cast_mut().cast()) },
+        _ => requested,
     })
 }
 
@@ -154,9 +172,22 @@ pub fn memory_usage(array: &NpArray) -> usize {
 /// Called by `DEBUG DIGEST(-VALUE)` with a valid digest and a value of this type.
 unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
     guard::callback((), || {
-        let npy = array(value).npy_bytes();
-        raw::RedisModule_DigestAddStringBuffer.unwrap()(md, npy.as_ptr().cast_mut().cast(), npy.len());
-        raw::RedisModule_DigestEndSequence.unwrap()(md);
+        // SAFETY: Redis passes a value of this type, alive for the call.
+        let npy = unsafe { array(value) }.npy_bytes();
+        // SAFETY: the API table is written once by RedisModule_Init, before any callback runs.
+        let api = unsafe {
+            (
+                raw::RedisModule_DigestAddStringBuffer,
+                raw::RedisModule_DigestEndSequence,
+            )
+        };
+        let (Some(add), Some(end)) = api else {
+            return;
+        };
+        // SAFETY: `md` is the live digest of this call; Redis only reads `npy.len()` bytes.
+        unsafe { add(md, npy.as_ptr().cast_mut().cast(), npy.len()) };
+        // SAFETY: as above.
+        unsafe { end(md) };
     });
 }
 
@@ -164,7 +195,8 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
 /// `value` is a value of this type, given up by Redis; it is not used again.
 unsafe extern "C" fn free(value: *mut c_void) {
     guard::callback((), || {
-        let array = Box::from_raw(value.cast::<NpArray>());
+        // SAFETY: `value` came from `Box::into_raw(Box<NpArray>)` and Redis hands it over for good.
+        let array = unsafe { Box::from_raw(value.cast::<NpArray>()) };
         stats::removed(&array);
     });
 }
@@ -172,43 +204,87 @@ unsafe extern "C" fn free(value: *mut c_void) {
 /// # Safety
 /// `value` is a value of this type.
 unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
-    guard::callback(1, || 1 + array(value).nbytes() as usize / FREE_EFFORT_UNIT)
+    // SAFETY: Redis passes a value of this type, alive for the call.
+    guard::callback(1, || 1 + unsafe { array(value) }.nbytes() as usize / FREE_EFFORT_UNIT)
 }
 
 /// Active defragmentation, on Redis builds whose jemalloc supports it (not
-/// Debian's, which refuses `activedefrag yes`): moves the value and its data
-/// buffer when jemalloc asks. Buffers are allocated in multiples of 64 bytes,
-/// so a moved buffer keeps its 64-byte alignment. Returns 0: nothing is left
-/// for a later pass.
+/// Debian's, which refuses `activedefrag yes`): moves the boxed value and each
+/// of its blocks when jemalloc asks, then lets the value check its data
+/// alignment (a moved block of the same size class keeps it on jemalloc; the
+/// value realigns itself if an allocator did otherwise). Returns 0: nothing is
+/// left for a later pass.
 ///
 /// # Safety
-/// Called by Redis with a defrag context and a pointer to a value of this type.
+/// Called by Redis, on the main thread, with a defrag context and a pointer to
+/// a value of this type.
 unsafe extern "C" fn defrag(
     ctx: *mut raw::RedisModuleDefragCtx,
     _key: *mut raw::RedisModuleString,
     value: *mut *mut c_void,
 ) -> c_int {
     guard::callback(0, || {
-        let Some(defrag_alloc) = raw::RedisModule_DefragAlloc else {
-            return 0;
-        };
-        // SAFETY (both moves): DefragAlloc returns null or a copy of the block,
-        // having freed the original; every reference is updated before use.
-        let moved = defrag_alloc(ctx, *value);
-        if !moved.is_null() {
-            *value = moved;
+        // SAFETY: Redis passes a live defrag context and holds the lock for the call.
+        let defrag = unsafe { DefragContext::new(ctx) };
+        // SAFETY: `*value` is the boxed NpArray, allocated through RedisModule_Alloc;
+        // DefragAlloc returns it or its copy (freeing the original), and the
+        // only reference to it, `*value`, is updated right here.
+        unsafe { *value = defrag.defrag_realloc(*value) };
+        // SAFETY: `*value` is now the value's (possibly new) address; nothing else refers to it.
+        let array = unsafe { &mut *(*value).cast::<NpArray>() };
+        match array.blocks_mut() {
+            BlocksMut::Packed(block) => move_boxed_slice(&defrag, block),
+            BlocksMut::Full(full) => {
+                move_box(&defrag, full);
+                move_vec(&defrag, full.buf_mut().block_mut());
+            }
         }
-        let buf = (*(*value).cast::<NpArray>()).buffer_mut();
-        if buf.capacity() == 0 {
-            return 0;
+        if let Err(e) = array.after_move() {
+            redis_module::logging::log_warning(format!("redis-numpy: defrag left a misaligned buffer: {e}"));
         }
-        let (ptr, align, len, capacity) = std::mem::replace(buf, AlignedBytes::new(DATA_ALIGN)).into_raw_parts();
-        let moved = defrag_alloc(ctx, ptr.cast()).cast::<u8>();
-        let ptr = if moved.is_null() { ptr } else { moved };
-        debug_assert_eq!(ptr as usize % DATA_ALIGN, 0);
-        *buf = AlignedBytes::from_raw_parts(ptr, align, len, capacity);
         0
     })
+}
+
+fn move_boxed_slice(defrag: &DefragContext, block: &mut Box<[u8]>) {
+    let (old, len) = (block.as_mut_ptr(), block.len());
+    if len == 0 {
+        return; // not an allocation
+    }
+    // SAFETY: the block came from RedisModule_Alloc and nothing else refers to it during the callback.
+    let moved = unsafe { defrag.defrag_realloc(old) };
+    if moved != old {
+        // SAFETY: DefragAlloc copied the `len` bytes to `moved` and freed `old`,
+        // so `moved` is an allocation of this Box's layout.
+        let fresh = unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(moved, len)) };
+        std::mem::forget(std::mem::replace(block, fresh)); // `old` is already freed
+    }
+}
+
+fn move_box<T>(defrag: &DefragContext, boxed: &mut Box<T>) {
+    let old: *mut T = &mut **boxed;
+    // SAFETY: the box came from RedisModule_Alloc and nothing else refers to it during the callback.
+    let moved = unsafe { defrag.defrag_realloc(old) };
+    if moved != old {
+        // SAFETY: DefragAlloc copied the `T` to `moved` and freed `old`.
+        let fresh = unsafe { Box::from_raw(moved) };
+        std::mem::forget(std::mem::replace(boxed, fresh)); // `old` is already freed
+    }
+}
+
+fn move_vec(defrag: &DefragContext, vec: &mut Vec<u8>) {
+    let (old, len, capacity) = (vec.as_mut_ptr(), vec.len(), vec.capacity());
+    if capacity == 0 {
+        return; // not an allocation
+    }
+    // SAFETY: the buffer came from RedisModule_Alloc and nothing else refers to it during the callback.
+    let moved = unsafe { defrag.defrag_realloc(old) };
+    if moved != old {
+        // SAFETY: DefragAlloc copied the whole block (`capacity` bytes, `len`
+        // of them initialised) to `moved` and freed `old`.
+        let fresh = unsafe { Vec::from_raw_parts(moved, len, capacity) };
+        std::mem::forget(std::mem::replace(vec, fresh)); // `old` is already freed
+    }
 }
 
 /// `COPY`: an independent deep copy.
@@ -221,7 +297,8 @@ unsafe extern "C" fn copy(
     value: *const c_void,
 ) -> *mut c_void {
     guard::callback(ptr::null_mut(), || {
-        let copy = array(value).clone();
+        // SAFETY: Redis passes a value of this type, alive for the call.
+        let copy = unsafe { array(value) }.clone();
         stats::added(&copy);
         Box::into_raw(Box::new(copy)).cast::<c_void>()
     })

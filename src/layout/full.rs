@@ -1,0 +1,158 @@
+//! The layout of every array the packed layout does not take: decoded
+//! metadata in a box of its own, and one buffer holding the data at a 64-byte
+//! boundary, preceded by the `.npy` header when keeping it there is free.
+//!
+//! With the header in the buffer, `NP.GET` replies straight from it: one copy,
+//! like `GET`. When header + data would take a bigger allocator block than
+//! the data alone by more than 1/16 of the data (always at `2^k` bytes: the
+//! 128-byte header turns a `2^k` block into `1.25 × 2^k`), the buffer holds
+//! the data at its exact size and `NP.GET` writes the header in front of a
+//! copy of it.
+
+use std::borrow::Cow;
+
+use super::aligned::AlignedBuf;
+use super::size_class;
+use crate::dtype::Dtype;
+use crate::error::Result;
+use crate::npy;
+use crate::shape::Shape;
+
+#[derive(Debug)]
+pub struct Full {
+    pub dtype: Dtype,
+    pub shape: Shape,
+    pub fortran_order: bool,
+    /// `header_len` bytes of `.npy` header (none if it is written on read), then the data.
+    pub(super) buf: AlignedBuf,
+    pub(super) header_len: usize,
+}
+
+/// Whether to keep an `header_len`-byte header in front of `nbytes` of data.
+pub fn keeps_header(header_len: usize, nbytes: usize) -> bool {
+    nbytes < super::packed::MAX_BLOCK || size_class::extra_fits(header_len, nbytes)
+}
+
+impl Full {
+    /// An empty value (no data yet) with room for `reserve` data bytes, the
+    /// header written if [`keeps_header`] says so for `final_nbytes`.
+    pub fn with_capacity(
+        dtype: Dtype,
+        shape: Shape,
+        fortran_order: bool,
+        final_nbytes: usize,
+        reserve: usize,
+    ) -> Result<Full> {
+        let header = npy::write_header(&dtype, &shape, fortran_order);
+        let header_len = if keeps_header(header.len(), final_nbytes) {
+            header.len()
+        } else {
+            0
+        };
+        let mut buf = AlignedBuf::with_capacity(header_len + reserve)?;
+        buf.extend_from_slice(&header[..header_len])?;
+        Ok(Full {
+            dtype,
+            shape,
+            fortran_order,
+            buf,
+            header_len,
+        })
+    }
+
+    /// Whether the buffer holds the `.npy` header in front of the data.
+    pub fn keeps_header(&self) -> bool {
+        self.header_len > 0
+    }
+
+    pub fn header_len(&self) -> usize {
+        self.header_len
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.buf.as_slice()[self.header_len..]
+    }
+
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf.as_mut_slice()[self.header_len..]
+    }
+
+    /// Appends data bytes (within the capacity, or growing to fit exactly).
+    pub fn push_data(&mut self, data: &[u8]) -> Result<()> {
+        self.buf.extend_from_slice(data)
+    }
+
+    pub fn resize_data(&mut self, nbytes: usize) -> Result<()> {
+        self.buf.resize_zeroed(self.header_len + nbytes)
+    }
+
+    /// Data bytes the buffer holds without growing.
+    pub fn data_capacity(&self) -> usize {
+        self.buf.capacity() - self.header_len
+    }
+
+    pub fn reserve_data(&mut self, nbytes: usize) -> Result<()> {
+        self.buf.reserve_total(self.header_len + nbytes)
+    }
+
+    pub fn npy_bytes(&self) -> Cow<'_, [u8]> {
+        if self.header_len > 0 {
+            return Cow::Borrowed(self.buf.as_slice());
+        }
+        let mut out = npy::write_header(&self.dtype, &self.shape, self.fortran_order);
+        out.extend_from_slice(self.data());
+        Cow::Owned(out)
+    }
+
+    /// Replaces the contents in the existing buffer if the new value keeps the
+    /// same header arrangement and fits without much slack (at most 1/8 more
+    /// than needed). Returns false, changing nothing, otherwise.
+    pub fn overwrite(&mut self, dtype: &Dtype, shape: &Shape, fortran_order: bool, data: &[u8]) -> bool {
+        let header = npy::write_header(dtype, shape, fortran_order);
+        let header_len = if keeps_header(header.len(), data.len()) {
+            header.len()
+        } else {
+            0
+        };
+        let needed = header_len + data.len();
+        let capacity = self.buf.capacity();
+        if (header_len == 0) != (self.header_len == 0) || needed > capacity || capacity - needed > needed / 8 {
+            return false;
+        }
+        self.buf.clear();
+        for piece in [&header[..header_len], data] {
+            self.buf.extend_from_slice(piece).expect("within the capacity");
+        }
+        self.dtype = dtype.clone();
+        self.shape = shape.clone();
+        self.fortran_order = fortran_order;
+        self.header_len = header_len;
+        true
+    }
+
+    /// Sets a new shape and order for the data (after it grew, or a reshape),
+    /// rewriting a kept header in place. Returns false, changing nothing, if
+    /// the header's length would change (the caller rebuilds).
+    pub fn relabel(&mut self, shape: &[u64], fortran_order: bool) -> bool {
+        if self.header_len > 0 {
+            let header = npy::write_header(&self.dtype, shape, fortran_order);
+            if header.len() != self.header_len {
+                return false;
+            }
+            self.buf.as_mut_slice()[..header.len()].copy_from_slice(&header);
+        }
+        self.shape = Shape::from_slice(shape);
+        self.fortran_order = fortran_order;
+        true
+    }
+
+    /// The data buffer's block, for MEMORY USAGE.
+    pub fn block(&self) -> (*const u8, usize) {
+        self.buf.block()
+    }
+
+    /// The data buffer, for active defragmentation.
+    pub(crate) fn buf_mut(&mut self) -> &mut AlignedBuf {
+        &mut self.buf
+    }
+}

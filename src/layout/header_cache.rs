@@ -1,0 +1,161 @@
+//! Recently seen `.npy` headers and what they decode to.
+//!
+//! A feature store writes millions of vectors of one shape, so most payloads
+//! start with a header the module has just parsed. Parsing one costs a
+//! literal parse and a dozen small allocations; a cache hit costs one memcmp.
+//!
+//! The key is the payload's whole prefix up to the data: magic, version,
+//! length field and header text. The decoded metadata is a pure function of
+//! those bytes, so a payload that starts with a cached prefix decodes to the
+//! cached entry, and a payload whose header differs in any byte misses. Only
+//! the data length is checked on a hit; anything else goes through
+//! [`npy::parse`], which also produces every error message.
+
+use std::cell::RefCell;
+
+use crate::dtype::Dtype;
+use crate::error::Result;
+use crate::npy::{self, ParsedNpy};
+use crate::shape::Shape;
+
+/// Headers remembered at once; a stream usually has one or two shapes.
+const ENTRIES: usize = 8;
+/// Longer prefixes (wide structured dtypes) are parsed every time.
+const MAX_PREFIX: usize = 4096;
+
+struct Entry {
+    prefix: Vec<u8>,
+    dtype: Dtype,
+    shape: Shape,
+    fortran_order: bool,
+    nbytes: u64,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: Vec<Entry>,
+    next: usize,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+impl Cache {
+    fn lookup<'a>(&self, bytes: &'a [u8]) -> Option<ParsedNpy<'a>> {
+        let entry = self.entries.iter().find(|e| {
+            bytes.len() >= e.prefix.len()
+                && (bytes.len() - e.prefix.len()) as u64 == e.nbytes
+                && bytes[..e.prefix.len()] == e.prefix[..]
+        })?;
+        Some(ParsedNpy {
+            dtype: entry.dtype.clone(),
+            shape: entry.shape.clone(),
+            fortran_order: entry.fortran_order,
+            data: &bytes[entry.prefix.len()..],
+        })
+    }
+
+    fn insert(&mut self, prefix: &[u8], parsed: &ParsedNpy) {
+        let entry = Entry {
+            prefix: prefix.to_vec(),
+            dtype: parsed.dtype.clone(),
+            shape: parsed.shape.clone(),
+            fortran_order: parsed.fortran_order,
+            nbytes: parsed.data.len() as u64,
+        };
+        if self.entries.len() < ENTRIES {
+            self.entries.push(entry);
+        } else {
+            self.entries[self.next] = entry;
+            self.next = (self.next + 1) % ENTRIES;
+        }
+    }
+}
+
+/// [`npy::parse`], answered from the cache when the header was seen recently.
+pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
+    if let Some(hit) = CACHE.with(|c| c.borrow().lookup(bytes)) {
+        return Ok(hit);
+    }
+    let parsed = npy::parse(bytes)?;
+    let prefix_len = bytes.len() - parsed.data.len();
+    if prefix_len <= MAX_PREFIX {
+        CACHE.with(|c| c.borrow_mut().insert(&bytes[..prefix_len], &parsed));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn payload(descr: &str, shape: &[u64], fortran: bool) -> Vec<u8> {
+        let dtype = Dtype::from_descr_text(descr).unwrap();
+        let n = crate::shape::nbytes(shape, dtype.itemsize()).unwrap() as usize;
+        let mut out = npy::write_header(&dtype, shape, fortran);
+        out.extend((0..n).map(|i| i as u8));
+        out
+    }
+
+    fn same(a: &Result<ParsedNpy>, b: &Result<ParsedNpy>) -> bool {
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                (&a.dtype, &a.shape, a.fortran_order, a.data) == (&b.dtype, &b.shape, b.fortran_order, b.data)
+            }
+            (Err(a), Err(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+
+    const DESCRS: [&str; 6] = [
+        "'<f4'",
+        "'>i2'",
+        "'|u1'",
+        "'<c16'",
+        "'|S3'",
+        "[('a', '<i4'), ('b', '|u1')]",
+    ];
+
+    proptest! {
+        /// A cached decode is always the decode a fresh parse gives, and a
+        /// header changed in any byte (after its twin was cached) never gets
+        /// the twin's entry.
+        #[test]
+        fn cached_decode_equals_a_fresh_one(
+            descr in 0..DESCRS.len(),
+            shape in proptest::collection::vec(0u64..5, 0..4),
+            fortran in any::<bool>(),
+            flip_at in any::<prop::sample::Index>(),
+            flip_to in any::<u8>(),
+            warm in any::<bool>(),
+        ) {
+            let bytes = payload(DESCRS[descr], &shape, fortran);
+            if warm {
+                parse(&bytes).unwrap();
+            }
+            prop_assert!(same(&parse(&bytes), &npy::parse(&bytes)));
+            prop_assert!(same(&parse(&bytes), &npy::parse(&bytes)), "second call hits");
+            let header_len = bytes.len() - npy::parse(&bytes).unwrap().data.len();
+            let mut changed = bytes.clone();
+            changed[flip_at.index(header_len)] = flip_to;
+            prop_assert!(same(&parse(&changed), &npy::parse(&changed)));
+            // A different data length with the same header: refused exactly as a fresh parse refuses it.
+            let mut longer = bytes.clone();
+            longer.push(0);
+            prop_assert!(same(&parse(&longer), &npy::parse(&longer)));
+        }
+    }
+
+    #[test]
+    fn a_stream_of_one_shape_hits() {
+        let bytes = payload("'<f4'", &[16], false);
+        parse(&bytes).unwrap();
+        let hit = CACHE.with(|c| c.borrow().lookup(&bytes).is_some());
+        assert!(hit);
+        let other = payload("'<f4'", &[17], false);
+        assert!(CACHE.with(|c| c.borrow().lookup(&other).is_none()));
+    }
+}

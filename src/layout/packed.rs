@@ -1,0 +1,225 @@
+//! The layout of small arrays of the numeric dtypes: metadata and data in one
+//! allocation, no `.npy` header stored (it is written again on read, which is
+//! cheap at this size).
+//!
+//! ```text
+//! u64 word 0     dtype slot (u8), ndim (u8), flags (u8, bit 0 = Fortran order), 0…
+//! u64 words 1..  the shape, one native-endian u64 per axis
+//! zero padding   to the next multiple of 16 bytes
+//! data           nbytes, to the end of the allocation
+//! ```
+//!
+//! A float32[16] is one 80-byte block (16 + 64), against 192 bytes for the
+//! header + data buffer and about 130 bytes of decoded metadata it would take
+//! in the full layout. The dtype is one of [`SIMPLE_DTYPES`], so `dtype()`
+//! can still hand out a `&Dtype`. The block must start at a 16-byte boundary
+//! (every malloc gives that); [`Packed::new`] checks it and the caller falls
+//! back to the full layout if not.
+
+use crate::dtype::{ByteOrder, Dtype, Kind};
+use crate::shape;
+
+/// Largest block the packed layout is used for. Below 4 KiB, MEMORY USAGE
+/// has no size-class ratio to keep, and NP.GET's extra copy is negligible.
+pub const MAX_BLOCK: usize = 4096;
+/// The data's alignment: enough for every dtype's typed view.
+pub const DATA_ALIGN: usize = 16;
+
+const FLAG_FORTRAN: u8 = 1;
+
+macro_rules! simple_dtypes {
+    ($($kind:ident),* $(,)?) => {
+        /// The dtypes the packed layout can hold, each in the three byte orders.
+        static SIMPLE_DTYPES: &[Dtype] = &[$(
+            Dtype { kind: Kind::$kind, order: ByteOrder::Little },
+            Dtype { kind: Kind::$kind, order: ByteOrder::Big },
+            Dtype { kind: Kind::$kind, order: ByteOrder::NotApplicable },
+        )*];
+    };
+}
+
+simple_dtypes!(
+    Bool, Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32, UInt64, Float16, Float32, Float64, Complex64, Complex128,
+);
+
+/// `dtype`'s index in [`SIMPLE_DTYPES`], if it has one.
+fn slot(dtype: &Dtype) -> Option<u8> {
+    let kind = match dtype.kind {
+        Kind::Bool => 0,
+        Kind::Int8 => 1,
+        Kind::Int16 => 2,
+        Kind::Int32 => 3,
+        Kind::Int64 => 4,
+        Kind::UInt8 => 5,
+        Kind::UInt16 => 6,
+        Kind::UInt32 => 7,
+        Kind::UInt64 => 8,
+        Kind::Float16 => 9,
+        Kind::Float32 => 10,
+        Kind::Float64 => 11,
+        Kind::Complex64 => 12,
+        Kind::Complex128 => 13,
+        _ => return None,
+    };
+    let order = match dtype.order {
+        ByteOrder::Little => 0,
+        ByteOrder::Big => 1,
+        ByteOrder::NotApplicable => 2,
+    };
+    Some(kind * 3 + order)
+}
+
+/// Bytes in front of the data for an array of `ndim` axes.
+fn meta_len(ndim: usize) -> usize {
+    (8 + 8 * ndim).next_multiple_of(DATA_ALIGN)
+}
+
+/// The block size a packed array of this metadata needs, if it can be packed.
+pub fn block_len(dtype: &Dtype, ndim: usize, nbytes: usize) -> Option<usize> {
+    slot(dtype)?;
+    let len = meta_len(ndim) + nbytes;
+    (ndim <= shape::MAX_NDIM && len <= MAX_BLOCK).then_some(len)
+}
+
+/// Writes metadata and data into a block of exactly [`block_len`] bytes.
+fn fill(block: &mut [u8], dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) {
+    let meta = meta_len(shape.len());
+    write_meta(
+        &mut block[..meta],
+        slot(dtype).expect("block_len checked the dtype"),
+        shape,
+        fortran_order,
+    );
+    block[meta..].copy_from_slice(data);
+}
+
+fn write_meta(meta: &mut [u8], slot: u8, shape: &[u64], fortran_order: bool) {
+    meta.fill(0);
+    meta[0] = slot;
+    meta[1] = shape.len() as u8;
+    meta[2] = if fortran_order { FLAG_FORTRAN } else { 0 };
+    for (i, d) in shape.iter().enumerate() {
+        meta[8 + 8 * i..16 + 8 * i].copy_from_slice(&d.to_ne_bytes());
+    }
+}
+
+#[derive(Debug)]
+pub struct Packed(Box<[u8]>);
+
+impl Packed {
+    /// Packs an array, or `None` when its dtype, size or the block's address
+    /// do not suit this layout. The caller checked that `data` fits `shape`.
+    pub fn new(dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) -> Option<Packed> {
+        let len = block_len(dtype, shape.len(), data.len())?;
+        let mut block = vec![0u8; len].into_boxed_slice();
+        if block.as_ptr().align_offset(DATA_ALIGN) != 0 {
+            return None;
+        }
+        fill(&mut block, dtype, shape, fortran_order, data);
+        Some(Packed(block))
+    }
+
+    /// Overwrites this array with another of the same block size, in place.
+    /// Returns false, changing nothing, when the sizes differ.
+    pub fn overwrite(&mut self, dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) -> bool {
+        if block_len(dtype, shape.len(), data.len()) != Some(self.0.len()) {
+            return false;
+        }
+        fill(&mut self.0, dtype, shape, fortran_order, data);
+        true
+    }
+
+    /// Gives the data a new shape and order (same element count) in place.
+    /// Returns false, changing nothing, if the metadata would change length.
+    pub fn relabel(&mut self, shape: &[u64], fortran_order: bool) -> bool {
+        let meta = meta_len(shape.len());
+        if shape.len() > shape::MAX_NDIM || meta != meta_len(usize::from(self.0[1])) {
+            return false;
+        }
+        let slot = self.0[0];
+        write_meta(&mut self.0[..meta], slot, shape, fortran_order);
+        true
+    }
+
+    pub fn dtype(&self) -> &'static Dtype {
+        &SIMPLE_DTYPES[usize::from(self.0[0])]
+    }
+
+    pub fn shape(&self) -> &[u64] {
+        let ndim = usize::from(self.0[1]);
+        bytemuck::try_cast_slice(&self.0[8..8 + 8 * ndim])
+            .expect("packed blocks are 16-byte aligned (checked when built and moved)")
+    }
+
+    pub fn fortran_order(&self) -> bool {
+        self.0[2] & FLAG_FORTRAN != 0
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.0[meta_len(usize::from(self.0[1]))..]
+    }
+
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let start = meta_len(usize::from(self.0[1]));
+        &mut self.0[start..]
+    }
+
+    /// Whether the block still starts at a 16-byte boundary (after a move).
+    pub fn is_aligned(&self) -> bool {
+        self.0.as_ptr().align_offset(DATA_ALIGN) == 0
+    }
+
+    /// The allocator's block and its requested size, for MEMORY USAGE.
+    pub fn block(&self) -> (*const u8, usize) {
+        (self.0.as_ptr(), self.0.len())
+    }
+
+    /// The block, for active defragmentation, which moves it.
+    pub(crate) fn block_mut(&mut self) -> &mut Box<[u8]> {
+        &mut self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_name_their_dtypes() {
+        for (i, dtype) in SIMPLE_DTYPES.iter().enumerate() {
+            assert_eq!(slot(dtype), Some(i as u8), "{dtype:?}");
+        }
+        assert_eq!(slot(&Dtype::from_typestr("|S3").unwrap()), None);
+    }
+
+    #[test]
+    fn a_float32_16_is_one_80_byte_block() {
+        let dtype = Dtype::from_typestr("<f4").unwrap();
+        let data: Vec<u8> = (0..64).collect();
+        let p = Packed::new(&dtype, &[16], false, &data).unwrap();
+        assert_eq!(p.block().1, 80);
+        assert_eq!(
+            (p.dtype(), p.shape(), p.fortran_order(), p.data()),
+            (&dtype, &[16u64][..], false, &data[..])
+        );
+        assert_eq!(p.data().as_ptr() as usize % DATA_ALIGN, 0);
+        let big = Dtype::from_typestr(">i2").unwrap();
+        let q = Packed::new(&big, &[2, 3, 1], true, &[1; 12]).unwrap();
+        assert_eq!(
+            (q.dtype(), q.shape(), q.fortran_order()),
+            (&big, &[2u64, 3, 1][..], true)
+        );
+        assert!(Packed::new(&dtype, &[1024], false, &[0; 4096]).is_none(), "too big");
+    }
+
+    #[test]
+    fn overwrite_needs_the_same_block_size() {
+        let f4 = Dtype::from_typestr("<f4").unwrap();
+        let mut p = Packed::new(&f4, &[4], false, &[1; 16]).unwrap();
+        let i2 = Dtype::from_typestr("<i2").unwrap();
+        assert!(p.overwrite(&i2, &[8], true, &[2; 16]));
+        assert_eq!((p.dtype(), p.shape(), p.data()), (&i2, &[8u64][..], &[2u8; 16][..]));
+        assert!(!p.overwrite(&i2, &[9], false, &[3; 18]));
+        assert_eq!(p.data(), &[2u8; 16][..], "unchanged when refused");
+    }
+}
