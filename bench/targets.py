@@ -27,6 +27,15 @@ BIG_ROUND_TRIP = 1.11
 BIG_PEAK_CHUNKS = 2
 # A 1,000-row slice of a sharded array ÷ the same slice on one server.
 SHARDED_SLICE = 2.0
+# Pipelined NP.SET of float32[16] ÷ SET of its raw bytes: wall time, server time.
+SMALL_SET_WALL = 1.3
+SMALL_SET_SERVER = 3.0
+# Memory per key: float32[16] at most the raw-bytes string + this; float32[384] at most this ratio.
+SMALL_KEY_OVER = 48
+SMALL_KEY_RATIO = 1.05
+# MEMORY USAGE at 2^k bytes, 4 KiB to 256 MiB: at most ratio × nbytes + over.
+MEMORY_USAGE_RATIO = 1.10
+MEMORY_USAGE_OVER = 64
 
 
 def getset(nbytes: int) -> float:
@@ -47,4 +56,9 @@ def facts() -> dict[str, str]:
         "target-slice": f"{SLICE}×",
         "target-big": f"{BIG_ROUND_TRIP}×",
         "target-sharded": f"{SHARDED_SLICE}×",
+        "target-small-set-wall": f"{SMALL_SET_WALL}×",
+        "target-small-set-server": f"{SMALL_SET_SERVER}×",
+        "target-small-key": f"raw string + {SMALL_KEY_OVER} B",
+        "target-small-key-384": f"{SMALL_KEY_RATIO}×",
+        "target-memory-usage": f"{MEMORY_USAGE_RATIO} × nbytes + {MEMORY_USAGE_OVER} B",
     }

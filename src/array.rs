@@ -560,7 +560,7 @@ mod tests {
         let data: Vec<u8> = (0..24u8).collect();
         let a = test_array("<f8", &[3], false, &data);
         assert_eq!(a.data(), &data[..]);
-        let again = NpArray::from_npy(a.npy_bytes()).unwrap();
+        let again = NpArray::from_npy(&a.npy_bytes()).unwrap();
         assert_eq!(again.npy_bytes(), a.npy_bytes());
         assert_eq!((a.size(), a.nbytes(), a.itemsize(), a.ndim()), (3, 24, 8, 1));
     }
@@ -605,9 +605,9 @@ mod tests {
     fn append_grows_along_axis_0_in_c_order() {
         let mut a = test_array("<i2", &[1, 2], false, &[1, 0, 2, 0]);
         let rows = test_array("<i2", &[2, 2], false, &[3, 0, 4, 0, 5, 0, 6, 0]);
-        a.append(&parsed(rows.npy_bytes())).unwrap();
+        a.append(&parsed(&rows.npy_bytes())).unwrap();
         let one_row = test_array("<i2", &[2], false, &[7, 0, 8, 0]);
-        a.append(&parsed(one_row.npy_bytes())).unwrap();
+        a.append(&parsed(&one_row.npy_bytes())).unwrap();
         assert_eq!(a.shape(), &[4, 2]);
         assert_eq!(a.as_slice::<i16>().unwrap(), &[1, 2, 3, 4, 5, 6, 7, 8]);
         let fresh = test_array("<i2", &[4, 2], false, a.data());
@@ -621,11 +621,11 @@ mod tests {
         let dtype = || Dtype::from_typestr("|u1").unwrap();
         let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 1]), true, &[1, 2]).unwrap();
         let cols = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 2]), true, &[3, 4, 5, 6]).unwrap();
-        a.append(&parsed(cols.npy_bytes())).unwrap();
+        a.append(&parsed(&cols.npy_bytes())).unwrap();
         assert_eq!(a.shape(), &[2, 3]);
         assert_eq!(a.data(), &[1, 2, 3, 4, 5, 6]);
         let c_cols = test_array("|u1", &[2, 2], false, &[0; 4]);
-        let err = a.append(&parsed(c_cols.npy_bytes())).unwrap_err().to_string();
+        let err = a.append(&parsed(&c_cols.npy_bytes())).unwrap_err().to_string();
         assert!(
             err.contains("C order but the stored array is in Fortran order"),
             "{err}"
@@ -647,13 +647,13 @@ mod tests {
             ),
             (test_array("<f4", &[1, 1, 3], false, &[0; 12]), "does not fit"),
         ] {
-            let err = a.append(&parsed(other.npy_bytes())).unwrap_err().to_string();
+            let err = a.append(&parsed(&other.npy_bytes())).unwrap_err().to_string();
             assert!(err.starts_with("cannot append: ") && err.contains(expected), "{err}");
             assert_eq!(a.npy_bytes(), &before[..]);
         }
         let mut scalar = test_array("<f4", &[], false, &[0; 4]);
         let err = scalar
-            .append(&parsed(test_array("<f4", &[], false, &[0; 4]).npy_bytes()))
+            .append(&parsed(&test_array("<f4", &[], false, &[0; 4]).npy_bytes()))
             .unwrap_err();
         assert!(err.to_string().contains("0-d"));
     }
@@ -705,7 +705,7 @@ mod tests {
     fn packed_values_are_overwritten_in_place_by_the_same_size() {
         let mut a = test_array("<f4", &[16], false, &[0; 64]);
         let ptr = a.data().as_ptr();
-        let payload = test_array("<i4", &[4, 4], false, &[9; 64]).npy_bytes().to_vec();
+        let payload = test_array("<i4", &[16], false, &[9; 64]).npy_bytes().to_vec();
         assert!(a.overwrite_in_place(&npy::parse(&payload).unwrap()));
         assert_eq!((&a.npy_bytes()[..], a.data().as_ptr()), (&payload[..], ptr));
         let other = test_array("<i4", &[5], false, &[9; 20]).npy_bytes().to_vec();
@@ -761,7 +761,7 @@ mod tests {
     /// tests' system malloc) costs to reach a 64-byte boundary.
     fn within_alignment_slack(actual: usize, expected: usize) {
         assert!(
-            (expected..expected + ARRAY_ALIGN).contains(&actual),
+            (expected..=expected + ARRAY_ALIGN).contains(&actual),
             "{actual} vs {expected}"
         );
     }

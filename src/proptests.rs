@@ -353,7 +353,7 @@ fn mutate(valid: &[u8], m: &Mutation) -> Vec<u8> {
 fn assert_canonical_fixed_point(payload: &[u8]) -> std::result::Result<(), TestCaseError> {
     if let Ok(a) = NpArray::from_npy(payload) {
         prop_assert!(payload.ends_with(a.data()));
-        let b = NpArray::from_npy(a.npy_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let b = NpArray::from_npy(&a.npy_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(a.npy_bytes() == b.npy_bytes());
         let meta = rdb::encode_meta(&a);
         let c = rdb::decode(rdb::ENCODING_VERSION, &meta, a.data()).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -459,8 +459,9 @@ proptest! {
         let a = case.array();
         prop_assert!(a.data() == &case.data[..]);
         prop_assert_eq!(a.itemsize(), case.spec.itemsize);
-        prop_assert_eq!(a.data().as_ptr() as usize % npy::ARRAY_ALIGN, 0);
-        let b = NpArray::from_npy(a.npy_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let align = if a.is_packed() { crate::layout::packed::DATA_ALIGN } else { npy::ARRAY_ALIGN };
+        prop_assert_eq!(a.data().as_ptr() as usize % align, 0);
+        let b = NpArray::from_npy(&a.npy_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(a.npy_bytes() == b.npy_bytes());
         prop_assert_eq!(b.dtype(), &case.dtype);
         prop_assert_eq!(b.shape(), &case.shape[..]);

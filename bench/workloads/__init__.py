@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..harness import Bench
 from ..table import Table
-from . import append, big_arrays, clients, getset, metadata, persistence, python_client, sharded, slice
+from . import append, big_arrays, clients, getset, metadata, persistence, python_client, sharded, slice, small
 
 
 @dataclass(frozen=True)
@@ -33,4 +33,5 @@ WORKLOADS = [
     Workload("client", python_client.run),  # h)
     Workload("big", big_arrays.run),  # i)
     Workload("sharded", sharded.run),  # j)
+    Workload("small", small.run),  # k) and l)
 ]

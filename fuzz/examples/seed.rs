@@ -139,7 +139,7 @@ fn main() {
     for (name, array) in &arrays {
         let npy_bytes = array.npy_bytes();
         if name.starts_with("synth_") && npy_bytes.len() <= MAX_SEED {
-            write(&npy_dir, name, npy_bytes, &mut counts[0]);
+            write(&npy_dir, name, &npy_bytes, &mut counts[0]);
         }
         // RDB record: encver, u32 LE meta length, meta, data (see fuzz_targets/rdb_decode.rs).
         let meta = rdb::encode_meta(array);
