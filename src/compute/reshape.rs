@@ -193,7 +193,7 @@ mod tests {
         );
         transpose(&mut a).unwrap();
         assert_eq!((a.shape(), a.fortran_order()), (&[3u64, 2][..], false));
-        let again = NpArray::from_npy(a.npy_bytes()).unwrap();
+        let again = NpArray::from_npy(&a.npy_bytes()).unwrap();
         assert_eq!(again.npy_bytes(), a.npy_bytes(), "header as np.save writes it");
     }
 
