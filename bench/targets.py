@@ -36,6 +36,10 @@ SMALL_KEY_RATIO = 1.05
 # MEMORY USAGE at 2^k bytes, 4 KiB to 256 MiB: at most ratio × nbytes + over.
 MEMORY_USAGE_RATIO = 1.10
 MEMORY_USAGE_OVER = 64
+# NP.REDUCE over 100 MB of float32: NumPy's single-threaded time ÷ the server's (higher is better).
+REDUCE_SPEED = 0.8
+# NP.UPDATE add over 1M elements ÷ a memcpy of the same bytes.
+UPDATE_VS_MEMCPY = 2.0
 
 
 def getset(nbytes: int) -> float:
@@ -61,4 +65,6 @@ def facts() -> dict[str, str]:
         "target-small-key": f"raw string + {SMALL_KEY_OVER} B",
         "target-small-key-384": f"{SMALL_KEY_RATIO}×",
         "target-memory-usage": f"{MEMORY_USAGE_RATIO} × nbytes + {MEMORY_USAGE_OVER} B",
+        "target-reduce": f"{REDUCE_SPEED}×",
+        "target-update": f"{UPDATE_VS_MEMCPY}×",
     }

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..harness import Bench
 from ..table import Table
-from . import append, big_arrays, clients, getset, metadata, persistence, python_client, sharded, slice, small
+from . import append, big_arrays, clients, compute, getset, metadata, persistence, python_client, sharded, slice, small
 
 
 @dataclass(frozen=True)
@@ -34,4 +34,5 @@ WORKLOADS = [
     Workload("big", big_arrays.run),  # i)
     Workload("sharded", sharded.run),  # j)
     Workload("small", small.run),  # k) and l)
+    Workload("compute", compute.run),  # m)
 ]
