@@ -199,18 +199,31 @@ impl Dtype {
     /// Parses the text of a `descr` literal, e.g. `'<f8'` or `[('a', '<i4')]`.
     pub fn from_descr_text(text: &str) -> Result<Dtype> {
         let mut p = Parser::new(text);
-        let dtype = Dtype::parse(&mut p)?;
+        let dtype = Dtype::parse_under(&mut p, &mut Rules::client())?;
+        p.end()?;
+        Ok(dtype)
+    }
+
+    /// Parses a descr this module stored (RDB), under the rules it was
+    /// accepted with, which older builds did not yet have all of (see [`Rules`]).
+    pub fn from_stored_descr_text(text: &str) -> Result<Dtype> {
+        let mut p = Parser::new(text);
+        let dtype = Dtype::parse_under(&mut p, &mut Rules::stored())?;
         p.end()?;
         Ok(dtype)
     }
 
     /// Reads a `descr` value from a header being parsed.
     pub fn parse(p: &mut Parser) -> Result<Dtype> {
+        Dtype::parse_under(p, &mut Rules::client())
+    }
+
+    fn parse_under(p: &mut Parser, rules: &mut Rules) -> Result<Dtype> {
         match p.peek_kind()? {
             Next::Str => Dtype::from_typestr(&p.string()?.1),
             Next::List => {
                 let mut descr = String::new();
-                let itemsize = write_record(p, &mut descr, &mut FieldBudget(MAX_FIELDS))?;
+                let itemsize = write_record(p, &mut descr, rules)?;
                 Ok(Dtype {
                     kind: Kind::Record(Arc::new(Record {
                         descr: descr.into_boxed_str(),
@@ -464,13 +477,34 @@ fn parse_time_unit(bracket: Option<&str>) -> Option<TimeUnit> {
     })
 }
 
-/// Entries a descr may still list (see [`MAX_FIELDS`]), shared by all its records.
-struct FieldBudget(usize);
+/// What a descr is held to while it is read. A client's payload meets every
+/// rule; a descr this module stored earlier (RDB) is read back under the rules
+/// it was accepted with then (no field cap, no subarray bounds, no title
+/// checks), so a value accepted by an older build still loads.
+struct Rules {
+    /// Entries the descr may still list (see [`MAX_FIELDS`]), all records counted.
+    fields_left: usize,
+    strict: bool,
+}
 
-impl FieldBudget {
-    fn take(&mut self) -> Result<()> {
-        self.0 = self
-            .0
+impl Rules {
+    fn client() -> Rules {
+        Rules {
+            fields_left: MAX_FIELDS,
+            strict: true,
+        }
+    }
+
+    fn stored() -> Rules {
+        Rules {
+            fields_left: usize::MAX,
+            strict: false,
+        }
+    }
+
+    fn take_field(&mut self) -> Result<()> {
+        self.fields_left = self
+            .fields_left
             .checked_sub(1)
             .ok_or_else(|| NpyError::invalid(format!("structured dtype has more than {MAX_FIELDS} fields")))?;
         Ok(())
@@ -481,7 +515,7 @@ impl FieldBudget {
 /// and writes it to `out` as np.save writes it; returns its itemsize. A
 /// padding entry is an unnamed void: adjacent ones are written as one, and
 /// empty ones not at all.
-fn write_record<'a>(p: &mut Parser<'a>, out: &mut String, budget: &mut FieldBudget) -> Result<u64> {
+fn write_record<'a>(p: &mut Parser<'a>, out: &mut String, rules: &mut Rules) -> Result<u64> {
     let mut record = RecordWriter {
         out,
         itemsize: 0,
@@ -492,8 +526,8 @@ fn write_record<'a>(p: &mut Parser<'a>, out: &mut String, budget: &mut FieldBudg
     };
     record.out.push('[');
     p.items(|p, _| {
-        budget.take()?;
-        record.field(p, budget)
+        rules.take_field()?;
+        record.field(p, rules)
     })?;
     record.flush_padding();
     record.out.push(']');
@@ -583,7 +617,7 @@ impl<'a> RecordWriter<'_, 'a> {
     }
 
     /// `(name, format)` or `(name, format, shape)`; the name may be `(title, name)`.
-    fn field(&mut self, p: &mut Parser<'a>, budget: &mut FieldBudget) -> Result<()> {
+    fn field(&mut self, p: &mut Parser<'a>, rules: &mut Rules) -> Result<()> {
         const FIELD: &str = "each field must be a tuple (name, format[, shape])";
         if p.peek_kind()? != Next::Tuple {
             return Err(bad_field(FIELD));
@@ -611,12 +645,12 @@ impl<'a> RecordWriter<'_, 'a> {
                 }
                 1 => {
                     let at = self.out.len();
-                    let (element, levels) = write_format(p, self.out, budget)?;
+                    let (element, levels) = write_format(p, self.out, rules)?;
                     format = Some((at, element, levels));
                 }
                 2 => {
                     let (_, _, levels) = format.as_mut().expect("the format comes first");
-                    let shape = subarray_shape(p)?;
+                    let shape = subarray_shape(p, rules)?;
                     if !shape.is_empty() {
                         levels.insert(0, shape);
                     }
@@ -651,7 +685,9 @@ impl<'a> RecordWriter<'_, 'a> {
         }
         self.claim("name", name)?;
         if let Some(title) = title {
-            self.claim("title", title)?;
+            if rules.strict {
+                self.claim("title", title)?;
+            }
         }
         Ok(())
     }
@@ -728,7 +764,7 @@ fn field_name<'a>(p: &mut Parser<'a>) -> Result<(Cow<'a, str>, Option<Cow<'a, st
 /// Reads a field's format, a typestr, a record, or a subarray tuple
 /// `(format, shape)` nesting further, and writes its element type. Returns
 /// the element and the subarray levels, outermost first.
-fn write_format(p: &mut Parser, out: &mut String, budget: &mut FieldBudget) -> Result<(Element, Vec<SubShape>)> {
+fn write_format(p: &mut Parser, out: &mut String, rules: &mut Rules) -> Result<(Element, Vec<SubShape>)> {
     match p.peek_kind()? {
         Next::Str => {
             let dtype = Dtype::from_typestr(&p.string()?.1)?;
@@ -740,7 +776,7 @@ fn write_format(p: &mut Parser, out: &mut String, budget: &mut FieldBudget) -> R
             Ok((element, Vec::new()))
         }
         Next::List => {
-            let itemsize = write_record(p, out, budget)?;
+            let itemsize = write_record(p, out, rules)?;
             Ok((Element { itemsize, void: false }, Vec::new()))
         }
         Next::Tuple => {
@@ -748,10 +784,10 @@ fn write_format(p: &mut Parser, out: &mut String, budget: &mut FieldBudget) -> R
             let mut format = None;
             let count = p.items(|p, i| {
                 match i {
-                    0 => format = Some(write_format(p, out, budget)?),
+                    0 => format = Some(write_format(p, out, rules)?),
                     1 => {
                         let (_, levels) = format.as_mut().expect("the format comes first");
-                        let shape = subarray_shape(p)?;
+                        let shape = subarray_shape(p, rules)?;
                         if !shape.is_empty() {
                             levels.insert(0, shape);
                         }
@@ -774,10 +810,10 @@ fn write_format(p: &mut Parser, out: &mut String, budget: &mut FieldBudget) -> R
 
 /// A subarray shape as NumPy takes it: an int or a tuple of up to 64 ints,
 /// each fitting a C int ("invalid shape in fixed-type tuple" otherwise).
-fn subarray_shape(p: &mut Parser) -> Result<SubShape> {
+fn subarray_shape(p: &mut Parser, rules: &Rules) -> Result<SubShape> {
     let invalid = |why: String| NpyError::invalid(format!("invalid shape in fixed-type tuple: {why}"));
     let checked = |d: u64| {
-        if d > MAX_SUBARRAY_DIM {
+        if d > MAX_SUBARRAY_DIM && rules.strict {
             Err(invalid(format!("dimension {d} does not fit into a C int")))
         } else {
             Ok(d)
@@ -788,7 +824,7 @@ fn subarray_shape(p: &mut Parser) -> Result<SubShape> {
         Next::Tuple => {
             let mut dims = SubShape::new();
             p.items(|p, i| {
-                if i == shape::MAX_NDIM {
+                if i == shape::MAX_NDIM && rules.strict {
                     return Err(invalid(format!("more than {} dimensions", shape::MAX_NDIM)));
                 }
                 dims.push(checked(dim(p)?)?);
@@ -1066,6 +1102,25 @@ mod tests {
         assert_eq!(dt(&text), d);
         assert_ne!(dt(&text.replace("'<i4'", "'>i4'")), d);
         assert_eq!(dt("'<f8'").heap_bytes(), 0);
+    }
+
+    #[test]
+    fn a_stored_descr_loads_under_the_rules_it_was_accepted_with() {
+        // Values older builds accepted: they still load from an RDB file.
+        let dims = vec!["1"; 65].join(", ");
+        for text in [
+            format!("[('a', '<f8', ({dims}))]"),
+            "[(('a', 'a'), '<f8')]".to_owned(),
+            "[('a', '|b1', (0, 2147483648))]".to_owned(),
+            record_of((0..MAX_FIELDS + 1).map(|i| format!("('f{i}', '|b1')"))),
+        ] {
+            assert!(Dtype::from_descr_text(&text).is_err());
+            let d = Dtype::from_stored_descr_text(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(Dtype::from_stored_descr_text(&d.descr()).unwrap(), d);
+        }
+        // What was never accepted still is not.
+        assert!(Dtype::from_stored_descr_text("[('a', '<i4'), ('a', '<f8')]").is_err());
+        assert!(Dtype::from_stored_descr_text("'|O'").is_err());
     }
 
     #[test]

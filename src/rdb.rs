@@ -76,7 +76,7 @@ pub fn decode_with<B: AsRef<[u8]>>(
     }
     let shape = (0..ndim).map(|_| take_varint(&mut rest)).collect::<Result<Shape>>()?;
     let descr = std::str::from_utf8(rest).map_err(|_| NpyError::rdb("descr is not UTF-8"))?;
-    let dtype = Dtype::from_descr_text(descr).map_err(stored)?;
+    let dtype = Dtype::from_stored_descr_text(descr).map_err(stored)?;
     // Values saved before the order was stored as np.save writes it may say
     // Fortran for a C-contiguous shape; they load as np.load would read them.
     let fortran_order = crate::shape::saved_fortran_order(&shape, flags & FLAG_FORTRAN != 0);
