@@ -14,10 +14,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := redis-server redis-tools libclang-dev iproute2 util-linux
 # Debian's headless browser and its driver, for the inspector's browser tests.
 BROWSER_PACKAGES := chromium chromium-driver
+# llvm-profdata and llvm-cov read the profiles of rustc's -C instrument-coverage.
+COVERAGE_PACKAGES := llvm-19
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package test-python-valkey inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package test-python-valkey inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -27,6 +29,7 @@ help:
 	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
 	@echo "make fuzz   cargo-fuzz smoke run, FUZZ_SECONDS=$(FUZZ_SECONDS) per target"
 	@echo "make memcheck  redis-server under valgrind with the module, driven through every command"
+	@echo "make coverage  line coverage of src/ (module measured inside real servers) and of the client (docs/coverage.md)"
 
 # Debian packages: redis-server is the reference server, libclang-dev is
 # needed by redis-module's bindgen build step.
@@ -134,6 +137,18 @@ fuzz:
 memcheck: system-deps python-deps
 	command -v valgrind >/dev/null || { $(SUDO) apt-get install -y -qq valgrind; }
 	PYTHON=$(PY) scripts/memcheck.sh
+
+coverage-deps: inspect-deps
+	@missing=""; for p in $(COVERAGE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	$(PY) -m pip install -q 'coverage>=7.10'
+
+# Not part of `make test`: an instrumented build and every suite, slower than CI allows.
+coverage: system-deps browser-deps coverage-deps
+	PYTHON=$(PY) scripts/coverage.sh
 
 lint: inspect-deps
 	cargo fmt --check

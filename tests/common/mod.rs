@@ -1,5 +1,5 @@
 //! A real redis-server with the freshly built module, on a free loopback port,
-//! in its own directory; killed and cleaned up on drop.
+//! in its own directory; shut down and cleaned up on drop.
 
 #![allow(dead_code)]
 
@@ -127,10 +127,36 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// `SHUTDOWN NOSAVE NOW FORCE` first, so the server leaves through its
+    /// normal exit path (where an instrumented module writes its coverage
+    /// profile; SIGKILL would lose it), then SIGKILL whatever is left.
     fn drop(&mut self) {
+        if self.is_alive() {
+            let timeout = Duration::from_secs(5);
+            let asked = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+                .and_then(|client| client.get_connection_with_timeout(timeout))
+                .and_then(|mut con| {
+                    con.set_read_timeout(Some(timeout))?;
+                    cmd_shutdown().query::<()>(&mut con)
+                });
+            // Success closes the connection, so an I/O error is the expected
+            // reply; an error reply (NOAUTH) or a timeout means no shutdown.
+            if !matches!(&asked, Err(e) if e.code().is_some() || e.is_timeout()) {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while self.is_alive() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn cmd_shutdown() -> redis::Cmd {
+    let mut shutdown = redis::cmd("SHUTDOWN");
+    shutdown.arg("NOSAVE").arg("NOW").arg("FORCE");
+    shutdown
 }
 
 /// The checked-in `np.save` outputs (tests/fixtures/make_fixtures.py).

@@ -2,7 +2,7 @@
 
 Used by every Python test suite in this repository (core tests and the client's
 tests). Each server gets its own free loopback port and temporary directory and
-is killed when stopped; nothing here mocks Redis.
+is shut down (without saving) when cleaned up; nothing here mocks Redis.
 """
 
 from __future__ import annotations
@@ -124,8 +124,28 @@ class RedisServer:
         self.stop()
         return self.start()
 
-    def cleanup(self) -> None:
+    def shutdown(self) -> None:
+        """SHUTDOWN NOSAVE NOW FORCE: the server exits at once, saving nothing,
+        through its normal exit path (an instrumented module writes its coverage
+        profile there; SIGKILL would lose it). SIGKILL if it does not comply."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5).execute_command(
+                    "SHUTDOWN", "NOSAVE", "NOW", "FORCE"
+                )
+            except redis.ConnectionError:  # the server closed the connection: it is exiting
+                pass
+            except redis.RedisError:  # e.g. NOAUTH or a busy server: kill it
+                self.stop(kill=True)
+                return
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         self.stop(kill=True)
+
+    def cleanup(self) -> None:
+        self.shutdown()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

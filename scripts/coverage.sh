@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Line coverage of src/ and of the Python client (`make coverage`).
+#
+# src/ is measured with rustc's -C instrument-coverage on three kinds of
+# binaries, merged into one report:
+#   - the module (cdylib) loaded by every redis-server the Rust integration
+#     tests and the Python suites start, so the module glue is measured inside
+#     a real server;
+#   - the same module built with the debug-panic feature, for the panic guard
+#     test;
+#   - the Rust unit and integration test binaries (`cargo test`).
+# Every instrumented process writes its own profile ($LLVM_PROFILE_FILE with
+# %p) when it exits normally; a server stopped with SIGKILL writes nothing,
+# which is why the test harnesses stop servers with SHUTDOWN NOSAVE first, and
+# Redis's fork children (which leave with _exit) are made to exit() instead.
+# Debian's llvm-19 reads rustc's profiles (LLVM_BIN to use another).
+#
+# The Python client is measured with coverage.py over the same Python runs,
+# including the inspector processes the tests start.
+#
+# Everything goes to target/coverage/ (its own cargo target dir, so
+# target/release is never touched): summary.txt, rust-uncovered.txt,
+# python-uncovered.txt, html/ and python-html/.
+# Test failures do not stop the report; the exit status is then non-zero.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+ROOT=$PWD
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+LLVM_BIN=${LLVM_BIN:-/usr/lib/llvm-19/bin}
+OUT=$ROOT/target/coverage
+PROFILES=$OUT/profiles
+MODULE_DIR=$OUT/module
+PANIC_DIR=$OUT/module-debug-panic
+# The panic test loads the debug-panic module from this fixed path.
+PANIC_SLOT=$ROOT/target/debug-panic/libredis_numpy.so
+# Python suites to run (override to measure a subset quickly).
+PYTHON_TESTS=${PYTHON_TESTS:-tests/python python-client/tests tests/inspect}
+
+export CARGO_TARGET_DIR=$OUT
+export RUSTFLAGS="${RUSTFLAGS:-} -C instrument-coverage"
+failed=()
+
+step() { printf '\n== %s\n' "$*"; }
+
+rm -rf "$PROFILES" "$OUT/python" "$OUT/html" "$OUT/python-html"
+mkdir -p "$PROFILES" "$OUT/build-profiles" "$OUT/python" "$MODULE_DIR" "$PANIC_DIR"
+
+# Build scripts and proc macros are instrumented too: keep their profiles apart.
+export LLVM_PROFILE_FILE=$OUT/build-profiles/%p-%m.profraw
+
+step "instrumented module with the debug-panic feature"
+cargo build --release --features debug-panic || exit 1
+cp "$OUT/release/libredis_numpy.so" "$PANIC_DIR/"
+step "instrumented module"
+cargo build --release || exit 1
+cp "$OUT/release/libredis_numpy.so" "$MODULE_DIR/"
+step "instrumented test binaries"
+mapfile -t TEST_BINARIES < <(
+    cargo test --release --no-run --message-format=json 2>/dev/null |
+        "$PY" -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["executable"])'
+)
+[ ${#TEST_BINARIES[@]} -gt 0 ] || { echo "no test binaries built"; exit 1; }
+
+step "redis-server whose fork children write their profiles too"
+# Both harnesses find redis-server on PATH (the Python one through
+# $REDIS_SERVER first): a wrapper preloads scripts/coverage_exit.c into it.
+mkdir -p "$OUT/bin"
+cc -shared -fPIC -O2 -o "$OUT/coverage_exit.so" scripts/coverage_exit.c || exit 1
+real_server=${REDIS_SERVER:-$(command -v redis-server)}
+printf '#!/bin/sh\nexport LD_PRELOAD=%s\nexec %s "$@"\n' "$OUT/coverage_exit.so" "$real_server" >"$OUT/bin/redis-server"
+chmod +x "$OUT/bin/redis-server"
+export PATH=$OUT/bin:$PATH
+export REDIS_SERVER=$OUT/bin/redis-server
+
+export LLVM_PROFILE_FILE=$PROFILES/%p-%m.profraw
+export REDIS_NUMPY_MODULE=$MODULE_DIR/libredis_numpy.so
+
+step "cargo test (instrumented tests, instrumented module in real servers)"
+# Put the instrumented debug-panic build where the panic test looks for it,
+# and put back whatever was there afterwards.
+saved=""
+if [ -f "$PANIC_SLOT" ]; then saved=$(mktemp) && cp -a "$PANIC_SLOT" "$saved"; fi
+restore_panic_slot() {
+    if [ -n "$saved" ]; then mv -f "$saved" "$PANIC_SLOT"; else rm -f "$PANIC_SLOT"; fi
+}
+trap restore_panic_slot EXIT
+mkdir -p "$(dirname "$PANIC_SLOT")" && cp "$PANIC_DIR/libredis_numpy.so" "$PANIC_SLOT"
+cargo test --release || failed+=("cargo test")
+restore_panic_slot
+trap - EXIT
+
+step "Python suites under coverage.py, against the instrumented module: $PYTHON_TESTS"
+export COVERAGE_FILE=$OUT/python/.coverage
+# shellcheck disable=SC2086
+"$PY" -m coverage run --rcfile=scripts/coverage.toml -m pytest -q -p no:cacheprovider $PYTHON_TESTS ||
+    failed+=("pytest")
+
+step "merging profiles"
+shopt -s nullglob
+profiles=("$PROFILES"/*.profraw)
+echo "${#profiles[@]} profiles"
+"$LLVM_BIN/llvm-profdata" merge -sparse "${profiles[@]}" -o "$OUT/merged.profdata" || exit 1
+
+objects=(-object "$MODULE_DIR/libredis_numpy.so" -object "$PANIC_DIR/libredis_numpy.so")
+for binary in "${TEST_BINARIES[@]}"; do objects+=(-object "$binary"); done
+# src/ only: no registry crates, no std, no tests/, and not the property tests
+# (src/proptests.rs is test code).
+filters=(-ignore-filename-regex '/(\.cargo|rustc)/|/tests/|src/proptests\.rs$' -instr-profile "$OUT/merged.profdata")
+
+"$LLVM_BIN/llvm-cov" report "${filters[@]}" "${objects[@]}" "$ROOT/src" >"$OUT/rust-summary.txt" || exit 1
+"$LLVM_BIN/llvm-cov" export -format=lcov "${filters[@]}" "${objects[@]}" "$ROOT/src" >"$OUT/rust.lcov" || exit 1
+"$LLVM_BIN/llvm-cov" show -format=html -output-dir="$OUT/html" -show-line-counts-or-regions \
+    "${filters[@]}" "${objects[@]}" "$ROOT/src" >/dev/null || exit 1
+"$PY" scripts/uncovered.py "$OUT/rust.lcov" "$ROOT" >"$OUT/rust-uncovered.txt"
+
+"$PY" -m coverage combine -q --rcfile=scripts/coverage.toml || exit 1
+"$PY" -m coverage report --rcfile=scripts/coverage.toml >"$OUT/python-summary.txt"
+"$PY" -m coverage html -q --rcfile=scripts/coverage.toml -d "$OUT/python-html"
+"$PY" -m coverage report --rcfile=scripts/coverage.toml --skip-covered >"$OUT/python-uncovered.txt"
+
+{
+    echo "src/ (llvm-cov; lines, functions and regions):"
+    cat "$OUT/rust-summary.txt"
+    echo
+    echo "Python client (coverage.py):"
+    cat "$OUT/python-summary.txt"
+} | tee "$OUT/summary.txt"
+echo
+echo "uncovered lines: $OUT/rust-uncovered.txt, $OUT/python-uncovered.txt"
+echo "line by line: $OUT/html/index.html, $OUT/python-html/index.html"
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "coverage measured, but these failed: ${failed[*]}" >&2
+    exit 1
+fi
