@@ -106,7 +106,8 @@ profiles=("$PROFILES"/*.profraw)
 echo "${#profiles[@]} profiles"
 "$LLVM_BIN/llvm-profdata" merge -sparse "${profiles[@]}" -o "$OUT/merged.profdata" || exit 1
 
-objects=(-object "$MODULE_DIR/libredis_numpy.so" -object "$PANIC_DIR/libredis_numpy.so")
+# llvm-cov takes the first binary as a plain argument, the others after -object.
+objects=("$MODULE_DIR/libredis_numpy.so" -object "$PANIC_DIR/libredis_numpy.so")
 for binary in "${TEST_BINARIES[@]}"; do objects+=(-object "$binary"); done
 # src/ only: no registry crates, no std, no tests/, and not the property tests
 # (src/proptests.rs is test code).
