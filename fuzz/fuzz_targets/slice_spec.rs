@@ -40,12 +40,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(u64::from(u32::from_le_bytes(item.try_into().unwrap())) < size.max(1));
     }
 
-    let same = npy::parse(&part.npy_bytes()).unwrap();
+    let part_npy = part.npy_bytes();
+    let same = npy::parse(&part_npy).unwrap();
     slice::assign(&mut array, &items, &same).expect("a selection fits where it came from");
     assert_eq!(array.data(), &data[..], "writing a selection back changes nothing");
 
     let payload = NpArray::from_parts(dtype, Default::default(), false, &7u32.to_le_bytes()).unwrap();
-    let value = npy::parse(&payload.npy_bytes()).unwrap();
+    let payload_npy = payload.npy_bytes();
+    let value = npy::parse(&payload_npy).unwrap();
     slice::assign(&mut array, &items, &value).expect("a scalar broadcasts to any valid slice");
     assert_eq!(array.nbytes(), size * 4);
 });
