@@ -36,6 +36,15 @@ def test_active_defrag_keeps_every_array_intact():
             if len(pipe) == 1000:
                 pipe.execute()
         pipe.execute()
+        # Every layout (docs/design/layouts.md) must survive a move: besides the
+        # packed int32 vectors, arrays with the header kept, with data at its
+        # exact size (2^k bytes), and of a non-numeric dtype.
+        for i in range(2_000):
+            arr = [rng.integers(0, 255, 6000, dtype=np.uint8), rng.random(1024, dtype=np.float32),
+                   np.array([b"ab", b"c"] * 20)][i % 3]
+            arrays[f"full:{i}"] = arr
+            pipe.execute_command("NP.SET", f"full:{i}", npy(arr))
+        pipe.execute()
         for i in range(60_000):
             if i % 10:
                 del arrays[f"a:{i}"]
