@@ -14,14 +14,27 @@ const DTYPES: [&str; 12] = [
     "|b1", "|i1", "<i4", ">i8", "<u2", "<f2", "<f4", ">f8", "<c8", "<m8[s]", "<M8[D]", "|S2",
 ];
 const REDUCTIONS: [&str; 12] = [
-    "sum", "prod", "mean", "min", "max", "argmin", "argmax", "std", "var", "count_nonzero", "any", "all",
+    "sum",
+    "prod",
+    "mean",
+    "min",
+    "max",
+    "argmin",
+    "argmax",
+    "std",
+    "var",
+    "count_nonzero",
+    "any",
+    "all",
 ];
 const UPDATES: [&str; 9] = ["add", "sub", "mul", "div", "min", "max", "and", "or", "xor"];
 
 fn array(typestr: &str, shape: &[u64], fortran: bool, seed: u8) -> NpArray {
     let dtype = Dtype::from_typestr(typestr).unwrap();
     let nbytes = shape.iter().product::<u64>() * dtype.itemsize();
-    let mut data: Vec<u8> = (0..nbytes).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+    let mut data: Vec<u8> = (0..nbytes)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
     if typestr == "|b1" {
         data.iter_mut().for_each(|b| *b &= 1);
     }
@@ -71,7 +84,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(part) = compute::slice_for_compute(&original, &items) {
         for axis in [None, Some(axis)] {
             if let Ok(result) = reduce::reduce(&part, op, axis, None) {
-                let expected = if axis.is_some() && part.ndim() > 0 { part.ndim() - 1 } else { 0 };
+                let expected = if axis.is_some() && part.ndim() > 0 {
+                    part.ndim() - 1
+                } else {
+                    0
+                };
                 assert_eq!(result.ndim(), expected);
             }
         }
@@ -89,6 +106,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(updated.dtype(), original.dtype());
             assert_eq!(updated.nbytes(), original.nbytes());
         }
-        Err(_) => assert_eq!(updated.npy_bytes(), original.npy_bytes(), "a refused update changes nothing"),
+        Err(_) => assert_eq!(
+            updated.npy_bytes(),
+            original.npy_bytes(),
+            "a refused update changes nothing"
+        ),
     }
 });

@@ -17,6 +17,15 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again, dtype, "descr round trip changed the dtype");
     assert_eq!(again.descr(), descr);
     assert_eq!(dtype.descr_len(), descr.len());
-    assert!(descr.len() <= 4 * data.len() + 16, "the canonical descr grows at most linearly");
-    let _ = (dtype.name(), dtype.itemsize(), dtype.typestr(), dtype.kind_char(), dtype.heap_bytes());
+    assert!(
+        descr.len() <= 4 * data.len() + 16,
+        "the canonical descr grows at most linearly"
+    );
+    let _ = (
+        dtype.name(),
+        dtype.itemsize(),
+        dtype.typestr(),
+        dtype.kind_char(),
+        dtype.heap_bytes(),
+    );
 });

@@ -18,10 +18,17 @@ fuzz_target!(|data: &[u8]| {
         "synthesized header is not 64-byte aligned"
     );
     // 64-byte aligned, or 16 (enough for every dtype's typed view) when packed.
-    let align = if array.is_packed() { redis_numpy::layout::packed::DATA_ALIGN } else { npy::ARRAY_ALIGN };
+    let align = if array.is_packed() {
+        redis_numpy::layout::packed::DATA_ALIGN
+    } else {
+        npy::ARRAY_ALIGN
+    };
     assert_eq!(array.data().as_ptr() as usize % align, 0, "data is not aligned");
     // What the module writes, the module accepts again (and so does np.load).
-    assert!(header_len <= npy::MAX_HEADER_LEN + 12, "synthesized header is over the limit");
+    assert!(
+        header_len <= npy::MAX_HEADER_LEN + 12,
+        "synthesized header is over the limit"
+    );
     assert_eq!(
         array.fortran_order(),
         redis_numpy::shape::saved_fortran_order(array.shape(), array.fortran_order()),
