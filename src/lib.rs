@@ -1,9 +1,9 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
 //! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array` and its
-//! `layout`s, `rdb`, `slice`, `convert`) knows nothing of Redis and is
-//! unit-tested and fuzzed on its own. The `module` layer holds the commands
-//! and the only `unsafe` FFI callbacks.
+//! `layout`s, `rdb`, `slice`, `convert`, `compute`) knows nothing of Redis and
+//! is unit-tested and fuzzed on its own. The `module` layer is the Redis glue:
+//! commands, type callbacks, configuration, and the only `unsafe` code.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

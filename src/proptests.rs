@@ -1,4 +1,4 @@
-//! Property tests of the pure layer (owned by the hardening work; see issue 6).
+//! Property tests of the pure layer.
 //!
 //! Generators build `descr` texts (every scalar kind, byte order and time unit;
 //! nested structured dtypes with titles, padding and subarrays, bounded depth),

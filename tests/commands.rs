@@ -176,8 +176,11 @@ fn wrong_type_and_arity() {
 
     for (command, nargs) in [
         ("NP.SET", 1),
-        ("NP.SET", 3),
         ("NP.GET", 0),
+        ("NP.MGET", 0),
+        ("NP.MSET", 0),
+        ("NP.MSET", 1),
+        ("NP.MSET", 3),
         ("NP.SHAPE", 2),
         ("NP.INFO", 0),
     ] {

@@ -2,7 +2,7 @@
 //! key specs with access flags) via `RedisModule_SetCommandInfo`, which Redis
 //! copies; the structs below only need to live for the call.
 
-use std::ffi::{c_int, CStr};
+use std::ffi::{c_int, CStr, CString};
 use std::ptr;
 
 use redis_module::{raw, Context, Status};
@@ -12,11 +12,35 @@ pub const SINCE: &CStr = c"0.1.0";
 #[derive(Clone, Copy)]
 pub enum Arg {
     Key(&'static CStr),
+    /// One or more keys, e.g. `key [key ...]`.
+    Keys(&'static CStr),
     String(&'static CStr),
+    /// One or more `key value` pairs, e.g. `key npy [key npy ...]`.
+    KeyValuePairs(&'static CStr, &'static CStr),
+    /// At most one of these, e.g. `[NX | XX]`.
+    OptionalOneOf(&'static CStr, &'static [Choice]),
     /// An optional `TOKEN value` pair, e.g. `SLICE spec`.
     OptionalToken(&'static CStr, &'static CStr),
     /// An optional flag without a value, e.g. `VALUES`.
     OptionalFlag(&'static CStr),
+}
+
+/// One alternative of [`Arg::OptionalOneOf`].
+#[derive(Clone, Copy)]
+pub enum Choice {
+    Flag(&'static CStr),
+    /// A token followed by an integer, e.g. `EX seconds`.
+    Integer(&'static CStr, &'static CStr),
+}
+
+/// Where the keys are: Redis's key specs, so Cluster routing and ACL key
+/// patterns apply as to Redis's own commands.
+#[derive(Clone, Copy)]
+pub enum Keys {
+    /// The key at position 1.
+    One,
+    /// Every argument from position 1 on, with this step (MGET: 1, MSET: 2).
+    All { step: c_int },
 }
 
 /// How a command touches its key, for the key spec's flags (as Redis's own
@@ -39,7 +63,11 @@ pub struct CommandDoc {
     /// Redis arity: positive = exact, negative = at least.
     pub arity: c_int,
     pub access: KeyAccess,
+    pub keys: Keys,
     pub args: &'static [Arg],
+    /// Redis's built-in ACL categories, e.g. `read fast`; `numpy` is added
+    /// where the server supports module categories.
+    pub acl: &'static str,
 }
 
 /// Registers the docs of each command. Failures are logged, not fatal: the
@@ -74,15 +102,22 @@ pub fn register(ctx: &Context, docs: &[CommandDoc]) -> Status {
         key_specs[0].find_keys_type = raw::RedisModuleKeySpecFindKeysType_REDISMODULE_KSPEC_FK_RANGE;
         key_specs[0].fk = raw::RedisModuleCommandKeySpec__bindgen_ty_2 {
             range: raw::RedisModuleCommandKeySpec__bindgen_ty_2__bindgen_ty_1 {
-                lastkey: 0,
-                keystep: 1,
+                lastkey: match doc.keys {
+                    Keys::One => 0,
+                    Keys::All { .. } => -1,
+                },
+                keystep: match doc.keys {
+                    Keys::One => 1,
+                    Keys::All { step } => step,
+                },
                 limit: 0,
             },
         };
 
-        let mut args: Vec<raw::RedisModuleCommandArg> = doc.args.iter().map(|a| c_arg(*a)).collect();
-        // SAFETY: as above, a zeroed entry terminates the array.
-        args.push(unsafe { std::mem::zeroed() });
+        // Sub-argument arrays are kept here until Redis has copied them.
+        let mut blocks: Vec<Vec<raw::RedisModuleCommandArg>> = Vec::new();
+        let mut args: Vec<raw::RedisModuleCommandArg> = doc.args.iter().map(|a| c_arg(*a, &mut blocks)).collect();
+        args.push(terminator());
 
         let info = raw::RedisModuleCommandInfo {
             version: &version,
@@ -111,14 +146,73 @@ pub fn register(ctx: &Context, docs: &[CommandDoc]) -> Status {
     Status::Ok
 }
 
-fn c_arg(arg: Arg) -> raw::RedisModuleCommandArg {
-    // SAFETY: zeroed = no token, no summary, no flags, no sub-arguments.
-    let mut out: raw::RedisModuleCommandArg = unsafe { std::mem::zeroed() };
+fn terminator() -> raw::RedisModuleCommandArg {
+    // SAFETY: zeroed = no name, no token, no flags, no sub-arguments: the
+    // documented terminator of an argument array.
+    unsafe { std::mem::zeroed() }
+}
+
+/// An argument of `type_`; `blocks` keeps the sub-argument arrays alive.
+fn c_arg(arg: Arg, blocks: &mut Vec<Vec<raw::RedisModuleCommandArg>>) -> raw::RedisModuleCommandArg {
+    let mut out = terminator();
+    let mut block = |out: &mut raw::RedisModuleCommandArg, mut subargs: Vec<raw::RedisModuleCommandArg>| {
+        subargs.push(terminator());
+        out.subargs = subargs.as_mut_ptr();
+        blocks.push(subargs); // moving the Vec keeps its heap buffer where it is
+    };
     match arg {
         Arg::Key(name) => {
             out.name = name.as_ptr();
             out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY;
             out.key_spec_index = 0;
+        }
+        Arg::Keys(name) => {
+            out.name = name.as_ptr();
+            out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY;
+            out.key_spec_index = 0;
+            out.flags = raw::REDISMODULE_CMD_ARG_MULTIPLE as c_int;
+        }
+        Arg::KeyValuePairs(key, value) => {
+            out.name = c"data".as_ptr();
+            out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_BLOCK;
+            out.key_spec_index = -1;
+            out.flags = raw::REDISMODULE_CMD_ARG_MULTIPLE as c_int;
+            let mut k = terminator();
+            k.name = key.as_ptr();
+            k.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY;
+            k.key_spec_index = 0;
+            let mut v = terminator();
+            v.name = value.as_ptr();
+            v.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING;
+            v.key_spec_index = -1;
+            block(&mut out, vec![k, v]);
+        }
+        Arg::OptionalOneOf(name, choices) => {
+            out.name = name.as_ptr();
+            out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_ONEOF;
+            out.key_spec_index = -1;
+            out.flags = raw::REDISMODULE_CMD_ARG_OPTIONAL as c_int;
+            let subargs = choices
+                .iter()
+                .map(|choice| {
+                    let mut c = terminator();
+                    c.key_spec_index = -1;
+                    match *choice {
+                        Choice::Flag(token) => {
+                            c.name = token.as_ptr();
+                            c.token = token.as_ptr();
+                            c.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_PURE_TOKEN;
+                        }
+                        Choice::Integer(token, name) => {
+                            c.name = name.as_ptr();
+                            c.token = token.as_ptr();
+                            c.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_INTEGER;
+                        }
+                    }
+                    c
+                })
+                .collect();
+            block(&mut out, subargs);
         }
         Arg::String(name) => {
             out.name = name.as_ptr();
@@ -141,4 +235,51 @@ fn c_arg(arg: Arg) -> raw::RedisModuleCommandArg {
         }
     }
     out
+}
+
+/// Puts each command in its built-in ACL categories and in `numpy`. Redis 7.2
+/// can set built-in categories but cannot add a module's own, and refuses a
+/// category string that names one whole; there each command gets its built-in
+/// categories only. Redis 7.0 has no category API: the commands stay in no
+/// category and are granted by name.
+pub fn set_acl_categories(ctx: &Context, docs: &[CommandDoc]) -> Status {
+    // SAFETY: the API pointers are written once by RedisModule_Init, before OnLoad runs this.
+    let api = unsafe { (raw::RedisModule_GetCommand, raw::RedisModule_SetCommandACLCategories) };
+    let (Some(get_command), Some(set_categories)) = api else {
+        ctx.log_notice("this Redis has no ACL categories for module commands; grant NP.* commands by name");
+        return Status::Ok;
+    };
+    let mut module_category = true;
+    for doc in docs {
+        // SAFETY: `ctx` is the module's load context and the name a C string.
+        let command = unsafe { get_command(ctx.ctx, doc.name.as_ptr()) };
+        if command.is_null() {
+            ctx.log_warning(&format!("no command {} to categorise", doc.name.to_string_lossy()));
+            return Status::Err;
+        }
+        let set = |categories: &str| {
+            let categories = CString::new(categories).expect("category names have no NUL");
+            // SAFETY: `command` was just returned by Redis for this module and
+            // `categories` outlives the call; Redis parses and copies it.
+            unsafe { set_categories(command, categories.as_ptr()) == raw::REDISMODULE_OK as c_int }
+        };
+        if module_category && set(&format!("{} numpy", doc.acl)) {
+            continue;
+        }
+        if module_category {
+            module_category = false;
+            ctx.log_notice(
+                "this Redis cannot add the numpy ACL category; NP.* commands are in the built-in categories only",
+            );
+        }
+        if !set(doc.acl) {
+            ctx.log_warning(&format!(
+                "could not put {} in the ACL categories '{}'",
+                doc.name.to_string_lossy(),
+                doc.acl
+            ));
+            return Status::Err;
+        }
+    }
+    Status::Ok
 }

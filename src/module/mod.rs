@@ -13,7 +13,7 @@ mod value_type;
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, AclCategory, Context, RedisString, Status};
 
-use command_docs::{Arg, CommandDoc, KeyAccess};
+use command_docs::{Arg, Choice, CommandDoc, KeyAccess, Keys};
 pub use value_type::NP_TYPE;
 
 /// Unit tests and standalone users of the rlib (fuzzers, benches) run without
@@ -34,11 +34,28 @@ const KEY: Arg = Arg::Key(c"key");
 const DOCS: &[CommandDoc] = &[
     CommandDoc {
         name: c"np.set",
-        summary: c"Stores a NumPy array given as .npy bytes (what np.save writes)",
+        summary: c"Stores a NumPy array given as .npy bytes (what np.save writes), with SET's options",
         complexity: c"O(N) where N is the size of the payload",
-        arity: 3,
+        arity: -3,
         access: KeyAccess::Overwrite,
-        args: &[KEY, Arg::String(c"npy")],
+        keys: Keys::One,
+        args: &[
+            KEY,
+            Arg::String(c"npy"),
+            Arg::OptionalOneOf(c"condition", &[Choice::Flag(c"NX"), Choice::Flag(c"XX")]),
+            Arg::OptionalFlag(c"GET"),
+            Arg::OptionalOneOf(
+                c"expiration",
+                &[
+                    Choice::Integer(c"EX", c"seconds"),
+                    Choice::Integer(c"PX", c"milliseconds"),
+                    Choice::Integer(c"EXAT", c"unix-time-seconds"),
+                    Choice::Integer(c"PXAT", c"unix-time-milliseconds"),
+                    Choice::Flag(c"KEEPTTL"),
+                ],
+            ),
+        ],
+        acl: "write",
     },
     CommandDoc {
         name: c"np.append",
@@ -46,7 +63,9 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(N) where N is the size of the appended payload (amortised)",
         arity: 3,
         access: KeyAccess::Insert,
+        keys: Keys::One,
         args: &[KEY, Arg::String(c"npy")],
+        acl: "write",
     },
     CommandDoc {
         name: c"np.get",
@@ -54,12 +73,14 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(N) where N is the size in bytes of the array, or of the slice with SLICE",
         arity: -2,
         access: KeyAccess::Read,
+        keys: Keys::One,
         args: &[
             KEY,
             Arg::OptionalToken(c"SLICE", c"spec"),
             Arg::OptionalToken(c"AS", c"dtype"),
             Arg::OptionalFlag(c"VALUES"),
         ],
+        acl: "read",
     },
     CommandDoc {
         name: c"np.setslice",
@@ -67,7 +88,9 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(N) where N is the size in bytes of the slice",
         arity: 4,
         access: KeyAccess::Update,
+        keys: Keys::One,
         args: &[KEY, Arg::String(c"spec"), Arg::String(c"npy")],
+        acl: "write",
     },
     CommandDoc {
         name: c"np.shape",
@@ -75,7 +98,9 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(1)",
         arity: 2,
         access: KeyAccess::Read,
+        keys: Keys::One,
         args: &[KEY],
+        acl: "read fast",
     },
     CommandDoc {
         name: c"np.dtype",
@@ -83,7 +108,9 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(1)",
         arity: 2,
         access: KeyAccess::Read,
+        keys: Keys::One,
         args: &[KEY],
+        acl: "read fast",
     },
     CommandDoc {
         name: c"np.size",
@@ -91,7 +118,9 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(1)",
         arity: 2,
         access: KeyAccess::Read,
+        keys: Keys::One,
         args: &[KEY],
+        acl: "read fast",
     },
     CommandDoc {
         name: c"np.info",
@@ -99,7 +128,29 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(1)",
         arity: 2,
         access: KeyAccess::Read,
+        keys: Keys::One,
         args: &[KEY],
+        acl: "read fast",
+    },
+    CommandDoc {
+        name: c"np.mget",
+        summary: c"Returns the .npy bytes of every key, nil for missing keys and keys of other types",
+        complexity: c"O(N) where N is the total size of the arrays returned",
+        arity: -2,
+        access: KeyAccess::Read,
+        keys: Keys::All { step: 1 },
+        args: &[Arg::Keys(c"key")],
+        acl: "read",
+    },
+    CommandDoc {
+        name: c"np.mset",
+        summary: c"Stores several arrays atomically; validates every payload before writing any",
+        complexity: c"O(N) where N is the total size of the payloads",
+        arity: -3,
+        access: KeyAccess::Overwrite,
+        keys: Keys::All { step: 2 },
+        args: &[Arg::KeyValuePairs(c"key", c"npy")],
+        acl: "write",
     },
     CommandDoc {
         name: c"np.reshape",
@@ -107,7 +158,9 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(1); O(N) for a Fortran-ordered array that NumPy would copy",
         arity: 3,
         access: KeyAccess::Update,
+        keys: Keys::One,
         args: &[KEY, Arg::String(c"shape")],
+        acl: "write",
     },
     CommandDoc {
         name: c"np.reduce",
@@ -115,6 +168,7 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(N) where N is the size of the array, or of the slice with SLICE",
         arity: -3,
         access: KeyAccess::Read,
+        keys: Keys::One,
         args: &[
             KEY,
             Arg::String(c"op"),
@@ -123,6 +177,7 @@ const DOCS: &[CommandDoc] = &[
             Arg::OptionalToken(c"AS", c"dtype"),
             Arg::OptionalFlag(c"VALUES"),
         ],
+        acl: "read",
     },
     CommandDoc {
         name: c"np.update",
@@ -130,12 +185,14 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(N) where N is the size of the array, or of the slice with SLICE",
         arity: -4,
         access: KeyAccess::Update,
+        keys: Keys::One,
         args: &[
             KEY,
             Arg::String(c"op"),
             Arg::String(c"npy"),
             Arg::OptionalToken(c"SLICE", c"spec"),
         ],
+        acl: "write",
     },
     CommandDoc {
         name: c"np.transpose",
@@ -143,16 +200,28 @@ const DOCS: &[CommandDoc] = &[
         complexity: c"O(1)",
         arity: 2,
         access: KeyAccess::Update,
+        keys: Keys::One,
         args: &[KEY],
+        acl: "write fast",
     },
 ];
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
-    // Corrupt RDB/RESTORE payloads then make the load helpers return errors
-    // instead of aborting the server.
-    ctx.set_module_options(redis_module::ModuleOptions::HANDLE_IO_ERRORS);
+    guard::install_panic_hook();
+    // HANDLE_IO_ERRORS: corrupt RDB/RESTORE payloads make the load helpers
+    // return errors instead of aborting the server. HANDLE_REPL_ASYNC_LOAD:
+    // loading a value touches no state shared with the live dataset (the
+    // INFO counters it bumps are undone by `free` if the load is discarded),
+    // so a replica with `repl-diskless-load swapdb` keeps serving its old
+    // data during a full sync.
+    ctx.set_module_options(
+        redis_module::ModuleOptions::HANDLE_IO_ERRORS | redis_module::ModuleOptions::HANDLE_REPL_ASYNC_LOAD,
+    );
     #[cfg(feature = "debug-panic")]
     if debug_panic::register(ctx) == Status::Err {
+        return Status::Err;
+    }
+    if command_docs::set_acl_categories(ctx, DOCS) == Status::Err {
         return Status::Err;
     }
     command_docs::register(ctx, DOCS)
@@ -163,22 +232,25 @@ redis_module! {
     version: 1,
     allocator: (allocator::Alloc, allocator::ALLOC),
     data_types: [NP_TYPE],
-    // ACL categories need Redis 7.2+; on 7.0 they are skipped (see docs/operations.md).
+    // Module ACL categories need Redis 7.4+; older servers log a warning and
+    // the commands' categories are set in `init` (see command_docs.rs).
     acl_categories: ["numpy",],
     init: init,
     commands: [
-        ["np.set", commands::np_set, "write deny-oom", 1, 1, 1, "", "write numpy"],
-        ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, "", "write numpy"],
-        ["np.get", commands::np_get, "readonly", 1, 1, 1, "", "read numpy"],
-        ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, "", "write numpy"],
-        ["np.reshape", compute_commands::np_reshape, "write", 1, 1, 1, "", "write numpy"],
-        ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, "", "read numpy"],
-        ["np.update", compute_commands::np_update, "write deny-oom", 1, 1, 1, "", "write numpy"],
-        ["np.transpose", compute_commands::np_transpose, "write fast", 1, 1, 1, "", "write numpy"],
-        ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, "", "read fast numpy"],
-        ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, "", "read fast numpy"],
-        ["np.size", commands::np_size, "readonly fast", 1, 1, 1, "", "read fast numpy"],
-        ["np.info", commands::np_info, "readonly fast", 1, 1, 1, "", "read fast numpy"],
+        ["np.set", commands::np_set, "write deny-oom", 1, 1, 1, ""],
+        ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, ""],
+        ["np.get", commands::np_get, "readonly", 1, 1, 1, ""],
+        ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, ""],
+        ["np.reshape", compute_commands::np_reshape, "write", 1, 1, 1, ""],
+        ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, ""],
+        ["np.update", compute_commands::np_update, "write deny-oom", 1, 1, 1, ""],
+        ["np.transpose", compute_commands::np_transpose, "write fast", 1, 1, 1, ""],
+        ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, ""],
+        ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, ""],
+        ["np.size", commands::np_size, "readonly fast", 1, 1, 1, ""],
+        ["np.info", commands::np_info, "readonly fast", 1, 1, 1, ""],
+        ["np.mget", commands::np_mget, "readonly", 1, -1, 1, ""],
+        ["np.mset", commands::np_mset, "write deny-oom", 1, -1, 2, ""],
     ],
     configurations: [
         i64: [

@@ -57,8 +57,12 @@ def test_replica_with_a_lower_limit_keeps_everything_its_master_has():
         wait_for(lambda: s.info("replication")["master_link_status"] == "up")
         m.execute_command("NP.SET", "after", npy(BIG))  # command stream
         m.execute_command("NP.APPEND", "after", npy(BIG))
+        m.execute_command("NP.MSET", "multi1", npy(BIG), "multi2", npy(BIG))
+        m.execute_command("NP.SET", "options", npy(BIG), "EX", "1000", "GET")
         m.wait(1, 10000)
-        wait_for(lambda: s.execute_command("NP.SIZE", "after") == 4000)
+        wait_for(lambda: s.execute_command("NP.SIZE", "options") == 2000)
+        assert s.execute_command("NP.MGET", "multi1", "multi2") == [npy(BIG), npy(BIG)]
+        assert s.execute_command("NP.SIZE", "after") == 4000
         assert s.execute_command("NP.GET", "before") == npy(BIG)
         assert s.execute_command("NP.GET", "after") == npy(np.r_[BIG, BIG])
 
@@ -68,6 +72,10 @@ def test_aof_replay_ignores_the_limit():
     with RedisServer(config=config) as server:
         client = server.client()
         client.execute_command("NP.SET", "big", npy(BIG))
+        client.execute_command("NP.MSET", "multi1", npy(BIG), "multi2", npy(BIG))
+        client.execute_command("NP.SET", "options", npy(BIG), "PX", "1000000", "NX")
         client.config_set("numpy.max-array-bytes", LIMIT)
         assert client.execute_command("DEBUG", "LOADAOF") == b"OK"
         assert client.execute_command("NP.GET", "big") == npy(BIG)
+        assert client.execute_command("NP.MGET", "multi1", "multi2", "options") == [npy(BIG)] * 3
+        assert client.pttl("options") > 900_000

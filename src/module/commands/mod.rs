@@ -1,0 +1,79 @@
+//! Command handlers, by family: `read` (NP.GET and the metadata commands),
+//! `write` (NP.SET, NP.APPEND, NP.SETSLICE) and `multi` (NP.MGET, NP.MSET).
+//!
+//! Each follows the same order: arity, parse, open the key, check its type,
+//! then change it. Bad input is refused before the key is touched, and every
+//! change runs under `guard::commit`, after all the work that can fail: a
+//! refused command never changes or loses the value that was there.
+
+mod expire;
+mod multi;
+mod read;
+mod set_options;
+mod write;
+
+use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::redisvalue::RedisValueKey;
+use redis_module::{raw, Context, RedisError, RedisValue};
+
+pub use multi::{np_mget, np_mset};
+pub use read::{np_dtype, np_get, np_info, np_shape, np_size, values_reply};
+pub use write::{np_append, np_set, np_setslice};
+
+use super::value_type::NP_TYPE;
+use super::{config, stats};
+use crate::array::NpArray;
+use crate::layout::header_cache;
+use crate::npy;
+
+/// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
+fn array_at(key: &RedisKey) -> Result<Option<&NpArray>, RedisError> {
+    key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
+}
+
+/// [`array_at`] for a key opened for writing.
+fn array_at_mut(key: &RedisKeyWritable) -> Result<Option<&mut NpArray>, RedisError> {
+    key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
+}
+
+fn int(n: u64) -> RedisValue {
+    RedisValue::Integer(n as i64)
+}
+
+fn shape_reply(array: &NpArray) -> RedisValue {
+    RedisValue::Array(array.shape().iter().map(|&d| int(d)).collect())
+}
+
+/// A map on RESP3, a flat field/value array on RESP2.
+fn map_reply<const N: usize>(fields: [(&str, RedisValue); N]) -> RedisValue {
+    RedisValue::OrderedMap(
+        fields
+            .into_iter()
+            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+            .collect(),
+    )
+}
+
+/// Adds the array's `.npy` bytes to the reply, copied once, straight from
+/// the stored buffer.
+fn reply_npy(ctx: &Context, array: &NpArray) {
+    let npy = array.npy_bytes();
+    raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
+}
+
+/// Adds a null to the reply (`$-1` on RESP2, `_` on RESP3).
+fn reply_null(ctx: &Context) {
+    raw::reply_with_null(ctx.ctx);
+}
+
+/// Validates a client's `.npy` payload against the format; refusals are counted.
+fn parse_npy(bytes: &[u8]) -> Result<npy::ParsedNpy<'_>, RedisError> {
+    Ok(header_cache::parse(bytes).inspect_err(|_| stats::rejected_payload())?)
+}
+
+/// [`parse_npy`], then the size limit for an array stored whole.
+fn parse_payload<'a>(ctx: &Context, bytes: &'a [u8]) -> Result<npy::ParsedNpy<'a>, RedisError> {
+    let parsed = parse_npy(bytes)?;
+    config::check_array_bytes(ctx, parsed.data.len() as u64)?;
+    Ok(parsed)
+}

@@ -1,0 +1,91 @@
+//! `NP.MGET` and `NP.MSET`: many keys in one command, like MGET and MSET.
+
+use std::collections::HashMap;
+
+use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
+
+use super::write::store;
+use super::{array_at, array_at_mut, parse_payload, reply_npy, reply_null};
+use crate::array::NpArray;
+use crate::module::{guard, stats};
+
+/// `NP.MGET key [key ...]`: an array with each key's `.npy` bytes, copied once
+/// from the stored buffer; nil for a missing key and, as MGET does, for a key
+/// holding another type. A key given twice is replied twice.
+pub fn np_mget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, keys @ ..] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        if keys.is_empty() {
+            return Err(RedisError::WrongArity);
+        }
+        // Nothing below can fail, so the array header promises exactly
+        // `keys.len()` elements.
+        raw::reply_with_array(ctx.ctx, keys.len() as _);
+        for key_name in keys {
+            let key = ctx.open_key(key_name);
+            match array_at(&key) {
+                Ok(Some(array)) => reply_npy(ctx, array),
+                Ok(None) | Err(_) => reply_null(ctx),
+            }
+        }
+        Ok(RedisValue::NoReply)
+    })
+}
+
+/// `NP.MSET key npy [key npy ...]`: stores every array, atomically. Every
+/// payload is validated and every key's type checked before the first is
+/// written, so an error writes nothing. As with MSET, a key given twice gets
+/// its last value; as with NP.SET, a key of another type is `WRONGTYPE` and
+/// each written key loses its TTL.
+pub fn np_mset(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, pairs @ ..] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        if pairs.is_empty() || pairs.len() % 2 != 0 {
+            return Err(RedisError::WrongArity);
+        }
+        // The last value of each key, in the order the keys first appear.
+        let mut index: HashMap<&[u8], usize> = HashMap::new();
+        let mut writes: Vec<(&RedisString, &RedisString)> = Vec::new();
+        for pair in pairs.chunks_exact(2) {
+            let (key, payload) = (&pair[0], &pair[1]);
+            match index.get(key.as_slice()) {
+                Some(&i) => writes[i].1 = payload,
+                None => {
+                    index.insert(key.as_slice(), writes.len());
+                    writes.push((key, payload));
+                }
+            }
+        }
+        let mut arrays = Vec::with_capacity(writes.len());
+        for (_, payload) in &writes {
+            let value = parse_payload(ctx, payload.as_slice())?;
+            arrays.push(value);
+        }
+        let keys: Vec<_> = writes.iter().map(|(name, _)| ctx.open_key_writable(name)).collect();
+        for key in &keys {
+            array_at_mut(key)?;
+        }
+        let arrays = arrays
+            .into_iter()
+            .map(|v| NpArray::from_parts(v.dtype, v.shape, v.fortran_order, v.data))
+            .collect::<Result<Vec<_>, _>>()?;
+        guard::checkpoint("before-change");
+        guard::commit(|| {
+            for (key, array) in keys.iter().zip(arrays) {
+                store(key, array);
+                guard::checkpoint("after-change");
+            }
+            ctx.replicate_verbatim();
+            for (name, _) in &writes {
+                ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.set", name);
+            }
+        });
+        Ok(RedisValue::SimpleStringStatic("OK"))
+    })
+}

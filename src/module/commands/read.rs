@@ -1,0 +1,149 @@
+//! `NP.GET` and the O(1) metadata commands.
+
+use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
+
+use super::{array_at, int, map_reply, reply_npy, shape_reply};
+use crate::array::NpArray;
+use crate::convert::{self, Value};
+use crate::module::{config, guard, stats, value_type};
+use crate::slice;
+
+/// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
+fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&NpArray) -> RedisValue) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name] = args else {
+            return Err(RedisError::WrongArity);
+        };
+        let key = ctx.open_key(key_name);
+        Ok(array_at(&key)?.map_or(RedisValue::Null, reply))
+    })
+}
+
+/// What `NP.GET` was asked for beyond the plain `.npy` bytes.
+#[derive(Default)]
+struct GetOptions {
+    slice: Option<Vec<slice::Item>>,
+    cast: Option<crate::dtype::Dtype>,
+    values: bool,
+}
+
+fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
+    let mut options = GetOptions::default();
+    let mut rest = args.iter();
+    while let Some(token) = rest.next() {
+        let token = token.to_string_lossy().to_ascii_uppercase();
+        let mut value = || rest.next().ok_or(RedisError::WrongArity);
+        match token.as_str() {
+            "SLICE" if options.slice.is_none() => options.slice = Some(slice::parse(&value()?.to_string_lossy())?),
+            "AS" if options.cast.is_none() => options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?),
+            "VALUES" if !options.values => options.values = true,
+            "SLICE" | "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
+            _ => return Err(RedisError::String(format!("ERR unknown NP.GET option '{token}'"))),
+        }
+    }
+    Ok(options)
+}
+
+/// Redis's own reply to a `deny-oom` command over `maxmemory`.
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// `NP.GET key [SLICE spec] [AS dtype] [VALUES]`: the `.npy` bytes (replied
+/// straight from the stored buffer), optionally sliced (first) and cast, or the
+/// elements as RESP values.
+pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, option_args @ ..] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let options = parse_get_options(option_args)?;
+        let key = ctx.open_key(key_name);
+        let Some(stored) = array_at(&key)? else {
+            return Ok(RedisValue::Null);
+        };
+        // A cast (up to 16x the stored data) and VALUES (tens of bytes of
+        // reply per element) allocate more than the array holds: like a
+        // `deny-oom` write, they are refused while Redis is over maxmemory.
+        if (options.cast.is_some() || options.values) && ctx.get_flags().contains(ContextFlags::OOM) {
+            return Err(RedisError::Str(OOM));
+        }
+        let sliced = match options.slice.as_deref() {
+            Some(items) => {
+                // An index list can repeat rows: the same cap as for stored arrays.
+                config::check_array_bytes(ctx, slice::result_nbytes(stored, items)?)?;
+                Some(slice::slice(stored, items)?)
+            }
+            None => None,
+        };
+        let stored = sliced.as_ref().unwrap_or(stored);
+        if options.values {
+            convert::check_value_count(stored.size())?; // before a cast copies the data
+        }
+        if let Some(to) = &options.cast {
+            // The same cap as for stored arrays.
+            config::check_array_bytes(ctx, stored.size().saturating_mul(to.itemsize()))?;
+        }
+        let cast = options.cast.as_ref().map(|to| convert::cast(stored, to)).transpose()?;
+        let array = cast.as_ref().unwrap_or(stored);
+        if options.values {
+            return values_reply(array);
+        }
+        reply_npy(ctx, array);
+        Ok(RedisValue::NoReply)
+    })
+}
+
+fn element_reply(element: Value) -> RedisValue {
+    match element {
+        Value::Bool(b) => RedisValue::Bool(b),
+        Value::Int(v) => RedisValue::Integer(v),
+        Value::UInt(v) => i64::try_from(v).map_or_else(|_| RedisValue::BigNumber(v.to_string()), RedisValue::Integer),
+        Value::Float(v) => RedisValue::Float(v),
+        Value::Complex(re, im) => RedisValue::Array(vec![RedisValue::Float(re), RedisValue::Float(im)]),
+        Value::Bytes(b) => RedisValue::StringBuffer(b),
+        Value::Str(s) => RedisValue::BulkString(s),
+    }
+}
+
+/// `VALUES`: a map of dtype, shape and the elements in row-major order.
+pub(crate) fn values_reply(array: &NpArray) -> RedisResult {
+    let values = convert::values(array)?.into_iter().map(element_reply).collect();
+    Ok(map_reply([
+        ("dtype", RedisValue::BulkString(array.dtype().name())),
+        ("shape", shape_reply(array)),
+        ("values", RedisValue::Array(values)),
+    ]))
+}
+
+/// `NP.SHAPE key`
+pub fn np_shape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, shape_reply)
+}
+
+/// `NP.DTYPE key`
+pub fn np_dtype(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |array| RedisValue::BulkString(array.dtype().name()))
+}
+
+/// `NP.SIZE key`
+pub fn np_size(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |array| int(array.size()))
+}
+
+/// `NP.INFO key`: a map on RESP3, a flat field/value array on RESP2.
+pub fn np_info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    read_command(ctx, &args, |array| {
+        map_reply([
+            ("dtype", RedisValue::BulkString(array.dtype().name())),
+            ("descr", RedisValue::BulkString(array.dtype().descr())),
+            ("shape", shape_reply(array)),
+            ("ndim", int(array.ndim() as u64)),
+            ("size", int(array.size())),
+            ("itemsize", int(array.itemsize())),
+            ("nbytes", int(array.nbytes())),
+            ("fortran_order", RedisValue::Bool(array.fortran_order())),
+            ("memory", int(value_type::memory_usage(array) as u64)),
+        ])
+    })
+}

@@ -1,0 +1,223 @@
+//! `NP.SET`, `NP.APPEND`, `NP.SETSLICE`. Each does all its fallible work first,
+//! then makes its change, replicates and notifies under `guard::commit`.
+
+use redis_module::key::RedisKeyWritable;
+use redis_module::{Context, ContextFlags, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
+
+use super::set_options::{self, SetOptions, Ttl};
+use super::{array_at_mut, expire, int, parse_npy, parse_payload, reply_npy, reply_null};
+use crate::array::NpArray;
+use crate::module::value_type::NP_TYPE;
+use crate::module::{config, guard, stats};
+use crate::slice::{self, View};
+
+const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
+
+/// Stores a new value, replacing the key's array (a fresh value has no TTL).
+/// Only under `guard::commit`: nothing can refuse it, the key's type was checked.
+pub(super) fn store(key: &RedisKeyWritable, array: NpArray) {
+    stats::added(&array);
+    key.set_value(&NP_TYPE, array)
+        .expect("a key opened for writing that holds an array or nothing takes an array");
+}
+
+/// `NP.SET key npy [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]`, with
+/// SET's semantics and replies.
+pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, payload, option_args @ ..] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let from_master_or_aof = ctx
+            .get_flags()
+            .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING);
+        let options = set_options::parse(option_args, expire::now_ms(), from_master_or_aof)?;
+        let value = parse_payload(ctx, payload.as_slice())?;
+        let key = ctx.open_key_writable(key_name);
+        let exists = !key.is_empty();
+        // SET checks the old value's type for GET, and NX on an existing key
+        // of any type is simply not met.
+        let existing = if options.get || options.condition_met(exists) {
+            array_at_mut(&key)?
+        } else {
+            None
+        };
+        if !options.condition_met(exists) {
+            return Ok(match existing {
+                Some(old) => {
+                    reply_npy(ctx, old);
+                    RedisValue::NoReply
+                }
+                None => RedisValue::Null,
+            });
+        }
+        let kept_ttl = match options.ttl {
+            Ttl::Keep => expire::get(ctx, key_name),
+            _ => None,
+        };
+        let finish = || {
+            guard::checkpoint("after-change");
+            match options.ttl {
+                Ttl::Clear => {}
+                Ttl::Keep => {
+                    if let Some(at) = kept_ttl {
+                        expire::set(ctx, key_name, at);
+                    }
+                }
+                Ttl::ExpireAt(at) => expire::set(ctx, key_name, at),
+            }
+            replicate_set(ctx, &args, &options);
+            ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.set", key_name);
+            if let Ttl::ExpireAt(_) = options.ttl {
+                ctx.notify_keyspace_event(NotifyEvent::GENERIC, "expire", key_name);
+            }
+        };
+
+        if options.get {
+            // The old value is replied from its own buffer, so it must not be
+            // overwritten in place: build the new one, reply, then store.
+            let array = NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?;
+            guard::checkpoint("before-change");
+            match existing {
+                Some(old) => reply_npy(ctx, old),
+                None => reply_null(ctx),
+            }
+            guard::commit(|| {
+                store(&key, array);
+                finish();
+            });
+            return Ok(RedisValue::NoReply);
+        }
+
+        guard::checkpoint("before-change");
+        let overwritten = existing.is_some_and(|old| {
+            guard::commit(|| {
+                // About the same size as the array it replaces: reuse its
+                // buffer, so no fresh memory has to be faulted in.
+                let before = stats::Counted::of(old);
+                let reused = old.overwrite_in_place(&value);
+                if reused {
+                    stats::replaced(before, old);
+                }
+                reused
+            })
+        });
+        if overwritten {
+            guard::commit(|| {
+                if options.ttl == Ttl::Clear {
+                    key.remove_expire().expect("the key holds a value");
+                }
+                finish();
+            });
+        } else {
+            // Nothing has changed yet: the old buffer did not fit.
+            let array = NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?;
+            guard::commit(|| {
+                store(&key, array);
+                finish();
+            });
+        }
+        Ok(OK)
+    })
+}
+
+/// Propagates `NP.SET` to replicas and the AOF in a form that gives the same
+/// result there: verbatim without options; otherwise without NX/XX/GET (the
+/// write is known to happen) and with any TTL as an absolute `PXAT`, as SET does.
+fn replicate_set(ctx: &Context, args: &[RedisString], options: &SetOptions) {
+    if options.is_plain() {
+        ctx.replicate_verbatim();
+        return;
+    }
+    let (pxat, at, keepttl);
+    let mut out: Vec<&RedisString> = vec![&args[1], &args[2]];
+    match options.ttl {
+        Ttl::Clear => {}
+        Ttl::Keep => {
+            keepttl = ctx.create_string("KEEPTTL");
+            out.push(&keepttl);
+        }
+        Ttl::ExpireAt(ms) => {
+            pxat = ctx.create_string("PXAT");
+            at = ctx.create_string(ms.to_string());
+            out.extend([&pxat, &at]);
+        }
+    }
+    ctx.replicate("NP.SET", out.as_slice());
+}
+
+/// `NP.APPEND key npy`: grows the array along its growth axis (axis 0 in C
+/// order, the last axis in Fortran order); creates the key if it is missing.
+/// Replies with the new length of that axis.
+pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, payload] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let rows = parse_npy(payload.as_slice())?;
+        let key = ctx.open_key_writable(key_name);
+        let finish = |length: u64| -> RedisResult {
+            guard::checkpoint("after-change");
+            ctx.replicate_verbatim();
+            ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.append", key_name);
+            Ok(int(length))
+        };
+        match array_at_mut(&key)? {
+            Some(array) => {
+                let old_nbytes = array.nbytes();
+                config::check_array_bytes(ctx, array.check_append(&rows)?)?;
+                guard::checkpoint("before-change");
+                guard::commit(|| {
+                    // `append` checks again and reserves before it changes
+                    // anything: an error from it leaves the array as it was.
+                    array.append(&rows)?;
+                    stats::resized(old_nbytes, array.nbytes());
+                    finish(array.growth_axis().map_or(0, |axis| array.shape()[axis]))
+                })
+            }
+            None => {
+                config::check_array_bytes(ctx, rows.data.len() as u64)?;
+                let array = NpArray::from_parts(rows.dtype, rows.shape, rows.fortran_order, rows.data)?;
+                let length = array.growth_axis().map_or(0, |axis| array.shape()[axis]);
+                guard::checkpoint("before-change");
+                guard::commit(|| {
+                    store(&key, array);
+                    finish(length)
+                })
+            }
+        }
+    })
+}
+
+/// `NP.SETSLICE key spec npy`: `arr[spec] = value` in place, with NumPy's
+/// broadcasting and no casting. The key must hold an array.
+pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, spec, payload] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let items = slice::parse(&spec.to_string_lossy())?;
+        let value = parse_npy(payload.as_slice())?;
+        let key = ctx.open_key_writable(key_name);
+        let Some(array) = array_at_mut(&key)? else {
+            return Err(RedisError::Str("ERR no such key"));
+        };
+        // The selection is checked here too, so that a panic while resolving
+        // it is one before any change.
+        View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(&items)?;
+        guard::checkpoint("before-change");
+        // `assign` checks the dtype, the selection and the broadcast before
+        // it writes the first element (an error from it changed nothing); a
+        // panic inside its copy would leave the slice half-written.
+        guard::commit(|| -> RedisResult {
+            slice::assign(array, &items, &value)?;
+            guard::checkpoint("after-change");
+            ctx.replicate_verbatim();
+            ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.setslice", key_name);
+            Ok(OK)
+        })
+    })
+}

@@ -1,0 +1,82 @@
+"""What a reader can make the server hold. `NP.GET … AS` builds a cast of up
+to 16x the stored data, and a client that pipelines commands without reading
+the replies makes Redis keep every reply. Redis's `client-output-buffer-limit`
+bounds that for every command (docs/security.md); the module refuses casts
+and VALUES, which allocate more than the array holds, over `maxmemory`."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+import redis
+
+from npy_bytes import npy
+from redis_server import RedisServer
+from replication import wait_for
+
+BIG = np.arange(1 << 20, dtype=np.int8)  # 1 MiB; as complex128 16 MiB
+MiB = 1 << 20
+
+
+def resp(*args: bytes) -> bytes:
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def flood(port: int, commands: int) -> socket.socket:
+    """Sends `commands` casts without reading a single reply."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(resp(b"NP.GET", b"big", b"AS", b"complex128") * commands)
+    return sock
+
+
+def settled_memory(r) -> int:
+    time.sleep(0.5)
+    return r.info("memory")["used_memory"]
+
+
+@pytest.mark.parametrize("limit", ["0 0 0", "32mb 0 0"], ids=["no-limit", "limit"])
+def test_output_buffer_limit_bounds_what_unread_casts_hold(limit):
+    with RedisServer(config={"client-output-buffer-limit": f"normal {limit}"}) as server:
+        r = server.client()
+        r.execute_command("NP.SET", "big", npy(BIG))
+        baseline = settled_memory(r)
+        clients = r.info("clients")["connected_clients"]
+        sock = flood(server.port, 10)
+        def casts_done():
+            calls = r.info("commandstats").get("cmdstat_np.get", {}).get("calls", 0)
+            return calls >= 10 or r.info("clients")["connected_clients"] == clients
+        wait_for(casts_done)
+        held = settled_memory(r) - baseline
+        if limit == "0 0 0":
+            # Redis's default for normal clients: every unread reply is kept.
+            assert held > 100 * MiB
+            assert r.info("clients")["connected_clients"] == clients + 1
+        else:
+            # The limit closes the client: its replies and casts are freed.
+            wait_for(lambda: r.info("clients")["connected_clients"] == clients)
+            assert settled_memory(r) - baseline < 8 * MiB
+        sock.close()
+        assert server.alive()
+
+
+def test_casts_and_values_are_refused_over_maxmemory(r):
+    r.execute_command("NP.SET", "big", npy(BIG))
+    r.config_set("maxmemory-policy", "noeviction")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] - MiB))
+    try:
+        for options in (["AS", "complex128"], ["VALUES"], ["SLICE", ":10", "AS", "float64"]):
+            with pytest.raises(redis.exceptions.OutOfMemoryError):
+                r.execute_command("NP.GET", "big", *options)
+        # Plain reads and slices still work, as GET does over maxmemory.
+        assert r.execute_command("NP.GET", "big") == npy(BIG)
+        assert r.execute_command("NP.GET", "big", "SLICE", ":10") == npy(BIG[:10])
+    finally:
+        r.config_set("maxmemory", "0")
+    assert r.execute_command("NP.GET", "big", "SLICE", ":3", "AS", "float64") == npy(BIG[:3].astype(np.float64))
