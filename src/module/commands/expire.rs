@@ -28,6 +28,9 @@ impl Drop for Handle {
 /// The key's expire time, if it has one.
 pub fn get(ctx: &Context, key_name: &RedisString) -> Option<i64> {
     let key = Handle::open(ctx, key_name, raw::KeyMode::READ);
+    if key.0.is_null() {
+        return None; // opened for reading, a missing key has no handle
+    }
     // SAFETY: `key.0` is a handle opened above and still open; the API pointer
     // is filled in at load (Redis 6.2.2+).
     let at = unsafe { raw::RedisModule_GetAbsExpire.expect("RedisModule_GetAbsExpire")(key.0) };

@@ -17,7 +17,8 @@ use redis_module::redisvalue::RedisValueKey;
 use redis_module::{raw, Context, RedisError, RedisValue};
 
 pub use multi::{np_mget, np_mset};
-pub use read::{np_dtype, np_get, np_info, np_shape, np_size, values_reply};
+pub(crate) use read::values_reply;
+pub use read::{np_dtype, np_get, np_info, np_shape, np_size};
 pub use write::{np_append, np_set, np_setslice};
 
 use super::value_type::NP_TYPE;

@@ -9,7 +9,7 @@ use super::{array_at_mut, expire, int, parse_npy, parse_payload, reply_npy, repl
 use crate::array::NpArray;
 use crate::module::value_type::NP_TYPE;
 use crate::module::{config, guard, stats};
-use crate::slice::{self, View};
+use crate::slice;
 
 const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
 
@@ -207,7 +207,7 @@ pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         // The selection is checked here too, so that a panic while resolving
         // it is one before any change.
-        View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(&items)?;
+        slice::result_nbytes(array, &items)?;
         guard::checkpoint("before-change");
         // `assign` checks the dtype, the selection and the broadcast before
         // it writes the first element (an error from it changed nothing); a
