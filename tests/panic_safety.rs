@@ -59,6 +59,9 @@ fn writes() -> Vec<(&'static str, Cmd)> {
     add("NP.APPEND new key", cmd("NP.APPEND").arg("c").arg(&int8));
     add("NP.SETSLICE", cmd("NP.SETSLICE").arg("b").arg("0").arg(npy_f64_row()));
     add("NP.MSET", cmd("NP.MSET").arg("a").arg(&float64).arg("b").arg(&int8));
+    add("NP.UPDATE", cmd("NP.UPDATE").arg("b").arg("add").arg(&float64));
+    add("NP.RESHAPE", cmd("NP.RESHAPE").arg("b").arg("15"));
+    add("NP.TRANSPOSE", cmd("NP.TRANSPOSE").arg("b"));
     out
 }
 

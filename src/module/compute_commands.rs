@@ -28,10 +28,29 @@ fn change_in_place(
     let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
         return Err(RedisError::Str("ERR no such key"));
     };
-    change(array)?; // the same elements: the module's counters do not change
-    ctx.replicate_verbatim();
-    ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key_name);
+    guard::checkpoint("before-change");
+    commit_change(ctx, key_name, event, || change(&mut *array))?;
     Ok(shape_reply(array))
+}
+
+/// Runs a change whose errors all come before its first write (the compute
+/// layer checks shapes, casts and indices first), then replicates it verbatim
+/// and sends `event`, all under `guard::commit`: a panic midway would leave a
+/// value that replicas and the AOF never saw, so it stops the server instead.
+/// An error changed nothing and is neither replicated nor notified.
+fn commit_change(
+    ctx: &Context,
+    key_name: &RedisString,
+    event: &str,
+    change: impl FnOnce() -> Result<(), RedisError>,
+) -> Result<(), RedisError> {
+    guard::commit(|| {
+        change()?; // the same elements: the module's counters do not change
+        guard::checkpoint("after-change");
+        ctx.replicate_verbatim();
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key_name);
+        Ok(())
+    })
 }
 
 /// `NP.RESHAPE key shape`: `arr = arr.reshape(shape)`; replies with the new shape.
@@ -161,9 +180,10 @@ pub fn np_update(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
             return Err(RedisError::Str("ERR no such key"));
         };
-        ufunc::update(array, &items, op, &value)?;
-        ctx.replicate_verbatim();
-        ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.update", key_name);
+        guard::checkpoint("before-change");
+        commit_change(ctx, key_name, "np.update", || {
+            ufunc::update(array, &items, op, &value).map_err(Into::into)
+        })?;
         Ok(RedisValue::SimpleStringStatic("OK"))
     })
 }
