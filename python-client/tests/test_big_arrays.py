@@ -77,6 +77,56 @@ def test_small_arrays_and_zero_d_go_in_one_command(arrays, r):
     assert arrays.get("scalar")[()] == 2.5
 
 
+def calls(r, command: str) -> tuple[int, int]:
+    """(calls, failed calls) of `command` since CONFIG RESETSTAT."""
+    stats = r.info("commandstats").get(f"cmdstat_{command}", {})
+    return stats.get("calls", 0), stats.get("failed_calls", 0)
+
+
+@pytest.mark.parametrize("nbytes", [8, 4 * KB - 8, 4 * KB])
+def test_get_up_to_chunk_bytes_is_one_command(arrays, r, nbytes):
+    arr = np.arange(nbytes // 8, dtype=np.float64)
+    r.execute_command("NP.SET", "small", npy(arr))
+    r.config_resetstat()
+    got = arrays.get("small")
+    assert_same(got, arr)
+    assert not got.flags.writeable  # the one reply, viewed without a copy
+    assert calls(r, "np.get") == (1, 0) and calls(r, "np.info") == (0, 0)
+    assert arrays.get("small", copy=True).flags.writeable
+
+
+def test_get_past_chunk_bytes_is_refused_by_maxbytes_then_read_in_chunks(arrays, r):
+    arr = np.arange(4 * KB // 8 + 1, dtype=np.float64)  # one element past the threshold
+    r.execute_command("NP.SET", "big", npy(arr))
+    r.config_resetstat()
+    got = arrays.get("big")
+    assert_same(got, arr)
+    assert got.flags.writeable
+    # the refused NP.GET MAXBYTES, then NP.INFO and two SLICE chunks
+    assert calls(r, "np.get") == (3, 1) and calls(r, "np.info") == (1, 0)
+
+
+def test_get_on_another_error_raises_it(arrays, r):
+    r.set("text", "not an array")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE") as caught:
+        arrays.get("text")
+    assert isinstance(caught.value, NumpyError)
+
+
+def test_get_past_chunk_bytes_for_a_user_allowed_np_get_alone(arrays, redis_server, r):
+    arr = np.arange(2000, dtype=np.float64)
+    r.execute_command("NP.SET", "big", npy(arr))
+    r.acl_setuser("getter", enabled=True, passwords=["+pw"], keys=["*"], commands=["+np.get"])
+    try:
+        getter = Numpy(redis_server.client(username="getter", password="pw"))
+        getter.chunk_bytes = 4 * KB
+        assert_same(getter.get("big"), arr)  # NP.INFO is refused: one NP.GET of the whole array
+        assert getter.get("missing") is None
+        getter.close()
+    finally:
+        r.acl_deluser("getter")
+
+
 def test_get_of_a_missing_key_is_none(arrays):
     assert arrays.get("nothing") is None
 

@@ -79,6 +79,7 @@ const DOCS: &[CommandDoc] = &[
             Arg::OptionalToken(c"SLICE", c"spec"),
             Arg::OptionalToken(c"AS", c"dtype"),
             Arg::OptionalFlag(c"VALUES"),
+            Arg::OptionalToken(c"MAXBYTES", c"bytes"),
         ],
         acl: "read",
     },

@@ -43,6 +43,9 @@ NP_RESHAPE = "NP.RESHAPE"
 NP_TRANSPOSE = "NP.TRANSPOSE"
 NP_REDUCE = "NP.REDUCE"
 NP_UPDATE = "NP.UPDATE"
+# How NP.GET ... MAXBYTES n starts its refusal of a bigger array, after the
+# "ERR " code redis-py moves into the exception class (docs/commands.md, NP.GET).
+OVER_MAXBYTES = "reply array would be "
 COMMANDS = (
     NP_SET, NP_MSET, NP_APPEND, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
     NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE,

@@ -9,7 +9,7 @@ import numpy as np
 import redis
 
 from . import chunked
-from .commands import DtypeLike, IndexSpec, NumpyCommands
+from .commands import NEVER_DECODE, NP_GET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
 from .view import ArrayView
@@ -71,15 +71,20 @@ class StreamingCommands(NumpyCommands):
         A whole array past `chunk_bytes` is read in chunks (then always writable);
         `progress` as for `set`."""
         if slice is None and as_dtype is None and self._streams():
-            try:
-                info = self.info(key)
-            except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
-                info = {"nbytes": 0}
-            if info is None:
-                return None
             assert self.chunk_bytes is not None
-            if info["nbytes"] > self.chunk_bytes:
+            # One round trip for an array up to chunk_bytes; a bigger one is refused
+            # before the server builds a reply, and read in chunks instead.
+            try:
+                return self.execute_command(
+                    NP_GET, key, "MAXBYTES", self.chunk_bytes, np_copy=copy, **{NEVER_DECODE: []}
+                )
+            except redis.exceptions.ResponseError as err:
+                if not str(err).startswith(OVER_MAXBYTES):
+                    raise
+            try:
                 return chunked.download(self, key, chunk_bytes=self.chunk_bytes, progress=progress)
+            except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
+                pass
         return super().get(key, copy=copy, slice=slice, as_dtype=as_dtype)
 
     def upload(self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None) -> chunked.Upload:

@@ -26,6 +26,8 @@ struct GetOptions {
     slice: Option<Vec<slice::Item>>,
     cast: Option<crate::dtype::Dtype>,
     values: bool,
+    /// `MAXBYTES n`: refuse a reply whose array data would exceed `n` bytes.
+    max_bytes: Option<u64>,
 }
 
 fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
@@ -38,19 +40,40 @@ fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
             "SLICE" if options.slice.is_none() => options.slice = Some(slice::parse(&value()?.to_string_lossy())?),
             "AS" if options.cast.is_none() => options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?),
             "VALUES" if !options.values => options.values = true,
-            "SLICE" | "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
+            "MAXBYTES" if options.max_bytes.is_none() => {
+                let n = value()?.parse_integer().ok().and_then(|n| u64::try_from(n).ok());
+                options.max_bytes = Some(n.ok_or(RedisError::Str("ERR MAXBYTES must be a non-negative integer"))?);
+            }
+            "SLICE" | "AS" | "VALUES" | "MAXBYTES" => {
+                return Err(RedisError::String(format!("ERR {token} given twice")))
+            }
             _ => return Err(RedisError::String(format!("ERR unknown NP.GET option '{token}'"))),
         }
     }
     Ok(options)
 }
 
+/// The start of `MAXBYTES`'s refusal, which clients match to fall back to
+/// reading the array in pieces (docs/commands.md documents it as stable).
+const OVER_MAXBYTES: &str = "ERR reply array would be";
+
+/// `MAXBYTES`: refuses, before anything is built, a reply whose array data
+/// (`nbytes` of the selection, after a cast) would exceed the caller's bound.
+fn check_max_bytes(max_bytes: Option<u64>, nbytes: u64) -> Result<(), RedisError> {
+    match max_bytes {
+        Some(max) if nbytes > max => Err(RedisError::String(format!(
+            "{OVER_MAXBYTES} {nbytes} bytes, over MAXBYTES {max}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Redis's own reply to a `deny-oom` command over `maxmemory`.
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
-/// `NP.GET key [SLICE spec] [AS dtype] [VALUES]`: the `.npy` bytes (replied
-/// straight from the stored buffer), optionally sliced (first) and cast, or the
-/// elements as RESP values.
+/// `NP.GET key [SLICE spec] [AS dtype] [VALUES] [MAXBYTES n]`: the `.npy`
+/// bytes (replied straight from the stored buffer), optionally sliced (first)
+/// and cast, or the elements as RESP values; refused past `MAXBYTES`.
 pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     stats::command();
     guard::command(|| {
@@ -68,10 +91,24 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         if (options.cast.is_some() || options.values) && ctx.get_flags().contains(ContextFlags::OOM) {
             return Err(RedisError::Str(OOM));
         }
+        let selected_nbytes = match options.slice.as_deref() {
+            Some(items) => slice::result_nbytes(stored, items)?,
+            None => stored.nbytes(),
+        };
+        // The reply's size, known before the slice or the cast is built (the
+        // cast's element count from the selection when its itemsize allows).
+        let reply_nbytes = match &options.cast {
+            None => Some(selected_nbytes),
+            Some(_) if stored.itemsize() == 0 => None,
+            Some(to) => Some((selected_nbytes / stored.itemsize()).saturating_mul(to.itemsize())),
+        };
+        if let Some(nbytes) = reply_nbytes {
+            check_max_bytes(options.max_bytes, nbytes)?;
+        }
         let sliced = match options.slice.as_deref() {
             Some(items) => {
                 // An index list can repeat rows: the same cap as for stored arrays.
-                config::check_array_bytes(ctx, slice::result_nbytes(stored, items)?)?;
+                config::check_array_bytes(ctx, selected_nbytes)?;
                 Some(slice::slice(stored, items)?)
             }
             None => None,
@@ -81,8 +118,10 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             convert::check_value_count(stored.size())?; // before a cast copies the data
         }
         if let Some(to) = &options.cast {
+            let cast_nbytes = stored.size().saturating_mul(to.itemsize());
+            check_max_bytes(options.max_bytes, cast_nbytes)?;
             // The same cap as for stored arrays.
-            config::check_array_bytes(ctx, stored.size().saturating_mul(to.itemsize()))?;
+            config::check_array_bytes(ctx, cast_nbytes)?;
         }
         let cast = options.cast.as_ref().map(|to| convert::cast(stored, to)).transpose()?;
         let array = cast.as_ref().unwrap_or(stored);
