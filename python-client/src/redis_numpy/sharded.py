@@ -161,8 +161,9 @@ class ShardedArray:
         return tuple(self._meta["shape"])
 
     @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(self._meta["dtype"])
+    def dtype(self) -> np.dtype[Any]:
+        dtype: np.dtype[Any] = np.dtype(self._meta["dtype"])
+        return dtype
 
     @property
     def ndim(self) -> int:
@@ -241,7 +242,8 @@ class ShardedArray:
         reply = indexed_call(self.arrays, NP_GET, key, "SLICE", spec, **{NEVER_DECODE: []})
         if reply is None:
             raise KeyError(f"chunk {key!r} of sharded array {self.name!r} is missing (replaced meanwhile? refresh())")
-        return reply
+        chunk_array: np.ndarray = reply
+        return chunk_array
 
     def __getitem__(self, index: Any) -> Any:
         lead, head, rest = self._split(index)

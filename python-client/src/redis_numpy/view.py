@@ -47,8 +47,9 @@ class ArrayView:
         return tuple(self._info["shape"])
 
     @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(self._info["dtype"])
+    def dtype(self) -> np.dtype[Any]:
+        dtype: np.dtype[Any] = np.dtype(self._info["dtype"])
+        return dtype
 
     @property
     def ndim(self) -> int:
