@@ -297,9 +297,19 @@ impl NpArray {
         match &mut self.repr {
             Repr::Full(f) if !header_changes(f) => {
                 if total > f.data_capacity() {
-                    let grown = total.max(f.data_capacity() + f.data_capacity() / 2);
-                    f.reserve_data(grown)
-                        .map_err(|_| NpyError::append(format!("cannot allocate {grown} bytes")))?;
+                    // A rolling buffer's dead prefix is reused before growing
+                    // (a reallocation would copy it too). After a compaction
+                    // at least half the data must fit again, so the next one
+                    // comes only after that much is appended: O(1) amortised.
+                    let compacted = f.front() > 0;
+                    f.compact();
+                    let room = f.data_capacity().saturating_sub(total);
+                    if total > f.data_capacity() || (compacted && room < total / 2) {
+                        let wanted = if compacted { total + total / 2 } else { total };
+                        let grown = wanted.max(f.data_capacity() + f.data_capacity() / 2);
+                        f.reserve_data(grown)
+                            .map_err(|_| NpyError::append(format!("cannot allocate {grown} bytes")))?;
+                    }
                 }
                 f.push_data(rows.data).expect("within the capacity just reserved");
                 let order = f.fortran_order;
@@ -317,6 +327,38 @@ impl NpArray {
             }
         }
         Ok(())
+    }
+
+    /// Keeps only the last `keep` entries along the growth axis (all of them
+    /// if there are fewer) and returns the new length of that axis. In the
+    /// full layout the dropped entries become dead bytes at the front of the
+    /// buffer, so this is O(1) amortised (see [`crate::layout::full`]).
+    pub fn trim(&mut self, keep: u64) -> Result<u64> {
+        let axis = self
+            .growth_axis()
+            .ok_or_else(|| NpyError::invalid("cannot trim a 0-d array"))?;
+        let length = self.shape()[axis];
+        if keep >= length {
+            return Ok(length);
+        }
+        let slab = self.slab_bytes();
+        let dropped = ((length - keep) * slab) as usize;
+        let mut shape = Shape::from_slice(self.shape());
+        shape[axis] = keep;
+        let in_place = match &mut self.repr {
+            Repr::Full(f) => f.drop_front(dropped, &shape),
+            Repr::Packed(_) => false,
+        };
+        if !in_place {
+            // Packed (small), or a kept header that changes length: a new value.
+            *self = NpArray::from_parts(
+                self.dtype().clone(),
+                shape,
+                self.fortran_order(),
+                &self.data()[dropped..],
+            )?;
+        }
+        Ok(keep)
     }
 
     /// Splits the array along the growth axis into `.npy` pieces of about
@@ -614,6 +656,61 @@ mod tests {
         assert_eq!(a.npy_bytes(), fresh.npy_bytes(), "header rewritten as np.save would");
         assert_eq!(a.data().as_ptr() as usize % ARRAY_ALIGN, 0);
         assert!(!a.is_packed(), "appending moves a packed value to the full layout");
+    }
+
+    #[test]
+    fn a_rolling_buffer_matches_the_tail_and_moves_each_byte_o1_times() {
+        // 10-byte rows: the dead prefix is rarely a multiple of 64 bytes.
+        let row = |i: u64| test_array("<i2", &[1, 5], false, &[i as u8; 10]);
+        let mut a = row(0);
+        let mut expected: Vec<u8> = vec![0; 10];
+        let (mut compactions, mut last_front) = (0, 0);
+        for i in 1..5000u64 {
+            a.append(&parsed(&row(i).npy_bytes())).unwrap();
+            expected.extend_from_slice(&[i as u8; 10]);
+            let keep = 300 + i % 7;
+            assert_eq!(a.trim(keep).unwrap(), keep.min(i + 1));
+            let live = expected.len().min(keep as usize * 10);
+            expected.drain(..expected.len() - live);
+            assert_eq!(a.data(), &expected[..], "{i}");
+            assert_eq!(a.shape(), &[keep.min(i + 1), 5]);
+            let fresh = test_array("<i2", a.shape(), false, a.data());
+            assert_eq!(a.npy_bytes(), fresh.npy_bytes(), "{i}");
+            assert!(matches!(a.npy_bytes(), Cow::Borrowed(_)), "one borrowed slice");
+            assert_eq!(a.data().as_ptr() as usize % 2, 0, "aligned to the element size");
+            let Repr::Full(f) = &a.repr else {
+                panic!("a rolling buffer is full")
+            };
+            if f.front() < last_front {
+                compactions += 1;
+            }
+            last_front = f.front();
+            assert!(
+                f.front() <= a.data().len(),
+                "the dead prefix never outgrows the live data"
+            );
+        }
+        // ~3000-byte buffer, 10 bytes a step: a compaction every ~150 steps.
+        assert!(compactions < 5000 / 100, "{compactions} compactions");
+        assert_eq!(a.trim(0).unwrap(), 0);
+        assert_eq!(a.shape(), &[0, 5]);
+        assert!(a.trim(3).is_ok());
+        let mut s = test_array("<f8", &[], false, &[0; 8]);
+        assert!(s.trim(0).unwrap_err().to_string().contains("0-d"));
+    }
+
+    #[test]
+    fn trimming_a_fortran_array_drops_leading_columns() {
+        let dtype = || Dtype::from_typestr("|u1").unwrap();
+        let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 3]), true, &[1, 2, 3, 4, 5, 6]).unwrap();
+        assert_eq!(a.trim(2).unwrap(), 2);
+        assert_eq!((a.shape(), a.data()), (&[2u64, 2][..], &[3u8, 4, 5, 6][..]));
+        let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let mut b = NpArray::from_parts(dtype(), Shape::from_slice(&[100, 2000]), true, &big).unwrap();
+        assert_eq!(b.trim(1500).unwrap(), 1500);
+        assert_eq!(b.data(), &big[50_000..]);
+        let fresh = NpArray::from_parts(dtype(), Shape::from_slice(&[100, 1500]), true, &big[50_000..]).unwrap();
+        assert_eq!(b.npy_bytes(), fresh.npy_bytes());
     }
 
     #[test]

@@ -55,6 +55,11 @@ impl AlignedBuf {
         &mut self.bytes[self.offset..]
     }
 
+    /// Shortens the contents to `len` bytes (the capacity stays).
+    pub fn truncate(&mut self, len: usize) {
+        self.bytes.truncate(self.offset + len);
+    }
+
     pub fn clear(&mut self) {
         self.bytes.truncate(self.offset);
     }

@@ -26,6 +26,8 @@ pub struct Full {
     /// `header_len` bytes of `.npy` header (none if it is written on read), then the data.
     pub(super) buf: AlignedBuf,
     pub(super) header_len: usize,
+    /// Dead bytes at the start of the buffer, left by dropped entries.
+    pub(super) front: usize,
 }
 
 /// Whether to keep an `header_len`-byte header in front of `nbytes` of data.
@@ -57,6 +59,7 @@ impl Full {
             fortran_order,
             buf,
             header_len,
+            front: 0,
         })
     }
 
@@ -70,11 +73,12 @@ impl Full {
     }
 
     pub fn data(&self) -> &[u8] {
-        &self.buf.as_slice()[self.header_len..]
+        &self.buf.as_slice()[self.front + self.header_len..]
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf.as_mut_slice()[self.header_len..]
+        let start = self.front + self.header_len;
+        &mut self.buf.as_mut_slice()[start..]
     }
 
     /// Appends data bytes (within the capacity, or growing to fit exactly).
@@ -83,21 +87,61 @@ impl Full {
     }
 
     pub fn resize_data(&mut self, nbytes: usize) -> Result<()> {
-        self.buf.resize_zeroed(self.header_len + nbytes)
+        self.buf.resize_zeroed(self.front + self.header_len + nbytes)
     }
 
-    /// Data bytes the buffer holds without growing.
+    /// Data bytes the buffer holds without growing (or compacting).
     pub fn data_capacity(&self) -> usize {
-        self.buf.capacity() - self.header_len
+        self.buf.capacity() - self.header_len - self.front
     }
 
     pub fn reserve_data(&mut self, nbytes: usize) -> Result<()> {
-        self.buf.reserve_total(self.header_len + nbytes)
+        self.buf.reserve_total(self.front + self.header_len + nbytes)
+    }
+
+    /// Dead bytes in front of the live header and data.
+    pub fn front(&self) -> usize {
+        self.front
+    }
+
+    /// Drops `nbytes` of data from the front and relabels the rest with
+    /// `shape`, in O(1) unless the dead prefix now outgrows the live data,
+    /// when the live part moves to the start of the buffer. Returns false,
+    /// changing nothing, if a kept header would change length.
+    pub fn drop_front(&mut self, nbytes: usize, shape: &[u64]) -> bool {
+        debug_assert!(nbytes <= self.data().len());
+        if self.header_len > 0 {
+            let header = npy::write_header(&self.dtype, shape, self.fortran_order);
+            if header.len() != self.header_len {
+                return false;
+            }
+            self.front += nbytes;
+            let at = self.front;
+            self.buf.as_mut_slice()[at..at + header.len()].copy_from_slice(&header);
+        } else {
+            self.front += nbytes;
+        }
+        self.shape = Shape::from_slice(shape);
+        if self.front > self.data().len() {
+            self.compact();
+        }
+        true
+    }
+
+    /// Moves the live header and data to the start of the buffer.
+    pub fn compact(&mut self) {
+        if self.front == 0 {
+            return;
+        }
+        let live = self.buf.len() - self.front;
+        self.buf.as_mut_slice().copy_within(self.front.., 0);
+        self.buf.truncate(live);
+        self.front = 0;
     }
 
     pub fn npy_bytes(&self) -> Cow<'_, [u8]> {
         if self.header_len > 0 {
-            return Cow::Borrowed(self.buf.as_slice());
+            return Cow::Borrowed(&self.buf.as_slice()[self.front..]);
         }
         let mut out = npy::write_header(&self.dtype, &self.shape, self.fortran_order);
         out.extend_from_slice(self.data());
@@ -120,6 +164,7 @@ impl Full {
             return false;
         }
         self.buf.clear();
+        self.front = 0;
         for piece in [&header[..header_len], data] {
             self.buf.extend_from_slice(piece).expect("within the capacity");
         }
@@ -139,7 +184,8 @@ impl Full {
             if header.len() != self.header_len {
                 return false;
             }
-            self.buf.as_mut_slice()[..header.len()].copy_from_slice(&header);
+            let at = self.front;
+            self.buf.as_mut_slice()[at..at + header.len()].copy_from_slice(&header);
         }
         self.shape = Shape::from_slice(shape);
         self.fortran_order = fortran_order;

@@ -59,12 +59,26 @@ const DOCS: &[CommandDoc] = &[
     },
     CommandDoc {
         name: c"np.append",
-        summary: c"Appends .npy data along the growth axis (axis 0 in C order), creating the key if needed",
+        summary: c"Appends .npy data along the growth axis (axis 0 in C order), creating the key if needed; MAXLEN keeps the last n entries",
         complexity: c"O(N) where N is the size of the appended payload (amortised)",
-        arity: 3,
+        arity: -3,
         access: KeyAccess::Insert,
         keys: Keys::One,
-        args: &[KEY, Arg::String(c"npy")],
+        args: &[
+            KEY,
+            Arg::String(c"npy"),
+            Arg::OptionalOneOf(c"trim", &[Choice::Integer(c"MAXLEN", c"count")]),
+        ],
+        acl: "write",
+    },
+    CommandDoc {
+        name: c"np.trim",
+        summary: c"Keeps only the last n entries along the growth axis (axis 0 in C order)",
+        complexity: c"O(1) amortised",
+        arity: 3,
+        access: KeyAccess::Update,
+        keys: Keys::One,
+        args: &[KEY, Arg::String(c"count")],
         acl: "write",
     },
     CommandDoc {
@@ -240,6 +254,7 @@ redis_module! {
     commands: [
         ["np.set", commands::np_set, "write deny-oom", 1, 1, 1, ""],
         ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, ""],
+        ["np.trim", commands::np_trim, "write", 1, 1, 1, ""],
         ["np.get", commands::np_get, "readonly", 1, 1, 1, ""],
         ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, ""],
         ["np.reshape", compute_commands::np_reshape, "write", 1, 1, 1, ""],

@@ -19,7 +19,7 @@ use redis_module::{raw, Context, RedisError, RedisValue};
 pub use multi::{np_mget, np_mset};
 pub(crate) use read::values_reply;
 pub use read::{np_dtype, np_get, np_info, np_shape, np_size};
-pub use write::{np_append, np_set, np_setslice};
+pub use write::{np_append, np_set, np_setslice, np_trim};
 
 use super::value_type::NP_TYPE;
 use super::{config, stats};

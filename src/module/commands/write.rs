@@ -1,4 +1,4 @@
-//! `NP.SET`, `NP.APPEND`, `NP.SETSLICE`. Each does all its fallible work first,
+//! `NP.SET`, `NP.APPEND`, `NP.TRIM`, `NP.SETSLICE`. Each does all its fallible work first,
 //! then makes its change, replicates and notifies under `guard::commit`.
 
 use redis_module::key::RedisKeyWritable;
@@ -147,15 +147,40 @@ fn replicate_set(ctx: &Context, args: &[RedisString], options: &SetOptions) {
     ctx.replicate("NP.SET", out.as_slice());
 }
 
-/// `NP.APPEND key npy`: grows the array along its growth axis (axis 0 in C
-/// order, the last axis in Fortran order); creates the key if it is missing.
-/// Replies with the new length of that axis.
+/// A rolling-buffer length (`MAXLEN n`, `NP.TRIM key n`): a non-negative
+/// integer. 0 is allowed, as XADD allows it: the array keeps its other axes
+/// and is empty along the growth axis.
+fn parse_length(arg: &RedisString) -> Result<u64, RedisError> {
+    let n = arg
+        .parse_integer()
+        .map_err(|_| RedisError::Str("ERR value is not an integer or out of range"))?;
+    u64::try_from(n).map_err(|_| RedisError::Str("ERR the length must be >= 0"))
+}
+
+/// The options after `NP.APPEND key npy`: nothing, or `MAXLEN n`.
+fn parse_maxlen(option_args: &[RedisString]) -> Result<Option<u64>, RedisError> {
+    match option_args {
+        [] => Ok(None),
+        [token, n] if token.to_string_lossy().eq_ignore_ascii_case("MAXLEN") => parse_length(n).map(Some),
+        _ => Err(RedisError::Str("ERR syntax error")),
+    }
+}
+
+const ZERO_D: RedisError = RedisError::Str("ERR cannot trim a 0-d array: it has no growth axis");
+
+/// `NP.APPEND key npy [MAXLEN n]`: grows the array along its growth axis
+/// (axis 0 in C order, the last axis in Fortran order); creates the key if it
+/// is missing. With `MAXLEN n`, then keeps only the last `n` entries along
+/// that axis (a rolling buffer). Replies with the new length of that axis.
+/// The result is a function of the old value and the arguments, so the
+/// command replicates verbatim.
 pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, payload] = args.as_slice() else {
+        let [_, key_name, payload, option_args @ ..] = args.as_slice() else {
             return Err(RedisError::WrongArity);
         };
+        let maxlen = parse_maxlen(option_args)?;
         let rows = parse_npy(payload.as_slice())?;
         let key = ctx.open_key_writable(key_name);
         let finish = |length: u64| -> RedisResult {
@@ -163,6 +188,12 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             ctx.replicate_verbatim();
             ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.append", key_name);
             Ok(int(length))
+        };
+        let trimmed = |array: &mut NpArray| -> crate::error::Result<u64> {
+            match maxlen {
+                Some(n) => array.trim(n),
+                None => Ok(array.growth_axis().map_or(0, |axis| array.shape()[axis])),
+            }
         };
         match array_at_mut(&key)? {
             Some(array) => {
@@ -172,15 +203,20 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 guard::commit(|| {
                     // `append` checks again and reserves before it changes
                     // anything: an error from it leaves the array as it was.
+                    // `trim` then only relabels, or rebuilds a small value.
                     array.append(&rows)?;
+                    let length = trimmed(array)?;
                     stats::resized(old_nbytes, array.nbytes());
-                    finish(array.growth_axis().map_or(0, |axis| array.shape()[axis]))
+                    finish(length)
                 })
             }
             None => {
                 config::check_array_bytes(ctx, rows.data.len() as u64)?;
-                let array = NpArray::from_parts(rows.dtype, rows.shape, rows.fortran_order, rows.data)?;
-                let length = array.growth_axis().map_or(0, |axis| array.shape()[axis]);
+                let mut array = NpArray::from_parts(rows.dtype, rows.shape, rows.fortran_order, rows.data)?;
+                if maxlen.is_some() && array.growth_axis().is_none() {
+                    return Err(ZERO_D);
+                }
+                let length = trimmed(&mut array)?;
                 guard::checkpoint("before-change");
                 guard::commit(|| {
                     store(&key, array);
@@ -188,6 +224,41 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 })
             }
         }
+    })
+}
+
+/// `NP.TRIM key n`: keeps only the last `n` entries along the growth axis, in
+/// O(1) amortised (the dropped bytes are reclaimed later, in one move, see
+/// `crate::layout::full`). Replies with the new length of that axis; 0 for
+/// a missing key, as XTRIM does.
+pub fn np_trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, n] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let keep = parse_length(n)?;
+        let key = ctx.open_key_writable(key_name);
+        let Some(array) = array_at_mut(&key)? else {
+            return Ok(int(0));
+        };
+        let Some(axis) = array.growth_axis() else {
+            return Err(ZERO_D);
+        };
+        let length = array.shape()[axis];
+        if keep >= length {
+            return Ok(int(length));
+        }
+        guard::checkpoint("before-change");
+        guard::commit(|| -> RedisResult {
+            let old_nbytes = array.nbytes();
+            let length = array.trim(keep)?;
+            stats::resized(old_nbytes, array.nbytes());
+            guard::checkpoint("after-change");
+            ctx.replicate_verbatim();
+            ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.trim", key_name);
+            Ok(int(length))
+        })
     })
 }
 
