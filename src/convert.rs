@@ -68,7 +68,7 @@ pub fn parse_target(text: &str) -> Result<Dtype> {
             "unknown dtype {text:?} (use a name like float32 or a typestr like <f4)"
         ))
     })?;
-    if !is_castable(&dtype) {
+    if !dtype.is_numeric() {
         return Err(NpyError::Convert(format!(
             "AS supports bool, int8..int64, uint8..uint64, float16/32/64 and complex64/128, not {}",
             dtype.name()
@@ -77,29 +77,9 @@ pub fn parse_target(text: &str) -> Result<Dtype> {
     Ok(dtype)
 }
 
-fn is_castable(dtype: &Dtype) -> bool {
-    matches!(
-        dtype.kind,
-        Kind::Bool
-            | Kind::Int8
-            | Kind::Int16
-            | Kind::Int32
-            | Kind::Int64
-            | Kind::UInt8
-            | Kind::UInt16
-            | Kind::UInt32
-            | Kind::UInt64
-            | Kind::Float16
-            | Kind::Float32
-            | Kind::Float64
-            | Kind::Complex64
-            | Kind::Complex128
-    )
-}
-
 /// `array.astype(to)`, keeping the memory order (as NumPy's default `order='K'` does).
 pub fn cast(array: &NpArray, to: &Dtype) -> Result<NpArray> {
-    if !is_castable(array.dtype()) {
+    if !array.dtype().is_numeric() {
         return Err(unsupported("AS", array.dtype()));
     }
     let from = array.dtype();
@@ -121,7 +101,7 @@ pub fn cast(array: &NpArray, to: &Dtype) -> Result<NpArray> {
 /// Every element in row-major (C) order, whatever the stored order.
 pub fn values(array: &NpArray) -> Result<Vec<Value>> {
     let dtype = array.dtype();
-    let supported = is_castable(dtype)
+    let supported = dtype.is_numeric()
         || matches!(
             dtype.kind,
             Kind::Bytes(_) | Kind::Unicode(_) | Kind::DateTime(_) | Kind::TimeDelta(_)

@@ -345,6 +345,28 @@ impl Dtype {
         }
     }
 
+    /// Bool, the integers, and the floats and complex numbers that have a
+    /// Rust type (not long doubles): the values casts and maths work on.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Bool
+                | Kind::Int8
+                | Kind::Int16
+                | Kind::Int32
+                | Kind::Int64
+                | Kind::UInt8
+                | Kind::UInt16
+                | Kind::UInt32
+                | Kind::UInt64
+                | Kind::Float16
+                | Kind::Float32
+                | Kind::Float64
+                | Kind::Complex64
+                | Kind::Complex128
+        )
+    }
+
     /// NumPy's one-letter kind (`dtype.kind`).
     pub fn kind_char(&self) -> char {
         self.general_kind().char()

@@ -138,23 +138,7 @@ pub fn reduce(array: &NpArray, op: Op, axis: Option<i64>, acc: Option<&Dtype>) -
 }
 
 fn check_supported(d: &Dtype, op: Op) -> Result<()> {
-    let numeric = matches!(
-        d.kind,
-        Kind::Bool
-            | Kind::Int8
-            | Kind::Int16
-            | Kind::Int32
-            | Kind::Int64
-            | Kind::UInt8
-            | Kind::UInt16
-            | Kind::UInt32
-            | Kind::UInt64
-            | Kind::Float16
-            | Kind::Float32
-            | Kind::Float64
-            | Kind::Complex64
-            | Kind::Complex128
-    );
+    let numeric = d.is_numeric();
     let time = matches!(d.kind, Kind::DateTime(_) | Kind::TimeDelta(_));
     if numeric || time {
         return Ok(());
