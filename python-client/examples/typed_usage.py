@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
 import redis
 import redis.asyncio
-from typing_extensions import assert_type
+
+if sys.version_info >= (3, 11):
+    from typing import assert_type
+else:
+    from typing_extensions import assert_type
 
 from redis_numpy import ArrayInfo, ArrayValues, AsyncNumpy, Numpy, NumpyError, NumpyPipeline, SyncNumpy
 
