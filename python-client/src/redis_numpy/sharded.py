@@ -23,7 +23,7 @@ from redis.client import NEVER_DECODE
 
 from .commands import NP_GET, NP_SET, NP_SETSLICE, format_slice
 from .npy import check_dtype, encode
-from .view import indexed_call
+from .view import RemoteArrayMeta, indexed_call
 
 if TYPE_CHECKING:
     from .streaming import StreamingCommands
@@ -38,7 +38,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class ShardedArray:
+class ShardedArray(RemoteArrayMeta):
     """The sharded array at `name`, with the `ArrayView` interface: `shape`,
     `dtype`, `ndim`, `size`, `nbytes`, `len()`, `a[index]` (reads only the
     chunks the index touches, in parallel), `a[index] = value` and
@@ -155,27 +155,6 @@ class ShardedArray:
 
     def _keys(self) -> list[str]:
         return [self._chunk_key(self.name, self._meta["generation"], i) for i in range(self._meta["chunks"])]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self._meta["shape"])
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        dtype: np.dtype[Any] = np.dtype(self._meta["dtype"])
-        return dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * self.dtype.itemsize
 
     @property
     def chunk_rows(self) -> int:

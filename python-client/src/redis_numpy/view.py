@@ -17,7 +17,35 @@ if TYPE_CHECKING:
     from .streaming import StreamingCommands
 
 
-class ArrayView:
+class RemoteArrayMeta:
+    """NumPy's metadata properties of an array held remotely, derived from
+    `_meta`, which holds at least its "shape" and "dtype"."""
+
+    _meta: dict[str, Any]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._meta["shape"])
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        dtype: np.dtype[Any] = np.dtype(self._meta["dtype"])
+        return dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+
+class ArrayView(RemoteArrayMeta):
     """The array at `key`, lazily: `shape`, `dtype`, `ndim`, `size`, `nbytes` and
     `len()` come from one NP.INFO; `view[index]` is `NP.GET key SLICE index` (only
     the selected elements cross the network); `view[index] = value` is
@@ -32,36 +60,15 @@ class ArrayView:
         self.arrays = arrays
         self.key = key
         self.chunk_bytes = chunk_bytes
-        self._info: dict[str, Any] = {}
+        self._meta = {}
         self.refresh()
 
     def refresh(self) -> "ArrayView":
         info = self.arrays.info(self.key)
         if info is None:
             raise KeyError(f"no array at key {self.key!r}")
-        self._info = info
+        self._meta = info
         return self
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self._info["shape"])
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        dtype: np.dtype[Any] = np.dtype(self._info["dtype"])
-        return dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * self.dtype.itemsize
 
     def __len__(self) -> int:
         if not self.shape:
