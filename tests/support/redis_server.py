@@ -88,8 +88,12 @@ class RedisServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited: {self.log_tail()}")
             try:
-                if self.client().ping():
-                    return self
+                # Closed here: a redis-py client merely dropped can sit in a
+                # reference cycle, its connection open until the garbage
+                # collector runs, and counted in the server's connected_clients.
+                with self.client() as probe:
+                    if probe.ping():
+                        return self
             except (redis.ConnectionError, redis.BusyLoadingError):
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
