@@ -41,7 +41,17 @@ def test_sdist_and_wheel_carry_the_package_and_its_metadata(dist):
         meta = email.message_from_bytes(zf.read(f"redis_numpy-{v}.dist-info/METADATA"))
     assert meta["Name"] == "redis-numpy" and meta["Version"] == v
     assert meta["Requires-Python"] == ">=3.9"
-    assert {"Typing :: Typed", "Topic :: Database"} <= set(meta.get_all("Classifier"))
+    assert meta["License-Expression"] == "MIT"
+    classifiers = set(meta.get_all("Classifier"))
+    assert {"Typing :: Typed", "Topic :: Database", "Programming Language :: Python :: 3 :: Only"} <= classifiers
+    assert any(c.startswith("Development Status :: ") for c in classifiers)
+    # The Python versions listed start where Requires-Python does.
+    pythons = sorted(tuple(map(int, c.rsplit(" ", 1)[1].split("."))) for c in classifiers
+                     if c.startswith("Programming Language :: Python :: 3."))
+    assert pythons[0] == tuple(map(int, meta["Requires-Python"].removeprefix(">=").split("."))), pythons
+    urls = dict(entry.split(", ", 1) for entry in meta.get_all("Project-URL"))
+    assert set(urls) == {"Homepage", "Documentation", "Source", "Issues"}, urls
+    assert all(url.startswith("https://github.com/redis-numpy/redis-numpy") for url in urls.values()), urls
     assert "hiredis" in meta.get_all("Provides-Extra")
     requires = meta.get_all("Requires-Dist")
     assert any(r.startswith("redis>=") for r in requires) and any(r.startswith("numpy>=") for r in requires)
