@@ -149,11 +149,17 @@ def test_every_layout_replicates_byte_identically():
 
 
 def test_memory_per_small_key_is_close_to_a_raw_string(r):
-    """float32[16]: at most the raw-bytes string + 48 B per key; float32[384]: 1.05×."""
+    """float32[16]: at most the raw-bytes string + 48 B per key (80 B on libc
+    malloc); float32[384]: 1.05×."""
     n = 20_000
-    # libc malloc adds its own 8-byte chunk header to each of the value's
-    # blocks and rounds to 16, where jemalloc's small classes fit exactly.
-    slack = 48 if jemalloc(r) else 64
+    # The packed float32[16] costs 32 B per key more than the string on
+    # jemalloc, 64 B on libc malloc (its 8-byte chunk header on each of the
+    # value's blocks, rounded to 16, where jemalloc's small classes fit
+    # exactly). Each bound leaves one 16-byte step for what else moves
+    # used_memory over the run (the keyspace table's rehashing, client
+    # buffers); the full layout (a 192-byte header-and-data block plus its
+    # decoded metadata, against the packed 80 bytes) fails it by far.
+    slack = 48 if jemalloc(r) else 80
     for size, bound in ((16, lambda raw: raw + slack), (384, lambda raw: 1.05 * raw)):
         arr = RNG.random(size, dtype=np.float32)
         per_key = {}
