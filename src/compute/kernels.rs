@@ -5,6 +5,8 @@
 
 use std::ops::{Add, Div, Mul, Sub};
 
+use super::simd;
+
 /// A reduction over one axis, in memory order: element `(o, l, b)` sits at
 /// `(o * len + l) * inner + b`, and the result for `(o, b)` at `o * inner + b`.
 /// When `inner == 1` each result reduces one contiguous lane of `len`
@@ -79,45 +81,113 @@ const PW_BLOCKSIZE: usize = 128;
 /// the input must be cast first (its default buffer size).
 pub const BUFFER_SIZE: usize = 8192;
 
+/// Elements per block when argmax/argmin look for the best value block by
+/// block before looking for its place: small enough that the second look
+/// reads the block from the L1 cache.
+const ARG_BLOCK: usize = 2048;
+
+/// Elements per block when `any`/`all` look for a deciding element: checked a
+/// whole block at a time (vectorised), stopping after the block that decides.
+const TRUTH_BLOCK: usize = 4096;
+
 /// NumPy's pairwise summation (`@TYPE@_pairwise_sum` in loops_utils.h): below
 /// 8 elements a plain sum from -0.0; up to 128, eight interleaved partial sums
 /// combined as a tree; above, the two halves (split at a multiple of 8).
 pub fn pairwise<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
+    simd::run(|| pairwise_in(x, conv))
+}
+
+#[inline(always)]
+fn pairwise_in<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
+    tree_sum(
+        x.len(),
+        A::ZERO,
+        |start, len| pairwise_block(&x[start..][..len], conv),
+        |a, b| a + b,
+    )
+}
+
+/// One leaf of NumPy's pairwise summation: at most 128 elements. The eight
+/// partial sums are independent, so they map onto SIMD lanes one for one.
+#[inline(always)]
+fn pairwise_block<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
     let n = x.len();
     if n < 8 {
         let mut res = A::NEG_ZERO;
         for &v in x {
             res = res + conv(v);
         }
-        res
-    } else if n <= PW_BLOCKSIZE {
-        let mut r = [A::ZERO; 8];
-        for (acc, &v) in r.iter_mut().zip(&x[..8]) {
-            *acc = conv(v);
-        }
-        let body = n - n % 8;
-        for chunk in x[8..body].chunks_exact(8) {
-            let chunk: &[T; 8] = chunk.try_into().expect("chunks of 8");
-            for k in 0..8 {
-                r[k] = r[k] + conv(chunk[k]);
-            }
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &x[body..] {
-            res = res + conv(v);
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise(&x[..n2], conv) + pairwise(&x[n2..], conv)
+        return res;
     }
+    let mut r = [A::ZERO; 8];
+    for (acc, &v) in r.iter_mut().zip(&x[..8]) {
+        *acc = conv(v);
+    }
+    let body = n - n % 8;
+    for chunk in x[8..body].chunks_exact(8) {
+        let chunk: &[T; 8] = chunk.try_into().expect("chunks of 8");
+        for k in 0..8 {
+            r[k] = r[k] + conv(chunk[k]);
+        }
+    }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for &v in &x[body..] {
+        res = res + conv(v);
+    }
+    res
+}
+
+/// The shape of NumPy's pairwise recursion over `n` elements, walked without
+/// recursion so that it all runs inside one dispatched function: a range of
+/// more than 128 splits at half its length rounded down to a multiple of 8,
+/// and its sum is (sum of the first part) + (sum of the second); `leaf(start,
+/// len)` sums a range of at most 128.
+#[inline(always)]
+fn tree_sum<V: Copy>(n: usize, zero: V, leaf: impl Fn(usize, usize) -> V, add: impl Fn(V, V) -> V) -> V {
+    // (`leaf` is called in one place only, so that it is inlined.) Tasks, last one first: a range to sum, or COMBINE (add the two values
+    // on top of the value stack). Each split halves the length, so there are
+    // fewer than 64 levels, each leaving at most two tasks and one value.
+    const COMBINE: usize = usize::MAX;
+    let mut tasks = [(0usize, 0usize); 2 * 64 + 2];
+    let mut values = [zero; 64 + 2];
+    tasks[0] = (0, n);
+    let (mut nt, mut nv) = (1, 0);
+    while nt > 0 {
+        nt -= 1;
+        let (start, len) = tasks[nt];
+        if len == COMBINE {
+            nv -= 1;
+            values[nv - 1] = add(values[nv - 1], values[nv]);
+        } else if len <= PW_BLOCKSIZE {
+            values[nv] = leaf(start, len);
+            nv += 1;
+        } else {
+            let mut n2 = len / 2;
+            n2 -= n2 % 8;
+            tasks[nt] = (0, COMBINE);
+            tasks[nt + 1] = (start + n2, len - n2);
+            tasks[nt + 2] = (start, n2);
+            nt += 3;
+        }
+    }
+    values[0]
 }
 
 /// NumPy's pairwise summation of complex numbers, over their interleaved
 /// parts (`f.len()` is twice the count): the same tree on the float array,
 /// real parts in the even partial sums, imaginary parts in the odd ones.
-pub fn pairwise_complex<A: Float>(f: &[A]) -> (A, A) {
+#[inline(always)]
+fn pairwise_complex<A: Float>(f: &[A]) -> (A, A) {
+    tree_sum(
+        f.len(),
+        (A::ZERO, A::ZERO),
+        |start, len| pairwise_complex_block(&f[start..][..len]),
+        |(a, b), (c, d)| (a + c, b + d),
+    )
+}
+
+#[inline(always)]
+fn pairwise_complex_block<A: Float>(f: &[A]) -> (A, A) {
     let n = f.len();
     if n < 8 {
         let (mut rr, mut ri) = (A::NEG_ZERO, A::NEG_ZERO);
@@ -125,43 +195,44 @@ pub fn pairwise_complex<A: Float>(f: &[A]) -> (A, A) {
             rr = rr + pair[0];
             ri = ri + pair[1];
         }
-        (rr, ri)
-    } else if n <= PW_BLOCKSIZE {
-        let mut r = [A::ZERO; 8];
-        r.copy_from_slice(&f[..8]);
-        let body = n - n % 8;
-        for chunk in f[8..body].chunks_exact(8) {
-            for (acc, &v) in r.iter_mut().zip(chunk) {
-                *acc = *acc + v;
-            }
-        }
-        let mut rr = (r[0] + r[2]) + (r[4] + r[6]);
-        let mut ri = (r[1] + r[3]) + (r[5] + r[7]);
-        for pair in f[body..].chunks_exact(2) {
-            rr = rr + pair[0];
-            ri = ri + pair[1];
-        }
-        (rr, ri)
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let (a, b) = pairwise_complex(&f[..n2]);
-        let (c, d) = pairwise_complex(&f[n2..]);
-        (a + c, b + d)
+        return (rr, ri);
     }
+    let mut r = [A::ZERO; 8];
+    r.copy_from_slice(&f[..8]);
+    let body = n - n % 8;
+    for chunk in f[8..body].chunks_exact(8) {
+        for (acc, &v) in r.iter_mut().zip(chunk) {
+            *acc = *acc + v;
+        }
+    }
+    let mut rr = (r[0] + r[2]) + (r[4] + r[6]);
+    let mut ri = (r[1] + r[3]) + (r[5] + r[7]);
+    for pair in f[body..].chunks_exact(2) {
+        rr = rr + pair[0];
+        ri = ri + pair[1];
+    }
+    (rr, ri)
 }
 
 /// A fold of every lane from `init`, in order along the lane.
 pub fn fold<T: Copy, A: Copy>(x: &[T], g: Lanes, init: A, step: impl Fn(A, T) -> A) -> Vec<A> {
+    simd::run(|| fold_in(x, g, init, step))
+}
+
+#[inline(always)]
+fn fold_in<T: Copy, A: Copy>(x: &[T], g: Lanes, init: A, step: impl Fn(A, T) -> A) -> Vec<A> {
     let mut out = Vec::with_capacity(g.count());
     if g.inner == 1 {
         if g.len == 0 {
             out.resize(g.outer, init);
         } else {
-            out.extend(
-                x.chunks_exact(g.len)
-                    .map(|lane| lane.iter().fold(init, |a, &v| step(a, v))),
-            );
+            for lane in x.chunks_exact(g.len) {
+                let mut a = init;
+                for &v in lane {
+                    a = step(a, v);
+                }
+                out.push(a);
+            }
         }
         return out;
     }
@@ -182,14 +253,23 @@ pub fn fold<T: Copy, A: Copy>(x: &[T], g: Lanes, init: A, step: impl Fn(A, T) ->
 /// A fold of every lane that starts from its first element (reductions
 /// without an identity: minimum, maximum). Lanes must not be empty.
 pub fn fold_first<T: Copy>(x: &[T], g: Lanes, step: impl Fn(T, T) -> T) -> Vec<T> {
+    simd::run(|| fold_first_in(x, g, step))
+}
+
+#[inline(always)]
+fn fold_first_in<T: Copy>(x: &[T], g: Lanes, step: impl Fn(T, T) -> T) -> Vec<T> {
     debug_assert!(g.len > 0);
-    if g.inner == 1 {
-        return x
-            .chunks_exact(g.len)
-            .map(|lane| lane[1..].iter().fold(lane[0], |a, &v| step(a, v)))
-            .collect();
-    }
     let mut out = Vec::with_capacity(g.count());
+    if g.inner == 1 {
+        for lane in x.chunks_exact(g.len) {
+            let mut a = lane[0];
+            for &v in &lane[1..] {
+                a = step(a, v);
+            }
+            out.push(a);
+        }
+        return out;
+    }
     for o in 0..g.outer {
         let start = out.len();
         out.extend_from_slice(&x[g.at(o, 0, 0)..][..g.inner]);
@@ -204,6 +284,39 @@ pub fn fold_first<T: Copy>(x: &[T], g: Lanes, step: impl Fn(T, T) -> T) -> Vec<T
     out
 }
 
+/// `any` (`all` with `all`) of `nonzero` over each lane. Contiguous lanes are
+/// read block by block and stop at the first block that decides; the answer
+/// is the same as reading everything.
+pub fn truth<T: Copy>(x: &[T], g: Lanes, all: bool, nonzero: impl Fn(T) -> bool) -> Vec<u8> {
+    simd::run(|| {
+        if g.inner != 1 || g.len == 0 {
+            return if all {
+                fold_in(x, g, 1u8, |a, v| a & u8::from(nonzero(v)))
+            } else {
+                fold_in(x, g, 0u8, |a, v| a | u8::from(nonzero(v)))
+            };
+        }
+        // all = no zero element; any = some nonzero element.
+        let decides = |v: T| nonzero(v) != all;
+        let mut out = Vec::with_capacity(g.count());
+        for lane in x.chunks_exact(g.len) {
+            let mut found = false;
+            for block in lane.chunks(TRUTH_BLOCK) {
+                let mut hit = false;
+                for &v in block {
+                    hit |= decides(v);
+                }
+                if hit {
+                    found = true;
+                    break;
+                }
+            }
+            out.push(u8::from(found != all));
+        }
+        out
+    })
+}
+
 /// Float sums the way NumPy's add loop makes them: contiguous lanes pairwise
 /// (in pieces of [`BUFFER_SIZE`] when `buffered`, as when NumPy casts the
 /// input first), rows added one after another otherwise. `round` is applied
@@ -215,25 +328,39 @@ pub fn sum<T: Copy, A: Float>(
     conv: impl Fn(T) -> A,
     round: impl Fn(A) -> A,
 ) -> Vec<A> {
-    if g.inner != 1 {
-        return fold(x, g, A::ZERO, |a, v| round(a + conv(v)));
-    }
-    let lane_sum = |lane: &[T]| {
-        if buffered {
-            lane.chunks(BUFFER_SIZE)
-                .fold(A::ZERO, |acc, chunk| round(acc + pairwise(chunk, &conv)))
-        } else {
-            round(A::ZERO + pairwise(lane, &conv))
+    simd::run(|| {
+        if g.inner != 1 {
+            return fold_in(x, g, A::ZERO, |a, v| round(a + conv(v)));
         }
-    };
-    if g.len == 0 {
-        return vec![A::ZERO; g.outer];
-    }
-    x.chunks_exact(g.len).map(lane_sum).collect()
+        let lane_sum = |lane: &[T]| {
+            if buffered {
+                let mut acc = A::ZERO;
+                for chunk in lane.chunks(BUFFER_SIZE) {
+                    acc = round(acc + pairwise_in(chunk, &conv));
+                }
+                acc
+            } else {
+                round(A::ZERO + pairwise_in(lane, &conv))
+            }
+        };
+        if g.len == 0 {
+            return vec![A::ZERO; g.outer];
+        }
+        let mut out = Vec::with_capacity(g.count());
+        for lane in x.chunks_exact(g.len) {
+            out.push(lane_sum(lane));
+        }
+        out
+    })
 }
 
 /// Complex sums: as [`sum`], over interleaved (real, imaginary) parts.
 pub fn sum_complex<A: Float>(f: &[A], g: Lanes, buffered: bool) -> Vec<(A, A)> {
+    simd::run(|| sum_complex_in(f, g, buffered))
+}
+
+#[inline(always)]
+fn sum_complex_in<A: Float>(f: &[A], g: Lanes, buffered: bool) -> Vec<(A, A)> {
     let add = |(ar, ai): (A, A), (br, bi): (A, A)| (ar + br, ai + bi);
     if g.inner != 1 {
         let mut out = vec![(A::ZERO, A::ZERO); g.count()];
@@ -251,16 +378,19 @@ pub fn sum_complex<A: Float>(f: &[A], g: Lanes, buffered: bool) -> Vec<(A, A)> {
     if g.len == 0 {
         return vec![(A::ZERO, A::ZERO); g.outer];
     }
-    f.chunks_exact(2 * g.len)
-        .map(|lane| {
-            if buffered {
-                lane.chunks(2 * BUFFER_SIZE)
-                    .fold((A::ZERO, A::ZERO), |acc, chunk| add(acc, pairwise_complex(chunk)))
-            } else {
-                add((A::ZERO, A::ZERO), pairwise_complex(lane))
+    let mut out = Vec::with_capacity(g.count());
+    for lane in f.chunks_exact(2 * g.len) {
+        out.push(if buffered {
+            let mut acc = (A::ZERO, A::ZERO);
+            for chunk in lane.chunks(2 * BUFFER_SIZE) {
+                acc = add(acc, pairwise_complex(chunk));
             }
-        })
-        .collect()
+            acc
+        } else {
+            add((A::ZERO, A::ZERO), pairwise_complex(lane))
+        });
+    }
+    out
 }
 
 /// The maximum (or minimum, with `greater` reversed) of each lane with NumPy's
@@ -268,13 +398,16 @@ pub fn sum_complex<A: Float>(f: &[A], g: Lanes, buffered: bool) -> Vec<(A, A)> {
 /// eight comparisons abreast (which the compiler vectorises) and look for the
 /// NaN only when there is one.
 pub fn extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<T> {
-    if greater {
-        extreme_of::<T, true>(x, g)
-    } else {
-        extreme_of::<T, false>(x, g)
-    }
+    simd::run(|| {
+        if greater {
+            extreme_of::<T, true>(x, g)
+        } else {
+            extreme_of::<T, false>(x, g)
+        }
+    })
 }
 
+#[inline(always)]
 fn extreme_of<T: Float, const GREATER: bool>(x: &[T], g: Lanes) -> Vec<T> {
     let better = |v: T, a: T| if GREATER { v > a } else { v < a };
     let step = |a: T, v: T| {
@@ -285,37 +418,25 @@ fn extreme_of<T: Float, const GREATER: bool>(x: &[T], g: Lanes) -> Vec<T> {
         }
     };
     if g.inner != 1 {
-        return fold_first(x, g, step);
+        return fold_first_in(x, g, step);
     }
-    x.chunks_exact(g.len)
-        .map(|lane| lane_extreme::<T, GREATER>(lane))
-        .collect()
+    let mut out = Vec::with_capacity(g.count());
+    for lane in x.chunks_exact(g.len) {
+        out.push(lane_extreme::<T, GREATER>(lane));
+    }
+    out
 }
 
-/// The best element of a non-empty lane (first NaN if any), eight abreast.
-/// NaNs are noticed arithmetically (`v - v` is NaN only for NaN and
-/// infinities), which keeps the loop free of branches so it vectorises.
-#[allow(clippy::eq_op)] // `v - v` is the NaN test
+/// The best element of a non-empty lane (first NaN if any), eight abreast:
+/// element `i` goes to partial result `i % 8` in order along the lane (which
+/// decides which of `0.0` and `-0.0` wins a tie), and any leftover after the
+/// last eight goes to the combined result one by one. NaNs are noticed with
+/// a flag beside the comparisons, which keeps the loop free of branches so it
+/// vectorises; the first NaN is looked for only when the flag is set.
+#[inline(always)]
 fn lane_extreme<T: Float, const GREATER: bool>(lane: &[T]) -> T {
-    let better = |v: T, a: T| if GREATER { v > a } else { v < a };
-    let mut m = [lane[0]; 8];
-    let mut poison = [T::ZERO; 8];
-    let blocks = lane.chunks_exact(8);
-    let rest = blocks.remainder();
-    for block in blocks {
-        let block: &[T; 8] = block.try_into().expect("chunks of 8");
-        for k in 0..8 {
-            poison[k] = poison[k] + (block[k] - block[k]);
-            m[k] = if better(block[k], m[k]) { block[k] } else { m[k] };
-        }
-    }
-    let mut best = m[1..].iter().fold(m[0], |a, &v| if better(v, a) { v } else { a });
-    let mut maybe_nan = poison.iter().any(|p| p.is_nan()) || lane[0].is_nan();
-    for &v in rest {
-        maybe_nan |= v.is_nan();
-        best = if better(v, best) { v } else { best };
-    }
-    if maybe_nan {
+    let (best, nan) = best_and_nan::<T, GREATER>(lane);
+    if nan {
         if let Some(&nan) = lane.iter().find(|v| v.is_nan()) {
             return nan;
         }
@@ -323,25 +444,123 @@ fn lane_extreme<T: Float, const GREATER: bool>(lane: &[T]) -> T {
     best
 }
 
-/// Argmax / argmin of contiguous float lanes: the best value (vectorised),
-/// then the first place it occurs; the first NaN when there is one.
+/// The best value of a non-empty run of floats, ignoring NaNs (unless the
+/// first element is one), in [`lane_extreme`]'s order, and whether the run
+/// holds a NaN.
+#[inline(always)]
+fn best_and_nan<T: Float, const GREATER: bool>(x: &[T]) -> (T, bool) {
+    let better = |v: T, a: T| if GREATER { v > a } else { v < a };
+    let mut m = [x[0]; 8];
+    let mut nan = [false; 8];
+    // Sixteen at a time, so that one unordered comparison tests two elements.
+    let pairs = x.chunks_exact(16);
+    let rest = pairs.remainder();
+    for chunk in pairs {
+        let chunk: &[T; 16] = chunk.try_into().expect("chunks of 16");
+        for k in 0..8 {
+            let (a, b) = (chunk[k], chunk[k + 8]);
+            nan[k] |= a.is_nan() | b.is_nan();
+            m[k] = if better(a, m[k]) { a } else { m[k] };
+            m[k] = if better(b, m[k]) { b } else { m[k] };
+        }
+    }
+    let eights = rest.chunks_exact(8);
+    let tail = eights.remainder();
+    for chunk in eights {
+        for k in 0..8 {
+            nan[k] |= chunk[k].is_nan();
+            m[k] = if better(chunk[k], m[k]) { chunk[k] } else { m[k] };
+        }
+    }
+    let mut best = m[1..].iter().fold(m[0], |a, &v| if better(v, a) { v } else { a });
+    let mut any_nan = nan.iter().any(|&n| n);
+    for &v in tail {
+        any_nan |= v.is_nan();
+        best = if better(v, best) { v } else { best };
+    }
+    (best, any_nan)
+}
+
+/// The best value of a non-empty block of ordered values (NaNs ignored, unless
+/// one comes first), eight abreast.
+#[inline(always)]
+fn block_best<T: Copy + PartialOrd, const GREATER: bool>(block: &[T]) -> T {
+    let better = |v: T, a: T| if GREATER { v > a } else { v < a };
+    let mut m = [block[0]; 8];
+    let chunks = block.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        let chunk: &[T; 8] = chunk.try_into().expect("chunks of 8");
+        for k in 0..8 {
+            m[k] = if better(chunk[k], m[k]) { chunk[k] } else { m[k] };
+        }
+    }
+    let mut best = m[1..].iter().fold(m[0], |a, &v| if better(v, a) { v } else { a });
+    for &v in rest {
+        best = if better(v, best) { v } else { best };
+    }
+    best
+}
+
+/// The index of the first best element of a non-empty lane, or of its first
+/// NaN, in one pass: `block_best` gives each block's best value and whether
+/// it holds a NaN (vectorised); the first block holding the best value so far
+/// is remembered, and the first place of that value in that block is looked
+/// for at the end (equal values are interchangeable: `0.0 == -0.0`).
+#[inline(always)]
+#[allow(clippy::eq_op)] // `v != v` is the NaN test
+fn lane_arg<T: Copy + PartialOrd, const GREATER: bool>(lane: &[T], block_best: impl Fn(&[T]) -> (T, bool)) -> usize {
+    let better = |v: T, a: T| if GREATER { v > a } else { v < a };
+    let (mut best, mut best_start) = (lane[0], 0);
+    for (b, block) in lane.chunks(ARG_BLOCK).enumerate() {
+        let start = b * ARG_BLOCK;
+        let (m, nan) = block_best(block);
+        if nan {
+            return start + block.iter().position(|&v| v != v).expect("the block holds a NaN");
+        }
+        if better(m, best) {
+            (best, best_start) = (m, start);
+        }
+    }
+    let block = &lane[best_start..][..ARG_BLOCK.min(lane.len() - best_start)];
+    best_start
+        + block
+            .iter()
+            .position(|&v| v == best)
+            .expect("the best value is in its block")
+}
+
+/// Argmax / argmin of contiguous float lanes: the first best element, or the
+/// first NaN when there is one (as NumPy's loops stop at it).
 pub fn arg_extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<i64> {
     debug_assert!(g.inner == 1 && g.len > 0);
-    x.chunks_exact(g.len)
-        .map(|lane| {
-            let best = if greater {
-                lane_extreme::<T, true>(lane)
+    simd::run(|| {
+        let mut out = Vec::with_capacity(g.count());
+        for lane in x.chunks_exact(g.len) {
+            out.push(if greater {
+                lane_arg::<T, true>(lane, best_and_nan::<T, true>)
             } else {
-                lane_extreme::<T, false>(lane)
-            };
-            let found = if best.is_nan() {
-                lane.iter().position(|v| v.is_nan())
+                lane_arg::<T, false>(lane, best_and_nan::<T, false>)
+            } as i64);
+        }
+        out
+    })
+}
+
+/// Argmax / argmin of contiguous lanes of totally ordered values (integers).
+pub fn arg_ordered<T: Copy + PartialOrd>(x: &[T], g: Lanes, greater: bool) -> Vec<i64> {
+    debug_assert!(g.inner == 1 && g.len > 0);
+    simd::run(|| {
+        let mut out = Vec::with_capacity(g.count());
+        for lane in x.chunks_exact(g.len) {
+            out.push(if greater {
+                lane_arg::<T, true>(lane, |b| (block_best::<T, true>(b), false))
             } else {
-                lane.iter().position(|&v| v == best)
-            };
-            found.expect("the best value is in its lane") as i64
-        })
-        .collect()
+                lane_arg::<T, false>(lane, |b| (block_best::<T, false>(b), false))
+            } as i64);
+        }
+        out
+    })
 }
 
 /// The index along the lane of each lane's best element: the first one for
@@ -375,6 +594,8 @@ pub fn arg<T: Copy>(x: &[T], g: Lanes, better: impl Fn(T, T) -> bool, stop: impl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compute::simd;
+    use proptest::prelude::*;
 
     fn naive_pairwise(x: &[f32]) -> f32 {
         // The recursion as NumPy's C code spells it, with explicit indices.
@@ -471,5 +692,205 @@ mod tests {
         };
         let m = extreme(&x, g, true);
         assert!(m[0].is_nan() && m[1] == 91.0);
+    }
+
+    fn contiguous(len: usize) -> Lanes {
+        Lanes {
+            outer: 1,
+            len,
+            inner: 1,
+        }
+    }
+
+    /// max/min as the scalar loop of eight partial results spells it (element
+    /// `i` into partial `i % 8`, leftovers one by one), first NaN winning.
+    fn reference_extreme<T: Float>(x: &[T], greater: bool) -> T {
+        if let Some(&nan) = x.iter().find(|v| v.is_nan()) {
+            return nan;
+        }
+        let better = |v: T, a: T| if greater { v > a } else { v < a };
+        let mut m = [x[0]; 8];
+        let body = x.len() - x.len() % 8;
+        for (i, &v) in x[..body].iter().enumerate() {
+            m[i % 8] = if better(v, m[i % 8]) { v } else { m[i % 8] };
+        }
+        let mut best = m[1..].iter().fold(m[0], |a, &v| if better(v, a) { v } else { a });
+        for &v in &x[body..] {
+            best = if better(v, best) { v } else { best };
+        }
+        best
+    }
+
+    /// NumPy's argmax/argmin loop: the first strictly better element, stopping at a NaN.
+    #[allow(clippy::eq_op)]
+    fn reference_arg<T: Copy + PartialOrd>(x: &[T], greater: bool) -> i64 {
+        let (mut best, mut index) = (x[0], 0);
+        if best != best {
+            return 0;
+        }
+        for (i, &v) in x.iter().enumerate().skip(1) {
+            if v != v {
+                return i as i64;
+            }
+            if if greater { v > best } else { v < best } {
+                (best, index) = (v, i);
+            }
+        }
+        index as i64
+    }
+
+    /// Lengths around every block boundary of the kernels.
+    const LENGTHS: [usize; 22] = [
+        1, 2, 7, 8, 9, 15, 16, 17, 31, 127, 128, 129, 255, 256, 257, 2047, 2048, 2049, 4095, 4096, 4097, 10_001,
+    ];
+
+    /// Float arrays of length `n` with the awkward values kernels must get right.
+    fn float_cases(n: usize, seed: &mut u32) -> Vec<Vec<f32>> {
+        let mut next = || {
+            *seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *seed
+        };
+        let random: Vec<f32> = (0..n).map(|_| (next() >> 8) as f32 / 65536.0 - 128.0).collect();
+        let mut cases = vec![random.clone()];
+        for at in [0, 1, 7, 8, 16, n / 2, 2047, 2048, n - 1] {
+            if at < n {
+                let mut x = random.clone();
+                x[at] = f32::NAN;
+                if at + 3 < n {
+                    x[at + 3] = -f32::NAN; // a second NaN: the first one wins
+                }
+                cases.push(x);
+            }
+        }
+        // Signed zeros only (every max and min is a zero), and mixed with negatives.
+        cases.push(
+            (0..n)
+                .map(|i| if next() % 2 == 0 || i == 0 { 0.0 } else { -0.0 })
+                .collect(),
+        );
+        cases.push((0..n).map(|_| [0.0, -0.0, -1.0, -2.5][(next() % 4) as usize]).collect());
+        // Infinities (their `v - v` is NaN), ties of the best value far apart.
+        let mut x = random.clone();
+        x[n / 3] = f32::INFINITY;
+        x[n - 1] = f32::NEG_INFINITY;
+        cases.push(x);
+        cases.push((0..n).map(|_| (next() % 3) as f32).collect());
+        cases.push(vec![5.0; n]);
+        cases
+    }
+
+    /// Every kernel on every instruction set against the scalar references.
+    #[test]
+    fn kernels_match_their_references_on_every_isa() {
+        let mut seed = 7;
+        for n in LENGTHS {
+            for x32 in float_cases(n, &mut seed) {
+                let x64: Vec<f64> = x32.iter().map(|&v| f64::from(v)).collect();
+                let ints: Vec<i32> = x32.iter().map(|&v| if v.is_nan() { 3 } else { v as i32 }).collect();
+                let g = contiguous(n);
+                for isa in simd::available() {
+                    simd::forcing(isa, || {
+                        let ctx = (isa, n, &x32[..n.min(20)]);
+                        for greater in [true, false] {
+                            let got = extreme(&x32, g, greater)[0];
+                            assert_eq!(got.to_bits(), reference_extreme(&x32, greater).to_bits(), "{ctx:?}");
+                            let got = extreme(&x64, g, greater)[0];
+                            assert_eq!(got.to_bits(), reference_extreme(&x64, greater).to_bits(), "{ctx:?}");
+                            assert_eq!(arg_extreme(&x32, g, greater), [reference_arg(&x32, greater)], "{ctx:?}");
+                            assert_eq!(arg_extreme(&x64, g, greater), [reference_arg(&x64, greater)], "{ctx:?}");
+                            assert_eq!(
+                                arg_ordered(&ints, g, greater),
+                                [reference_arg(&ints, greater)],
+                                "{ctx:?}"
+                            );
+                        }
+                        // (Which NaN a sum of two NaNs gives is the compiler's choice: it
+                        // may swap the operands of an addition.)
+                        let (s, want) = (sum(&x32, g, false, |v| v, |v| v)[0], 0.0 + naive_pairwise(&x32));
+                        assert!(s.to_bits() == want.to_bits() || s.is_nan() && want.is_nan(), "{ctx:?}");
+                        let any = x32.iter().any(|&v| v != 0.0);
+                        let all = x32.iter().all(|&v| v != 0.0);
+                        assert_eq!(truth(&x32, g, false, |v: f32| v != 0.0), [u8::from(any)], "{ctx:?}");
+                        assert_eq!(truth(&x32, g, true, |v: f32| v != 0.0), [u8::from(all)], "{ctx:?}");
+                    });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_many_lanes() {
+        for isa in simd::available() {
+            simd::forcing(isa, || {
+                let x: Vec<f32> = (0..24).map(|i| (i % 5) as f32).collect();
+                let g = Lanes {
+                    outer: 3,
+                    len: 8,
+                    inner: 1,
+                };
+                assert_eq!(extreme(&x, g, true), [4.0, 4.0, 4.0]);
+                assert_eq!(arg_extreme(&x, g, true), [4, 1, 3]);
+                assert_eq!(
+                    arg_ordered(
+                        &[1u8, 3, 3, 0, 9, 9],
+                        Lanes {
+                            outer: 2,
+                            len: 3,
+                            inner: 1
+                        },
+                        true
+                    ),
+                    [1, 1]
+                );
+                let none = Lanes {
+                    outer: 2,
+                    len: 0,
+                    inner: 1,
+                };
+                assert_eq!(truth(&[] as &[u8], none, true, |v| v != 0), [1, 1]);
+                assert_eq!(truth(&[] as &[u8], none, false, |v| v != 0), [0, 0]);
+            });
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn isas_agree_on_random_floats(
+            mut x in proptest::collection::vec(-4.0f64..4.0, 1..5000),
+            nans in proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
+            zeros in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
+            round in any::<bool>(),
+        ) {
+            if round {
+                x.iter_mut().for_each(|v| *v = v.round());
+            }
+            for z in &zeros {
+                let i = z.index(x.len());
+                x[i] = if i % 2 == 0 { 0.0 } else { -0.0 };
+            }
+            for n in &nans {
+                let i = n.index(x.len());
+                x[i] = f64::NAN;
+            }
+            let g = contiguous(x.len());
+            let results: Vec<_> = simd::available().into_iter().map(|isa| simd::forcing(isa, || {
+                let mut bits = Vec::new();
+                for greater in [true, false] {
+                    bits.push(extreme(&x, g, greater)[0].to_bits());
+                    bits.push(arg_extreme(&x, g, greater)[0] as u64);
+                }
+                for buffered in [false, true] {
+                    let s = sum(&x, g, buffered, |v| v, |v| v)[0];
+                    bits.push(if s.is_nan() { u64::MAX } else { s.to_bits() });
+                }
+                bits
+            })).collect();
+            for r in &results[1..] {
+                prop_assert_eq!(r, &results[0]);
+            }
+            prop_assert_eq!(results[0][1] as i64, reference_arg(&x, true));
+            prop_assert_eq!(results[0][3] as i64, reference_arg(&x, false));
+            prop_assert_eq!(results[0][0], reference_extreme(&x, true).to_bits());
+        }
     }
 }

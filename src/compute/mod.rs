@@ -6,6 +6,7 @@
 pub mod kernels;
 pub mod reduce;
 pub mod reshape;
+pub mod simd;
 pub mod ufunc;
 
 use crate::array::NpArray;

@@ -298,12 +298,8 @@ impl<'a> Reduction<'a> {
     fn truth_of<T: Copy>(&self, x: &[T], nonzero: impl Fn(T) -> bool + Copy) -> Result<NpArray> {
         let g = self.lanes;
         match self.op {
-            Op::Any => {
-                let out = kernels::fold(x, g, 0u8, move |a, v| a | u8::from(nonzero(v)));
-                self.output(dtype("|b1"), &out)
-            }
-            Op::All => {
-                let out = kernels::fold(x, g, 1u8, move |a, v| a & u8::from(nonzero(v)));
+            Op::Any | Op::All => {
+                let out = kernels::truth(x, g, self.op == Op::All, nonzero);
                 self.output(dtype("|b1"), &out)
             }
             _ => {
@@ -745,6 +741,9 @@ fn product<T: Copy, A: Float>(x: &[T], g: Lanes, conv: impl Fn(T) -> A, round: i
 }
 
 fn arg_ord<T: Copy + PartialOrd>(x: &[T], g: Lanes, max: bool) -> Vec<i64> {
+    if g.inner == 1 && g.len > 0 {
+        return kernels::arg_ordered(x, g, max);
+    }
     kernels::arg(x, g, |v, b| if max { v > b } else { v < b }, |_| false)
 }
 
