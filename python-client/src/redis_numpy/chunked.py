@@ -16,6 +16,8 @@ Either way the client holds at most one chunk of payload besides the array.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
@@ -68,6 +70,10 @@ class ConcurrentWrite(redis.exceptions.RedisError):
     """The array changed under every attempt of a chunked download."""
 
 
+class _Changed(Exception):
+    """A chunk that does not fit the array being read: it was replaced meanwhile."""
+
+
 def _key_bytes(key: Any) -> bytes:
     return key if isinstance(key, bytes) else str(key).encode()
 
@@ -80,8 +86,17 @@ def staging_key(key: Any) -> bytes:
     base = raw if has_tag else b"{" + raw + b"}"
     staged = base + STAGING_INFIX + uuid.uuid4().hex.encode()
     if key_slot(staged) != key_slot(raw):
-        raise ValueError(f"cannot stage an upload for key {key!r} in its hash slot (unbalanced braces)")
+        # A key hashed whole that holds a "}" (e.g. "{}x}") cannot be wrapped in
+        # a tag of its own: use another tag of the same slot.
+        staged = b"{" + _tag_of_slot(key_slot(raw)) + b"}" + STAGING_INFIX + uuid.uuid4().hex.encode()
     return staged
+
+
+@functools.lru_cache(maxsize=64)
+def _tag_of_slot(slot: int) -> bytes:
+    """A short hash tag whose keys land in `slot`: a hex number, at most 5 digits
+    for every slot (a search of 30 ms on average, 0.6 s at worst, once per slot)."""
+    return next(tag for tag in (b"%x" % i for i in itertools.count()) if key_slot(tag) == slot)
 
 
 def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int], None], Callable[[], None]]:
@@ -277,7 +292,10 @@ def download(
             info = None
             if before is None:
                 return None
-            out = _read_chunks(arrays.execute_command, key, before, chunk_bytes, progress)
+            try:
+                out = _read_chunks(arrays.execute_command, key, before, chunk_bytes, progress)
+            except _Changed:
+                continue
             if arrays.info(key) == before:
                 return out
         raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
@@ -288,7 +306,11 @@ def download(
             if meta is None:
                 pipe.reset()
                 return None
-            out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress)
+            try:
+                out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress)
+            except _Changed:
+                pipe.unwatch()
+                continue
             pipe.multi()
             pipe.ping()
             try:
@@ -306,6 +328,8 @@ def _read_chunks(
     out = np.empty(shape, dtype, order="F" if info["fortran_order"] else "C")
     if not shape or info["nbytes"] == 0:
         whole = execute(NP_GET, key, **{NEVER_DECODE: []})
+        if whole is None or whole.shape != tuple(shape) or whole.dtype != dtype:
+            raise _Changed
         out[...] = whole
         return out
     step = _rows_per_chunk(shape, dtype.itemsize, chunk_bytes)
@@ -313,9 +337,17 @@ def _read_chunks(
     try:
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
-            chunk = execute(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
-            if chunk is None or chunk.shape != (stop - start,) + tuple(shape[1:]):
-                raise ConcurrentWrite(f"{key!r} changed shape during a chunked read")
+            try:
+                chunk = execute(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
+            except redis.exceptions.ResponseError as err:
+                # e.g. "too many indices" from an array now 0-d: an error only
+                # if the array is still the one being read.
+                if execute(NP_INFO, key) != info:
+                    raise _Changed from err
+                raise
+            # Deleted or replaced by an array of another shape or dtype: start again.
+            if chunk is None or chunk.shape != (stop - start,) + tuple(shape[1:]) or chunk.dtype != dtype:
+                raise _Changed
             out[start:stop] = chunk
             advance(chunk.nbytes)
     finally:
