@@ -138,9 +138,7 @@ def _dtype_from_descr(descr: str) -> np.dtype[Any]:
     return dtype
 
 
-def _parse_values(reply: Any) -> Optional[ArrayValues]:
-    if reply is None:
-        return None
+def _parse_values(reply: Any) -> ArrayValues:
     fields = _pairs(reply)
     dtype_name = _text(fields["dtype"])
     scalar = _scalar_parser(dtype_name)
