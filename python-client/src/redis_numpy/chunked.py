@@ -8,8 +8,8 @@ refreshed with every chunk, so an upload whose client dies leaves nothing
 behind for longer than the TTL; an upload that fails is deleted at once.
 
 Download: `NP.INFO`, then `NP.GET key SLICE a:b` along axis 0 into a
-preallocated array. On a standalone server the key is WATCHed, so a write
-that lands mid-download is noticed and the download starts again.
+preallocated array. The key is WATCHed (on a cluster, on its node), so a
+write that lands mid-download is noticed and the download starts again.
 
 Either way the client holds at most one chunk of payload besides the array.
 """
@@ -280,25 +280,25 @@ def download(
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: Progress = None,
-    info: Optional[dict[str, Any]] = None,
 ) -> Optional[np.ndarray]:
     """The array at `key` read in chunks of about `chunk_bytes` into one new
     (writable) array, or None if the key does not exist."""
     client = arrays.client
     if isinstance(client, redis.cluster.RedisCluster):
-        # Cluster pipelines cannot WATCH: compare the metadata before and after instead.
+        # A cluster pipeline cannot WATCH, but the node serving the key can (and
+        # comparing NP.INFO before and after would miss a same-shape overwrite).
+        from .client import Numpy  # client.py imports this module
+
         for _ in range(DOWNLOAD_ATTEMPTS):
-            before = info or arrays.info(key)
-            info = None
-            if before is None:
-                return None
+            # A client of its own on the node's pool: registering the NP.* callbacks
+            # on the node's client would convert the cluster client's replies twice.
+            pool = client.get_node_from_key(key).redis_connection.connection_pool
+            node = Numpy(redis.Redis(connection_pool=pool))
             try:
-                out = _read_chunks(arrays.execute_command, key, before, chunk_bytes, progress)
-            except _Changed:
-                continue
-            if arrays.info(key) == before:
-                return out
-        raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+                return download(node, key, chunk_bytes=chunk_bytes, progress=progress)
+            except (redis.exceptions.MovedError, redis.exceptions.AskError):
+                client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
+        raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
     with client.pipeline(transaction=True) as pipe:
         for _ in range(DOWNLOAD_ATTEMPTS):
             pipe.watch(key)  # from here on the pipeline runs commands at once, on one connection

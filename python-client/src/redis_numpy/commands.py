@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import datetime
+import functools
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Optional, Tuple, TypedDict, Union
 
 import numpy as np
@@ -197,21 +198,35 @@ def _on_int(reply: Any, **_: Any) -> Any:
     return None if reply is None else int(reply)
 
 
+def _passing_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """`callback`, except that an error reply stays the exception it is: redis-py's
+    cluster pipelines hand error replies to the callbacks before raising them."""
+
+    @functools.wraps(callback)
+    def convert(reply: Any, **options: Any) -> Any:
+        return reply if isinstance(reply, Exception) else callback(reply, **options)
+
+    return convert
+
+
 RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
-    NP_SET: _on_set,
-    NP_MSET: _on_ok,
-    NP_APPEND: _on_int,
-    NP_GET: _on_get,
-    NP_MGET: _on_mget,
-    NP_SETSLICE: _on_ok,
-    NP_SHAPE: _on_shape,
-    NP_DTYPE: _on_dtype,
-    NP_SIZE: _on_int,
-    NP_INFO: _on_info,
-    NP_RESHAPE: _on_shape,
-    NP_TRANSPOSE: _on_shape,
-    NP_REDUCE: _on_reduce,
-    NP_UPDATE: _on_ok,
+    command: _passing_errors(callback)
+    for command, callback in {
+        NP_SET: _on_set,
+        NP_MSET: _on_ok,
+        NP_APPEND: _on_int,
+        NP_GET: _on_get,
+        NP_MGET: _on_mget,
+        NP_SETSLICE: _on_ok,
+        NP_SHAPE: _on_shape,
+        NP_DTYPE: _on_dtype,
+        NP_SIZE: _on_int,
+        NP_INFO: _on_info,
+        NP_RESHAPE: _on_shape,
+        NP_TRANSPOSE: _on_shape,
+        NP_REDUCE: _on_reduce,
+        NP_UPDATE: _on_ok,
+    }.items()
 }
 
 
