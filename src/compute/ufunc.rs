@@ -8,6 +8,7 @@ use half::f16;
 use num_complex::Complex;
 
 use super::kernels::Float;
+use super::simd;
 use super::{c_order_data, dtype_repr, numpy_error, pod_vec};
 use crate::array::NpArray;
 use crate::convert;
@@ -350,19 +351,25 @@ fn combine<T: bytemuck::Pod>(array: &mut NpArray, value: &ParsedNpy, scalar: boo
     let Ok(data) = bytemuck::try_cast_slice_mut::<u8, T>(array.data_mut()) else {
         return false;
     };
+    // Element by element, so the widest vectors the CPU has give the same results.
+    simd::run(|| combine_loop(data, value.data, scalar, f));
+    true
+}
+
+#[inline(always)]
+fn combine_loop<T: bytemuck::Pod>(data: &mut [T], value: &[u8], scalar: bool, f: impl Fn(T, T) -> T) {
     let width = std::mem::size_of::<T>();
     if scalar {
-        let v: T = bytemuck::pod_read_unaligned(&value.data[..width]);
+        let v: T = bytemuck::pod_read_unaligned(&value[..width]);
         for a in data.iter_mut() {
             *a = f(*a, v);
         }
     } else {
         // The payload sits in the request buffer, unaligned: read it as bytes.
-        for (a, v) in data.iter_mut().zip(value.data.chunks_exact(width)) {
+        for (a, v) in data.iter_mut().zip(value.chunks_exact(width)) {
             *a = f(*a, bytemuck::pod_read_unaligned(v));
         }
     }
-    true
 }
 
 /// NumPy's maximum: the first operand when it is NaN or not smaller.
