@@ -93,6 +93,11 @@ def run(port: int, fixture_dir: Path = FIXTURES) -> int:
     wrongtype(s)
     expected, sexp = append_growth(s)
     slices(s)
+    set_options(s)
+    rolling(s)
+    compute(s)
+    mget_mset(s)
+    layout_transitions(s)
     max_array_bytes(s)
     copy(s, expected, sexp)
     dump_restore(s)
@@ -247,6 +252,206 @@ def slices(s: Session) -> None:
     s.expect_error("could not broadcast", "NP.SETSLICE", "m", "0", npy(np.zeros(3, ">i4")))
     s.np("NP.SET", "m", npy(np.ones((8, 5, 6), "<f4")))  # same size: reuses the buffer
     s.check(s.np("NP.GET", "m") == npy(np.ones((8, 5, 6), "<f4")), "overwrite in place")
+
+
+def set_options(s: Session) -> None:
+    """4c. NP.SET options: NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL"""
+    s.step("NP.SET NX/XX/GET/EX/PX/EXAT/PXAT/KEEPTTL")
+    a, b = npy(np.arange(4, dtype="<i2")), npy(np.arange(3000, dtype="<f8"))
+    s.r.delete("opt")
+    s.check(s.np("NP.SET", "opt", a, "XX") is None, "XX on a missing key")
+    s.check(s.np("NP.SET", "opt", a, "NX", "GET") is None, "NX GET on a missing key")
+    s.check(s.np("NP.SET", "opt", b, "NX") is None, "NX on an existing key")
+    s.check(s.np("NP.SET", "opt", b, "XX", "GET", "EX", "100") == a, "XX GET EX")
+    s.check(0 < s.r.ttl("opt") <= 100, "EX sets a TTL")
+    s.check(s.np("NP.SET", "opt", a, "KEEPTTL", "GET") == b, "KEEPTTL GET")
+    s.check(0 < s.r.ttl("opt") <= 100, "KEEPTTL keeps it")
+    s.np("NP.SET", "opt", a, "px", "100000")
+    s.np("NP.SET", "opt", b, "EXAT", str(int(time.time()) + 1000))
+    s.np("NP.SET", "opt", a, "PXAT", str(int(time.time() * 1000) + 1000000), "GET")
+    s.np("NP.SET", "opt", b)
+    s.check(s.r.ttl("opt") == -1 and s.np("NP.GET", "opt") == b, "a plain NP.SET drops the TTL")
+    s.r.set("optstr", "x")
+    s.check(s.np("NP.SET", "optstr", a, "NX") is None, "NX on a string")
+    s.expect_error("WRONGTYPE", "NP.SET", "optstr", a, "XX", "GET")
+    s.expect_error("WRONGTYPE", "NP.SET", "list", a, "EX", "10")
+    for options, fragment in [
+        (["NX", "XX"], "syntax"),
+        (["EX", "10", "PX", "10"], "syntax"),
+        (["KEEPTTL", "EX", "1"], "syntax"),
+        (["EX"], "syntax"),
+        (["EX", "0"], "invalid expire"),
+        (["EX", "x"], "not an integer"),
+        (["EX", "9223372036854775807"], "invalid expire"),
+        (["PXAT", "1"], "past"),
+        (["BOGUS"], "syntax"),
+    ]:
+        s.expect_error(fragment, "NP.SET", "opt", a, *options)
+        s.expect_error(fragment, "NP.SET", "opt", b"not npy", *options)
+    s.check(s.np("NP.GET", "opt") == b, "a refused NP.SET changed the value")
+    s.r.delete("opt", "optstr")
+
+
+def rolling(s: Session) -> None:
+    """4d. NP.APPEND MAXLEN and NP.TRIM across the packed and full layouts"""
+    s.step("NP.APPEND MAXLEN, NP.TRIM")
+    expected = np.zeros((0, 8), "<f4")
+    for i in range(80):
+        rows = s.rng.standard_normal((int(s.rng.integers(1, 20)), 8)).astype("<f4")
+        maxlen = int(s.rng.integers(0, 200)) if i % 9 else 0
+        n = s.np("NP.APPEND", "roll", npy(rows), "MAXLEN", maxlen)
+        grown = np.concatenate([expected, rows])
+        expected = grown[max(len(grown) - maxlen, 0) :]
+        s.check(n == len(expected), f"APPEND MAXLEN replied {n}, expected {len(expected)}")
+        if i % 10 == 3:
+            keep = int(s.rng.integers(0, 150))
+            s.check(s.np("NP.TRIM", "roll", keep) == min(keep, len(expected)), "NP.TRIM reply")
+            expected = expected[max(len(expected) - keep, 0) :]
+        s.check(s.np("NP.GET", "roll") == npy(expected), f"rolling buffer differs after step {i}")
+    f = np.asfortranarray(np.arange(12, dtype=">i8").reshape(3, 4))
+    s.np("NP.SET", "froll", npy(f))
+    s.np("NP.APPEND", "froll", npy(np.asfortranarray(np.ones((3, 700), ">i8"))), "maxlen", "500")
+    f = np.asfortranarray(np.concatenate([f, np.ones((3, 700), ">i8")], axis=1)[:, -500:].astype(">i8"))
+    s.check(s.np("NP.GET", "froll") == npy(f), "Fortran MAXLEN")
+    s.check(s.np("NP.TRIM", "froll", "2") == 2, "Fortran TRIM")
+    s.check(s.np("NP.GET", "froll") == npy(np.asfortranarray(f[:, -2:])), "Fortran TRIM result")
+    s.check(s.np("NP.TRIM", "missing", "3") == 0 and not s.r.exists("missing"), "TRIM of a missing key")
+    before = s.np("NP.GET", "roll")
+    s.expect_error("syntax", "NP.APPEND", "roll", npy(np.ones((1, 8), "<f4")), "MAXLEN")
+    s.expect_error(">= 0", "NP.APPEND", "roll", npy(np.ones((1, 8), "<f4")), "MAXLEN", "-1")
+    s.expect_error("not an integer", "NP.TRIM", "roll", "x")
+    s.expect_error("0-d", "NP.TRIM", "scalar", "1")
+    s.expect_error("0-d", "NP.APPEND", "scalar", npy(np.float64(1.5)), "MAXLEN", "1")
+    s.expect_error("WRONGTYPE", "NP.TRIM", "str", "1")
+    s.check(s.np("NP.GET", "roll") == before, "a refused APPEND/TRIM changed the array")
+
+
+def compute(s: Session) -> None:
+    """4e. NP.RESHAPE, NP.TRANSPOSE, NP.REDUCE, NP.UPDATE"""
+    s.step("NP.RESHAPE, NP.TRANSPOSE, NP.REDUCE, NP.UPDATE")
+    for order, dtype, n in [("C", "<f8", 24), ("F", ">i4", 24), ("C", "<f4", 3000)]:
+        a = np.asarray(np.arange(n, dtype=dtype).reshape(4, -1), order=order)
+        s.np("NP.SET", "c", npy(a))
+        s.check(s.np("NP.RESHAPE", "c", "(2, -1, 2)") == [2, n // 4, 2], "RESHAPE reply")
+        a = a.reshape(2, -1, 2)
+        s.check(s.np("NP.GET", "c") == npy(a), "RESHAPE result")
+        s.check(s.np("NP.TRANSPOSE", "c") == [2, n // 4, 2][::-1], "TRANSPOSE reply")
+        a = a.T
+        s.check(s.np("NP.GET", "c") == npy(a), "TRANSPOSE result")
+        for op in ("sum", "prod", "mean", "min", "max", "argmin", "argmax", "std", "var", "count_nonzero", "any", "all"):
+            s.np("NP.REDUCE", "c", op)
+            s.np("NP.REDUCE", "c", op, "AXIS", "-1", "SLICE", "..., ::2")
+        s.check(s.np("NP.REDUCE", "c", "sum", "AXIS", "0", "AS", "float64") == npy(a.sum(axis=0, dtype="f8")), "REDUCE AS")
+        s.np("NP.REDUCE", "c", "max", "AXIS", "1", "VALUES")
+        for op in ("add", "sub", "mul", "min", "max"):
+            s.np("NP.UPDATE", "c", op, npy(np.ones(a.shape[-1], a.dtype)))
+        s.np("NP.UPDATE", "c", "add", npy(np.array(3, a.dtype)), "SLICE", "0, [1, 0, 1]")
+        s.np("NP.UPDATE", "c", "mul", "SLICE", "..., 1", npy(np.array(2, a.dtype)))
+        if a.dtype.kind == "i":
+            for op in ("and", "or", "xor"):
+                s.np("NP.UPDATE", "c", op, npy(np.array(6, a.dtype)))
+        else:
+            s.np("NP.UPDATE", "c", "div", npy(np.array(2, a.dtype)))
+    before = s.np("NP.GET", "c")
+    for args, fragment in [
+        (("NP.RESHAPE", "c", "(7, -1)"), "cannot reshape"),
+        (("NP.RESHAPE", "c", "(-1, -1)"), "one unknown"),
+        (("NP.RESHAPE", "c", "x"), ""),
+        (("NP.RESHAPE", "missing", "(1,)"), "no such key"),
+        (("NP.TRANSPOSE", "missing"), "no such key"),
+        (("NP.REDUCE", "c", "median"), ""),
+        (("NP.REDUCE", "c", "sum", "AXIS", "9"), "out of bounds"),
+        (("NP.REDUCE", "c", "sum", "AXIS"), "wrong number"),
+        (("NP.REDUCE", "c", "sum", "AXIS", "x"), "integer"),
+        (("NP.REDUCE", "c", "sum", "AS", "object"), ""),
+        (("NP.REDUCE", "c", "sum", "VALUES", "VALUES"), "twice"),
+        (("NP.REDUCE", "c", "min", "SLICE", "0:0"), ""),
+        (("NP.UPDATE", "c", "add", npy(np.ones(7, "<f4"))), "broadcast"),
+        (("NP.UPDATE", "c", "pow", npy(np.ones(1, "<f4"))), ""),
+        (("NP.UPDATE", "c", "and", npy(np.ones(1, "<f4"))), ""),
+        (("NP.UPDATE", "c", "add", b"not npy"), "invalid .npy"),
+        (("NP.UPDATE", "c", "add", npy(np.ones(1, "<f4")), "SLIC", "0"), "unknown"),
+        (("NP.UPDATE", "missing", "add", npy(np.ones(1, "<f4"))), "no such key"),
+        (("NP.UPDATE", "str", "add", npy(np.ones(1, "<f4"))), "WRONGTYPE"),
+    ]:
+        s.expect_error(fragment, *args)
+    s.check(s.np("NP.GET", "c") == before, "a refused compute command changed the array")
+    s.check(s.np("NP.REDUCE", "missing", "sum") is None, "REDUCE of a missing key")
+
+
+def mget_mset(s: Session) -> None:
+    """4f. NP.MGET, NP.MSET, NP.GET MAXBYTES, typed reads"""
+    s.step("NP.MGET, NP.MSET, NP.GET MAXBYTES")
+    arrays = {f"ms:{i}": s.rng.standard_normal((i % 5, 3)).astype(["<f4", ">f8", "<i2"][i % 3]) for i in range(12)}
+    arrays["ms:big"] = np.arange(5000, dtype="<u2")
+    arrays["ms:rec"] = np.zeros(3, dtype=[("a", "<i4"), ("b", "S2")])
+    flat = [x for k, v in arrays.items() for x in (k, npy(v))]
+    s.check(s.np("NP.MSET", *flat) == b"OK", "NP.MSET")
+    reply = s.np("NP.MGET", *arrays, "missing", "str", "ms:0")
+    s.check(reply == [npy(v) for v in arrays.values()] + [None, None, npy(arrays["ms:0"])], "NP.MGET")
+    s.expect_error("wrong number", "NP.MSET", "ms:x", npy(arrays["ms:0"]), "ms:y")
+    s.expect_error("invalid .npy", "NP.MSET", "ms:x", npy(arrays["ms:0"]), "ms:y", b"bad")
+    s.expect_error("WRONGTYPE", "NP.MSET", "ms:x", npy(arrays["ms:0"]), "str", npy(arrays["ms:0"]))
+    s.check(s.r.exists("ms:x", "ms:y") == 0, "a refused NP.MSET wrote a key")
+    big = arrays["ms:big"]
+    s.check(s.np("NP.GET", "ms:big", "MAXBYTES", big.nbytes) == npy(big), "MAXBYTES at the size")
+    s.expect_error("reply array would be", "NP.GET", "ms:big", "MAXBYTES", big.nbytes - 1)
+    s.expect_error("reply array would be", "NP.GET", "ms:big", "AS", "complex128", "MAXBYTES", big.nbytes)
+    s.check(s.np("NP.GET", "ms:big", "SLICE", "[1, 4000, -1]", "AS", "int64", "MAXBYTES", "24") == npy(big[[1, 4000, -1]].astype("<i8")), "SLICE list AS MAXBYTES")
+    s.expect_error("non-negative", "NP.GET", "ms:big", "MAXBYTES", "-1")
+    s.expect_error("twice", "NP.GET", "ms:big", "AS", "int8", "AS", "int8")
+    s.expect_error("unknown", "NP.GET", "ms:big", "BOGUS")
+    for to in ("bool", "int8", "uint64", "float16", "float32", "complex64", ">f8", "datetime64[s]", "S4"):
+        try:
+            s.np("NP.GET", "ms:0", "AS", to)
+            s.np("NP.GET", "ms:big", "SLICE", "::7", "AS", to, "VALUES")
+        except redis.ResponseError:
+            pass
+    s.expect_error("not supported", "NP.GET", "ms:rec", "VALUES")
+    s.r3.execute_command("NP.GET", "ms:1", "VALUES")
+    s.r.delete(*[k for k in arrays if k != "ms:rec"])
+
+
+def layout_transitions(s: Session) -> None:
+    """4g. every layout transition: packed, full with the header kept, full with the data at its exact size"""
+    s.step("layout transitions")
+    packed = np.arange(16, dtype="<f4")
+    kept = np.arange(6000, dtype="u1")
+    exact = np.arange(1024, dtype="<f4")  # 4 KiB of data: the header lives apart
+    strings = np.array([b"ab", b"c"] * 8)  # not numeric: never packed
+    values = [packed, kept, exact, strings, np.zeros((0, 3), "<f4"), np.float64(2.5), exact.reshape(32, 32).T]
+    for i, first in enumerate(values):
+        for j, second in enumerate(values):
+            key = f"lt:{i}:{j}"
+            s.np("NP.SET", key, npy(first))
+            s.np("NP.SET", key, npy(second))  # overwrite, in place when it fits
+            s.check(s.np("NP.GET", key) == npy(second), f"layout {i} -> {j}")
+            s.r.delete(key)
+    # Growth and shrinking across the 4 KiB packed limit and a power of two.
+    s.np("NP.SET", "lt", npy(np.zeros((1, 16), "<f4")))
+    expected = np.zeros((1, 16), "<f4")
+    for rows in (62, 1, 1, 1, 1, 60, 4, 130):
+        more = np.full((rows, 16), rows, "<f4")
+        s.np("NP.APPEND", "lt", npy(more))
+        expected = np.concatenate([expected, more])
+        s.check(s.np("NP.GET", "lt") == npy(expected), f"append to {len(expected)} rows")
+    for keep in (256, 255, 64, 63, 1, 0):
+        s.np("NP.TRIM", "lt", keep)
+        expected = expected[max(len(expected) - keep, 0) :]
+        s.check(s.np("NP.GET", "lt") == npy(expected), f"trim to {keep} rows")
+    for key, arr in (("ltp", packed), ("ltk", kept), ("lte", exact), ("lts", strings)):
+        s.np("NP.SET", key, npy(arr))
+        s.np("NP.SETSLICE", key, "[0, -1]", npy(arr[[1, 2]]))
+        arr = arr.copy()
+        arr[[0, -1]] = arr[[1, 2]]
+        s.check(s.np("NP.GET", key) == npy(arr), f"SETSLICE list on {key}")
+        s.np("NP.RESHAPE", key, "(2, -1)")
+        s.check(s.np("NP.GET", key) == npy(arr.reshape(2, -1)), f"RESHAPE on {key}")
+        s.r.copy(key, key + ":copy")
+        s.check(s.np("NP.GET", key + ":copy") == npy(arr.reshape(2, -1)), f"COPY of {key}")
+        s.r.restore(key + ":restored", 0, s.dump(key))
+        s.check(s.np("NP.GET", key + ":restored") == npy(arr.reshape(2, -1)), f"RESTORE of {key}")
+        s.r.delete(key + ":copy", key + ":restored")
 
 
 def max_array_bytes(s: Session) -> None:
