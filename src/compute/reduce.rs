@@ -358,8 +358,14 @@ impl<'a> Reduction<'a> {
         }
         macro_rules! ord {
             ($t:ty) => {{
-                let pick = if max { Ord::max } else { Ord::min };
-                self.output(out_dtype, &kernels::fold_first(&self.view::<$t>(), g, pick))
+                // One call per function, so each loop is monomorphic and vectorises.
+                let x = self.view::<$t>();
+                let out = if max {
+                    kernels::fold_first(&x, g, Ord::max)
+                } else {
+                    kernels::fold_first(&x, g, Ord::min)
+                };
+                self.output(out_dtype, &out)
             }};
         }
         match self.dtype.kind {
@@ -596,10 +602,36 @@ impl<'a> Reduction<'a> {
             _ => {
                 // Integers and bools: float64 throughout (dtype='f8'); the mean's
                 // sum casts in buffers, the squares are already float64.
+                if self.op == Op::Mean {
+                    // The same buffered sum, converting as it reads (exactly).
+                    let out: Vec<f64> = self.int_sums_as_f64().into_iter().map(|s| s / n).collect();
+                    return self.output(dtype("<f8"), &out);
+                }
                 let x: Vec<f64> = self.as_f64()?;
                 let out = self.real_moments(&x, true, |v| v, |q| q, |q| q);
                 self.output(dtype("<f8"), &out)
             }
+        }
+    }
+
+    /// Sums of integers or bools in float64, in NumPy's buffered order.
+    fn int_sums_as_f64(&self) -> Vec<f64> {
+        let g = self.lanes;
+        macro_rules! sums {
+            ($t:ty) => {
+                kernels::sum(&self.view::<$t>(), g, true, |v: $t| v as f64, |v| v)
+            };
+        }
+        match self.dtype.kind {
+            Kind::Bool | Kind::UInt8 => sums!(u8),
+            Kind::Int8 => sums!(i8),
+            Kind::Int16 => sums!(i16),
+            Kind::Int32 => sums!(i32),
+            Kind::Int64 => sums!(i64),
+            Kind::UInt16 => sums!(u16),
+            Kind::UInt32 => sums!(u32),
+            Kind::UInt64 => sums!(u64),
+            _ => unreachable!("integer kinds only"),
         }
     }
 
