@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from npy_bytes import npy
@@ -30,7 +30,7 @@ def _numpy_time(fn: Callable[[], object], reps: int) -> list[float]:
 OPS = ["sum", "prod", "mean", "min", "max", "argmin", "argmax", "std", "var", "count_nonzero", "any", "all"]
 
 
-def _numpy_op(op: str, arr: np.ndarray) -> Callable[[], object]:
+def _numpy_op(op: str, arr: np.ndarray) -> Callable[[], Any]:
     if op == "count_nonzero":
         return lambda: np.count_nonzero(arr)
     return lambda: getattr(np, op)(arr)
