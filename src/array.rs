@@ -329,6 +329,44 @@ impl NpArray {
         Ok(())
     }
 
+    /// The data size of the array grown to `length` entries along its growth
+    /// axis (its own size if it is longer), or why it cannot grow so.
+    pub fn reserved_nbytes(&self, length: u64) -> Result<u64> {
+        let axis = self
+            .growth_axis()
+            .ok_or_else(|| NpyError::invalid("cannot reserve room in a 0-d array: it has no growth axis"))?;
+        let mut shape = Shape::from_slice(self.shape());
+        shape[axis] = shape[axis].max(length);
+        checked_nbytes(self.dtype(), &shape, None)
+    }
+
+    /// Makes room for the array to grow to `length` entries along its growth
+    /// axis without reallocating, so that appends up to there copy only the
+    /// bytes they append (a staged upload reserves its final size once
+    /// instead of growing the buffer by half again and again). Does nothing
+    /// when `length` is not more than the room already there. Returns the data
+    /// size that `length` entries take. Nothing changes on error.
+    pub fn reserve(&mut self, length: u64) -> Result<u64> {
+        let wanted = self.reserved_nbytes(length)?;
+        let bytes = usize::try_from(wanted).map_err(|_| NpyError::invalid(format!("{wanted} bytes do not fit in memory")))?;
+        match &mut self.repr {
+            Repr::Full(f) => {
+                if bytes > f.data_capacity() {
+                    f.compact();
+                    f.reserve_data(bytes)?;
+                }
+            }
+            Repr::Packed(p) if bytes > p.data().len() => {
+                let (dtype, current, order) = (self.dtype().clone(), Shape::from_slice(self.shape()), self.fortran_order());
+                let mut full = Full::with_capacity(dtype, current, order, bytes, bytes)?;
+                full.push_data(self.data())?;
+                self.repr = Repr::Full(Box::new(full));
+            }
+            Repr::Packed(_) => {}
+        }
+        Ok(wanted)
+    }
+
     /// Keeps only the last `keep` entries along the growth axis (all of them
     /// if there are fewer) and returns the new length of that axis. In the
     /// full layout the dropped entries become dead bytes at the front of the
@@ -753,6 +791,35 @@ mod tests {
             .append(&parsed(&test_array("<f4", &[], false, &[0; 4]).npy_bytes()))
             .unwrap_err();
         assert!(err.to_string().contains("0-d"));
+    }
+
+    #[test]
+    fn reserved_room_takes_appends_without_moving_the_buffer() {
+        let mut a = test_array("<u4", &[1, 3], false, &[0; 12]);
+        a.reserve(1000).unwrap();
+        let (ptr, capacity) = match &a.repr {
+            Repr::Full(f) => f.block(),
+            Repr::Packed(_) => panic!("a reserved array is in the full layout"),
+        };
+        assert!(capacity >= 1000 * 12);
+        let row: Vec<u8> = (0..12).collect();
+        let npy = test_array("<u4", &[1, 3], false, &row);
+        let npy = npy.npy_bytes();
+        for _ in 0..999 {
+            a.append(&parsed(&npy)).unwrap();
+        }
+        assert_eq!(a.shape(), &[1000, 3]);
+        assert_eq!(&a.data()[12..24], &row[..]);
+        match &a.repr {
+            Repr::Full(f) => assert_eq!(f.block(), (ptr, capacity)),
+            Repr::Packed(_) => unreachable!(),
+        }
+        // Less than the length is no change; a 0-d array and overflow are refused.
+        assert_eq!(a.reserve(5).unwrap(), 1000 * 12);
+        assert!(test_array("<u4", &[], false, &[0; 4]).reserve(2).is_err());
+        let before = a.data().to_vec();
+        assert!(a.reserve(u64::MAX).is_err());
+        assert_eq!(a.data(), &before[..]);
     }
 
     #[test]

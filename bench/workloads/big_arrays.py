@@ -21,13 +21,34 @@ from ..units import GB, MB, fmt_ratio, fmt_time, human
 # checked piece by piece without a second copy of it.
 _CHILD = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, os, resource, sys, threading, time
     import numpy as np, redis
     from redis_numpy import Numpy
 
     port, nbytes, side, piece = (int(a) if a.isdigit() else a for a in sys.argv[1:5])
     r = redis.Redis(port=port, socket_timeout=600)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    def hwm():  # the kernel's own high-water mark, which may lag behind
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith("VmHWM:"))
+        return max(int(line.split()[1]) * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+    # RSS sampled every 2 ms, as well as the kernel's counters: on some VMs
+    # ru_maxrss alone has read lower than the array the process held.
+    sampled, stop = [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            sampled[0] = max(sampled[0], rss())
+            stop.wait(0.002)
+
+    base = rss()
+    threading.Thread(target=sample, daemon=True).start()
     arr = np.arange(nbytes // 8, dtype=np.uint64).reshape(-1, 1024)
     t0 = time.perf_counter()
     if side == "raw":
@@ -54,8 +75,9 @@ _CHILD = textwrap.dedent(
             block = got[s:s + rows].reshape(-1)
             assert (block == np.arange(s * 1024, s * 1024 + block.size, dtype=np.uint64)).all()
         r.delete("big")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    print(json.dumps({"set": t_set, "get": t_get, "peak": peak}))
+    stop.set()
+    peak = max(sampled[0], hwm()) - base
+    print(json.dumps({"set": t_set, "get": t_get, "peak": peak, "sampled": sampled[0] - base}))
     """
 )
 
@@ -85,11 +107,19 @@ def run(b: Bench) -> list[Table]:
     )
     old_limit = b.r.config_get("numpy.max-array-bytes")["numpy.max-array-bytes"]
     b.call("CONFIG", "SET", "numpy.max-array-bytes", str(2 * nbytes))
+    # Raw and client alternate, and each keeps its best time: on a shared
+    # machine one round can be slowed by a neighbour several-fold.
+    rounds = 3 if b.quick else 2
     try:
-        raw = _child(b, nbytes, "raw")
-        client = _child(b, nbytes, "client")
+        raw_runs, client_runs = [], []
+        for _ in range(rounds):
+            raw_runs.append(_child(b, nbytes, "raw"))
+            client_runs.append(_child(b, nbytes, "client"))
     finally:
         b.call("CONFIG", "SET", "numpy.max-array-bytes", old_limit)
+    raw = {what: min(run[what] for run in raw_runs) for what in ("set", "get")}
+    client = {what: min(run[what] for run in client_runs) for what in ("set", "get")}
+    client["peak"] = max(run["peak"] for run in client_runs)
     for what in ("set", "get"):
         ratio = client[what] / raw[what]
         ok = ratio <= targets.BIG_ROUND_TRIP
@@ -109,10 +139,12 @@ def run(b: Bench) -> list[Table]:
         ok=peak_ok, miss_label=f"i) client peak RSS {human(client['peak'])} > array + {targets.BIG_PEAK_CHUNKS} chunks",
     )
     t.notes.append(
-        f"uint64 data, chunks of {human(chunk)} (the client's default). Time ratio = client ÷ raw: "
+        f"uint64 data, chunks of {human(chunk)} (the client's default); best of {rounds} alternating rounds "
+        "each. Time ratio = client ÷ raw: "
         f"≤ {targets.BIG_ROUND_TRIP}× is ≥ {1 / targets.BIG_ROUND_TRIP:.2f}× raw throughput. The client's get "
-        "checks every element afterwards (not timed); peak RSS is the child process's `ru_maxrss` above what it "
-        "had before building the array, with glibc's default malloc settings."
+        "checks every element afterwards (not timed); peak RSS is the child process's highest RSS (sampled every "
+        "2 ms from /proc/self/statm, and the kernel's VmHWM/ru_maxrss) above what it had before building the array, "
+        "with glibc's default malloc settings."
     )
     t.facts["big-set"] = fmt_ratio(client["set"] / raw["set"])
     t.facts["big-get"] = fmt_ratio(client["get"] / raw["get"])

@@ -27,6 +27,7 @@ import redis
 from redis.client import NEVER_DECODE
 from redis.crc import key_slot
 
+from . import wire
 from .commands import NP_APPEND, NP_GET, NP_INFO, NP_SET
 from .npy import check_dtype, encode
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .streaming import StreamingCommands
 
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+NP_RESERVE = "NP.RESERVE"
 # Seconds an abandoned staging key lives after its last chunk arrived.
 DEFAULT_STAGING_TTL = 120
 STAGING_INFIX = b":np-staging:"
@@ -190,14 +192,11 @@ class Upload:
             )
         if block.shape[0] == 0 and self.rows > 0:
             return
-        payload = encode(np.ascontiguousarray(block))
         first = self.rows == 0
-        pipe = self.arrays.client.pipeline(transaction=not self._cluster())
-        pipe.execute_command(NP_SET if first else NP_APPEND, self.staging, payload)
-        pipe.expire(self.staging, self.ttl)
-        del payload
         try:
-            reply, _ = pipe.execute()
+            reply = self._stage(NP_SET if first else NP_APPEND, np.ascontiguousarray(block))
+            if first and self.shape[0] > block.shape[0]:
+                self._reserve()
         except redis.exceptions.RedisError as err:
             self._discard()
             raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} rows: {err}") from err
@@ -212,6 +211,37 @@ class Upload:
             )
         self.rows = expected
         self._advance(block.nbytes)
+
+    def _stage(self, command: str, block: np.ndarray) -> Any:
+        """Sends one chunk with the staging TTL in one MULTI; returns the
+        command's reply. On a plain connection the chunk goes out from the
+        array's own memory (wire.npy_command), else through redis-py."""
+        client = self.arrays.client
+        if not self._cluster():
+            pool = client.connection_pool
+            conn = pool.get_connection()
+            try:
+                if wire.usable(conn):
+                    pieces = [wire.command("MULTI"), *wire.npy_command(command, self.staging, block)]
+                    pieces[-1] += wire.command("EXPIRE", self.staging, self.ttl) + wire.command("EXEC")
+                    return wire.transaction(conn, pieces, 4)[0]
+            finally:
+                pool.release(conn)
+        pipe = client.pipeline(transaction=not self._cluster())
+        pipe.execute_command(command, self.staging, encode(block))
+        pipe.expire(self.staging, self.ttl)
+        return pipe.execute()[0]
+
+    def _reserve(self) -> None:
+        """Has the server make room for the whole array once (NP.RESERVE), so
+        that every later chunk is one copy into place. A server or ACL user
+        without NP.RESERVE still gets the upload, with a growing buffer."""
+        try:
+            self.arrays.client.execute_command(NP_RESERVE, self.staging, self.shape[0])
+        except redis.exceptions.ResponseError as err:
+            if isinstance(err, redis.exceptions.NoPermissionError) or "unknown command" in str(err):
+                return
+            raise
 
     def commit(self) -> None:
         """Publish the staged array at the key, replacing its value and any TTL."""
@@ -307,7 +337,7 @@ def download(
                 pipe.reset()
                 return None
             try:
-                out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress)
+                out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress, conn=pipe.connection)
             except _Changed:
                 pipe.unwatch()
                 continue
@@ -322,8 +352,16 @@ def download(
 
 
 def _read_chunks(
-    execute: Callable[..., Any], key: Any, info: dict[str, Any], chunk_bytes: int, progress: Progress
+    execute: Callable[..., Any],
+    key: Any,
+    info: dict[str, Any],
+    chunk_bytes: int,
+    progress: Progress,
+    conn: Any = None,
 ) -> np.ndarray:
+    """The chunks of `key` in one new array. Given the (standalone) connection
+    the commands run on, a C-order array's chunks are read from the socket
+    straight into the result (wire.read_npy_into): no reply object, no copy."""
     shape, dtype = info["shape"], info["dtype"]
     out = np.empty(shape, dtype, order="F" if info["fortran_order"] else "C")
     if not shape or info["nbytes"] == 0:
@@ -337,6 +375,19 @@ def _read_chunks(
     try:
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
+            if conn is not None and not info["fortran_order"] and wire.usable(conn):
+                conn.send_command(NP_GET, key, "SLICE", f"{start}:{stop}")
+                try:
+                    if wire.read_npy_into(conn, out[start:stop]) is None:
+                        raise _Changed  # deleted
+                except ValueError as err:  # replaced by an array of another shape or dtype
+                    raise _Changed from err
+                except redis.exceptions.ResponseError as err:
+                    if execute(NP_INFO, key) != info:
+                        raise _Changed from err
+                    raise
+                advance((stop - start) * out[:1].nbytes)
+                continue
             try:
                 chunk = execute(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
             except redis.exceptions.ResponseError as err:

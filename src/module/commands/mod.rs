@@ -1,5 +1,6 @@
 //! Command handlers, by family: `read` (NP.GET and the metadata commands),
-//! `write` (NP.SET, NP.APPEND, NP.SETSLICE) and `multi` (NP.MGET, NP.MSET).
+//! `write` (NP.SET, NP.APPEND, NP.SETSLICE), `reserve` (NP.RESERVE) and
+//! `multi` (NP.MGET, NP.MSET).
 //!
 //! Each follows the same order: arity, parse, open the key, check its type,
 //! then change it. Bad input is refused before the key is touched, and every
@@ -9,6 +10,7 @@
 mod expire;
 mod multi;
 mod read;
+mod reserve;
 mod set_options;
 mod write;
 
@@ -19,6 +21,7 @@ use redis_module::{raw, Context, RedisError, RedisValue};
 pub use multi::{np_mget, np_mset};
 pub(crate) use read::values_reply;
 pub use read::{np_dtype, np_get, np_info, np_shape, np_size};
+pub use reserve::np_reserve;
 pub use write::{np_append, np_set, np_setslice, np_trim};
 
 use super::value_type::NP_TYPE;

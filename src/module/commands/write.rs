@@ -150,7 +150,7 @@ fn replicate_set(ctx: &Context, args: &[RedisString], options: &SetOptions) {
 /// A rolling-buffer length (`MAXLEN n`, `NP.TRIM key n`): a non-negative
 /// integer. 0 is allowed, as XADD allows it: the array keeps its other axes
 /// and is empty along the growth axis.
-fn parse_length(arg: &RedisString) -> Result<u64, RedisError> {
+pub(super) fn parse_length(arg: &RedisString) -> Result<u64, RedisError> {
     let n = arg
         .parse_integer()
         .map_err(|_| RedisError::Str("ERR value is not an integer or out of range"))?;

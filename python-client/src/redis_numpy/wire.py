@@ -1,0 +1,178 @@
+"""Big `.npy` payloads on the wire without the client's extra copies
+(docs/big-arrays.md): a chunk is sent as its header followed by the array's
+own memory, and a chunk read back lands straight in the result array.
+
+redis-py would build each outgoing payload as one `bytes` (a copy of the
+chunk) and each reply as one `bytes` (copied again into the result); for a
+multi-GiB array those copies cost as much as the network. Both helpers work
+on a plain redis-py `Connection` with nothing buffered, and
+say so (`usable`); anything else goes through redis-py as before.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Optional
+
+import numpy as np
+import redis
+
+from . import npy
+
+
+def usable(conn: Any) -> bool:
+    """Whether `conn` is a connected socket connection (RESP2, or RESP3
+    without client-side caching) whose parser holds no unread bytes, so the
+    next bytes on the socket are the next command's reply."""
+    if not isinstance(conn, redis.connection.AbstractConnection) or getattr(conn, "_sock", None) is None:
+        return False
+    parser = getattr(conn, "_parser", None)
+    protocol = str(getattr(conn, "protocol", 2) or 2)
+    # On RESP3 a push (client-side caching's invalidations) may come first.
+    if protocol not in ("2", "3") or (protocol == "3" and getattr(parser, "invalidation_push_handler_func", None)):
+        return False
+    try:
+        reader = getattr(parser, "_reader", None)
+        if reader is not None:  # hiredis
+            return not reader.has_data()
+        buffer = getattr(parser, "_buffer", None)
+        return buffer is not None and buffer.unread_bytes() == 0
+    except Exception:
+        return False
+
+
+def _bulk(arg: Any) -> bytes:
+    raw = arg if isinstance(arg, bytes) else str(arg).encode()
+    return b"$%d\r\n%s\r\n" % (len(raw), raw)
+
+
+def command(*args: Any) -> bytes:
+    """One RESP command of small arguments."""
+    return b"*%d\r\n" % len(args) + b"".join(_bulk(a) for a in args)
+
+
+def npy_command(name: str, key: Any, block: np.ndarray[Any, Any]) -> list[Any]:
+    """`name key <.npy of block>` as pieces for `send_packed_command`: the
+    payload is the cached header and a view of `block`'s memory (C-contiguous)."""
+    header = npy._header(block.dtype, block.shape, False)
+    data = block.reshape(-1).view(np.uint8).data
+    head = b"*3\r\n" + _bulk(name) + _bulk(key) + b"$%d\r\n" % (len(header) + data.nbytes) + header
+    return [head, data, b"\r\n"]
+
+
+class _Reader:
+    """Reads one reply from the socket: lines into a small buffer, a bulk
+    string's body into the caller's memory."""
+
+    def __init__(self, conn: Any):
+        self.sock = conn._sock
+        self.pending = bytearray()  # read but not yet consumed
+
+    def _fill(self, at_least: int) -> None:
+        chunk = bytearray(65536)
+        while len(self.pending) < at_least:
+            n = self.sock.recv_into(chunk)
+            if n == 0:
+                raise redis.exceptions.ConnectionError("Connection closed by server.")
+            self.pending += chunk[:n]
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.pending:
+            self._fill(len(self.pending) + 1)
+        end = self.pending.index(b"\r\n")
+        out = bytes(self.pending[:end])
+        del self.pending[: end + 2]
+        return out
+
+    def exact(self, n: int) -> bytes:
+        self._fill(n)
+        out = bytes(self.pending[:n])
+        del self.pending[:n]
+        return out
+
+    def into(self, dest: memoryview) -> None:
+        """Fills `dest` with the next `len(dest)` bytes: first what is pending,
+        then straight from the socket."""
+        take = min(len(self.pending), len(dest))
+        dest[:take] = self.pending[:take]
+        del self.pending[:take]
+        done = take
+        while done < len(dest):
+            n = self.sock.recv_into(dest[done:])
+            if n == 0:
+                raise redis.exceptions.ConnectionError("Connection closed by server.")
+            done += n
+
+
+def read_npy_into(conn: Any, out: np.ndarray[Any, Any]) -> Optional[bool]:
+    """Reads the reply to an `NP.GET` just sent on `conn` into `out` (a
+    C-contiguous array). True when the reply was an array of exactly `out`'s
+    dtype and shape, None for a null reply; an error reply raises
+    `ResponseError`, a reply of another dtype or shape raises `ValueError`
+    (the connection stays usable either way). On a broken connection or a
+    timeout the connection is closed and the error raised."""
+    reader = _Reader(conn)
+    try:
+        first = reader.line()
+        kind = first[:1]
+        if kind == b"-":
+            raise conn._parser.parse_error(first[1:].decode(errors="replace"))
+        if kind == b"!":  # RESP3 blob error
+            message = reader.exact(int(first[1:]) + 2)[:-2]
+            raise conn._parser.parse_error(message.decode(errors="replace"))
+        if kind == b"_":  # RESP3 null
+            return None
+        if kind != b"$":
+            raise redis.exceptions.InvalidResponse(f"unexpected reply to NP.GET: {first[:40]!r}")
+        size = int(first[1:])
+        if size < 0:
+            return None
+        # The header: its length is in the first 10 (1.0) or 12 (2.0, 3.0) bytes.
+        prefix = reader.exact(min(size, 12))
+        if len(prefix) < 10 or prefix[:6] != npy.MAGIC_PREFIX:
+            raise redis.exceptions.InvalidResponse("NP.GET replied with something other than .npy bytes")
+        start = 10 if prefix[6] == 1 else 12
+        header_len = int.from_bytes(prefix[8:start], "little")
+        rest = reader.exact(start + header_len - len(prefix))
+        head, (dtype, shape, order, _count, _offset) = npy._layout(prefix + rest)
+        body = size - len(head)
+        if dtype != out.dtype or shape != out.shape or (order == "F" and out.ndim > 1) or body != out.nbytes:
+            reader.into(memoryview(bytearray(body + 2)))  # skip it: the connection stays in step
+            raise ValueError(f"NP.GET replied with {dtype} {shape}, expected {out.dtype} {out.shape}")
+        reader.into(out.reshape(-1).view(np.uint8).data)
+        if reader.exact(2) != b"\r\n":
+            raise redis.exceptions.InvalidResponse("NP.GET reply not terminated by CRLF")
+        return True
+    except (redis.exceptions.ResponseError, ValueError):
+        raise
+    except socket.timeout:
+        conn.disconnect()
+        raise redis.exceptions.TimeoutError("Timeout reading from socket") from None
+    except OSError as err:
+        conn.disconnect()
+        raise redis.exceptions.ConnectionError(f"Error while reading from socket: {err}") from err
+    except BaseException:
+        conn.disconnect()
+        raise
+
+
+def transaction(conn: Any, pieces: list[Any], replies: int) -> list[Any]:
+    """Sends `pieces` (MULTI, commands, EXEC, already packed) on `conn` and
+    reads its `replies` replies; returns EXEC's. An error in any of them
+    raises, after all of them are read, so the connection stays in step."""
+    conn.send_packed_command(pieces)
+    results: list[Any] = []
+    error: Optional[BaseException] = None
+    for _ in range(replies):
+        try:
+            results.append(conn.read_response())
+        except redis.exceptions.ResponseError as err:
+            error = error or err
+            results.append(err)
+    if error is not None:
+        raise error
+    exec_reply = results[-1]
+    for item in exec_reply:
+        if isinstance(item, redis.exceptions.ResponseError):
+            raise item
+    return list(exec_reply)

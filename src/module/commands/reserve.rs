@@ -1,0 +1,38 @@
+//! `NP.RESERVE key length`: room for the array to grow to `length` entries
+//! along its growth axis, so that the `NP.APPEND`s of a staged upload copy
+//! each byte once instead of growing the buffer by half again and again.
+
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
+
+use super::array_at_mut;
+use super::write::parse_length;
+use crate::module::{config, guard, stats};
+
+/// Makes the room (O(N) in the array's current size when the buffer moves,
+/// O(1) otherwise) and replies `OK`. The stored array does not change, only
+/// its allocation, and the room is a function of the array and `length`, so
+/// the command replicates verbatim and a replica reserves the same room.
+pub fn np_reserve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, length] = args.as_slice() else {
+            return Err(RedisError::WrongArity);
+        };
+        let length = parse_length(length)?;
+        let key = ctx.open_key_writable(key_name);
+        let Some(array) = array_at_mut(&key)? else {
+            return Err(RedisError::Str("ERR no such key"));
+        };
+        let wanted = array.reserved_nbytes(length)?;
+        config::check_array_bytes(ctx, wanted)?;
+        guard::checkpoint("before-change");
+        // `reserve` allocates before it moves anything: an error from it
+        // leaves the array as it was, and its contents never change.
+        guard::commit(|| -> RedisResult {
+            array.reserve(length)?;
+            guard::checkpoint("after-change");
+            ctx.replicate_verbatim();
+            Ok(RedisValue::SimpleStringStatic("OK"))
+        })
+    })
+}
