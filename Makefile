@@ -19,7 +19,7 @@ COVERAGE_PACKAGES := llvm-19
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package test-python-valkey inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package test-python-valkey test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -27,6 +27,7 @@ help:
 	@echo "make lint   cargo fmt --check, clippy -D warnings, mypy on the Python client"
 	@echo "make test-inspect  the web inspector's tests, in headless Chromium too"
 	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
+	@echo "make test-big  a 4 GiB array through RDB, replica sync, AOF, DUMP/RESTORE, lazy DEL (needs ~12 GiB free)"
 	@echo "make fuzz   cargo-fuzz smoke run, FUZZ_SECONDS=$(FUZZ_SECONDS) per target"
 	@echo "make memcheck  redis-server under valgrind with the module, driven through every command"
 	@echo "make coverage  line coverage of src/ (module measured inside real servers) and of the client (docs/coverage.md)"
@@ -119,6 +120,12 @@ test-client-compat: $(COMPAT_PY) build
 # The client as users get it: sdist + wheel (python -m build), the wheel installed in a fresh venv.
 test-package: python-deps build
 	$(PY) -m pytest -q -p no:cacheprovider tests/packaging
+
+# A 4 GiB array through RDB, a replica's full sync, AOF rewrites, DUMP/RESTORE,
+# MEMORY USAGE and lazy DEL/UNLINK. Not in `test`: it needs ~12 GiB free and minutes.
+test-big: python-deps build
+	free -g
+	$(PY) -m pytest -q -s -p no:cacheprovider tests/big
 
 # Ratios against plain SET/GET in one run; rewrites docs/benchmarks.md and docs/img/.
 bench: build python-deps

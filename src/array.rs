@@ -348,7 +348,8 @@ impl NpArray {
     /// size that `length` entries take. Nothing changes on error.
     pub fn reserve(&mut self, length: u64) -> Result<u64> {
         let wanted = self.reserved_nbytes(length)?;
-        let bytes = usize::try_from(wanted).map_err(|_| NpyError::invalid(format!("{wanted} bytes do not fit in memory")))?;
+        let bytes =
+            usize::try_from(wanted).map_err(|_| NpyError::invalid(format!("{wanted} bytes do not fit in memory")))?;
         match &mut self.repr {
             Repr::Full(f) => {
                 if bytes > f.data_capacity() {
@@ -357,7 +358,11 @@ impl NpArray {
                 }
             }
             Repr::Packed(p) if bytes > p.data().len() => {
-                let (dtype, current, order) = (self.dtype().clone(), Shape::from_slice(self.shape()), self.fortran_order());
+                let (dtype, current, order) = (
+                    self.dtype().clone(),
+                    Shape::from_slice(self.shape()),
+                    self.fortran_order(),
+                );
                 let mut full = Full::with_capacity(dtype, current, order, bytes, bytes)?;
                 full.push_data(self.data())?;
                 self.repr = Repr::Full(Box::new(full));

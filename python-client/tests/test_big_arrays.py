@@ -287,6 +287,120 @@ def test_a_write_during_a_chunked_get_restarts_it(arrays, redis_server):
     assert_same(arrays.get("big", progress=interfere), replaced)
 
 
+def test_a_chunked_get_restarts_when_the_shape_changes_midway(arrays, redis_server):
+    arrays.set("big", CASES["float32_2d"])
+    writer = Numpy(redis_server.client())
+    replaced = np.arange(500 * 9, dtype=np.int16).reshape(500, 9)
+    calls = []
+
+    def interfere(done, total):
+        calls.append(done)
+        if len(calls) == 2:
+            writer.client.execute_command("NP.SET", "big", npy(replaced))
+
+    assert_same(arrays.get("big", progress=interfere), replaced)
+    assert_same(arrays.get("big"), replaced)  # the connection is still in step
+
+
+def test_a_chunked_get_of_a_key_deleted_midway_is_none(arrays, redis_server):
+    arrays.set("big", CASES["float32_2d"])
+    writer = redis_server.client()
+
+    def interfere(done, total):
+        writer.delete("big")
+
+    assert arrays.get("big", progress=interfere) is None
+
+
+def test_a_chunked_get_keeps_errors_and_the_connection_in_step(arrays, redis_server):
+    arrays.set("big", CASES["float32_2d"])
+    writer = redis_server.client()
+
+    def interfere(done, total):
+        if writer.type("big") != b"string":
+            writer.set("big", "now text")
+
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        arrays.get("big", progress=interfere)
+    arrays.set("again", CASES["int8_1d"])
+    assert_same(arrays.get("again"), CASES["int8_1d"])
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("parser", ["hiredis", "python"])
+def test_chunks_travel_from_and_into_the_arrays_on_every_connection_kind(redis_server, r, protocol, parser):
+    """The chunks are sent from the array's memory and read into the result's
+    (redis_numpy.wire) with redis-py's own parser or hiredis, on RESP2 and RESP3."""
+    from redis._parsers import _HiredisParser, _RESP2Parser, _RESP3Parser
+
+    if parser == "hiredis":
+        pytest.importorskip("hiredis")
+        parser_class = _HiredisParser
+    else:
+        parser_class = _RESP2Parser if protocol == 2 else _RESP3Parser
+    pool = redis.ConnectionPool(port=redis_server.port, protocol=protocol, parser_class=parser_class)
+    arrays = Numpy(redis.Redis(connection_pool=pool))
+    arrays.chunk_bytes = 4 * KB
+    for name in ("float32_2d", "big_endian_3d", "structured", "unicode", "row_bigger_than_chunk"):
+        arrays.set("k", CASES[name])
+        got = arrays.get("k")
+        assert_same(got, CASES[name])
+        assert got.flags.writeable
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.set("text", "x")
+        arrays.set("text", CASES["float32_2d"])
+    assert staging_keys(r) == []
+    pool.disconnect()
+
+
+def test_an_upload_reserves_the_whole_array_once(arrays, r):
+    """After the first chunk NP.RESERVE makes room for all rows: the staged
+    buffer never moves again, so each later chunk is one copy into place."""
+    usage = []
+
+    def watch(done, total):
+        usage.append(r.memory_usage(staging_keys(r)[0], samples=0))
+
+    r.config_resetstat()
+    arr = CASES["float32_2d"]
+    arrays.set("k", arr, progress=watch)
+    assert len(usage) >= 6 and len(set(usage)) == 1, usage
+    assert usage[0] >= arr.nbytes
+    assert r.info("commandstats")["cmdstat_np.reserve"]["calls"] == 1
+    assert_same(arrays.get("k"), arr)
+
+
+def test_an_upload_works_for_a_user_without_np_reserve(redis_server, r):
+    r.acl_setuser("noreserve", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-np.reserve"])
+    try:
+        user = redis.Redis(port=redis_server.port, username="noreserve", password="pw")
+        arrays = Numpy(user)
+        arrays.chunk_bytes = 4 * KB
+        arrays.set("k", CASES["float32_2d"])
+        assert_same(arrays.get("k"), CASES["float32_2d"])
+        assert staging_keys(r) == []
+        user.close()
+    finally:
+        r.acl_deluser("noreserve")
+
+
+def test_a_chunk_the_server_refuses_aborts_and_the_connection_stays_in_step(arrays, r):
+    arrays.set("k", np.ones(3))
+    block = CASES["float32_2d"]
+    up = arrays.upload("k", block.shape, block.dtype)
+    up.write(block[:100])
+    r.config_set("numpy.max-array-bytes", 1000)
+    try:
+        with pytest.raises(UploadAborted, match="exceeds numpy.max-array-bytes"):
+            up.write(block[100:200])
+    finally:
+        r.config_set("numpy.max-array-bytes", 512 * MB)
+    assert staging_keys(r) == []
+    assert_same(arrays.get("k"), np.ones(3))
+    arrays.set("k2", block)
+    assert_same(arrays.get("k2"), block)
+
+
 def test_array_past_512_mib_round_trips_byte_exact_through_a_replica_and_the_aof():
     """600 MiB: over Redis's proto-max-bulk-len, so only the chunked path can send it."""
     with RedisServer(config={"appendonly": "yes", "aof-use-rdb-preamble": "no"}) as master, RedisServer() as replica:

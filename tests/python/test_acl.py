@@ -12,7 +12,7 @@ import redis
 from npy_bytes import npy
 
 READS = ["np.get", "np.mget", "np.shape", "np.dtype", "np.size", "np.info"]
-WRITES = ["np.set", "np.mset", "np.append", "np.setslice"]
+WRITES = ["np.set", "np.mset", "np.append", "np.setslice", "np.reserve"]
 A = npy(np.arange(6, dtype=np.float64).reshape(2, 3))
 
 
@@ -40,6 +40,7 @@ def every_command(user):
         "np.mset": ("NP.MSET", "allowed:b", A, "allowed:c", A),
         "np.append": ("NP.APPEND", "allowed:b", A),
         "np.setslice": ("NP.SETSLICE", "allowed:a", "0", npy(np.zeros(3))),
+        "np.reserve": ("NP.RESERVE", "allowed:a", "10"),
     }
     allowed = set()
     for name, call in calls.items():

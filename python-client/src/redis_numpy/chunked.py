@@ -219,7 +219,7 @@ class Upload:
         client = self.arrays.client
         if not self._cluster():
             pool = client.connection_pool
-            conn = pool.get_connection()
+            conn = wire.connection(pool)
             try:
                 if wire.usable(conn):
                     pieces = [wire.command("MULTI"), *wire.npy_command(command, self.staging, block)]

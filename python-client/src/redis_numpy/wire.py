@@ -41,6 +41,14 @@ def usable(conn: Any) -> bool:
         return False
 
 
+def connection(pool: Any) -> Any:
+    """A connection from `pool` (redis-py 5 wants a command name, 8 none)."""
+    try:
+        return pool.get_connection()
+    except TypeError:
+        return pool.get_connection("NP.APPEND")
+
+
 def _bulk(arg: Any) -> bytes:
     raw = arg if isinstance(arg, bytes) else str(arg).encode()
     return b"$%d\r\n%s\r\n" % (len(raw), raw)

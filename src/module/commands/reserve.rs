@@ -23,6 +23,11 @@ pub fn np_reserve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(array) = array_at_mut(&key)? else {
             return Err(RedisError::Str("ERR no such key"));
         };
+        if array.growth_axis().is_none() {
+            return Err(RedisError::Str(
+                "ERR cannot reserve room in a 0-d array: it has no growth axis",
+            ));
+        }
         let wanted = array.reserved_nbytes(length)?;
         config::check_array_bytes(ctx, wanted)?;
         guard::checkpoint("before-change");
