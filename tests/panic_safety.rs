@@ -62,6 +62,7 @@ fn writes() -> Vec<(&'static str, Cmd)> {
     add("NP.UPDATE", cmd("NP.UPDATE").arg("b").arg("add").arg(&float64));
     add("NP.RESHAPE", cmd("NP.RESHAPE").arg("b").arg("15"));
     add("NP.TRANSPOSE", cmd("NP.TRANSPOSE").arg("b"));
+    add("NP.RESERVE", cmd("NP.RESERVE").arg("a").arg(1000));
     out
 }
 
