@@ -187,3 +187,31 @@ def test_a_shard_refusing_writes_leaves_no_chunks_and_the_old_array(arrays, clus
     assert sorted(arrays.client.keys("*")) == keys_before  # the new generation's chunks are gone
     assert_same(np.asarray(arrays.sharded("emb")), DATA)
     assert_same(np.asarray(old.refresh()), DATA)
+
+
+def test_a_slot_moving_mid_download_restarts_it_on_the_new_node(arrays, cluster):
+    """Last in this file: it moves a slot to another node."""
+    arrays.chunk_bytes = 4096
+    arrays.set("big", OLD)
+    rc = arrays.client
+    slot = rc.keyslot("big")
+    source = next(n for n in cluster.nodes if n.port == rc.get_node_from_key("big").port)
+    target = next(n for n in cluster.nodes if n is not source)
+    ids = {n.port: n.client().execute_command("CLUSTER", "MYID") for n in cluster.nodes}
+    ids = {port: i.decode() if isinstance(i, bytes) else i for port, i in ids.items()}
+    moves = []
+
+    def move_slot(done, total):
+        if moves:
+            return
+        moves.append(done)
+        src, dst = source.client(), target.client()
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+        src.execute_command("MIGRATE", "127.0.0.1", target.port, "big", 0, 5000)
+        for node in cluster.nodes:
+            node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+
+    assert_same(arrays.get("big", progress=move_slot), OLD)
+    assert moves and rc.get_node_from_key("big").port == target.port
+    assert source.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
