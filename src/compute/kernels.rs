@@ -103,6 +103,7 @@ fn pairwise_in<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
         x.len(),
         A::ZERO,
         |start, len| pairwise_block(&x[start..][..len], conv),
+        |a, na, b, nb| pairwise_blocks(&x[a..][..na], &x[b..][..nb], conv),
         |a, b| a + b,
     )
 }
@@ -137,14 +138,63 @@ fn pairwise_block<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
     res
 }
 
+/// Two leaves of NumPy's pairwise summation, each of 8 to 128 elements, as
+/// [`pairwise_block`] sums them, but in one loop: each partial sum still adds
+/// its own elements in order, and the two sets of eight are independent.
+#[inline(always)]
+fn pairwise_blocks<T: Copy, A: Float>(x: &[T], y: &[T], conv: &impl Fn(T) -> A) -> (A, A) {
+    debug_assert!(x.len() >= 8 && y.len() >= 8);
+    let (mut r, mut q) = ([A::ZERO; 8], [A::ZERO; 8]);
+    for k in 0..8 {
+        r[k] = conv(x[k]);
+        q[k] = conv(y[k]);
+    }
+    let (bx, by) = (x.len() - x.len() % 8, y.len() - y.len() % 8);
+    let both = bx.min(by);
+    for (cx, cy) in x[8..both].chunks_exact(8).zip(y[8..both].chunks_exact(8)) {
+        let cx: &[T; 8] = cx.try_into().expect("chunks of 8");
+        let cy: &[T; 8] = cy.try_into().expect("chunks of 8");
+        for k in 0..8 {
+            r[k] = r[k] + conv(cx[k]);
+            q[k] = q[k] + conv(cy[k]);
+        }
+    }
+    for chunk in x[both..bx].chunks_exact(8) {
+        for k in 0..8 {
+            r[k] = r[k] + conv(chunk[k]);
+        }
+    }
+    for chunk in y[both..by].chunks_exact(8) {
+        for k in 0..8 {
+            q[k] = q[k] + conv(chunk[k]);
+        }
+    }
+    let finish = |r: [A; 8], rest: &[T]| {
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in rest {
+            res = res + conv(v);
+        }
+        res
+    };
+    (finish(r, &x[bx..]), finish(q, &y[by..]))
+}
+
 /// The shape of NumPy's pairwise recursion over `n` elements, walked without
 /// recursion so that it all runs inside one dispatched function: a range of
 /// more than 128 splits at half its length rounded down to a multiple of 8,
 /// and its sum is (sum of the first part) + (sum of the second); `leaf(start,
-/// len)` sums a range of at most 128.
+/// len)` sums a range of at most 128, `two_leaves` two such ranges (each of
+/// at least 64) at once.
 #[inline(always)]
-fn tree_sum<V: Copy>(n: usize, zero: V, leaf: impl Fn(usize, usize) -> V, add: impl Fn(V, V) -> V) -> V {
-    // (`leaf` is called in one place only, so that it is inlined.) Tasks, last one first: a range to sum, or COMBINE (add the two values
+fn tree_sum<V: Copy>(
+    n: usize,
+    zero: V,
+    leaf: impl Fn(usize, usize) -> V,
+    two_leaves: impl Fn(usize, usize, usize, usize) -> (V, V),
+    add: impl Fn(V, V) -> V,
+) -> V {
+    // (Each closure is called in one place only, so that it is inlined.)
+    // Tasks, last one first: a range to sum, or COMBINE (add the two values
     // on top of the value stack). Each split halves the length, so there are
     // fewer than 64 levels, each leaving at most two tasks and one value.
     const COMBINE: usize = usize::MAX;
@@ -164,6 +214,14 @@ fn tree_sum<V: Copy>(n: usize, zero: V, leaf: impl Fn(usize, usize) -> V, add: i
         } else {
             let mut n2 = len / 2;
             n2 -= n2 % 8;
+            if len - n2 <= PW_BLOCKSIZE {
+                // Two sibling leaves (the first no longer than the second):
+                // summed side by side, their dependency chains overlap.
+                let (a, b) = two_leaves(start, n2, start + n2, len - n2);
+                values[nv] = add(a, b);
+                nv += 1;
+                continue;
+            }
             tasks[nt] = (0, COMBINE);
             tasks[nt + 1] = (start + n2, len - n2);
             tasks[nt + 2] = (start, n2);
@@ -182,6 +240,12 @@ fn pairwise_complex<A: Float>(f: &[A]) -> (A, A) {
         f.len(),
         (A::ZERO, A::ZERO),
         |start, len| pairwise_complex_block(&f[start..][..len]),
+        |a, na, b, nb| {
+            (
+                pairwise_complex_block(&f[a..][..na]),
+                pairwise_complex_block(&f[b..][..nb]),
+            )
+        },
         |(a, b), (c, d)| (a + c, b + d),
     )
 }
