@@ -174,6 +174,18 @@ impl NpArray {
         }
     }
 
+    /// The whole `.npy` when the layout keeps the header in front of the
+    /// data, `None` when it would have to be built.
+    pub fn npy_bytes_if_stored(&self) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Full(f) if f.keeps_header() => match f.npy_bytes() {
+                Cow::Borrowed(bytes) => Some(bytes),
+                Cow::Owned(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The array's data: 64-byte aligned, or 16-byte aligned in the packed
     /// layout (enough for every dtype's typed view).
     pub fn data(&self) -> &[u8] {
@@ -187,6 +199,17 @@ impl NpArray {
         match &mut self.repr {
             Repr::Packed(p) => p.data_mut(),
             Repr::Full(f) => f.data_mut(),
+        }
+    }
+
+    /// The data's block up to the end of the data, and where the data starts
+    /// in it. What lies before the data (metadata, a kept header, entries a
+    /// rolling buffer dropped) is where a reply may put a header for a moment
+    /// (`slice::HeaderInPlace`), to send header and data as one span.
+    pub(crate) fn block_and_data_start_mut(&mut self) -> (&mut [u8], usize) {
+        match &mut self.repr {
+            Repr::Packed(p) => p.block_and_data_start_mut(),
+            Repr::Full(f) => f.block_and_data_start_mut(),
         }
     }
 

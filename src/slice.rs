@@ -652,6 +652,79 @@ pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
     }
 }
 
+/// `arr[items]` when `np.save` of it is a header followed by one run of the
+/// stored data, unchanged: a reply can send that run without building the
+/// slice (rows `a:b` of a C-ordered array, columns of a Fortran one, one row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRun {
+    pub shape: Shape,
+    pub fortran_order: bool,
+    /// The run within `array.data()`.
+    pub bytes: std::ops::Range<usize>,
+}
+
+/// The [`StoredRun`] `arr[items]` is, if it is one: not for gathers, empty
+/// results, or single elements (which NumPy saves as scalars).
+pub fn stored_run(array: &NpArray, items: &[Item]) -> Result<Option<StoredRun>> {
+    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let view = &selection.view;
+    if selection.gather.is_some() || view.is_empty() || view.itemsize == 0 || selects_element(array, items) {
+        return Ok(None);
+    }
+    let fortran_order = selection.saves_fortran_order();
+    let shape = selection.shape();
+    // np.save writes the elements in `fortran_order`; they are the stored
+    // bytes as they are when the view has the strides of a contiguous array
+    // of its shape in that order (axes of length 1 are never stepped along).
+    let out = View::whole(&shape, view.itemsize, fortran_order);
+    if view
+        .dims
+        .iter()
+        .zip(&out.dims)
+        .any(|(v, o)| v.len != 1 && v.stride != o.stride)
+    {
+        return Ok(None);
+    }
+    let start = view.offset as usize;
+    let len = shape::nbytes(&shape, view.itemsize)? as usize;
+    Ok(Some(StoredRun {
+        shape,
+        fortran_order,
+        bytes: start..start + len,
+    }))
+}
+
+/// A header written over the bytes in front of a run, for as long as this
+/// lives: [`HeaderInPlace::bytes`] is then the whole `.npy` in one span. The
+/// bytes it covered are put back when it is dropped, on unwinding too.
+pub struct HeaderInPlace<'a> {
+    span: &'a mut [u8],
+    saved: SmallVec<[u8; 256]>,
+}
+
+impl<'a> HeaderInPlace<'a> {
+    /// `header` over the `header.len()` bytes before `run` in `block`, or
+    /// `None` when fewer bytes than that lie before it.
+    pub fn new(block: &'a mut [u8], run: std::ops::Range<usize>, header: &[u8]) -> Option<HeaderInPlace<'a>> {
+        let at = run.start.checked_sub(header.len())?;
+        let span = &mut block[at..run.end];
+        let saved = SmallVec::from_slice(&span[..header.len()]);
+        span[..header.len()].copy_from_slice(header);
+        Some(HeaderInPlace { span, saved })
+    }
+
+    /// The header, then the run.
+    pub fn bytes(&self) -> &[u8] {
+        self.span
+    }
+}
+
+impl Drop for HeaderInPlace<'_> {
+    fn drop(&mut self) {
+        self.span[..self.saved.len()].copy_from_slice(&self.saved);
+    }
+}
+
 /// The data size of `arr[items]`, found without building it. An index list
 /// can repeat rows, so a gather can be larger than the array itself.
 pub fn result_nbytes(array: &NpArray, items: &[Item]) -> Result<u64> {
@@ -1128,5 +1201,96 @@ mod tests {
         assert_eq!(values(&a), vec![0, 1, 9, 9, 4, 5]);
         assert!(assign(&mut a, &parse("5").unwrap(), &value).is_err());
         assert_eq!(values(&a), vec![0, 1, 9, 9, 4, 5], "untouched on error");
+    }
+
+    #[test]
+    fn row_ranges_and_fortran_columns_are_stored_runs() {
+        let run = |a: &NpArray, spec: &str| stored_run(a, &parse(spec).unwrap()).unwrap();
+        let c = array(&[10, 4], false);
+        let r = run(&c, "3:7").unwrap();
+        assert_eq!(
+            (r.shape.as_slice(), r.fortran_order, r.bytes),
+            (&[4u64, 4][..], false, 48..112)
+        );
+        assert_eq!(run(&c, "-1:").unwrap().bytes, 144..160);
+        assert_eq!(run(&c, "2").unwrap().bytes, 32..48);
+        assert_eq!(run(&c, "None, 1:3, ...").unwrap().shape.as_slice(), &[1, 2, 4]);
+        assert_eq!(run(&c, "").unwrap().bytes, 0..160);
+        for not_a_run in ["::2", ":, 1", "3:3", "[1, 2]", "1, 2", "::-1"] {
+            assert_eq!(run(&c, not_a_run), None, "{not_a_run}");
+        }
+        let f = array(&[4, 10], true);
+        let r = run(&f, ":, 3:7").unwrap();
+        assert_eq!(
+            (r.shape.as_slice(), r.fortran_order, r.bytes),
+            (&[4u64, 4][..], true, 48..112)
+        );
+        // One column of a Fortran array is 1-d: saved in C order, same bytes.
+        assert_eq!(run(&f, ":, 5").unwrap().fortran_order, false);
+    }
+
+    #[test]
+    fn header_in_place_puts_the_bytes_back() {
+        let mut block: Vec<u8> = (0..32).collect();
+        {
+            let npy = HeaderInPlace::new(&mut block, 10..20, b"HEAD").unwrap();
+            assert_eq!(npy.bytes(), b"HEAD\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13");
+        }
+        assert_eq!(block, (0..32).collect::<Vec<u8>>());
+        assert!(HeaderInPlace::new(&mut block, 3..20, b"HEAD").is_none(), "no room");
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _npy = HeaderInPlace::new(&mut block, 4..8, b"HEAD").unwrap();
+            panic!("while replying");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(block, (0..32).collect::<Vec<u8>>(), "restored on unwinding");
+    }
+
+    fn spec_item() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let bound = proptest::option::of(-6i64..7);
+        prop_oneof![
+            (-5i64..5).prop_map(|i| i.to_string()),
+            (
+                bound.clone(),
+                bound,
+                proptest::option::of(prop_oneof![-2i64..0, 1i64..3])
+            )
+                .prop_map(|(a, b, c)| {
+                    let f = |x: Option<i64>| x.map_or(String::new(), |v| v.to_string());
+                    match c {
+                        Some(step) => format!("{}:{}:{step}", f(a), f(b)),
+                        None => format!("{}:{}", f(a), f(b)),
+                    }
+                }),
+            Just(":".to_owned()),
+            Just("...".to_owned()),
+            Just("None".to_owned()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whenever a slice is a stored run, the run's bytes, shape and order
+        /// are exactly what the slice builds.
+        #[test]
+        fn stored_runs_are_what_the_slice_builds(
+            shape in proptest::collection::vec(0u64..5, 0..4),
+            fortran_order in proptest::bool::ANY,
+            items in proptest::collection::vec(spec_item(), 0..4),
+        ) {
+            let a = array(&shape, fortran_order);
+            let spec = items.join(", ");
+            let Ok(items) = parse(&spec) else { return Ok(()) };
+            match (slice(&a, &items), stored_run(&a, &items)) {
+                (Ok(built), Ok(Some(run))) => {
+                    proptest::prop_assert_eq!(built.shape(), run.shape.as_slice());
+                    proptest::prop_assert_eq!(built.fortran_order(), run.fortran_order);
+                    proptest::prop_assert_eq!(built.data(), &a.data()[run.bytes]);
+                }
+                (Ok(_), Ok(None)) => {}
+                (Err(e), Err(f)) => proptest::prop_assert_eq!(e.to_string(), f.to_string()),
+                (built, run) => proptest::prop_assert!(false, "{spec}: {built:?} vs {run:?}"),
+            }
+        }
     }
 }

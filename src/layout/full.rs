@@ -81,6 +81,12 @@ impl Full {
         &mut self.buf.as_mut_slice()[start..]
     }
 
+    /// The buffer's contents (dead prefix, kept header, data) and where the data starts in them.
+    pub fn block_and_data_start_mut(&mut self) -> (&mut [u8], usize) {
+        let start = self.front + self.header_len;
+        (self.buf.as_mut_slice(), start)
+    }
+
     /// Appends data bytes (within the capacity, or growing to fit exactly).
     pub fn push_data(&mut self, data: &[u8]) -> Result<()> {
         self.buf.extend_from_slice(data)

@@ -164,6 +164,12 @@ impl Packed {
         &mut self.0[start..]
     }
 
+    /// The whole block and where the data starts in it.
+    pub fn block_and_data_start_mut(&mut self) -> (&mut [u8], usize) {
+        let start = meta_len(usize::from(self.0[1]));
+        (&mut self.0, start)
+    }
+
     /// Whether the block still starts at a 16-byte boundary (after a move).
     pub fn is_aligned(&self) -> bool {
         self.0.as_ptr().align_offset(DATA_ALIGN) == 0

@@ -12,6 +12,7 @@ mod multi;
 mod read;
 mod reserve;
 mod set_options;
+mod stored_run;
 mod write;
 
 use redis_module::key::{RedisKey, RedisKeyWritable};

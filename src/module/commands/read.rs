@@ -2,7 +2,7 @@
 
 use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::{array_at, int, map_reply, reply_npy, shape_reply};
+use super::{array_at, int, map_reply, reply_npy, shape_reply, stored_run};
 use crate::array::NpArray;
 use crate::convert::{self, Value};
 use crate::module::{config, guard, stats, value_type};
@@ -81,8 +81,8 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let options = parse_get_options(option_args)?;
-        let key = ctx.open_key(key_name);
-        let Some(stored) = array_at(&key)? else {
+        let key = stored_run::open(ctx, key_name);
+        let Some(stored) = array_at(&key.key)? else {
             return Ok(RedisValue::Null);
         };
         // A cast (up to 16x the stored data) and VALUES (tens of bytes of
@@ -104,6 +104,13 @@ pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         if let Some(nbytes) = reply_nbytes {
             check_max_bytes(options.max_bytes, nbytes)?;
+        }
+        // A slice that is one run of the stored bytes is replied from them.
+        if let (Some(items), None, false) = (options.slice.as_deref(), &options.cast, options.values) {
+            if let Some(run) = slice::stored_run(stored, items)? {
+                stored_run::reply(ctx, &key, &run);
+                return Ok(RedisValue::NoReply);
+            }
         }
         let sliced = match options.slice.as_deref() {
             Some(items) => {
