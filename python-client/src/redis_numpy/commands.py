@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from redis.exceptions import DataError
 
-from .npy import decode, encode
+from .npy import decode, decode_batch, encode
 
 if TYPE_CHECKING:
     from types import EllipsisType
@@ -168,7 +168,9 @@ def _on_reduce(reply: Any, **_: Any) -> Any:
 
 
 def _on_mget(reply: Any, np_copy: bool = False, **_: Any) -> Any:
-    return [None if payload is None else decode(payload, copy=np_copy) for payload in reply]
+    if np_copy:
+        return [None if payload is None else decode(payload, copy=True) for payload in reply]
+    return decode_batch(reply)
 
 
 def _on_set(reply: Any, np_get: bool = False, np_copy: bool = False, **_: Any) -> Any:

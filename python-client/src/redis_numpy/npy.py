@@ -169,3 +169,21 @@ def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.nd
     if len(shape) != 1:
         arr = arr.reshape(shape, order=order)
     return arr.copy(order="K") if copy else arr
+
+
+def decode_batch(payloads: list[Any]) -> list[Optional[np.ndarray[Any, Any]]]:
+    """`decode` of each payload (None stays None), for NP.MGET's replies: a
+    batch of same-shaped arrays costs a prefix check and `np.frombuffer` each."""
+    out: list[Optional[np.ndarray[Any, Any]]] = []
+    append = out.append
+    head, layout = _last
+    for payload in payloads:
+        if layout is not None and type(payload) is bytes and payload.startswith(head):
+            dtype, shape, order, count, offset = layout
+            if count and dtype.itemsize:
+                arr = np.frombuffer(payload, dtype, count, offset)
+                append(arr if len(shape) == 1 else arr.reshape(shape, order=order))
+                continue
+        append(None if payload is None else decode(payload))
+        head, layout = _last
+    return out
