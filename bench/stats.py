@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import statistics
-from typing import Callable
+import time
+from typing import Any, Callable
 
 from .units import GB, MB
 
@@ -43,3 +44,14 @@ def reps_for(nbytes: int, quick: bool) -> int:
     if quick:
         return max(5, min(500, (192 * MB) // max(nbytes, 1)))
     return max(8, min(1500, GB // max(nbytes, 1)))
+
+
+def timer(f: Callable[[], Any]) -> Callable[[], float]:
+    """`f` as a function returning its own wall time, for `pair_times`."""
+
+    def timed() -> float:
+        start = time.perf_counter()
+        f()
+        return time.perf_counter() - start
+
+    return timed

@@ -21,6 +21,12 @@ RELOAD = 1.1
 APPEND_GROWTH = 1.2
 # One-row NP.GET SLICE, big matrix ÷ 1 MiB matrix.
 SLICE = 1.2
+# NP.GET SLICE of one contiguous run of rows ÷ GETRANGE of the same bytes (server and end to end).
+SLICE_RUN = 1.2
+# Rolling buffer of camera frames through the client (append with MAXLEN, read the last 30) ÷ a stream.
+ROLLING = 1.0
+# A batch of 256 float32[384] vectors through the client's mget ÷ raw MGET + np.frombuffer.
+FEATURE_BATCH = 1.0
 # A multi-GiB array through the client ÷ raw SET/GET of 256 MiB pieces (≥ 0.9× the throughput),
 # and the client's peak RSS: at most the array plus this many chunks.
 BIG_ROUND_TRIP = 1.11
@@ -58,6 +64,9 @@ def facts() -> dict[str, str]:
         "target-reload": f"{RELOAD}×",
         "target-append": f"{APPEND_GROWTH}×",
         "target-slice": f"{SLICE}×",
+        "target-slice-run": f"{SLICE_RUN}×",
+        "target-rolling": f"{ROLLING}×",
+        "target-feature": f"{FEATURE_BATCH}×",
         "target-big": f"{BIG_ROUND_TRIP}×",
         "target-sharded": f"{SHARDED_SLICE}×",
         "target-small-set-wall": f"{SMALL_SET_WALL}×",

@@ -14,7 +14,10 @@ from typing import Callable
 
 from ..harness import Bench
 from ..table import Table
-from . import append, big_arrays, clients, compute, getset, metadata, persistence, python_client, sharded, slice, small
+from . import (
+    append, big_arrays, clients, compute, feature_store, getset, metadata, persistence, python_client, rolling, sharded,
+    slice, small,
+)
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,12 @@ WORKLOADS = [
     Workload("metadata", metadata.run),  # c)
     Workload("persistence", persistence.run),  # e)
     Workload("append", append.run),  # f)
-    Workload("slice", slice.run),  # g)
+    Workload("slice", slice.run),  # g) and p)
     Workload("client", python_client.run),  # h)
     Workload("big", big_arrays.run),  # i)
     Workload("sharded", sharded.run),  # j)
     Workload("small", small.run),  # k) and l)
     Workload("compute", compute.run),  # m)
+    Workload("rolling", rolling.run),  # n)
+    Workload("features", feature_store.run),  # o)
 ]

@@ -1,0 +1,85 @@
+"""n) A rolling buffer of camera frames: append one 480×640×3 uint8 frame with
+MAXLEN 100, then read the last 30 through the client, against a Redis stream
+(XADD MAXLEN 100, then XREVRANGE COUNT 30 and np.frombuffer of each frame)."""
+
+from __future__ import annotations
+
+import numpy as np
+import redis
+from redis_numpy import Numpy
+
+from .. import targets
+from ..harness import Bench
+from ..stats import pair_times, timer
+from ..table import Table, verdict
+from ..units import fmt_ratio
+
+FRAME = (480, 640, 3)
+KEEP = 100
+READ = 30
+
+
+def run(b: Bench) -> list[Table]:
+    t = Table(
+        "n",
+        f"n) Rolling buffer: one {FRAME[0]}×{FRAME[1]}×{FRAME[2]} uint8 frame appended with MAXLEN {KEEP}, "
+        f"the last {READ} read through the client, against XADD MAXLEN + XREVRANGE COUNT",
+        ["step", "module ms", "stream ms", "ratio", "server µs/call module → stream", "server ratio", "target", "result"],
+    )
+    client = redis.Redis(port=b.port, protocol=2, socket_timeout=600)
+    arrays = Numpy(redis.Redis(port=b.port, protocol=2, socket_timeout=600))
+    frames = b.rng.integers(0, 256, (8, 1) + FRAME, dtype=np.uint8)
+    raw = [f.tobytes() for f in frames]
+    try:
+        b.call("DEL", "np:roll", "st:roll")
+        for i in range(KEEP + 10):
+            arrays.append("np:roll", frames[i % 8], maxlen=KEEP)
+            client.xadd("st:roll", {"f": raw[i % 8]}, maxlen=KEEP, approximate=False)
+        counter = iter(range(1 << 30))
+
+        def read_stream() -> list[np.ndarray]:
+            return [np.frombuffer(v[b"f"], np.uint8).reshape(FRAME) for _, v in client.xrevrange("st:roll", count=READ)]
+
+        reps = 60 if b.quick else 300
+        steps = {
+            "append": (
+                lambda: arrays.append("np:roll", frames[next(counter) % 8], maxlen=KEEP),
+                lambda: client.xadd("st:roll", {"f": raw[next(counter) % 8]}, maxlen=KEEP, approximate=False),
+                ("NP.APPEND", "XADD"),
+            ),
+            "read": (
+                lambda: arrays.get("np:roll", slice=np.s_[-READ:]),
+                read_stream,
+                ("NP.GET", "XREVRANGE"),
+            ),
+        }
+        got, want = arrays.get("np:roll", slice=np.s_[-READ:]), read_stream()[::-1]
+        assert got.shape == (READ,) + FRAME and all(np.array_equal(g, w) for g, w in zip(got, want)), "frames differ"
+        for step, (module, stream, (np_cmd, st_cmd)) in steps.items():
+            b.call("CONFIG", "RESETSTAT")
+            tm, ts = pair_times(timer(module), timer(stream), reps)
+            stats = b.cmdstats()
+            server_m, server_s = b.usec_per_call(stats, np_cmd) or 0.0, b.usec_per_call(stats, st_cmd) or 0.0
+            # Medians: an append's cost includes the occasional compaction or
+            # stream node, so the typical call is what a camera sees.
+            m, s = float(np.median(tm)), float(np.median(ts))
+            target = targets.ROLLING
+            ok = m / s <= target
+            t.add(
+                step, f"{m * 1e3:.3f}", f"{s * 1e3:.3f}", fmt_ratio(m / s),
+                f"{server_m:.0f} → {server_s:.0f}", fmt_ratio(server_m / server_s if server_s else None),
+                f"≤ {target}×", verdict(ok),
+                ok=ok, miss_label=f"n) rolling {step} {m / s:.3f}× > {target}×",
+            )
+            t.facts[f"rolling-{step}"] = fmt_ratio(m / s)
+            t.facts[f"rolling-{step}-server"] = fmt_ratio(server_m / server_s if server_s else None)
+            print(f"  n) rolling {step}: {m / s:.3f}× (server {server_m:.0f} vs {server_s:.0f} µs)", flush=True)
+        t.notes.append(
+            f"Median of {reps} interleaved calls per side; server columns are commandstats' usec_per_call over the "
+            "same calls (mean, so the append's includes the occasional compaction of the dead prefix)."
+        )
+    finally:
+        b.call("DEL", "np:roll", "st:roll")
+        client.close()
+        arrays.close()
+    return [t]
