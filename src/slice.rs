@@ -1226,7 +1226,7 @@ mod tests {
             (&[4u64, 4][..], true, 48..112)
         );
         // One column of a Fortran array is 1-d: saved in C order, same bytes.
-        assert_eq!(run(&f, ":, 5").unwrap().fortran_order, false);
+        assert!(!run(&f, ":, 5").unwrap().fortran_order);
     }
 
     #[test]
