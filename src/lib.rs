@@ -1,7 +1,7 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
 //! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array` and its
-//! `layout`s, `rdb`, `slice`, `convert`, `compute`) knows nothing of Redis and
+//! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`) knows nothing of Redis and
 //! is unit-tested and fuzzed on its own. The `module` layer is the Redis glue:
 //! commands, type callbacks, configuration, and the only `unsafe` code.
 
@@ -18,6 +18,7 @@ pub mod dtype;
 pub mod error;
 pub mod layout;
 pub mod npy;
+pub mod options;
 pub mod pyliteral;
 pub mod rdb;
 pub mod shape;

@@ -9,8 +9,7 @@ use super::value_type::NP_TYPE;
 use super::{config, guard, stats};
 use crate::array::NpArray;
 use crate::compute::{self, reduce, reshape, ufunc};
-use crate::dtype::Dtype;
-use crate::{convert, npy, slice};
+use crate::{convert, npy};
 
 fn shape_reply(array: &NpArray) -> RedisValue {
     RedisValue::Array(array.shape().iter().map(|&d| RedisValue::Integer(d as i64)).collect())
@@ -80,40 +79,6 @@ pub fn np_transpose(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     })
 }
 
-/// What `NP.REDUCE` was asked for after the op.
-#[derive(Default)]
-struct ReduceOptions {
-    axis: Option<i64>,
-    slice: Option<Vec<slice::Item>>,
-    dtype: Option<Dtype>,
-    values: bool,
-}
-
-fn parse_reduce_options(args: &[RedisString]) -> Result<ReduceOptions, RedisError> {
-    let mut options = ReduceOptions::default();
-    let mut rest = args.iter();
-    while let Some(token) = rest.next() {
-        let token = token.to_string_lossy().to_ascii_uppercase();
-        let mut value = || rest.next().map(|v| v.to_string_lossy()).ok_or(RedisError::WrongArity);
-        match token.as_str() {
-            "AXIS" if options.axis.is_none() => {
-                let text = value()?;
-                let axis = text
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| RedisError::String(format!("ERR AXIS must be an integer, got {text:?}")))?;
-                options.axis = Some(axis);
-            }
-            "SLICE" if options.slice.is_none() => options.slice = Some(slice::parse(&value()?)?),
-            "AS" if options.dtype.is_none() => options.dtype = Some(convert::parse_target(&value()?)?),
-            "VALUES" if !options.values => options.values = true,
-            "AXIS" | "SLICE" | "AS" | "VALUES" => return Err(RedisError::String(format!("ERR {token} given twice"))),
-            _ => return Err(RedisError::String(format!("ERR unknown NP.REDUCE option '{token}'"))),
-        }
-    }
-    Ok(options)
-}
-
 /// `NP.REDUCE key op [AXIS n] [SLICE spec] [AS dtype] [VALUES]`: `arr[spec].op(axis=n,
 /// dtype=dtype)` as `.npy` bytes, or its elements with VALUES. Missing keys reply nil.
 pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
@@ -123,7 +88,7 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let op = reduce::Op::parse(&op.to_string_lossy())?;
-        let options = parse_reduce_options(option_args)?;
+        let options = crate::options::parse_reduce(option_args)?;
         let key = ctx.open_key(key_name);
         let Some(stored) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
             return Ok(RedisValue::Null);
@@ -159,23 +124,8 @@ pub fn np_update(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let op = ufunc::BinOp::parse(&op.to_string_lossy())?;
-        let is_slice = |token: &RedisString| token.as_slice().eq_ignore_ascii_case(b"SLICE");
-        // The payload comes before `SLICE spec`, or after it (as `redis-cli -x` sends it).
-        let (payload, spec) = match rest {
-            [payload] => (payload, None),
-            [payload, token, spec] if is_slice(token) => (payload, Some(spec)),
-            [token, spec, payload] if is_slice(token) => (payload, Some(spec)),
-            [_, token, _] => {
-                let token = token.to_string_lossy().to_ascii_uppercase();
-                return Err(RedisError::String(format!("ERR unknown NP.UPDATE option '{token}'")));
-            }
-            _ => return Err(RedisError::WrongArity),
-        };
-        let items = match spec {
-            Some(spec) => slice::parse(&spec.to_string_lossy())?,
-            None => Vec::new(),
-        };
-        let value = npy::parse(payload.as_slice()).inspect_err(|_| stats::rejected_payload())?;
+        let (payload, items) = crate::options::parse_update(rest)?;
+        let value = npy::parse(rest[payload].as_slice()).inspect_err(|_| stats::rejected_payload())?;
         let key = ctx.open_key_writable(key_name);
         let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
             return Err(RedisError::Str("ERR no such key"));

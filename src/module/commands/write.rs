@@ -147,23 +147,13 @@ fn replicate_set(ctx: &Context, args: &[RedisString], options: &SetOptions) {
     ctx.replicate("NP.SET", out.as_slice());
 }
 
-/// A rolling-buffer length (`MAXLEN n`, `NP.TRIM key n`): a non-negative
-/// integer. 0 is allowed, as XADD allows it: the array keeps its other axes
-/// and is empty along the growth axis.
+/// A rolling-buffer length (`MAXLEN n`, `NP.TRIM key n`): see [`crate::options::parse_length`].
 pub(super) fn parse_length(arg: &RedisString) -> Result<u64, RedisError> {
-    let n = arg
-        .parse_integer()
-        .map_err(|_| RedisError::Str("ERR value is not an integer or out of range"))?;
-    u64::try_from(n).map_err(|_| RedisError::Str("ERR the length must be >= 0"))
+    Ok(crate::options::parse_length(arg)?)
 }
 
-/// The options after `NP.APPEND key npy`: nothing, or `MAXLEN n`.
 fn parse_maxlen(option_args: &[RedisString]) -> Result<Option<u64>, RedisError> {
-    match option_args {
-        [] => Ok(None),
-        [token, n] if token.to_string_lossy().eq_ignore_ascii_case("MAXLEN") => parse_length(n).map(Some),
-        _ => Err(RedisError::Str("ERR syntax error")),
-    }
+    Ok(crate::options::parse_maxlen(option_args)?)
 }
 
 const ZERO_D: RedisError = RedisError::Str("ERR cannot trim a 0-d array: it has no growth axis");
