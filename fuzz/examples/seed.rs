@@ -1,6 +1,7 @@
 //! Writes seed corpora for the fuzz targets (run by fuzz/seed.sh):
 //! `seed <fixtures dir> <corpus root>` fills `<root>/npy_parse`, `<root>/rdb_decode`,
-//! `<root>/descr_parse` and `<root>/slice_spec` from the checked-in `np.save` outputs plus a few
+//! `<root>/descr_parse`, `<root>/slice_spec`, `<root>/options`, `<root>/cast_values` and
+//! `<root>/array_ops` from the checked-in `np.save` outputs plus a few
 //! synthesized arrays, RDB records (`rdb::encode_meta`) and descr texts.
 
 use std::fs;
@@ -149,6 +150,11 @@ fn main() {
         record.extend_from_slice(array.data());
         if record.len() <= MAX_SEED {
             write(&rdb_dir, name, &record, &mut counts[1]);
+            // Version 1 (one data string) must keep loading.
+            if name.starts_with("synth_") {
+                record[0] = 1;
+                write(&rdb_dir, &format!("{name}_v1"), &record, &mut counts[1]);
+            }
         }
         let descr = array.dtype().descr();
         if descr.len() <= MAX_SEED {
@@ -209,6 +215,68 @@ fn main() {
         }
     }
 
+    // options: [clock, NUL-separated arguments] (see fuzz_targets/options.rs).
+    let options_dir = dir("options");
+    let arg_lists: &[&[&str]] = &[
+        &[],
+        &["NX", "GET", "EX", "10"],
+        &["xx", "px", "1500", "GET"],
+        &["EXAT", "1700000000", "NX"],
+        &["PXAT", "1700000000000"],
+        &["KEEPTTL", "GET"],
+        &["EX", "10", "EX", "20"],
+        &["MAXLEN", "0"],
+        &["maxlen", "-1"],
+        &["12"],
+        &["AXIS", "-1", "SLICE", "0, [1, 2]", "AS", "float32", "VALUES"],
+        &["npy", "SLICE", "..., ::2"],
+        &["SLICE", "[0, -1]", "npy"],
+    ];
+    let mut options_count = 0;
+    for (i, args) in arg_lists.iter().enumerate() {
+        for clock in [0u8, 1] {
+            let mut input = vec![clock];
+            input.extend_from_slice(args.join("\0").as_bytes());
+            write(
+                &options_dir,
+                &format!("args_{i:02}_{clock}"),
+                &input,
+                &mut options_count,
+            );
+        }
+    }
+
+    // cast_values: [source, target, dims, data...]; array_ops: [dtype, dims, flags, (op, arg)...].
+    let cast_dir = dir("cast_values");
+    let ops_dir = dir("array_ops");
+    let (mut cast_count, mut ops_count) = (0, 0);
+    for from in 0..21u8 {
+        let input = [
+            from,
+            from.wrapping_mul(7),
+            0b0110_1101,
+            0x00,
+            0x3c,
+            0xff,
+            0x7f,
+            0x80,
+            0x01,
+        ];
+        write(&cast_dir, &format!("cast_{from:02}"), &input, &mut cast_count);
+    }
+    for kind in 0..8u8 {
+        for flags in [2u8, 3, 126, 127] {
+            // Grow past the packed limit, trim back, overwrite, relabel, write, copy, reload.
+            let ops = [
+                0, 63, 0, 63, 1, 0, 2, 3, 7, 0, 7, 1, 3, 90, 4, 9, 5, 17, 6, 0, 2, 0, 0, 5,
+            ];
+            let mut input = vec![kind, 0b1001_0101, flags];
+            input.extend_from_slice(&ops);
+            write(&ops_dir, &format!("ops_{kind}_{flags:03}"), &input, &mut ops_count);
+        }
+    }
+
+    println!("seed: {options_count} options, {cast_count} cast_values, {ops_count} array_ops inputs");
     println!(
         "seed: {} npy_parse, {} rdb_decode, {} descr_parse, {slice_count} slice_spec inputs under {}",
         counts[0],

@@ -1,12 +1,37 @@
 //! Arbitrary bytes as an NP.SET payload. Parsing must never panic, and a
 //! payload that is accepted must come back unchanged when stored again: the
 //! synthesized header is canonical, so `from_npy(a.npy_bytes())` is a fixed point.
+//! The header cache (primed by earlier inputs, libFuzzer runs them all in one
+//! process) must answer exactly as a fresh parse, for the input and for the
+//! input cut one byte short (same header, wrong data length).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use redis_numpy::layout::header_cache;
 use redis_numpy::{npy, NpArray};
 
+fn cache_agrees(bytes: &[u8]) {
+    let fresh = npy::parse(bytes);
+    for _ in 0..2 {
+        match (&fresh, header_cache::parse(bytes)) {
+            (Ok(f), Ok(c)) => {
+                assert_eq!(
+                    (&f.dtype, &f.shape, f.fortran_order, f.data.as_ptr(), f.data.len()),
+                    (&c.dtype, &c.shape, c.fortran_order, c.data.as_ptr(), c.data.len()),
+                    "a cached decode differs from a fresh one"
+                );
+            }
+            (Err(f), Err(c)) => assert_eq!(f, &c, "the cache changed the error"),
+            (f, c) => panic!("fresh {f:?}, cached {c:?}"),
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    cache_agrees(data);
+    if let Some((_, short)) = data.split_last() {
+        cache_agrees(short);
+    }
     let Ok(array) = NpArray::from_npy(data) else {
         return;
     };
