@@ -99,7 +99,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let dtype = Dtype::from_descr_text(DTYPES[*kind as usize % DTYPES.len()]).unwrap();
     let ndim = 1 + (dims & 3) as usize;
-    let mut shape: Vec<u64> = (0..ndim).map(|i| u64::from((dims >> (2 + 2 * i)) & 3) + 1).collect();
+    let mut shape: Vec<u64> = (0..ndim).map(|i| (u64::from(*dims) >> (2 * i)) % 4 + 1).collect();
     shape[0] = u64::from(*flags >> 1);
     let fortran = flags & 1 == 1;
     if fortran {
