@@ -6,6 +6,7 @@ mod compute_commands;
 mod config;
 #[cfg(feature = "debug-panic")]
 mod debug_panic;
+mod entry;
 mod guard;
 mod stats;
 mod value_type;
@@ -246,6 +247,17 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     if debug_panic::register(ctx) == Status::Err {
         return Status::Err;
     }
+    // The hottest commands skip redis-module's argument copy (see entry.rs).
+    entry::lean_entry!(np_set_entry, commands::np_set);
+    entry::lean_entry!(np_get_entry, commands::np_get);
+    for (name, entry, flags) in [
+        (c"np.set", np_set_entry as entry::Entry, c"write deny-oom"),
+        (c"np.get", np_get_entry as entry::Entry, c"readonly"),
+    ] {
+        if entry::create(ctx, name, entry, flags, (1, 1, 1)) == Status::Err {
+            return Status::Err;
+        }
+    }
     if command_docs::set_acl_categories(ctx, DOCS) == Status::Err {
         return Status::Err;
     }
@@ -262,11 +274,9 @@ redis_module! {
     acl_categories: ["numpy",],
     init: init,
     commands: [
-        ["np.set", commands::np_set, "write deny-oom", 1, 1, 1, ""],
         ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, ""],
         ["np.trim", commands::np_trim, "write", 1, 1, 1, ""],
         ["np.reserve", commands::np_reserve, "write deny-oom", 1, 1, 1, ""],
-        ["np.get", commands::np_get, "readonly", 1, 1, 1, ""],
         ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, ""],
         ["np.reshape", compute_commands::np_reshape, "write", 1, 1, 1, ""],
         ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, ""],

@@ -17,7 +17,9 @@ mod write;
 
 use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::redisvalue::RedisValueKey;
-use redis_module::{raw, Context, RedisError, RedisValue};
+use std::ffi::CStr;
+
+use redis_module::{raw, Context, NotifyEvent, RedisError, RedisString, RedisValue};
 
 pub use multi::{np_mget, np_mset};
 pub(crate) use read::values_reply;
@@ -69,6 +71,17 @@ fn reply_npy(ctx: &Context, array: &NpArray) {
 /// Adds a null to the reply (`$-1` on RESP2, `_` on RESP3).
 fn reply_null(ctx: &Context) {
     raw::reply_with_null(ctx.ctx);
+}
+
+/// A keyspace event, as `Context::notify_keyspace_event` sends it, with the
+/// event's name given as a C string: no allocation per write.
+fn notify(ctx: &Context, class: NotifyEvent, event: &CStr, key: &RedisString) {
+    // SAFETY: the API pointer is written once by RedisModule_Init, before any command runs.
+    if let Some(notify) = unsafe { raw::RedisModule_NotifyKeyspaceEvent } {
+        // SAFETY: `ctx` is the running command's context, `event` a C string
+        // and `key` a live string of this call; Redis copies what it keeps.
+        unsafe { notify(ctx.ctx, class.bits(), event.as_ptr(), key.inner) };
+    }
 }
 
 /// Validates a client's `.npy` payload against the format; refusals are counted.

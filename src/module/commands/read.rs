@@ -74,10 +74,10 @@ const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// `NP.GET key [SLICE spec] [AS dtype] [VALUES] [MAXBYTES n]`: the `.npy`
 /// bytes (replied straight from the stored buffer), optionally sliced (first)
 /// and cast, or the elements as RESP values; refused past `MAXBYTES`.
-pub fn np_get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, option_args @ ..] = args.as_slice() else {
+        let [_, key_name, option_args @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
         let options = parse_get_options(option_args)?;

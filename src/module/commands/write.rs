@@ -5,7 +5,7 @@ use redis_module::key::RedisKeyWritable;
 use redis_module::{Context, ContextFlags, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::set_options::{self, SetOptions, Ttl};
-use super::{array_at_mut, expire, int, parse_npy, parse_payload, reply_npy, reply_null};
+use super::{array_at_mut, expire, int, notify, parse_npy, parse_payload, reply_npy, reply_null};
 use crate::array::NpArray;
 use crate::module::value_type::NP_TYPE;
 use crate::module::{config, guard, stats};
@@ -23,16 +23,20 @@ pub(super) fn store(key: &RedisKeyWritable, array: NpArray) {
 
 /// `NP.SET key npy [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]`, with
 /// SET's semantics and replies.
-pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, payload, option_args @ ..] = args.as_slice() else {
+        let [_, key_name, payload, option_args @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
-        let from_master_or_aof = ctx
-            .get_flags()
-            .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING);
-        let options = set_options::parse(option_args, expire::now_ms(), from_master_or_aof)?;
+        // Without options neither the clock nor the context flags matter.
+        let (now_ms, from_master_or_aof) = if option_args.is_empty() {
+            (0, false)
+        } else {
+            let flags = ctx.get_flags();
+            (expire::now_ms(), flags.intersects(ContextFlags::REPLICATED | ContextFlags::LOADING))
+        };
+        let options = set_options::parse(option_args, now_ms, from_master_or_aof)?;
         let value = parse_payload(ctx, payload.as_slice())?;
         let key = ctx.open_key_writable(key_name);
         let exists = !key.is_empty();
@@ -67,8 +71,8 @@ pub fn np_set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 }
                 Ttl::ExpireAt(at) => expire::set(ctx, key_name, at),
             }
-            replicate_set(ctx, &args, &options);
-            ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.set", key_name);
+            replicate_set(ctx, args, &options);
+            notify(ctx, NotifyEvent::MODULE, c"np.set", key_name);
             if let Ttl::ExpireAt(_) = options.ttl {
                 ctx.notify_keyspace_event(NotifyEvent::GENERIC, "expire", key_name);
             }
