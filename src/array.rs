@@ -164,26 +164,40 @@ impl NpArray {
     /// array: borrowed when the layout keeps the header in front of the data,
     /// built (header + a copy of the data) otherwise.
     pub fn npy_bytes(&self) -> Cow<'_, [u8]> {
-        match &self.repr {
-            Repr::Packed(p) => {
-                let mut out = crate::npy::write_header(p.dtype(), p.shape(), p.fortran_order());
-                out.extend_from_slice(p.data());
+        match self.stored_npy() {
+            Some(npy) => Cow::Borrowed(npy),
+            None => {
+                let mut out = Vec::new();
+                self.write_npy(&mut out);
                 Cow::Owned(out)
             }
-            Repr::Full(f) => f.npy_bytes(),
         }
     }
 
     /// The whole `.npy` when the layout keeps the header in front of the
-    /// data, `None` when it would have to be built.
+    /// data, `None` when it would have to be built (the same as [`Self::stored_npy`]).
     pub fn npy_bytes_if_stored(&self) -> Option<&[u8]> {
+        self.stored_npy()
+    }
+
+    /// The whole `.npy`, when the layout stores it in one piece (the header
+    /// kept in front of the data).
+    pub fn stored_npy(&self) -> Option<&[u8]> {
         match &self.repr {
-            Repr::Full(f) if f.keeps_header() => match f.npy_bytes() {
-                Cow::Borrowed(bytes) => Some(bytes),
-                Cow::Owned(_) => None,
-            },
-            _ => None,
+            Repr::Packed(_) => None,
+            Repr::Full(f) => f.stored_npy(),
         }
+    }
+
+    /// Appends the whole `.npy` to `out`, growing it once: the header (from
+    /// the recently written headers), then the data.
+    pub fn write_npy(&self, out: &mut Vec<u8>) {
+        let data = self.data();
+        header_cache::with_written(self.dtype(), self.shape(), self.fortran_order(), |header| {
+            out.reserve_exact(header.len() + data.len());
+            out.extend_from_slice(header);
+            out.extend_from_slice(data);
+        });
     }
 
     /// The array's data: 64-byte aligned, or 16-byte aligned in the packed

@@ -9,8 +9,6 @@
 //! the data at its exact size and `NP.GET` writes the header in front of a
 //! copy of it.
 
-use std::borrow::Cow;
-
 use super::aligned::AlignedBuf;
 use super::size_class;
 use crate::dtype::Dtype;
@@ -145,13 +143,9 @@ impl Full {
         self.front = 0;
     }
 
-    pub fn npy_bytes(&self) -> Cow<'_, [u8]> {
-        if self.header_len > 0 {
-            return Cow::Borrowed(&self.buf.as_slice()[self.front..]);
-        }
-        let mut out = npy::write_header(&self.dtype, &self.shape, self.fortran_order);
-        out.extend_from_slice(self.data());
-        Cow::Owned(out)
+    /// The whole `.npy` when the header is kept in front of the data.
+    pub fn stored_npy(&self) -> Option<&[u8]> {
+        (self.header_len > 0).then(|| &self.buf.as_slice()[self.front..])
     }
 
     /// Replaces the contents in the existing buffer if the new value keeps the

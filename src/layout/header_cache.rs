@@ -1,4 +1,5 @@
-//! Recently seen `.npy` headers and what they decode to.
+//! Recently seen `.npy` headers and what they decode to, and recently
+//! written ones (see [`with_written`]).
 //!
 //! A feature store writes millions of vectors of one shape, so most payloads
 //! start with a header the module has just parsed. Parsing one costs a
@@ -86,6 +87,65 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
     Ok(parsed)
 }
 
+/// A header [`npy::write_header`] wrote for these metadata.
+struct Written {
+    dtype: Dtype,
+    shape: Shape,
+    fortran_order: bool,
+    header: Vec<u8>,
+}
+
+#[derive(Default)]
+struct WrittenCache {
+    entries: Vec<Written>,
+    next: usize,
+}
+
+thread_local! {
+    static WRITTEN: RefCell<WrittenCache> = RefCell::new(WrittenCache::default());
+}
+
+/// Runs `f` on the header `np.save` writes for these metadata. Layouts that
+/// write the header on read (small arrays, `2^k`-byte data) reply from here:
+/// a stream of reads of same-shaped arrays writes it once, then compares the
+/// metadata. The header is a pure function of the three values compared, so
+/// a hit is byte-identical to a fresh [`npy::write_header`].
+pub fn with_written<R>(dtype: &Dtype, shape: &[u64], fortran_order: bool, f: impl FnOnce(&[u8]) -> R) -> R {
+    WRITTEN.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let found = cache
+            .entries
+            .iter()
+            .position(|e| e.fortran_order == fortran_order && e.shape[..] == *shape && e.dtype == *dtype);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let header = npy::write_header(dtype, shape, fortran_order);
+                if header.len() > MAX_PREFIX {
+                    drop(cache);
+                    return f(&header);
+                }
+                let entry = Written {
+                    dtype: dtype.clone(),
+                    shape: Shape::from_slice(shape),
+                    fortran_order,
+                    header,
+                };
+                if cache.entries.len() < ENTRIES {
+                    cache.entries.push(entry);
+                    cache.entries.len() - 1
+                } else {
+                    let at = cache.next;
+                    cache.entries[at] = entry;
+                    cache.next = (at + 1) % ENTRIES;
+                    at
+                }
+            }
+        };
+        f(&cache.entries[at].header)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -146,6 +206,23 @@ mod tests {
             let mut longer = bytes.clone();
             longer.push(0);
             prop_assert!(same(&parse(&longer), &npy::parse(&longer)));
+        }
+    }
+
+    proptest! {
+        /// A written header from the cache is always the one a fresh
+        /// `write_header` gives, whatever was cached before it.
+        #[test]
+        fn cached_header_equals_a_fresh_one(
+            cases in proptest::collection::vec(
+                (0..DESCRS.len(), proptest::collection::vec(0u64..12, 0..4), any::<bool>()), 1..24),
+        ) {
+            for (descr, shape, fortran) in cases {
+                let dtype = Dtype::from_descr_text(DESCRS[descr]).unwrap();
+                let fresh = npy::write_header(&dtype, &shape, fortran);
+                prop_assert_eq!(with_written(&dtype, &shape, fortran, <[u8]>::to_vec), fresh.clone());
+                prop_assert_eq!(with_written(&dtype, &shape, fortran, <[u8]>::to_vec), fresh, "second call hits");
+            }
         }
     }
 

@@ -17,6 +17,7 @@ mod write;
 
 use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::redisvalue::RedisValueKey;
+use std::cell::RefCell;
 use std::ffi::CStr;
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisString, RedisValue};
@@ -61,11 +62,33 @@ fn map_reply<const N: usize>(fields: [(&str, RedisValue); N]) -> RedisValue {
     )
 }
 
-/// Adds the array's `.npy` bytes to the reply, copied once, straight from
-/// the stored buffer.
+/// Gathered replies up to this size reuse one buffer instead of allocating.
+const GATHER_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    /// Where header and data are gathered for layouts that do not store them
+    /// in one piece (Redis 7 has no API to reply one bulk string in pieces).
+    static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Adds the array's `.npy` bytes to the reply: copied once, straight from the
+/// stored buffer, when the layout keeps the header in front of the data;
+/// otherwise gathered first (the header from the recently written ones).
 fn reply_npy(ctx: &Context, array: &NpArray) {
-    let npy = array.npy_bytes();
-    raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
+    let reply = |npy: &[u8]| raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
+    if let Some(npy) = array.stored_npy() {
+        reply(npy);
+        return;
+    }
+    GATHER.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        array.write_npy(&mut buf);
+        reply(&buf);
+        if buf.capacity() > GATHER_KEEP {
+            *buf = Vec::new();
+        }
+    });
 }
 
 /// Adds a null to the reply (`$-1` on RESP2, `_` on RESP3).

@@ -34,7 +34,10 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
             (0, false)
         } else {
             let flags = ctx.get_flags();
-            (expire::now_ms(), flags.intersects(ContextFlags::REPLICATED | ContextFlags::LOADING))
+            (
+                expire::now_ms(),
+                flags.intersects(ContextFlags::REPLICATED | ContextFlags::LOADING),
+            )
         };
         let options = set_options::parse(option_args, now_ms, from_master_or_aof)?;
         let value = parse_payload(ctx, payload.as_slice())?;
