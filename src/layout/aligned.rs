@@ -87,7 +87,18 @@ impl AlignedBuf {
         self.bytes
             .try_reserve_exact(want - self.bytes.len())
             .map_err(|_| no_memory(want))?;
-        self.realign()
+        self.realign()?;
+        if self.capacity() < total {
+            // The block moved to an address needing a larger offset (never on
+            // jemalloc): ask once more with room for any offset.
+            let want = (total + ARRAY_ALIGN).next_multiple_of(ARRAY_ALIGN);
+            self.bytes
+                .try_reserve_exact(want - self.bytes.len())
+                .map_err(|_| no_memory(want))?;
+            self.realign()?;
+        }
+        debug_assert!(self.capacity() >= total);
+        Ok(())
     }
 
     /// The allocator's block and its requested size, for MEMORY USAGE.
