@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 60
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
-	@echo "make test   install what is missing, build, run every Rust and Python test"
+	@echo "make test   install what is missing, build, run every Rust and Python test (Python on Redis and Valkey)"
 	@echo "make lint   cargo fmt --check, clippy -D warnings, mypy on the Python client"
 	@echo "make test-inspect  the web inspector's tests, in headless Chromium too"
 	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
@@ -72,9 +72,9 @@ run: build
 	@mkdir -p run
 	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
 
-# test-python-valkey (the suite on Valkey 8.1, libc malloc) joins once the layouts'
-# MEMORY USAGE tests hold under libc malloc too (tests/python/test_layouts.py).
-test: deps build test-rust test-python test-client-compat test-inspect test-package
+# The Python suites run twice: on Debian's redis-server 7.0 (jemalloc) and on
+# Valkey 8.1 (libc malloc).
+test: deps build test-rust test-python test-python-valkey test-client-compat test-inspect test-package
 
 # The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
