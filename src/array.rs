@@ -85,9 +85,11 @@ impl NpArray {
         NpArray::from_parts(parsed.dtype, parsed.shape, parsed.fortran_order, parsed.data)
     }
 
-    /// Builds a value from already-decoded metadata and its data bytes.
+    /// Builds a value from already-decoded metadata and its data bytes; the
+    /// order flag is stored as np.save writes it for that shape.
     pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
         checked_nbytes(&dtype, &shape, Some(data.len()))?;
+        let fortran_order = shape::saved_fortran_order(&shape, fortran_order);
         if let Some(packed) = Packed::new(&dtype, &shape, fortran_order, data) {
             return Ok(NpArray {
                 repr: Repr::Packed(packed),
@@ -172,12 +174,6 @@ impl NpArray {
                 Cow::Owned(out)
             }
         }
-    }
-
-    /// The whole `.npy` when the layout keeps the header in front of the
-    /// data, `None` when it would have to be built (the same as [`Self::stored_npy`]).
-    pub fn npy_bytes_if_stored(&self) -> Option<&[u8]> {
-        self.stored_npy()
     }
 
     /// The whole `.npy`, when the layout stores it in one piece (the header
@@ -433,10 +429,14 @@ impl NpArray {
             // Packed (small), or a kept header that changes length: a new value.
             *self = NpArray::from_parts(
                 self.dtype().clone(),
-                shape,
+                shape.clone(),
                 self.fortran_order(),
                 &self.data()[dropped..],
             )?;
+        }
+        // A Fortran array trimmed to one column is C-contiguous too: flag it as np.save would.
+        if shape::saved_fortran_order(&shape, self.fortran_order()) != self.fortran_order() {
+            self.relabel(shape, false)?;
         }
         Ok(keep)
     }
@@ -469,8 +469,10 @@ impl NpArray {
 
     /// Gives the same data a new shape and order flag (same element count)
     /// without moving it: only the metadata (and a kept header) is rewritten,
-    /// in place when its length is unchanged, which is nearly always.
+    /// in place when its length is unchanged, which is nearly always. The
+    /// flag is stored as np.save writes it for that shape.
     pub fn relabel(&mut self, shape: Shape, fortran_order: bool) -> Result<()> {
+        let fortran_order = shape::saved_fortran_order(&shape, fortran_order);
         if shape::size(&shape) != self.size() || shape.len() > shape::MAX_NDIM {
             return Err(NpyError::invalid(format!(
                 "shape {} does not fit {} elements",
@@ -794,13 +796,36 @@ mod tests {
     }
 
     #[test]
+    fn trimming_a_fortran_array_to_one_column_stores_it_as_np_save_would() {
+        let dtype = || Dtype::from_typestr("<f4").unwrap();
+        let data: Vec<u8> = (0..48u8).collect();
+        for rows in [3u64, 300] {
+            let data: Vec<u8> = data.iter().cycle().take(rows as usize * 4 * 4).copied().collect();
+            let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[rows, 4]), true, &data).unwrap();
+            assert_eq!(a.trim(1).unwrap(), 1);
+            assert!(!a.fortran_order());
+            let fresh = NpArray::from_parts(
+                dtype(),
+                Shape::from_slice(&[rows, 1]),
+                false,
+                &data[data.len() * 3 / 4..],
+            )
+            .unwrap();
+            assert_eq!(a.npy_bytes(), fresh.npy_bytes());
+        }
+    }
+
+    #[test]
     fn append_grows_the_last_axis_in_fortran_order() {
         let dtype = || Dtype::from_typestr("|u1").unwrap();
-        let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 1]), true, &[1, 2]).unwrap();
-        let cols = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 2]), true, &[3, 4, 5, 6]).unwrap();
+        let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 2]), true, &[1, 2, 3, 4]).unwrap();
+        let cols = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 2]), true, &[5, 6, 7, 8]).unwrap();
         a.append(&parsed(&cols.npy_bytes())).unwrap();
-        assert_eq!(a.shape(), &[2, 3]);
-        assert_eq!(a.data(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(a.shape(), &[2, 4]);
+        assert_eq!(a.data(), &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let one_col = test_array("|u1", &[2, 1], false, &[9, 10]);
+        a.append(&parsed(&one_col.npy_bytes())).unwrap();
+        assert_eq!(a.shape(), &[2, 5]);
         let c_cols = test_array("|u1", &[2, 2], false, &[0; 4]);
         let err = a.append(&parsed(&c_cols.npy_bytes())).unwrap_err().to_string();
         assert!(

@@ -58,6 +58,20 @@ def test_fortran_buffers_roll_along_their_last_axis(r):
         assert r.execute_command("NP.GET", "f") == npy(expected)
 
 
+@pytest.mark.parametrize("dtype", ["<M8[s]", "<f4", "S3"])
+@pytest.mark.parametrize("rows", [3, 2000])
+def test_a_fortran_matrix_trimmed_to_one_column_is_saved_as_numpy_saves_it(r, dtype, rows):
+    # (rows, 1) is C-contiguous too, so np.save writes fortran_order False for it.
+    a = np.asfortranarray(np.arange(rows * 4).reshape(rows, 4).astype(dtype))
+    r.execute_command("NP.SET", "f", npy(a))
+    assert r.execute_command("NP.TRIM", "f", 1) == 1
+    assert r.execute_command("NP.GET", "f") == npy(a[:, -1:])
+    r.execute_command("NP.SET", "g", npy(a))
+    assert r.execute_command("NP.APPEND", "g", npy(np.asfortranarray(a[:, :2])), "MAXLEN", 1) == 1
+    assert r.execute_command("NP.GET", "g") == npy(a[:, 1:2])
+    assert r.restore("h", 0, r.dump("g")) and r.execute_command("NP.GET", "h") == npy(a[:, 1:2])
+
+
 def test_trim_keeps_the_last_entries(r):
     rng = np.random.default_rng(3)
     a = rng.standard_normal((5000, 16)).astype(np.float32)

@@ -5,52 +5,13 @@ use std::collections::HashMap;
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::write::store;
-use super::{array_at, array_at_mut, parse_payload, reply_null};
+use super::{array_at, array_at_mut, parse_payload, reply_npy, reply_null};
 use crate::array::NpArray;
-use crate::dtype::Dtype;
 use crate::module::{guard, stats};
-use crate::npy;
-use crate::shape::Shape;
 
-/// The `.npy` bytes of a batch's arrays, for layouts that keep no header
-/// (small arrays): written into one buffer reused across the batch, with the
-/// header formatted once per run of same-shaped arrays. A feature store's
-/// batch is hundreds of vectors of one shape.
-#[derive(Default)]
-struct BatchReply {
-    /// What `header` was written for.
-    last: Option<(Dtype, Shape, bool)>,
-    header: Vec<u8>,
-    out: Vec<u8>,
-}
-
-impl BatchReply {
-    fn reply(&mut self, ctx: &Context, array: &NpArray) {
-        let npy = array.npy_bytes_if_stored();
-        if let Some(npy) = npy {
-            raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
-            return;
-        }
-        let same = matches!(&self.last, Some((dtype, shape, fortran))
-            if dtype == array.dtype() && shape.as_slice() == array.shape() && *fortran == array.fortran_order());
-        if !same {
-            self.header = npy::write_header(array.dtype(), array.shape(), array.fortran_order());
-            self.last = Some((
-                array.dtype().clone(),
-                Shape::from_slice(array.shape()),
-                array.fortran_order(),
-            ));
-        }
-        self.out.clear();
-        self.out.extend_from_slice(&self.header);
-        self.out.extend_from_slice(array.data());
-        raw::reply_with_string_buffer(ctx.ctx, self.out.as_ptr().cast(), self.out.len());
-    }
-}
-
-/// `NP.MGET key [key ...]`: an array with each key's `.npy` bytes (copied
-/// once from the stored buffer when it keeps the header, see [`BatchReply`]); nil for a missing key and, as MGET does, for a key
-/// holding another type. A key given twice is replied twice.
+/// `NP.MGET key [key ...]`: an array with each key's `.npy` bytes (as
+/// NP.GET replies them, see [`reply_npy`]); nil for a missing key and, as MGET
+/// does, for a key holding another type. A key given twice is replied twice.
 pub fn np_mget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     stats::command();
     guard::command(|| {
@@ -63,11 +24,10 @@ pub fn np_mget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         // Nothing below can fail, so the array header promises exactly
         // `keys.len()` elements.
         raw::reply_with_array(ctx.ctx, keys.len() as _);
-        let mut batch = BatchReply::default();
         for key_name in keys {
             let key = ctx.open_key(key_name);
             match array_at(&key) {
-                Ok(Some(array)) => batch.reply(ctx, array),
+                Ok(Some(array)) => reply_npy(ctx, array),
                 Ok(None) | Err(_) => reply_null(ctx),
             }
         }
