@@ -44,7 +44,7 @@ def run(b: Bench) -> list[Table]:
         np_keys = [[f"v:{i}" for i in batch] for batch in batches]
         raw_keys = [[f"r:{i}" for i in batch] for batch in batches]
         got = arrays.mget(np_keys[0])
-        assert all(np.array_equal(g, vectors[i]) for g, i in zip(got, batches[0])), "mget returned other vectors"
+        assert all(g is not None and np.array_equal(g, vectors[i]) for g, i in zip(got, batches[0])), "mget returned other vectors"
         at = iter(range(1 << 30))
         reps = 200 if b.quick else 1000
 
@@ -52,7 +52,8 @@ def run(b: Bench) -> list[Table]:
             return arrays.mget(np_keys[next(at) % 64])
 
         def raw() -> list[np.ndarray]:
-            return [np.frombuffer(v, np.float32) for v in client.mget(raw_keys[next(at) % 64])]
+            values: list[bytes] = client.mget(raw_keys[next(at) % 64])  # type: ignore[assignment]
+            return [np.frombuffer(v, np.float32) for v in values]
 
         b.call("CONFIG", "RESETSTAT")
         tm, tr = pair_times(timer(module), timer(raw), reps)

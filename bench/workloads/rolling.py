@@ -38,7 +38,8 @@ def run(b: Bench) -> list[Table]:
         counter = iter(range(1 << 30))
 
         def read_stream() -> list[np.ndarray]:
-            return [np.frombuffer(v[b"f"], np.uint8).reshape(FRAME) for _, v in client.xrevrange("st:roll", count=READ)]
+            entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrevrange("st:roll", count=READ)  # type: ignore[assignment]
+            return [np.frombuffer(v[b"f"], np.uint8).reshape(FRAME) for _, v in entries]
 
         reps = 60 if b.quick else 300
         steps = {
@@ -54,7 +55,7 @@ def run(b: Bench) -> list[Table]:
             ),
         }
         got, want = arrays.get("np:roll", slice=np.s_[-READ:]), read_stream()[::-1]
-        assert got.shape == (READ,) + FRAME and all(np.array_equal(g, w) for g, w in zip(got, want)), "frames differ"
+        assert got is not None and got.shape == (READ,) + FRAME and all(np.array_equal(g, w) for g, w in zip(got, want)), "frames differ"
         for step, (module, stream, (np_cmd, st_cmd)) in steps.items():
             b.call("CONFIG", "RESETSTAT")
             tm, ts = pair_times(timer(module), timer(stream), reps)
