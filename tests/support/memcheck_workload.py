@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import redis
@@ -329,7 +329,8 @@ def rolling(s: Session) -> None:
 def compute(s: Session) -> None:
     """4e. NP.RESHAPE, NP.TRANSPOSE, NP.REDUCE, NP.UPDATE"""
     s.step("NP.RESHAPE, NP.TRANSPOSE, NP.REDUCE, NP.UPDATE")
-    for order, dtype, n in [("C", "<f8", 24), ("F", ">i4", 24), ("C", "<f4", 3000)]:
+    cases: list[tuple[Literal["C", "F"], str, int]] = [("C", "<f8", 24), ("F", ">i4", 24), ("C", "<f4", 3000)]
+    for order, dtype, n in cases:
         a = np.asarray(np.arange(n, dtype=dtype).reshape(4, -1), order=order)
         s.np("NP.SET", "c", npy(a))
         s.check(s.np("NP.RESHAPE", "c", "(2, -1, 2)") == [2, n // 4, 2], "RESHAPE reply")
@@ -419,7 +420,7 @@ def layout_transitions(s: Session) -> None:
     kept = np.arange(6000, dtype="u1")
     exact = np.arange(1024, dtype="<f4")  # 4 KiB of data: the header lives apart
     strings = np.array([b"ab", b"c"] * 8)  # not numeric: never packed
-    values = [packed, kept, exact, strings, np.zeros((0, 3), "<f4"), np.float64(2.5), exact.reshape(32, 32).T]
+    values: list[Any] = [packed, kept, exact, strings, np.zeros((0, 3), "<f4"), np.float64(2.5), exact.reshape(32, 32).T]
     for i, first in enumerate(values):
         for j, second in enumerate(values):
             key = f"lt:{i}:{j}"
