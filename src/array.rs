@@ -287,7 +287,9 @@ impl NpArray {
                 shape::repr(self.shape())
             ))
         })?;
-        let trivially_ordered = rows.shape.iter().filter(|&&d| d > 1).count() <= 1;
+        // A payload that is both C- and Fortran-contiguous (no element, or at
+        // most one axis longer than 1) fits either order; np.save flags it C.
+        let trivially_ordered = !shape::saved_fortran_order(&rows.shape, true);
         if rows.fortran_order != self.fortran_order() && !trivially_ordered {
             let order = |f: bool| if f { "Fortran" } else { "C" };
             return Err(NpyError::append(format!(
@@ -825,6 +827,9 @@ mod tests {
         assert_eq!(a.data(), &[1, 2, 3, 4, 5, 6, 7, 8]);
         let one_col = test_array("|u1", &[2, 1], false, &[9, 10]);
         a.append(&parsed(&one_col.npy_bytes())).unwrap();
+        assert_eq!(a.shape(), &[2, 5]);
+        let no_col = test_array("|u1", &[2, 0], false, &[]);
+        a.append(&parsed(&no_col.npy_bytes())).unwrap();
         assert_eq!(a.shape(), &[2, 5]);
         let c_cols = test_array("|u1", &[2, 2], false, &[0; 4]);
         let err = a.append(&parsed(&c_cols.npy_bytes())).unwrap_err().to_string();

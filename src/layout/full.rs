@@ -1,6 +1,9 @@
 //! The layout of every array the packed layout does not take: decoded
 //! metadata in a box of its own, and one buffer holding the data at a 64-byte
 //! boundary, preceded by the `.npy` header when keeping it there is free.
+//! Entries dropped from the front (NP.TRIM, MAXLEN) move the data on by whole
+//! elements, so it stays aligned for the element type, which is all typed
+//! views need (they are taken with `try_cast_slice`).
 //!
 //! With the header in the buffer, `NP.GET` replies straight from it: one copy,
 //! like `GET`. When header + data would take a bigger allocator block than

@@ -32,6 +32,14 @@ def test_fortran_arrays_grow_their_last_axis(r):
     assert r.execute_command("NP.APPEND", "f", npy(b)) == 5
     assert r.execute_command("NP.GET", "f") == npy(np.asfortranarray(np.concatenate([a, b], axis=1)))
 
+    # A chunk with no element is C-contiguous too, so np.save flags it C-ordered;
+    # it fits a Fortran array as it does np.concatenate.
+    c = np.asfortranarray(np.arange(12.0).reshape(2, 2, 3))
+    r.execute_command("NP.SET", "f3", npy(c))
+    assert r.execute_command("NP.APPEND", "f3", npy(np.asfortranarray(c[..., :0]))) == 3
+    assert r.execute_command("NP.APPEND", "f3", npy(np.asfortranarray(c[..., :1]))) == 4
+    assert r.execute_command("NP.GET", "f3") == npy(np.asfortranarray(np.concatenate([c, c[..., :1]], axis=2)))
+
 
 def test_many_single_row_appends(r):
     rows = np.random.default_rng(1).standard_normal((3000, 8)).astype(np.float32)
