@@ -75,16 +75,21 @@ thread_local! {
 /// stored buffer, when the layout keeps the header in front of the data;
 /// otherwise gathered first (the header from the recently written ones).
 fn reply_npy(ctx: &Context, array: &NpArray) {
-    let reply = |npy: &[u8]| raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
     if let Some(npy) = array.stored_npy() {
-        reply(npy);
+        raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
         return;
     }
+    reply_gathered(ctx, |buf| array.write_npy(buf));
+}
+
+/// Adds one bulk string to the reply: the bytes `fill` writes into the
+/// gather buffer (kept for the next reply up to [`GATHER_KEEP`]).
+fn reply_gathered(ctx: &Context, fill: impl FnOnce(&mut Vec<u8>)) {
     GATHER.with(|buf| {
         let mut buf = buf.borrow_mut();
         buf.clear();
-        array.write_npy(&mut buf);
-        reply(&buf);
+        fill(&mut buf);
+        raw::reply_with_string_buffer(ctx.ctx, buf.as_ptr().cast(), buf.len());
         if buf.capacity() > GATHER_KEEP {
             *buf = Vec::new();
         }

@@ -67,8 +67,8 @@ pub(super) fn reply(ctx: &Context, key: &ReadKey, run: &StoredRun) {
         return;
     }
     drop(header_in_place);
-    let mut out = Vec::with_capacity(header.len() + run.bytes.len());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&array.data()[run.bytes.clone()]);
-    raw::reply_with_string_buffer(ctx.ctx, out.as_ptr().cast(), out.len());
+    super::reply_gathered(ctx, |out| {
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&array.data()[run.bytes.clone()]);
+    });
 }
