@@ -18,6 +18,7 @@ from redis_numpy.chunked import STAGING_INFIX
 
 from npy_bytes import npy
 from redis_server import RedisServer
+from replication import wait_applied
 
 KB = 1024
 MB = 1024 * KB
@@ -406,7 +407,7 @@ def test_array_past_512_mib_round_trips_byte_exact_through_a_replica_and_the_aof
     with RedisServer(config={"appendonly": "yes", "aof-use-rdb-preamble": "no"}) as master, RedisServer() as replica:
         m = master.client()
         m.config_set("numpy.max-array-bytes", 1 << 30)
-        replica.client().replicaof("127.0.0.1", master.port)
+        replica.replicate_from(master)
         arrays = Numpy(master.client())
         arr = np.arange(600 * MB // 8, dtype=np.uint64).reshape(-1, 1024)
         assert arrays.set("huge", arr) is True
@@ -415,11 +416,7 @@ def test_array_past_512_mib_round_trips_byte_exact_through_a_replica_and_the_aof
         del got
         digest = m.execute_command("DEBUG", "DIGEST-VALUE", "huge")
         s = replica.client()
-        deadline = time.monotonic() + 300
-        while s.info("replication").get("master_repl_offset") != m.info("replication")["master_repl_offset"] or \
-                s.info("replication")["master_link_status"] != "up":
-            assert time.monotonic() < deadline, "the replica did not catch up"
-            time.sleep(0.2)
+        wait_applied(m, s, timeout=300)
         assert s.execute_command("DEBUG", "DIGEST-VALUE", "huge") == digest
         assert s.keys("*np-staging*") == []
         # AOF rewritten in command form (NP.SET + NP.APPEND pieces), then loaded back

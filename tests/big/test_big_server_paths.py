@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from redis_numpy import Numpy
-from redis_server import RedisServer
+from redis_server import RedisServer, wait_for
 
 GIB = 1 << 30
 # REDIS_NUMPY_BIG_BYTES runs the same paths on a smaller array (a dry run).
@@ -49,13 +49,6 @@ def available_bytes() -> int:
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
 
 
 def slow_client(server: RedisServer) -> redis.Redis:
@@ -136,13 +129,8 @@ def test_aof_rewrite_and_load(master, preamble):
 def test_full_sync_to_a_replica_then_del_on_it_is_lazy(master):
     m = master.client()
     with RedisServer(config=SERVER_CONFIG) as replica:
+        replica.replicate_from(master, timeout=1800)
         s = slow_client(replica)
-        s.replicaof("127.0.0.1", master.port)
-
-        def synced() -> bool:
-            info = s.info("replication")
-            return info["master_link_status"] == "up" and info.get("master_sync_in_progress", 0) == 0
-        wait_for(synced, 1800, "the replica did not finish its full sync")
         assert digest(s) == master.digest
         spot_check(s)
         s.replicaof("no", "one")

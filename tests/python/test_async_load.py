@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from npy_bytes import npy
-from redis_server import RedisServer
-from replication import wait_for
+from redis_server import RedisServer, wait_for
 
 OLD = np.arange(10, dtype=np.int16)
 NEW = np.linspace(0, 1, 50)
@@ -23,8 +22,7 @@ def test_swapdb_full_sync_serves_old_arrays_until_the_new_ones_are_loaded():
     with RedisServer(config=master_config) as master, RedisServer(config=replica_config) as replica:
         m, s = master.client(), replica.client()
         m.execute_command("NP.SET", "k", npy(OLD))
-        s.replicaof("127.0.0.1", master.port)
-        wait_for(lambda: s.info("replication")["master_link_status"] == "up")
+        replica.replicate_from(master)
         wait_for(lambda: s.execute_command("NP.GET", "k") == npy(OLD))
 
         # Break the link and write more than the backlog holds: the replica

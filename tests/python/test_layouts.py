@@ -8,13 +8,13 @@ DUMP/RESTORE, COPY and replication."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 
 from npy_bytes import npy
 from redis_server import RedisServer
+from replication import assert_replica_matches
 
 RNG = np.random.default_rng(11)
 
@@ -134,18 +134,11 @@ def test_every_layout_replicates_byte_identically():
     with RedisServer() as master, RedisServer() as replica:
         m, s = master.client(), replica.client()
         put_all(m)  # before the sync: goes through the RDB transfer
-        s.replicaof("127.0.0.1", master.port)
-        deadline = time.monotonic() + 20
-        while s.info("replication")["master_link_status"] != "up":
-            assert time.monotonic() < deadline, "replica did not sync"
-            time.sleep(0.05)
+        replica.replicate_from(master)
         m.execute_command("NP.SET", "later", npy(CASES["exact_4k"]))  # through the command stream
         m.execute_command("NP.APPEND", "packed_f4_16", npy(RNG.random(2000, dtype=np.float32)))
         m.execute_command("NP.SET", "exact_1m", npy(CASES["packed_f4_16"]))
-        assert m.wait(1, 10000) == 1
-        for key in [*CASES, "later"]:
-            assert s.execute_command("NP.GET", key) == m.execute_command("NP.GET", key), key
-            assert s.execute_command("DEBUG", "DIGEST-VALUE", key) == m.execute_command("DEBUG", "DIGEST-VALUE", key)
+        assert_replica_matches(m, s, [*CASES, "later"])
 
 
 def test_memory_per_small_key_is_close_to_a_raw_string(r):

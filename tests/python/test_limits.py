@@ -3,25 +3,17 @@ receives from its master or what the AOF replays."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import redis
 
 from npy_bytes import npy
 from redis_server import RedisServer
+from replication import wait_applied
 
 
 BIG = np.arange(2000, dtype=np.float64)  # 16000 bytes of data
 LIMIT = "4096"
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_clients_are_limited(redis_server, r):
@@ -53,14 +45,14 @@ def test_replica_with_a_lower_limit_keeps_everything_its_master_has():
     with RedisServer() as master, RedisServer(config={"numpy.max-array-bytes": LIMIT}) as replica:
         m, s = master.client(), replica.client()
         m.execute_command("NP.SET", "before", npy(BIG))  # full sync
-        s.replicaof("127.0.0.1", master.port)
-        wait_for(lambda: s.info("replication")["master_link_status"] == "up")
+        replica.replicate_from(master)
         m.execute_command("NP.SET", "after", npy(BIG))  # command stream
         m.execute_command("NP.APPEND", "after", npy(BIG))
         m.execute_command("NP.MSET", "multi1", npy(BIG), "multi2", npy(BIG))
         m.execute_command("NP.SET", "options", npy(BIG), "EX", "1000", "GET")
-        m.wait(1, 10000)
-        wait_for(lambda: s.execute_command("NP.SIZE", "options") == 2000)
+        assert m.wait(1, 10000) == 1
+        wait_applied(m, s)
+        assert s.execute_command("NP.SIZE", "options") == 2000
         assert s.execute_command("NP.MGET", "multi1", "multi2") == [npy(BIG), npy(BIG)]
         assert s.execute_command("NP.SIZE", "after") == 4000
         assert s.execute_command("NP.GET", "before") == npy(BIG)

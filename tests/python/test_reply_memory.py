@@ -14,8 +14,7 @@ import pytest
 import redis
 
 from npy_bytes import npy
-from redis_server import RedisServer
-from replication import wait_for
+from redis_server import RedisServer, wait_for
 
 BIG = np.arange(1 << 20, dtype=np.int8)  # 1 MiB; as complex128 16 MiB
 MiB = 1 << 20

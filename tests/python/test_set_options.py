@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from npy_bytes import npy
-from replication import Pair, wait_for
+from replication import Pair, wait_applied
 
 OLD = np.arange(12, dtype=np.float32).reshape(3, 4)
 NEW = np.linspace(0, 1, 7, dtype=np.float64)
@@ -229,6 +229,5 @@ def test_replica_applies_a_time_that_has_passed_in_transit(pair):
     m.execute_command("DEBUG", "SLEEP", "0.6")  # the replica receives it late
     m.execute_command("EXEC")
     assert m.wait(1, 10000) == 1
-    offset = m.info("replication")["master_repl_offset"]
-    wait_for(lambda: s.info("replication")["slave_repl_offset"] >= offset)
+    wait_applied(m, s)
     pair.assert_replica_refused_nothing()

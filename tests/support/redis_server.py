@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import redis
 
@@ -44,6 +45,15 @@ def free_port() -> int:
             port = s.getsockname()[1]
         if port < 55000:  # cluster bus uses port + 10000
             return port
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "timed out",
+             interval: float = 0.05) -> None:
+    """Polls `predicate` until it is true; fails saying `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(interval)
 
 
 class RedisServer:
@@ -100,6 +110,14 @@ class RedisServer:
 
     def client(self, **kwargs) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=120, **kwargs)
+
+    def replicate_from(self, master: "RedisServer", timeout: float = 20.0) -> None:
+        """REPLICAOF `master`, then wait until the link is up: the full sync
+        (the RDB transfer and its load) is done and the command stream flows."""
+        with self.client() as client:
+            client.replicaof("127.0.0.1", master.port)
+            wait_for(lambda: client.info("replication")["master_link_status"] == "up", timeout,
+                     "the replica did not sync")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -4,17 +4,27 @@ value and whether it has a TTL)."""
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any, Iterable
 
-from redis_server import RedisServer
+from redis_server import RedisServer, wait_for
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+def wait_applied(m: Any, s: Any, timeout: float = 20.0) -> None:
+    """The replica (client `s`) has applied everything its master (client `m`)
+    has written so far: its processed offset has reached the master's."""
+    offset = m.info("replication")["master_repl_offset"]
+    wait_for(lambda: s.info("replication")["slave_repl_offset"] >= offset, timeout,
+             "the replica did not catch up")
+
+
+def assert_replica_matches(m: Any, s: Any, keys: Iterable[str]) -> None:
+    """Once the replica has applied everything, each of `keys` reads back the
+    same bytes from both (NP.GET) and has the same DEBUG DIGEST-VALUE."""
+    assert m.wait(1, 10000) == 1
+    wait_applied(m, s)
+    for key in keys:
+        assert s.execute_command("NP.GET", key) == m.execute_command("NP.GET", key), key
+        assert s.execute_command("DEBUG", "DIGEST-VALUE", key) == m.execute_command("DEBUG", "DIGEST-VALUE", key), key
 
 
 class Pair:
@@ -24,14 +34,12 @@ class Pair:
         # redis-py's sync/async union return types, as Any for the test code.
         self.m: Any = self.master.client()
         self.s: Any = self.replica.client()
-        self.s.replicaof("127.0.0.1", self.master.port)
-        wait_for(lambda: self.s.info("replication")["master_link_status"] == "up")
+        self.replica.replicate_from(self.master)
 
     def assert_in_sync(self) -> None:
         """The replica has applied everything so far and holds the same data."""
         assert self.m.wait(1, 10000) == 1
-        offset = self.m.info("replication")["master_repl_offset"]
-        wait_for(lambda: self.s.info("replication")["slave_repl_offset"] >= offset)
+        wait_applied(self.m, self.s)
         self.assert_replica_refused_nothing()
         assert self.m.execute_command("DEBUG", "DIGEST") == self.s.execute_command("DEBUG", "DIGEST")
         for key in self.m.keys():
