@@ -3,40 +3,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{fixture, fixtures, Server};
-use redis::{cmd, Connection, Value};
-
-fn np_set(con: &mut Connection, key: &str, npy: &[u8]) -> redis::RedisResult<String> {
-    cmd("NP.SET").arg(key).arg(npy).query(con)
-}
-
-fn np_get(con: &mut Connection, key: &str) -> Option<Vec<u8>> {
-    cmd("NP.GET").arg(key).query(con).unwrap()
-}
-
-fn digest(con: &mut Connection, key: &str) -> String {
-    let v: Vec<String> = cmd("DEBUG").arg("DIGEST-VALUE").arg(key).query(con).unwrap();
-    v.into_iter().next().unwrap()
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn info_field(con: &mut Connection, section: &str, field: &str) -> String {
-    let info: String = cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{info}"))
-        .trim()
-        .to_owned()
-}
+use common::{digest, fixture, fixtures, info_field, np_get, np_set, wait_until, Server};
+use redis::{cmd, Value};
 
 #[test]
 fn replicas_get_arrays_by_full_sync_and_by_command_stream() {

@@ -2,16 +2,8 @@
 
 mod common;
 
-use common::{fixture, fixtures, Server};
+use common::{fixture, fixtures, np_get, np_set, Server};
 use redis::{cmd, Connection, Value};
-
-fn np_set(con: &mut Connection, key: &str, npy: &[u8]) -> redis::RedisResult<String> {
-    cmd("NP.SET").arg(key).arg(npy).query(con)
-}
-
-fn np_get(con: &mut Connection, key: &str) -> Option<Vec<u8>> {
-    cmd("NP.GET").arg(key).query(con).unwrap()
-}
 
 fn error_text(result: redis::RedisResult<impl std::fmt::Debug>) -> String {
     let err = result.expect_err("the command must fail");

@@ -12,27 +12,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use common::{fixture, Server};
+use common::{fixture, np_get, wait_until, Server};
 use redis::{cmd, Cmd, Connection};
 
 fn debug_module() -> PathBuf {
     let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug-panic/libredis_numpy.so");
     assert!(module.is_file(), "{} missing: run `make test-rust`", module.display());
     module
-}
-
-fn np_get(con: &mut Connection, key: &str) -> Option<Vec<u8>> {
-    cmd("NP.GET").arg(key).query(con).unwrap()
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The data under test: `a` an int8 array, `b` a float64 one.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use redis::{cmd, Connection};
+
 pub fn module_path() -> PathBuf {
     let path = std::env::var_os("REDIS_NUMPY_MODULE")
         .map(PathBuf::from)
@@ -182,4 +184,37 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .find(|(n, _)| n == name)
         .unwrap_or_else(|| panic!("no fixture {name}"))
         .1
+}
+
+pub fn np_set(con: &mut Connection, key: &str, npy: &[u8]) -> redis::RedisResult<String> {
+    cmd("NP.SET").arg(key).arg(npy).query(con)
+}
+
+pub fn np_get(con: &mut Connection, key: &str) -> Option<Vec<u8>> {
+    cmd("NP.GET").arg(key).query(con).unwrap()
+}
+
+/// The value's `DEBUG DIGEST-VALUE`.
+pub fn digest(con: &mut Connection, key: &str) -> String {
+    let v: Vec<String> = cmd("DEBUG").arg("DIGEST-VALUE").arg(key).query(con).unwrap();
+    v.into_iter().next().unwrap()
+}
+
+/// Polls `ok` every 50 ms until it holds; fails after 30 s naming `what`.
+pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One field of `INFO section`, as text.
+pub fn info_field(con: &mut Connection, section: &str, field: &str) -> String {
+    let info: String = cmd("INFO").arg(section).query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{info}"))
+        .trim()
+        .to_owned()
 }
