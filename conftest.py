@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "tests" / "support"))
 
-from redis_server import RedisServer  # noqa: E402
+from redis_server import RedisClusterProcs, RedisServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,14 @@ def r(redis_server):
     client.execute_command("FLUSHALL", "SYNC")
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real 3-master Redis Cluster with the module, one per test module
+    (tests may move slots or leave keys behind)."""
+    with RedisClusterProcs(3) as procs:
+        yield procs
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from npy_bytes import npy
+from redis_numpy import Numpy
 
 PROBE_KEY = "redis-numpy:probe"
 
@@ -39,6 +40,24 @@ FEATURES: dict[str, Callable[[redis.Redis], bool]] = {
     "NP.SET GET": lambda c: _accepts(c, "NP.SET", PROBE_KEY, npy(np.zeros(1)), "GET"),
     "NP.APPEND MAXLEN": lambda c: _accepts(c, "NP.APPEND", PROBE_KEY, npy(np.zeros(1)), "MAXLEN", 5),
 }
+
+
+@pytest.fixture
+def arrays(redis_server, r):
+    """The client under test on a flushed database; `r` is a separate raw
+    client (Numpy registers reply callbacks on its own)."""
+    client = redis_server.client()
+    yield Numpy(client)
+    client.close()
+
+
+@pytest.fixture
+def cluster_arrays(cluster):
+    """The client under test on the module's cluster, flushed."""
+    rc = cluster.client()
+    rc.flushall()
+    yield Numpy(rc)
+    rc.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 import redis
 
-from redis_numpy import Numpy, NumpyError
+from redis_numpy import NumpyError
 
 from npy_bytes import npy
-
-
-@pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    yield Numpy(client)
-    client.close()
 
 
 STORED = np.arange(30 * 7 * 2, dtype="<u2").reshape(30, 7, 2)

@@ -16,7 +16,7 @@ import redis
 from redis_numpy import Numpy, NumpyError, Upload, UploadAborted
 from redis_numpy.chunked import STAGING_INFIX
 
-from npy_bytes import npy
+from npy_bytes import assert_same, npy
 from redis_server import RedisServer
 from replication import wait_applied
 
@@ -25,21 +25,14 @@ MB = 1024 * KB
 
 
 @pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    arrays = Numpy(client)
+def arrays(arrays):
+    """The client with chunks so small that small arrays take the chunked paths."""
     arrays.chunk_bytes = 4 * KB
-    yield arrays
-    client.close()
+    return arrays
 
 
 def staging_keys(r) -> list[bytes]:
     return list(r.scan_iter(match=b"*" + STAGING_INFIX + b"*"))
-
-
-def assert_same(got: np.ndarray, want: np.ndarray) -> None:
-    assert got.dtype == want.dtype and got.shape == want.shape
-    assert npy(np.ascontiguousarray(got)) == npy(np.ascontiguousarray(want))
 
 
 CASES = {

@@ -8,22 +8,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from redis_numpy import Numpy
 from redis_numpy.chunked import DOWNLOAD_ATTEMPTS, ConcurrentWrite, download
 
-from npy_bytes import npy
+from npy_bytes import assert_same, npy
 
 KB = 1024
 OLD = np.random.default_rng(3).standard_normal((1000, 7)).astype(np.float32)
 
 
 @pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    arrays = Numpy(client)
+def arrays(arrays):
+    """The client with chunks so small that small arrays take the chunked paths."""
     arrays.chunk_bytes = 4 * KB  # 146 rows of OLD per chunk: 7 chunks
-    yield arrays
-    client.close()
+    return arrays
 
 
 @pytest.fixture
@@ -31,11 +28,6 @@ def writer(redis_server):
     client = redis_server.client()
     yield client
     client.close()
-
-
-def assert_same(got: np.ndarray, want: np.ndarray) -> None:
-    assert got.dtype == want.dtype and got.shape == want.shape
-    assert npy(np.ascontiguousarray(got)) == npy(np.ascontiguousarray(want))
 
 
 def write_after(n: int, action):

@@ -11,7 +11,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from redis_numpy import Numpy, UploadAborted
+from redis_numpy import UploadAborted
 from redis_numpy.chunked import STAGING_INFIX, staging_key
 
 from npy_bytes import npy
@@ -21,12 +21,10 @@ OLD = np.arange(12, dtype=np.int16).reshape(4, 3)
 
 
 @pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    arrays = Numpy(client)
+def arrays(arrays):
+    """The client with chunks so small that small arrays take the chunked paths."""
     arrays.chunk_bytes = 4 * KB
-    yield arrays
-    client.close()
+    return arrays
 
 
 def staging_keys(r) -> list[bytes]:

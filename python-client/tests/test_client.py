@@ -47,14 +47,6 @@ ARRAYS = {
 }
 
 
-@pytest.fixture
-def arrays(redis_server, r):
-    """The client under test; `r` is a separate raw client (Numpy registers reply callbacks on its own)."""
-    client = redis_server.client()
-    yield Numpy(client)
-    client.close()
-
-
 @pytest.mark.parametrize("name", ARRAYS)
 def test_round_trip_every_dtype_family(arrays, r, name):
     arr = ARRAYS[name]

@@ -16,13 +16,6 @@ import redis.asyncio
 from redis_numpy import Numpy, NumpyError
 
 
-@pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    yield Numpy(client)
-    client.close()
-
-
 def test_an_empty_pipeline_is_true(arrays):
     pipe = arrays.pipeline()
     assert len(pipe) == 0

@@ -5,17 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
-import pytest
 import redis.asyncio
 
 from redis_numpy import Numpy
-from redis_server import RedisClusterProcs
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with RedisClusterProcs(3) as procs:
-        yield procs
 
 
 ARRAYS = {f"emb:{i}": np.random.default_rng(i).standard_normal((4, 8)).astype(np.float32) for i in range(24)}

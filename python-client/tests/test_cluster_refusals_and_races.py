@@ -9,31 +9,16 @@ import numpy as np
 import pytest
 import redis
 
-from redis_numpy import Numpy, NumpyError
+from redis_numpy import NumpyError
 from redis_numpy.chunked import DOWNLOAD_ATTEMPTS, ConcurrentWrite, download
-from redis_server import RedisClusterProcs
 
-from npy_bytes import npy
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with RedisClusterProcs(3) as procs:
-        yield procs
+from npy_bytes import assert_same, npy
 
 
 @pytest.fixture
-def arrays(cluster):
-    rc = cluster.client()
-    rc.flushall()
-    yield Numpy(rc)
-    rc.close()
-
-
-def assert_same(got, want) -> None:
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    assert npy(np.ascontiguousarray(got)) == npy(np.ascontiguousarray(want))
+def arrays(cluster_arrays):
+    """This module's tests run on the cluster."""
+    return cluster_arrays
 
 
 # -- NP.MSET split by slot -----------------------------------------------------------
@@ -85,27 +70,12 @@ def test_np_errors_in_a_cluster_pipeline_raise(arrays):
         assert isinstance(err, NumpyError) and str(err).startswith("WRONGTYPE")
 
 
-def test_a_same_shape_overwrite_mid_download_restarts_it(arrays, cluster):
+@pytest.mark.parametrize("new", [OLD + 1, np.arange(300 * 3, dtype=np.int16).reshape(300, 3)],
+                         ids=["same_shape_overwrite", "replacement"])
+def test_a_write_mid_download_restarts_it(arrays, cluster, new):
     arrays.chunk_bytes = 4096
     writer = cluster.client()
-    writer.execute_command("NP.SET", "big", npy(OLD))  # one command: NP.INFO's memory stays equal below
-    new = OLD + 1
-    seen = []
-
-    def interfere(done, total):
-        seen.append(done)
-        if len(seen) == 2:
-            writer.execute_command("NP.SET", "big", npy(new))
-
-    assert_same(arrays.get("big", progress=interfere), new)
-    writer.close()
-
-
-def test_a_replacement_mid_download_restarts_it(arrays, cluster):
-    arrays.chunk_bytes = 4096
-    arrays.set("big", OLD)
-    writer = cluster.client()
-    new = np.arange(300 * 3, dtype=np.int16).reshape(300, 3)
+    writer.execute_command("NP.SET", "big", npy(OLD))  # one command: for the same shape, NP.INFO stays equal
     seen = []
 
     def interfere(done, total):

@@ -16,13 +16,6 @@ from npy_bytes import npy
 from redis_numpy import Numpy
 
 
-@pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    yield Numpy(client)
-    client.close()
-
-
 def random_arrays(seed: int, count: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     dtypes = [np.float32, np.int16, ">f8", np.uint8, np.complex64, "U3", "M8[s]"]

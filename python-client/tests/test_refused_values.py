@@ -9,14 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from redis_numpy import Numpy, encode
-
-
-@pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    yield Numpy(client)
-    client.close()
+from redis_numpy import encode
 
 
 def refused(arrays, r, value, match):

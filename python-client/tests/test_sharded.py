@@ -9,30 +9,13 @@ import numpy as np
 import pytest
 import redis
 
-from redis_numpy import Numpy, ShardedArray
-from redis_server import RedisClusterProcs
-
-from npy_bytes import npy
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with RedisClusterProcs(3) as procs:
-        yield procs
+from npy_bytes import assert_same
 
 
 @pytest.fixture
-def arrays(cluster):
-    rc = cluster.client()
-    rc.flushall()
-    yield Numpy(rc)
-    rc.close()
-
-
-def assert_same(got, want) -> None:
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    assert npy(np.ascontiguousarray(got)) == npy(np.ascontiguousarray(want))
+def arrays(cluster_arrays):
+    """This module's tests run on the cluster."""
+    return cluster_arrays
 
 
 DATA = np.arange(100 * 6 * 2, dtype="<f8").reshape(100, 6, 2)

@@ -15,7 +15,7 @@ from valkey.exceptions import ReadOnlyError, ResponseError  # noqa: E402
 
 from npy_bytes import npy
 from redis_numpy import Numpy, NumpyError, SyncNumpy, AsyncNumpy, NumpyPipeline
-from redis_server import RedisClusterProcs, RedisServer
+from redis_server import RedisServer
 
 ARR = np.asfortranarray(np.arange(24, dtype=">f4").reshape(2, 3, 4))
 
@@ -70,12 +70,6 @@ def test_asyncio_client(redis_server, r, decode_responses):
         await arrays.aclose()
 
     asyncio.run(main())
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with RedisClusterProcs(3) as procs:
-        yield procs
 
 
 ARRAYS = {f"vk:{i}": np.full((2, 2), i, dtype=np.int32) for i in range(12)}

@@ -6,16 +6,8 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
-import pytest
 
 from npy_bytes import npy
-from redis_server import RedisClusterProcs
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with RedisClusterProcs(3) as procs:
-        yield procs
 
 
 def test_commands_route_by_key_to_every_shard(cluster):

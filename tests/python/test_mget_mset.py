@@ -9,7 +9,6 @@ import pytest
 import redis
 
 from npy_bytes import npy
-from redis_server import RedisClusterProcs
 from replication import Pair
 
 
@@ -142,12 +141,6 @@ def test_mset_replicates_atomically():
         assert pair.s.execute_command("NP.MGET", *arrays) == [npy(a) for a in arrays.values()]
     finally:
         pair.cleanup()
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with RedisClusterProcs(3) as procs:
-        yield procs
 
 
 def test_cluster_slot_rules_like_mget(cluster):
