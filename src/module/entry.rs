@@ -10,26 +10,15 @@
 //! The handlers run under the panic guard as every other handler does.
 
 use std::ffi::{c_int, CStr};
-use std::ptr;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use redis_module::{raw, Context, RedisResult, RedisString, RedisValue, Status};
-use smallvec::SmallVec;
 
 /// A handler run through [`dispatch`]: it borrows the arguments.
 pub type Handler = fn(&Context, &[RedisString]) -> RedisResult;
 
-/// Redis's `argv`, viewed as `RedisString`s for the duration of one call.
-/// They were not retained, so they must not be freed: dropping this clears
-/// each pointer first (a `RedisString` with a null pointer frees nothing).
-struct BorrowedArgs(SmallVec<[RedisString; 8]>);
-
-impl Drop for BorrowedArgs {
-    fn drop(&mut self) {
-        for arg in &mut self.0 {
-            arg.inner = ptr::null_mut();
-        }
-    }
-}
+/// Calls with at most this many arguments view them from the stack.
+const INLINE_ARGS: usize = 8;
 
 /// Runs `handler` for one call of a command registered with [`create`].
 #[inline(always)]
@@ -46,16 +35,31 @@ pub fn dispatch(
     } else {
         // SAFETY: Redis calls a command with `argc` valid string pointers in
         // `argv`, which stay alive and unchanged until the command returns;
-        // `BorrowedArgs` does not outlive this call.
+        // the views made of them below do not outlive this call.
         unsafe { std::slice::from_raw_parts(argv, count) }
     };
-    let args = BorrowedArgs(
-        argv.iter()
-            .map(|&arg| RedisString::from_redis_module_string(ctx, arg))
-            .collect(),
-    );
-    let result = handler(&context, &args.0);
-    drop(args);
+    // The arguments were not retained, so they must not be freed: each view
+    // is a `RedisString` that is never dropped (`MaybeUninit` and
+    // `ManuallyDrop` do not run `Drop`, which would free the string), on
+    // unwinding too.
+    let result = if argv.len() <= INLINE_ARGS {
+        let mut views = [const { MaybeUninit::<RedisString>::uninit() }; INLINE_ARGS];
+        for (view, &arg) in views.iter_mut().zip(argv) {
+            view.write(RedisString::from_redis_module_string(ctx, arg));
+        }
+        // SAFETY: the first `argv.len()` elements were initialised just
+        // above, and `MaybeUninit<T>` has the layout of `T`.
+        let args = unsafe { std::slice::from_raw_parts(views.as_ptr().cast::<RedisString>(), argv.len()) };
+        handler(&context, args)
+    } else {
+        let views: Vec<ManuallyDrop<RedisString>> = argv
+            .iter()
+            .map(|&arg| ManuallyDrop::new(RedisString::from_redis_module_string(ctx, arg)))
+            .collect();
+        // SAFETY: `ManuallyDrop<T>` is `repr(transparent)` over `T`.
+        let args = unsafe { std::slice::from_raw_parts(views.as_ptr().cast::<RedisString>(), views.len()) };
+        handler(&context, args)
+    };
     reply(&context, result) as c_int
 }
 

@@ -116,6 +116,9 @@ SET_ERRORS = [
     ("EX", str(2**63 // 1000 - 1)),  # overflows when added to now
     ("PX", str(2**63 - 1)),
     ("EX", str(2**64)),
+    # More arguments than the command entry views on the stack: the last one is read too.
+    ("XX", "GET", "XX", "GET", "XX", "GET", "FOO"),
+    ("XX", "GET", "XX", "GET", "XX", "GET", "EX", "10", "NX"),
 ]
 
 
