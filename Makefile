@@ -11,7 +11,7 @@ COMPAT_VENV := .venv-compat
 COMPAT_PY := $(COMPAT_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # iproute2 and util-linux: the doc examples run in their own network namespace.
-APT_PACKAGES := redis-server redis-tools libclang-dev iproute2 util-linux
+APT_PACKAGES := redis-server redis-tools libclang-dev gcc iproute2 util-linux
 # Debian's headless browser and its driver, for the inspector's browser tests.
 BROWSER_PACKAGES := chromium chromium-driver
 # llvm-profdata and llvm-cov read the profiles of rustc's -C instrument-coverage.
@@ -33,7 +33,8 @@ help:
 	@echo "make coverage  line coverage of src/ (module measured inside real servers) and of the client (docs/coverage.md)"
 
 # Debian packages: redis-server is the reference server, libclang-dev is
-# needed by redis-module's bindgen build step.
+# needed by redis-module's bindgen build step, gcc by its C stub and by the
+# bench's reference module (bench/floor/floor.c).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -128,6 +129,7 @@ test-big: python-deps build
 	$(PY) -m pytest -q -s -p no:cacheprovider tests/big
 
 # Ratios against plain SET/GET in one run; rewrites docs/benchmarks.md and docs/img/.
+# The bench builds its reference module (bench/floor.py) into target/bench/.
 bench: build python-deps
 	$(PY) -m pip install -q matplotlib
 	$(PY) -m bench

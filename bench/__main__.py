@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import ROOT, targets
+from . import ROOT, floor, targets
 from .harness import Bench, start_server, stop_server
 from .plots import write_plots
 from .report import machine_info, values, write_doc
@@ -74,7 +74,7 @@ def main() -> int:
         return 2
     started = time.monotonic()
     print(f"redis-numpy benchmarks ({'quick' if args.quick else 'full'}), module {module}", flush=True)
-    server = start_server(module)
+    server = start_server(module, floor.build())
     tables: list[Table] = []
     try:
         b = Bench(server, args.quick, args.redis_benchmark)

@@ -18,12 +18,17 @@ import redis
 from redis_server import RedisServer
 
 
-def start_server(module: Path) -> RedisServer:
-    """A fresh server (no persistence, temporary --dir) loading a copy of `module`."""
+def start_server(module: Path, reference: Path | None = None) -> RedisServer:
+    """A fresh server (no persistence, temporary --dir) loading a copy of `module`,
+    and a copy of the `reference` module (bench/floor.py) beside it."""
     work = tempfile.mkdtemp(prefix="redis-numpy-bench-")
     copy = Path(work) / module.name
     shutil.copy2(module, copy)
-    server = RedisServer(dir=work, module=str(copy))
+    config: dict[str, str] = {}
+    if reference is not None:
+        shutil.copy2(reference, Path(work) / reference.name)
+        config["loadmodule"] = str(Path(work) / reference.name)
+    server = RedisServer(dir=work, module=str(copy), config=config)
     try:
         return server.start()
     except BaseException:
