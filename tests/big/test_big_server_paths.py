@@ -152,7 +152,7 @@ def test_dump_restore(master):
     conn = wire.connection(r.connection_pool)
     try:
         conn.send_command("DUMP", "big")
-        reader = wire._Reader(conn)
+        reader = wire.Reader(conn)
         first = reader.line()
         assert first[:1] == b"$", first[:80]
         payload = bytearray(int(first[1:]))

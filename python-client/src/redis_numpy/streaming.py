@@ -8,11 +8,15 @@ from typing import Any, Optional
 import numpy as np
 import redis
 
-from . import chunked
-from .commands import NEVER_DECODE, NP_GET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands
+from . import chunked, piecewise, wire
+from .commands import NEVER_DECODE, NP_APPEND, NP_GET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
+from .npy import as_storable_array
 from .view import ArrayView
+
+# Appends of at least this many bytes go out from the array's own memory.
+DIRECT_APPEND_BYTES = 64 * 1024
 
 
 class StreamingCommands(NumpyCommands):
@@ -68,24 +72,61 @@ class StreamingCommands(NumpyCommands):
         raise NumPy's "assignment destination is read-only". `copy=True` returns a
         writable copy. `slice` reads `arr[slice]` on the server (a string like `"10:20, ::2"` or
         `np.s_[10:20, ::2]`); `as_dtype` casts on the server like `arr.astype(dtype)`.
-        A whole array past `chunk_bytes` is read in chunks (then always writable);
-        `progress` as for `set`."""
-        if slice is None and as_dtype is None and self._streams():
+        A read of more than a few MiB (up to `chunk_bytes`) goes as pieces of a
+        few MiB in one transaction, and a whole array past `chunk_bytes` in
+        chunks; either way the array is then writable. `progress` as for `set`."""
+        if as_dtype is None and self._streams() and piecewise.splittable(slice) is not None:
             assert self.chunk_bytes is not None
-            # One round trip for an array up to chunk_bytes; a bigger one is refused
-            # before the server builds a reply, and read in chunks instead.
+            # One round trip for a reply up to PIECEWISE_FROM; a bigger one is
+            # refused before the server builds a reply, then read in pieces (up
+            # to chunk_bytes) or chunks (a whole array past chunk_bytes).
+            limit = min(piecewise.PIECEWISE_FROM, self.chunk_bytes)
+            args = _get_args(key, slice, None)
             try:
-                return self.execute_command(
-                    NP_GET, key, "MAXBYTES", self.chunk_bytes, np_copy=copy, **{NEVER_DECODE: []}
-                )
+                return self.execute_command(*args, "MAXBYTES", limit, np_copy=copy, **{NEVER_DECODE: []})
             except redis.exceptions.ResponseError as err:
                 if not str(err).startswith(OVER_MAXBYTES):
                     raise
-            try:
-                return chunked.download(self, key, chunk_bytes=self.chunk_bytes, progress=progress)
-            except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
-                pass
+                size = int(str(err)[len(OVER_MAXBYTES) :].split()[0])
+            if size <= self.chunk_bytes:
+                got = piecewise.read(self.client, key, slice)
+                if got is not piecewise.NOT_DONE:
+                    return got
+            elif slice is None:
+                try:
+                    return chunked.download(self, key, chunk_bytes=self.chunk_bytes, progress=progress)
+                except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
+                    pass
         return super().get(key, copy=copy, slice=slice, as_dtype=as_dtype)
+
+    def append(self, key: Any, arr: Any, *, maxlen: Optional[int] = None) -> Any:
+        """Concatenate `arr` to the array at `key` along its growth axis (NP.APPEND),
+        creating the key if absent. Returns the new length of that axis.
+
+        `maxlen=n` then keeps only the last `n` entries along that axis: a rolling buffer.
+        On a plain connection to one server, a C-ordered block of 64 KiB or more is
+        sent from its own memory (its `.npy` header, then the array's bytes): no copy
+        of it is built."""
+        if self._streams() and not isinstance(self.client, redis.cluster.RedisCluster):
+            data = as_storable_array(arr)
+            if data.nbytes >= DIRECT_APPEND_BYTES and (data.flags.c_contiguous or not data.flags.f_contiguous):
+                extra = () if maxlen is None else ("MAXLEN", int(maxlen))
+                pool = self.client.connection_pool
+                conn = wire.connection(pool)
+                try:
+                    if wire.usable(conn):
+                        conn.send_packed_command(wire.npy_command(NP_APPEND, key, np.ascontiguousarray(data), *extra))
+                        try:
+                            return conn.read_response()
+                        except redis.exceptions.ResponseError as err:
+                            raise self._mark((NP_APPEND,), err) from err
+                finally:
+                    pool.release(conn)
+        return super().append(key, arr, maxlen=maxlen)
+
+    def _mark(self, args: tuple[Any, ...], err: Exception) -> Exception:
+        """The error as `Numpy` raises it for `args`' command (see client.py)."""
+        return err
 
     def upload(self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None) -> chunked.Upload:
         """An array of `shape` and `dtype` written in pieces along axis 0 with

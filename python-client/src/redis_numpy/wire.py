@@ -12,12 +12,14 @@ say so (`usable`); anything else goes through redis-py as before.
 from __future__ import annotations
 
 import socket
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 import numpy as np
 import redis
 
 from . import npy
+
+_T = TypeVar("_T")
 
 
 def usable(conn: Any) -> bool:
@@ -59,18 +61,19 @@ def command(*args: Any) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(_bulk(a) for a in args)
 
 
-def npy_command(name: str, key: Any, block: np.ndarray[Any, Any]) -> list[Any]:
-    """`name key <.npy of block>` as pieces for `send_packed_command`: the
-    payload is the cached header and a view of `block`'s memory (C-contiguous)."""
+def npy_command(name: str, key: Any, block: np.ndarray[Any, Any], *extra: Any) -> list[Any]:
+    """`name key <.npy of block> [extra ...]` as pieces for `send_packed_command`:
+    the payload is the cached header and a view of `block`'s memory (C-contiguous)."""
     header = npy._header(block.dtype, block.shape, False)
     data = block.reshape(-1).view(np.uint8).data
-    head = b"*3\r\n" + _bulk(name) + _bulk(key) + b"$%d\r\n" % (len(header) + data.nbytes) + header
-    return [head, data, b"\r\n"]
+    head = b"*%d\r\n" % (3 + len(extra)) + _bulk(name) + _bulk(key) + b"$%d\r\n" % (len(header) + data.nbytes) + header
+    return [head, data, b"\r\n" + b"".join(_bulk(a) for a in extra)]
 
 
-class _Reader:
-    """Reads one reply from the socket: lines into a small buffer, a bulk
-    string's body into the caller's memory."""
+class Reader:
+    """Reads replies from the socket: lines into a small buffer, a bulk
+    string's body into the caller's memory. Bytes read past one reply stay
+    pending for the next, so one reader serves a whole pipeline."""
 
     def __init__(self, conn: Any):
         self.sock = conn._sock
@@ -119,39 +122,16 @@ def read_npy_into(conn: Any, out: np.ndarray[Any, Any]) -> Optional[bool]:
     `ResponseError`, a reply of another dtype or shape raises `ValueError`
     (the connection stays usable either way). On a broken connection or a
     timeout the connection is closed and the error raised."""
-    reader = _Reader(conn)
+    return guarded(conn, lambda: npy_reply_into(conn, Reader(conn), out), keep=(redis.exceptions.ResponseError, ValueError))
+
+
+def guarded(conn: Any, read: Callable[[], _T], keep: tuple[type[BaseException], ...] = ()) -> _T:
+    """`read()`, with what a socket read raises turned into redis-py's errors;
+    any exception but those in `keep` closes `conn` (its replies are out of
+    step)."""
     try:
-        first = reader.line()
-        kind = first[:1]
-        if kind == b"-":
-            raise conn._parser.parse_error(first[1:].decode(errors="replace"))
-        if kind == b"!":  # RESP3 blob error
-            message = reader.exact(int(first[1:]) + 2)[:-2]
-            raise conn._parser.parse_error(message.decode(errors="replace"))
-        if kind == b"_":  # RESP3 null
-            return None
-        if kind != b"$":
-            raise redis.exceptions.InvalidResponse(f"unexpected reply to NP.GET: {first[:40]!r}")
-        size = int(first[1:])
-        if size < 0:
-            return None
-        # The header: its length is in the first 10 (1.0) or 12 (2.0, 3.0) bytes.
-        prefix = reader.exact(min(size, 12))
-        if len(prefix) < 10 or prefix[:6] != npy.MAGIC_PREFIX:
-            raise redis.exceptions.InvalidResponse("NP.GET replied with something other than .npy bytes")
-        start = 10 if prefix[6] == 1 else 12
-        header_len = int.from_bytes(prefix[8:start], "little")
-        rest = reader.exact(start + header_len - len(prefix))
-        head, (dtype, shape, order, _count, _offset) = npy._layout(prefix + rest)
-        body = size - len(head)
-        if dtype != out.dtype or shape != out.shape or (order == "F" and out.ndim > 1) or body != out.nbytes:
-            reader.into(memoryview(bytearray(body + 2)))  # skip it: the connection stays in step
-            raise ValueError(f"NP.GET replied with {dtype} {shape}, expected {out.dtype} {out.shape}")
-        reader.into(out.reshape(-1).view(np.uint8).data)
-        if reader.exact(2) != b"\r\n":
-            raise redis.exceptions.InvalidResponse("NP.GET reply not terminated by CRLF")
-        return True
-    except (redis.exceptions.ResponseError, ValueError):
+        return read()
+    except keep:
         raise
     except socket.timeout:
         conn.disconnect()
@@ -162,6 +142,41 @@ def read_npy_into(conn: Any, out: np.ndarray[Any, Any]) -> Optional[bool]:
     except BaseException:
         conn.disconnect()
         raise
+
+
+def npy_reply_into(conn: Any, reader: Reader, out: np.ndarray[Any, Any]) -> Optional[bool]:
+    """`read_npy_into` on a reader that may hold the start of later replies:
+    several replies in a row (a pipeline, EXEC's array) share one reader."""
+    first = reader.line()
+    kind = first[:1]
+    if kind == b"-":
+        raise conn._parser.parse_error(first[1:].decode(errors="replace"))
+    if kind == b"!":  # RESP3 blob error
+        message = reader.exact(int(first[1:]) + 2)[:-2]
+        raise conn._parser.parse_error(message.decode(errors="replace"))
+    if kind == b"_":  # RESP3 null
+        return None
+    if kind != b"$":
+        raise redis.exceptions.InvalidResponse(f"unexpected reply to NP.GET: {first[:40]!r}")
+    size = int(first[1:])
+    if size < 0:
+        return None
+    # The header: its length is in the first 10 (1.0) or 12 (2.0, 3.0) bytes.
+    prefix = reader.exact(min(size, 12))
+    if len(prefix) < 10 or prefix[:6] != npy.MAGIC_PREFIX:
+        raise redis.exceptions.InvalidResponse("NP.GET replied with something other than .npy bytes")
+    start = 10 if prefix[6] == 1 else 12
+    header_len = int.from_bytes(prefix[8:start], "little")
+    rest = reader.exact(start + header_len - len(prefix))
+    head, (dtype, shape, order, _count, _offset) = npy._layout(prefix + rest)
+    body = size - len(head)
+    if dtype != out.dtype or shape != out.shape or (order == "F" and out.ndim > 1) or body != out.nbytes:
+        reader.into(memoryview(bytearray(body + 2)))  # skip it: the connection stays in step
+        raise ValueError(f"NP.GET replied with {dtype} {shape}, expected {out.dtype} {out.shape}")
+    reader.into(out.reshape(-1).view(np.uint8).data)
+    if reader.exact(2) != b"\r\n":
+        raise redis.exceptions.InvalidResponse("NP.GET reply not terminated by CRLF")
+    return True
 
 
 def transaction(conn: Any, pieces: list[Any], replies: int) -> list[Any]:
