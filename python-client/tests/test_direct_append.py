@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 import redis
 
-from redis_numpy import Numpy, NumpyError, wire
+from redis_numpy import NumpyError, wire
 from redis_numpy.streaming import DIRECT_APPEND_BYTES
 from redis_numpy.wire import npy_command
 
 from npy_bytes import npy
-
-
-@pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    yield Numpy(client)
-    client.close()
 
 
 @pytest.mark.parametrize("dtype", ["<f4", ">i8", "u1", [("a", "<i2"), ("b", ">f8", (2,))]])

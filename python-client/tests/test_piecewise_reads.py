@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import redis
 
-from redis_numpy import Numpy, piecewise
-from redis_server import RedisClusterProcs
+from redis_numpy import piecewise
 
-from npy_bytes import npy
+from npy_bytes import assert_same, npy
 
 KB = 1024
 
@@ -27,19 +26,8 @@ def small_pieces(monkeypatch):
     monkeypatch.setattr(piecewise, "ROW_MAX", 4 * KB)
 
 
-@pytest.fixture
-def arrays(redis_server, r):
-    client = redis_server.client()
-    yield Numpy(client)
-    client.close()
-
-
 def calls(r: redis.Redis, command: str) -> int:
     return int(r.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
-
-
-def same(got: np.ndarray, want: np.ndarray) -> bool:
-    return got.dtype == want.dtype and got.shape == want.shape and npy(got) == npy(np.ascontiguousarray(want))
 
 
 def random_index(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple:
@@ -79,7 +67,7 @@ def test_random_slices_read_in_pieces_match_numpy(arrays, r, small_pieces, dtype
         want = arr[index]
         spec = index if rng.random() < 0.5 else text(index)
         got = arrays.get("a", slice=spec)
-        assert same(got, want), (index, got.shape, want.shape)
+        assert_same(got, want)
         split += want.nbytes > piecewise.PIECEWISE_FROM and want[:1].nbytes <= piecewise.ROW_MAX
     assert split > 0 and calls(r, "exec") == split  # one transaction per read past the bound
 
@@ -90,7 +78,8 @@ def test_whole_array_between_the_bounds_is_read_in_pieces(arrays, r, small_piece
     arrays.chunk_bytes = 64 * KB  # a chunked download above this
     r.config_resetstat()
     got = arrays.get("a")
-    assert same(got, arr) and got.flags.writeable
+    assert_same(got, arr)
+    assert got.flags.writeable
     assert calls(r, "exec") == 1 and calls(r, "np.get") == 1 + -(-300 // (KB // 56))
 
 
@@ -98,7 +87,8 @@ def test_small_reads_stay_one_command(arrays, r, small_pieces):
     arr = np.arange(400.0).reshape(50, 8)  # 3.2 KiB
     arrays.set("a", arr)
     r.config_resetstat()
-    assert same(arrays.get("a"), arr) and same(arrays.get("a", slice=np.s_[-20:]), arr[-20:])
+    assert_same(arrays.get("a"), arr)
+    assert_same(arrays.get("a", slice=np.s_[-20:]), arr[-20:])
     assert calls(r, "np.get") == 2 and calls(r, "exec") == 0 and calls(r, "np.info") == 0
 
 
@@ -111,7 +101,7 @@ def test_indexes_that_are_not_split_go_as_one_command(arrays, r, small_pieces, i
     arr = np.random.default_rng(2).standard_normal((200, 8))
     arrays.set("a", arr)
     r.config_resetstat()
-    assert same(arrays.get("a", slice=index), arr[index])
+    assert_same(arrays.get("a", slice=index), arr[index])
     assert calls(r, "exec") == 0
 
 
@@ -179,29 +169,18 @@ def test_a_writer_replacing_the_array_gives_one_whole_version(redis_server, arra
         for _ in range(200):
             got = arrays.get("a", slice=np.s_[5:])
             v = int(got[0, 0])
-            assert same(got, versions[v][5:])
+            assert_same(got, versions[v][5:])
     finally:
         stop.set()
         writer.join()
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with RedisClusterProcs(3) as procs:
-        yield procs
-
-
-def test_pieces_on_a_cluster(cluster, small_pieces):
-    client = cluster.client()
-    arrays = Numpy(client)
+def test_pieces_on_a_cluster(cluster_arrays, small_pieces):
     rng = np.random.default_rng(4)
-    try:
-        for i in range(6):
-            arr = rng.standard_normal((150 + i, 4, 3))
-            arrays.set(f"k{i}", arr)
-            assert same(arrays.get(f"k{i}", slice=np.s_[-120:]), arr[-120:])
-            assert same(arrays.get(f"k{i}"), arr)
-            node = client.get_node_from_key(f"k{i}").redis_connection
-            assert int(node.info("commandstats")["cmdstat_exec"]["calls"]) > 0
-    finally:
-        client.close()
+    for i in range(6):
+        arr = rng.standard_normal((150 + i, 4, 3))
+        cluster_arrays.set(f"k{i}", arr)
+        assert_same(cluster_arrays.get(f"k{i}", slice=np.s_[-120:]), arr[-120:])
+        assert_same(cluster_arrays.get(f"k{i}"), arr)
+        node = cluster_arrays.client.get_node_from_key(f"k{i}").redis_connection
+        assert int(node.info("commandstats")["cmdstat_exec"]["calls"]) > 0
