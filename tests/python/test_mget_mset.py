@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import redis
 
+from keyspace_events import keyspace_events
 from npy_bytes import npy
 from replication import Pair
 
@@ -106,22 +107,10 @@ def test_wrong_arity(r, command, args):
     assert r.dbsize() == 0
 
 
-def test_mset_fires_one_event_per_key(redis_server):
-    r = redis_server.client()
-    r.flushall()
-    r.config_set("notify-keyspace-events", "KEA")
-    try:
-        p = r.pubsub()
-        p.psubscribe("__keyspace@0__:*")
-        p.get_message(timeout=1)
+def test_mset_fires_one_event_per_key(r):
+    with keyspace_events(r, "__keyspace@0__:*") as received:
         r.execute_command("NP.MSET", "a", npy(np.ones(2)), "b", npy(np.ones(2)))
-        events = []
-        while (m := p.get_message(timeout=0.5)) is not None:
-            events.append((m["channel"], m["data"]))
-        assert events == [(b"__keyspace@0__:a", b"np.set"), (b"__keyspace@0__:b", b"np.set")]
-        p.close()
-    finally:
-        r.config_set("notify-keyspace-events", "")
+        assert received() == [(b"__keyspace@0__:a", b"np.set"), (b"__keyspace@0__:b", b"np.set")]
 
 
 def test_key_specs_cover_every_key(r):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import redis
 
+from keyspace_events import keyspace_events
 from npy_bytes import npy
 from redis_server import RedisServer
 from replication import assert_replica_matches
@@ -111,18 +112,11 @@ def test_wrong_arity(r):
         r.execute_command("NP.RESERVE", "k", 1, 2)
 
 
-def test_the_ttl_is_kept_and_no_event_fires(r, redis_server):
+def test_the_ttl_is_kept_and_no_event_fires(r):
     r.execute_command("NP.SET", "k", npy(np.zeros((4, 4))), "EX", 100)
-    r.config_set("notify-keyspace-events", "KEA")
-    try:
-        sub = redis_server.client().pubsub()
-        sub.psubscribe("__keyspace@0__:k")
-        assert sub.get_message(timeout=1)["type"] == "psubscribe"
+    with keyspace_events(r, "__keyspace@0__:k") as received:
         r.execute_command("NP.RESERVE", "k", 1000)
-        assert sub.get_message(timeout=0.3) is None
-        sub.close()
-    finally:
-        r.config_set("notify-keyspace-events", "")
+        assert received(timeout=0.3) == []
     assert 0 < r.ttl("k") <= 100
 
 

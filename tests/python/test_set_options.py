@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import redis
 
+from keyspace_events import keyspace_events
 from npy_bytes import npy
 from replication import Pair, wait_applied
 
@@ -173,24 +174,12 @@ def test_invalid_payload_is_refused_before_options_take_effect(r):
     assert r.ttl("a") > 90
 
 
-def test_keyspace_events_like_set(redis_server):
-    r = redis_server.client()
-    r.flushall()
-    r.config_set("notify-keyspace-events", "KEA")
-    try:
-        p = r.pubsub()
-        p.psubscribe("__keyspace@0__:a")
-        p.get_message(timeout=1)
+def test_keyspace_events_like_set(r):
+    with keyspace_events(r, "__keyspace@0__:a") as received:
         np_set(r, "a", OLD, "EX", "100")
         np_set(r, "a", NEW, "NX")  # not met: no event
         np_set(r, "a", NEW, "XX", "KEEPTTL")
-        events = []
-        while (m := p.get_message(timeout=0.5)) is not None:
-            events.append(m["data"])
-        assert events == [b"np.set", b"expire", b"np.set"]
-        p.close()
-    finally:
-        r.config_set("notify-keyspace-events", "")
+        assert [event for _, event in received()] == [b"np.set", b"expire", b"np.set"]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import redis
 
+from keyspace_events import keyspace_events
 from npy_bytes import npy
 from redis_server import RedisServer
 from replication import assert_replica_matches
@@ -51,6 +52,22 @@ def random_index(rng: random.Random, ndim: int) -> tuple[str, tuple]:
     return ", ".join(t for t, _ in parts), tuple(p for _, p in parts)
 
 
+def read_like_numpy(r, arr: np.ndarray, text: str, index: tuple) -> np.ndarray | None:
+    """`NP.GET a SLICE text` of the stored `arr` is np.save's bytes of
+    `arr[index]`, or is refused with the text of NumPy's IndexError. NumPy's
+    result, or None where NumPy refused."""
+    try:
+        want = arr[index]
+    except IndexError as err:
+        with pytest.raises(redis.ResponseError) as got:
+            r.execute_command("NP.GET", "a", "SLICE", text)
+        assert str(got.value) == str(err), (arr.shape, text)
+        return None
+    got = r.execute_command("NP.GET", "a", "SLICE", text)
+    assert got == npy(want), (arr.shape, arr.dtype, arr.flags.f_contiguous, text)
+    return want
+
+
 def test_slices_are_byte_equal_to_numpy(r):
     rng = random.Random(7)
     checked = errors = 0
@@ -58,18 +75,10 @@ def test_slices_are_byte_equal_to_numpy(r):
         arr = random_array(rng)
         r.execute_command("NP.SET", "a", npy(arr))
         for _ in range(5):
-            text, index = random_index(rng, arr.ndim)
-            try:
-                want = arr[index]
-            except IndexError as err:
-                with pytest.raises(redis.ResponseError) as got:
-                    r.execute_command("NP.GET", "a", "SLICE", text)
-                assert str(got.value) == str(err), (arr.shape, text)
+            if read_like_numpy(r, arr, *random_index(rng, arr.ndim)) is None:
                 errors += 1
-                continue
-            got = r.execute_command("NP.GET", "a", "SLICE", text)
-            assert got == npy(want), (arr.shape, arr.dtype, arr.flags.f_contiguous, text)
-            checked += 1
+            else:
+                checked += 1
     assert checked > 2000 and errors > 50
 
 
@@ -100,17 +109,10 @@ def test_gathers_are_byte_equal_to_numpy(r):
         arr = np.asarray(random_array(rng))  # a 0-d bool comes back as a NumPy scalar
         r.execute_command("NP.SET", "a", npy(arr))
         for _ in range(5):
-            text, index = random_gather(rng, arr.ndim)
-            try:
-                want = arr[index]
-            except IndexError as err:
-                with pytest.raises(redis.ResponseError) as got:
-                    r.execute_command("NP.GET", "a", "SLICE", text)
-                assert str(got.value) == str(err), (arr.shape, text)
+            want = read_like_numpy(r, arr, *random_gather(rng, arr.ndim))
+            if want is None:
                 errors += 1
                 continue
-            got = r.execute_command("NP.GET", "a", "SLICE", text)
-            assert got == npy(want), (arr.shape, arr.dtype, arr.flags.f_contiguous, text)
             layouts.add((want.flags.c_contiguous, want.flags.f_contiguous))
             checked += 1
     assert checked > 1800 and errors > 500
@@ -130,26 +132,11 @@ def test_gather_assignment_matches_numpy(r):
             target = arr[index]
         except IndexError:
             continue
-        shape = list(target.shape)
-        if shape and rng.random() < 0.4:
-            shape = shape[rng.randint(0, len(shape)) :]
-        shape = [1 if rng.random() < 0.2 else d for d in shape]
-        if rng.random() < 0.1:
-            shape = [d + 1 for d in shape]  # most likely does not broadcast
-        value = random_array_like(rng, arr.dtype, tuple(shape))
-        want = arr.copy(order="K")
-        try:
-            want[index] = value
-        except ValueError as err:
-            with pytest.raises(redis.ResponseError) as got:
-                r.execute_command("NP.SETSLICE", "a", text, npy(value))
-            assert str(got.value) == str(err), (arr.shape, text, value.shape)
-            assert r.execute_command("NP.GET", "a") == npy(arr)
+        value = random_value(rng, arr.dtype, target.shape, misfit=True)
+        if assign_like_numpy(r, arr, text, index, value):
+            checked += 1
+        else:
             refused += 1
-            continue
-        assert r.execute_command("NP.SETSLICE", "a", text, npy(value)) == b"OK"
-        assert r.execute_command("NP.GET", "a") == npy(want), (arr.shape, text, value.shape)
-        checked += 1
     assert checked > 250 and refused > 10
 
 
@@ -279,18 +266,41 @@ def test_setslice_matches_numpy_assignment(r):
             target = arr[index]
         except IndexError:
             continue
-        # The value: the target's shape, or a broadcastable one (trailing dims, length-1 dims).
-        shape = list(target.shape)
-        if shape and rng.random() < 0.4:
-            shape = shape[rng.randint(0, len(shape)) :]
-        shape = [1 if rng.random() < 0.2 else d for d in shape]
-        value = random_array_like(rng, arr.dtype, tuple(shape))
-        want = arr.copy(order="K")
-        want[index] = value
-        assert r.execute_command("NP.SETSLICE", "a", text, npy(value)) == b"OK"
-        assert r.execute_command("NP.GET", "a") == npy(want), (arr.shape, text, value.shape)
+        value = random_value(rng, arr.dtype, target.shape)
+        assert assign_like_numpy(r, arr, text, index, value), (arr.shape, text, value.shape)
         checked += 1
     assert checked > 200
+
+
+def random_value(rng: random.Random, dtype: np.dtype, target: tuple, misfit: bool = False) -> np.ndarray:
+    """A value to assign to a target of shape `target`: that shape or a
+    broadcastable one (trailing dims, length-1 dims); with `misfit`, one time
+    in ten every dim one longer, which most likely does not broadcast."""
+    shape = list(target)
+    if shape and rng.random() < 0.4:
+        shape = shape[rng.randint(0, len(shape)) :]
+    shape = [1 if rng.random() < 0.2 else d for d in shape]
+    if misfit and rng.random() < 0.1:
+        shape = [d + 1 for d in shape]
+    return random_array_like(rng, dtype, tuple(shape))
+
+
+def assign_like_numpy(r, arr: np.ndarray, text: str, index: tuple, value: np.ndarray) -> bool:
+    """`NP.SETSLICE a text value` on the stored `arr` leaves what NumPy's
+    `arr[index] = value` gives, or is refused with the text of NumPy's
+    ValueError and leaves `arr`. True where NumPy assigned."""
+    want = arr.copy(order="K")
+    try:
+        want[index] = value
+    except ValueError as err:
+        with pytest.raises(redis.ResponseError) as got:
+            r.execute_command("NP.SETSLICE", "a", text, npy(value))
+        assert str(got.value) == str(err), (arr.shape, text, value.shape)
+        assert r.execute_command("NP.GET", "a") == npy(arr)
+        return False
+    assert r.execute_command("NP.SETSLICE", "a", text, npy(value)) == b"OK"
+    assert r.execute_command("NP.GET", "a") == npy(want), (arr.shape, text, value.shape)
+    return True
 
 
 def random_array_like(rng: random.Random, dtype: np.dtype, shape: tuple) -> np.ndarray:
@@ -385,17 +395,11 @@ def test_partial_writes_replicate_byte_identically():
         assert m.execute_command("NP.GET", "a") == npy(arr)
 
 
-def test_setslice_replicates_and_fires_event(redis_server, r):
-    pubsub = r.pubsub()
-    r.config_set("notify-keyspace-events", "KEA")
-    pubsub.psubscribe("__keyevent@*__:np.setslice")
-    pubsub.get_message(timeout=1)
-    r.execute_command("NP.SET", "a", npy(np.zeros(3)))
-    r.execute_command("NP.SETSLICE", "a", "1", npy(np.float64(2)))
-    message = pubsub.get_message(timeout=2)
-    assert message and message["data"] == b"a"
-    pubsub.close()
-    r.config_set("notify-keyspace-events", "")
+def test_setslice_fires_its_event(r):
+    with keyspace_events(r, "__keyevent@*__:np.setslice") as received:
+        r.execute_command("NP.SET", "a", npy(np.zeros(3)))
+        r.execute_command("NP.SETSLICE", "a", "1", npy(np.float64(2)))
+        assert received() == [(b"__keyevent@0__:np.setslice", b"a")]
 
 
 def test_one_row_of_a_big_array(r):
