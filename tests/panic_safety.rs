@@ -57,7 +57,7 @@ fn writes() -> Vec<(&'static str, Cmd)> {
 fn npy_f64_row() -> Vec<u8> {
     let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (5,), }";
     let mut text = header.to_string();
-    while (10 + text.len() + 1) % 64 != 0 {
+    while !(10 + text.len() + 1).is_multiple_of(64) {
         text.push(' ');
     }
     text.push('\n');

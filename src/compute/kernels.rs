@@ -86,6 +86,10 @@ pub const BUFFER_SIZE: usize = 8192;
 /// reads the block from the L1 cache.
 const ARG_BLOCK: usize = 2048;
 
+/// The shortest lane min/max read with 512-bit registers' many partial
+/// results (shorter ones gain nothing from them).
+const WIDE_MIN: usize = 512;
+
 /// Elements per block when `any`/`all` look for a deciding element: checked a
 /// whole block at a time (vectorised), stopping after the block that decides.
 const TRUTH_BLOCK: usize = 4096;
@@ -94,7 +98,10 @@ const TRUTH_BLOCK: usize = 4096;
 /// 8 elements a plain sum from -0.0; up to 128, eight interleaved partial sums
 /// combined as a tree; above, the two halves (split at a multiple of 8).
 pub fn pairwise<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
-    simd::run(|| pairwise_in(x, conv))
+    simd::run(
+        #[inline(always)]
+        || pairwise_in(x, conv),
+    )
 }
 
 #[inline(always)]
@@ -280,7 +287,10 @@ fn pairwise_complex_block<A: Float>(f: &[A]) -> (A, A) {
 
 /// A fold of every lane from `init`, in order along the lane.
 pub fn fold<T: Copy, A: Copy>(x: &[T], g: Lanes, init: A, step: impl Fn(A, T) -> A) -> Vec<A> {
-    simd::run(|| fold_in(x, g, init, step))
+    simd::run(
+        #[inline(always)]
+        || fold_in(x, g, init, step),
+    )
 }
 
 #[inline(always)]
@@ -317,7 +327,10 @@ fn fold_in<T: Copy, A: Copy>(x: &[T], g: Lanes, init: A, step: impl Fn(A, T) -> 
 /// A fold of every lane that starts from its first element (reductions
 /// without an identity: minimum, maximum). Lanes must not be empty.
 pub fn fold_first<T: Copy>(x: &[T], g: Lanes, step: impl Fn(T, T) -> T) -> Vec<T> {
-    simd::run(|| fold_first_in(x, g, step))
+    simd::run(
+        #[inline(always)]
+        || fold_first_in(x, g, step),
+    )
 }
 
 #[inline(always)]
@@ -352,33 +365,36 @@ fn fold_first_in<T: Copy>(x: &[T], g: Lanes, step: impl Fn(T, T) -> T) -> Vec<T>
 /// read block by block and stop at the first block that decides; the answer
 /// is the same as reading everything.
 pub fn truth<T: Copy>(x: &[T], g: Lanes, all: bool, nonzero: impl Fn(T) -> bool) -> Vec<u8> {
-    simd::run(|| {
-        if g.inner != 1 || g.len == 0 {
-            return if all {
-                fold_in(x, g, 1u8, |a, v| a & u8::from(nonzero(v)))
-            } else {
-                fold_in(x, g, 0u8, |a, v| a | u8::from(nonzero(v)))
-            };
-        }
-        // all = no zero element; any = some nonzero element.
-        let decides = |v: T| nonzero(v) != all;
-        let mut out = Vec::with_capacity(g.count());
-        for lane in x.chunks_exact(g.len) {
-            let mut found = false;
-            for block in lane.chunks(TRUTH_BLOCK) {
-                let mut hit = false;
-                for &v in block {
-                    hit |= decides(v);
-                }
-                if hit {
-                    found = true;
-                    break;
-                }
+    simd::run(
+        #[inline(always)]
+        || {
+            if g.inner != 1 || g.len == 0 {
+                return if all {
+                    fold_in(x, g, 1u8, |a, v| a & u8::from(nonzero(v)))
+                } else {
+                    fold_in(x, g, 0u8, |a, v| a | u8::from(nonzero(v)))
+                };
             }
-            out.push(u8::from(found != all));
-        }
-        out
-    })
+            // all = no zero element; any = some nonzero element.
+            let decides = |v: T| nonzero(v) != all;
+            let mut out = Vec::with_capacity(g.count());
+            for lane in x.chunks_exact(g.len) {
+                let mut found = false;
+                for block in lane.chunks(TRUTH_BLOCK) {
+                    let mut hit = false;
+                    for &v in block {
+                        hit |= decides(v);
+                    }
+                    if hit {
+                        found = true;
+                        break;
+                    }
+                }
+                out.push(u8::from(found != all));
+            }
+            out
+        },
+    )
 }
 
 /// Float sums the way NumPy's add loop makes them: contiguous lanes pairwise
@@ -392,35 +408,41 @@ pub fn sum<T: Copy, A: Float>(
     conv: impl Fn(T) -> A,
     round: impl Fn(A) -> A,
 ) -> Vec<A> {
-    simd::run(|| {
-        if g.inner != 1 {
-            return fold_in(x, g, A::ZERO, |a, v| round(a + conv(v)));
-        }
-        let lane_sum = |lane: &[T]| {
-            if buffered {
-                let mut acc = A::ZERO;
-                for chunk in lane.chunks(BUFFER_SIZE) {
-                    acc = round(acc + pairwise_in(chunk, &conv));
-                }
-                acc
-            } else {
-                round(A::ZERO + pairwise_in(lane, &conv))
+    simd::run(
+        #[inline(always)]
+        || {
+            if g.inner != 1 {
+                return fold_in(x, g, A::ZERO, |a, v| round(a + conv(v)));
             }
-        };
-        if g.len == 0 {
-            return vec![A::ZERO; g.outer];
-        }
-        let mut out = Vec::with_capacity(g.count());
-        for lane in x.chunks_exact(g.len) {
-            out.push(lane_sum(lane));
-        }
-        out
-    })
+            let lane_sum = |lane: &[T]| {
+                if buffered {
+                    let mut acc = A::ZERO;
+                    for chunk in lane.chunks(BUFFER_SIZE) {
+                        acc = round(acc + pairwise_in(chunk, &conv));
+                    }
+                    acc
+                } else {
+                    round(A::ZERO + pairwise_in(lane, &conv))
+                }
+            };
+            if g.len == 0 {
+                return vec![A::ZERO; g.outer];
+            }
+            let mut out = Vec::with_capacity(g.count());
+            for lane in x.chunks_exact(g.len) {
+                out.push(lane_sum(lane));
+            }
+            out
+        },
+    )
 }
 
 /// Complex sums: as [`sum`], over interleaved (real, imaginary) parts.
 pub fn sum_complex<A: Float>(f: &[A], g: Lanes, buffered: bool) -> Vec<(A, A)> {
-    simd::run(|| sum_complex_in(f, g, buffered))
+    simd::run(
+        #[inline(always)]
+        || sum_complex_in(f, g, buffered),
+    )
 }
 
 #[inline(always)]
@@ -462,13 +484,16 @@ fn sum_complex_in<A: Float>(f: &[A], g: Lanes, buffered: bool) -> Vec<(A, A)> {
 /// eight comparisons abreast (which the compiler vectorises) and look for the
 /// NaN only when there is one.
 pub fn extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<T> {
-    simd::run(|| {
-        if greater {
-            extreme_of::<T, true>(x, g)
-        } else {
-            extreme_of::<T, false>(x, g)
-        }
-    })
+    simd::run(
+        #[inline(always)]
+        || {
+            if greater {
+                extreme_of::<T, true>(x, g)
+            } else {
+                extreme_of::<T, false>(x, g)
+            }
+        },
+    )
 }
 
 #[inline(always)]
@@ -497,15 +522,93 @@ fn extreme_of<T: Float, const GREATER: bool>(x: &[T], g: Lanes) -> Vec<T> {
 /// last eight goes to the combined result one by one. NaNs are noticed with
 /// a flag beside the comparisons, which keeps the loop free of branches so it
 /// vectorises; the first NaN is looked for only when the flag is set.
+///
+/// With 512-bit registers the best value is found with many more partial
+/// results ([`wide_best_and_nan`]); it is the same value, but when it is a
+/// zero its sign may differ, so a zero best is settled as the eight partial
+/// results settle it: the first element if that is a zero too (every partial
+/// result starts from it and no element beats it), else by the eight-abreast
+/// loop.
 #[inline(always)]
 fn lane_extreme<T: Float, const GREATER: bool>(lane: &[T]) -> T {
-    let (best, nan) = best_and_nan::<T, GREATER>(lane);
+    let wide = simd::wide() && lane.len() >= WIDE_MIN;
+    let (mut best, nan) = if wide {
+        wide_best_and_nan::<T, GREATER>(lane)
+    } else {
+        best_and_nan::<T, GREATER>(lane)
+    };
     if nan {
         if let Some(&nan) = lane.iter().find(|v| v.is_nan()) {
             return nan;
         }
     }
+    if wide && best == T::ZERO {
+        best = if lane[0] == T::ZERO {
+            lane[0]
+        } else {
+            best_and_nan::<T, GREATER>(lane).0
+        };
+    }
     best
+}
+
+/// [`best_and_nan`] for 512-bit registers: four registers of partial
+/// results (`L` lanes each, held as four arrays so that each stays one
+/// register), each pair of elements tested for NaN at once, combined as a
+/// tree. The value is the same as [`best_and_nan`]'s; the sign of a zero best
+/// is not.
+#[inline(always)]
+fn wide_best_and_nan<T: Float, const GREATER: bool>(x: &[T]) -> (T, bool) {
+    if std::mem::size_of::<T>() == 4 {
+        wide_best_and_nan_of::<T, GREATER, 16>(x)
+    } else {
+        wide_best_and_nan_of::<T, GREATER, 8>(x)
+    }
+}
+
+#[inline(always)]
+fn wide_best_and_nan_of<T: Float, const GREATER: bool, const L: usize>(x: &[T]) -> (T, bool) {
+    let better = |v: T, a: T| if GREATER { v > a } else { v < a };
+    // One register of partial results takes two registers of elements.
+    let step = |m: &mut [T; L], nan: &mut [bool; L], a: &[T], b: &[T]| {
+        let a: &[T; L] = a.try_into().expect("L elements");
+        let b: &[T; L] = b.try_into().expect("L elements");
+        for k in 0..L {
+            nan[k] |= a[k].is_nan() | b[k].is_nan();
+            m[k] = if better(a[k], m[k]) { a[k] } else { m[k] };
+            m[k] = if better(b[k], m[k]) { b[k] } else { m[k] };
+        }
+    };
+    let merge = |m: &mut [T; L], nan: &mut [bool; L], n: &[T; L], nn: &[bool; L]| {
+        for k in 0..L {
+            nan[k] |= nn[k];
+            m[k] = if better(n[k], m[k]) { n[k] } else { m[k] };
+        }
+    };
+    let (mut m0, mut m1, mut m2, mut m3) = ([x[0]; L], [x[0]; L], [x[0]; L], [x[0]; L]);
+    let (mut n0, mut n1, mut n2, mut n3) = ([false; L], [false; L], [false; L], [false; L]);
+    let mut chunks = x.chunks_exact(8 * L);
+    for c in &mut chunks {
+        step(&mut m0, &mut n0, &c[..L], &c[4 * L..5 * L]);
+        step(&mut m1, &mut n1, &c[L..2 * L], &c[5 * L..6 * L]);
+        step(&mut m2, &mut n2, &c[2 * L..3 * L], &c[6 * L..7 * L]);
+        step(&mut m3, &mut n3, &c[3 * L..4 * L], &c[7 * L..]);
+    }
+    merge(&mut m0, &mut n0, &m2, &n2);
+    merge(&mut m1, &mut n1, &m3, &n3);
+    merge(&mut m0, &mut n0, &m1, &n1);
+    let rest = chunks.remainder();
+    let mut pairs = rest.chunks_exact(2 * L);
+    for c in &mut pairs {
+        step(&mut m0, &mut n0, &c[..L], &c[L..]);
+    }
+    let mut best = m0[1..].iter().fold(m0[0], |a, &v| if better(v, a) { v } else { a });
+    let mut any_nan = n0.iter().any(|&n| n);
+    for &v in pairs.remainder() {
+        any_nan |= v.is_nan();
+        best = if better(v, best) { v } else { best };
+    }
+    (best, any_nan)
 }
 
 /// The best value of a non-empty run of floats, ignoring NaNs (unless the
@@ -598,33 +701,40 @@ fn lane_arg<T: Copy + PartialOrd, const GREATER: bool>(lane: &[T], block_best: i
 /// first NaN when there is one (as NumPy's loops stop at it).
 pub fn arg_extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<i64> {
     debug_assert!(g.inner == 1 && g.len > 0);
-    simd::run(|| {
-        let mut out = Vec::with_capacity(g.count());
-        for lane in x.chunks_exact(g.len) {
-            out.push(if greater {
-                lane_arg::<T, true>(lane, best_and_nan::<T, true>)
-            } else {
-                lane_arg::<T, false>(lane, best_and_nan::<T, false>)
-            } as i64);
-        }
-        out
-    })
+    simd::run(
+        #[inline(always)]
+        || {
+            let mut out = Vec::with_capacity(g.count());
+            for lane in x.chunks_exact(g.len) {
+                out.push(match (greater, simd::wide()) {
+                    (true, false) => lane_arg::<T, true>(lane, best_and_nan::<T, true>),
+                    (false, false) => lane_arg::<T, false>(lane, best_and_nan::<T, false>),
+                    (true, true) => lane_arg::<T, true>(lane, wide_best_and_nan::<T, true>),
+                    (false, true) => lane_arg::<T, false>(lane, wide_best_and_nan::<T, false>),
+                } as i64);
+            }
+            out
+        },
+    )
 }
 
 /// Argmax / argmin of contiguous lanes of totally ordered values (integers).
 pub fn arg_ordered<T: Copy + PartialOrd>(x: &[T], g: Lanes, greater: bool) -> Vec<i64> {
     debug_assert!(g.inner == 1 && g.len > 0);
-    simd::run(|| {
-        let mut out = Vec::with_capacity(g.count());
-        for lane in x.chunks_exact(g.len) {
-            out.push(if greater {
-                lane_arg::<T, true>(lane, |b| (block_best::<T, true>(b), false))
-            } else {
-                lane_arg::<T, false>(lane, |b| (block_best::<T, false>(b), false))
-            } as i64);
-        }
-        out
-    })
+    simd::run(
+        #[inline(always)]
+        || {
+            let mut out = Vec::with_capacity(g.count());
+            for lane in x.chunks_exact(g.len) {
+                out.push(if greater {
+                    lane_arg::<T, true>(lane, |b| (block_best::<T, true>(b), false))
+                } else {
+                    lane_arg::<T, false>(lane, |b| (block_best::<T, false>(b), false))
+                } as i64);
+            }
+            out
+        },
+    )
 }
 
 /// The index along the lane of each lane's best element: the first one for
@@ -829,16 +939,20 @@ mod tests {
         // Signed zeros only (every max and min is a zero), and mixed with negatives.
         cases.push(
             (0..n)
-                .map(|i| if next() % 2 == 0 || i == 0 { 0.0 } else { -0.0 })
+                .map(|i| if (next() >> 16) % 2 == 0 || i == 0 { 0.0 } else { -0.0 })
                 .collect(),
         );
-        cases.push((0..n).map(|_| [0.0, -0.0, -1.0, -2.5][(next() % 4) as usize]).collect());
+        cases.push(
+            (0..n)
+                .map(|_| [0.0, -0.0, -1.0, -2.5][((next() >> 16) % 4) as usize])
+                .collect(),
+        );
         // Infinities (their `v - v` is NaN), ties of the best value far apart.
         let mut x = random.clone();
         x[n / 3] = f32::INFINITY;
         x[n - 1] = f32::NEG_INFINITY;
         cases.push(x);
-        cases.push((0..n).map(|_| (next() % 3) as f32).collect());
+        cases.push((0..n).map(|_| ((next() >> 16) % 3) as f32).collect());
         cases.push(vec![5.0; n]);
         cases
     }

@@ -89,7 +89,7 @@ pub fn resolve(size: u64, requested: &[i64]) -> Result<Shape> {
     let mut shape: Shape = requested.iter().map(|&d| d.max(0) as u64).collect();
     match unknown.first() {
         Some(&axis) => {
-            if known == 0 || size % known != 0 {
+            if known == 0 || !size.is_multiple_of(known) {
                 return Err(mismatch());
             }
             shape[axis] = size / known;

@@ -4,13 +4,17 @@
 //! The module is built for baseline x86-64 (SSE2) so that it loads on any
 //! x86-64 server. The kernels in [`super::kernels`] are written once, as
 //! plain generic loops marked `#[inline(always)]`; [`run`] executes a closure
-//! over them inside a function compiled for AVX2 + FMA when the CPU has both,
-//! so LLVM vectorises the same loops with 256-bit registers there. The
+//! over them inside a function compiled for AVX-512 (F, BW, DQ, VL: 512-bit
+//! registers) when the CPU has it, else for AVX2 + FMA when it has both, so
+//! LLVM vectorises the same loops with the widest registers there. The
 //! compiler only vectorises what the source says in the source's order (no
-//! reassociation of float operations), so both copies give identical results.
+//! reassociation of float operations), so every copy gives identical results.
+//! Kernels whose best shape depends on the register width (more partial
+//! results where registers are wider) ask [`wide`].
 //!
-//! `REDIS_NUMPY_DISABLE_CPU_FEATURES=AVX2` in the server's environment (read
-//! once, like NumPy's `NPY_DISABLE_CPU_FEATURES`) keeps the baseline kernels.
+//! `REDIS_NUMPY_DISABLE_CPU_FEATURES` in the server's environment (read once,
+//! like NumPy's `NPY_DISABLE_CPU_FEATURES`) holds the kernels back: `AVX512`
+//! keeps the AVX2 ones, `AVX2` the baseline ones.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -21,11 +25,14 @@ pub enum Isa {
     Baseline,
     /// x86-64 with AVX2 and FMA.
     Avx2,
+    /// x86-64 with AVX-512 F, BW, DQ and VL (and AVX2 and FMA).
+    Avx512,
 }
 
 const UNKNOWN: u8 = 0;
 const BASELINE: u8 = 1;
 const AVX2: u8 = 2;
+const AVX512: u8 = 3;
 
 /// The instruction set chosen at the first dispatch.
 static CHOSEN: AtomicU8 = AtomicU8::new(UNKNOWN);
@@ -42,22 +49,57 @@ fn cpu_has_avx2() -> bool {
     }
 }
 
+/// Whether this CPU runs the AVX-512 code (which also uses AVX2 and FMA).
+fn cpu_has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        cpu_has_avx2()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The instruction set [`run`] uses: the best one this CPU has, unless the
 /// environment disables it.
 pub fn chosen() -> Isa {
     let mut c = CHOSEN.load(Ordering::Relaxed);
     if c == UNKNOWN {
         let disabled = std::env::var("REDIS_NUMPY_DISABLE_CPU_FEATURES")
-            .map(|v| v.to_ascii_uppercase().contains("AVX2"))
-            .unwrap_or(false);
-        c = if cpu_has_avx2() && !disabled { AVX2 } else { BASELINE };
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let no_avx2 = disabled.contains("AVX2");
+        let no_avx512 = no_avx2 || disabled.contains("AVX512");
+        c = if cpu_has_avx512() && !no_avx512 {
+            AVX512
+        } else if cpu_has_avx2() && !no_avx2 {
+            AVX2
+        } else {
+            BASELINE
+        };
         CHOSEN.store(c, Ordering::Relaxed);
     }
-    if c == AVX2 {
-        Isa::Avx2
-    } else {
-        Isa::Baseline
+    match c {
+        AVX512 => Isa::Avx512,
+        AVX2 => Isa::Avx2,
+        _ => Isa::Baseline,
     }
+}
+
+/// Whether [`run`] on this thread uses 512-bit registers (kernels then keep
+/// more partial results abreast).
+#[inline(always)]
+pub fn wide() -> bool {
+    #[cfg(test)]
+    if let Some(isa) = FORCED.get() {
+        return isa == Isa::Avx512;
+    }
+    chosen() == Isa::Avx512
 }
 
 /// The instruction sets this CPU can run, baseline first (for tests that run
@@ -66,6 +108,9 @@ pub fn available() -> Vec<Isa> {
     let mut isas = vec![Isa::Baseline];
     if cpu_has_avx2() {
         isas.push(Isa::Avx2);
+    }
+    if cpu_has_avx512() {
+        isas.push(Isa::Avx512);
     }
     isas
 }
@@ -101,6 +146,13 @@ pub fn forcing<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
 #[inline(always)]
 pub fn run_with<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && cpu_has_avx512() {
+        // SAFETY: `avx512` only requires that the CPU executes AVX-512 F, BW,
+        // DQ and VL, AVX2 and FMA instructions, which `cpu_has_avx512` has
+        // just checked at run time.
+        return unsafe { avx512(f) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx2 && cpu_has_avx2() {
         // SAFETY: `avx2_fma` only requires that the CPU executes AVX2 and FMA
         // instructions, which `cpu_has_avx2` has just checked at run time.
@@ -117,6 +169,17 @@ pub fn run_with<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// `f()`, with whatever is inlined into it compiled for AVX-512 (512-bit
+/// registers), AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 

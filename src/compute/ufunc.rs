@@ -352,7 +352,10 @@ fn combine<T: bytemuck::Pod>(array: &mut NpArray, value: &ParsedNpy, scalar: boo
         return false;
     };
     // Element by element, so the widest vectors the CPU has give the same results.
-    simd::run(|| combine_loop(data, value.data, scalar, f));
+    simd::run(
+        #[inline(always)]
+        || combine_loop(data, value.data, scalar, f),
+    );
     true
 }
 

@@ -167,7 +167,7 @@ mod tests {
         // A block the allocator moved: the contents sit at a misaligned offset.
         let mut bytes = Vec::with_capacity(300);
         let offset = (1..ARRAY_ALIGN)
-            .find(|&o| (bytes.as_ptr() as usize + o) % ARRAY_ALIGN != 0)
+            .find(|&o| !(bytes.as_ptr() as usize + o).is_multiple_of(ARRAY_ALIGN))
             .unwrap();
         bytes.resize(offset, 0);
         bytes.extend_from_slice(&[7; 100]);

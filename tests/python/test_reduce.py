@@ -234,13 +234,15 @@ def test_option_errors(r):
     assert str(err.value) == "ufunc 'maximum' did not contain a loop with signature matching types (dtype('S2'), dtype('S2')) -> None"
 
 
-@pytest.fixture(scope="module", params=["dispatched", "baseline"])
+@pytest.fixture(scope="module", params=["dispatched", "avx2", "baseline"])
 def r_isa(request) -> Iterator[redis.Redis]:
-    """A server whose kernels use the best instruction set of this CPU, and one
-    held to the baseline ones (REDIS_NUMPY_DISABLE_CPU_FEATURES)."""
+    """A server whose kernels use the best instruction set of this CPU (AVX-512
+    where it has it), one held to AVX2 at most and one held to the baseline
+    kernels (REDIS_NUMPY_DISABLE_CPU_FEATURES)."""
     saved = os.environ.pop("REDIS_NUMPY_DISABLE_CPU_FEATURES", None)
-    if request.param == "baseline":
-        os.environ["REDIS_NUMPY_DISABLE_CPU_FEATURES"] = "AVX2"
+    disabled = {"dispatched": None, "avx2": "AVX512", "baseline": "AVX2"}[request.param]
+    if disabled is not None:
+        os.environ["REDIS_NUMPY_DISABLE_CPU_FEATURES"] = disabled
     try:
         server = RedisServer().start()
     finally:
