@@ -707,10 +707,26 @@ pub fn arg_extreme<T: Float>(x: &[T], g: Lanes, greater: bool) -> Vec<i64> {
             let mut out = Vec::with_capacity(g.count());
             for lane in x.chunks_exact(g.len) {
                 out.push(match (greater, simd::wide()) {
-                    (true, false) => lane_arg::<T, true>(lane, best_and_nan::<T, true>),
-                    (false, false) => lane_arg::<T, false>(lane, best_and_nan::<T, false>),
-                    (true, true) => lane_arg::<T, true>(lane, wide_best_and_nan::<T, true>),
-                    (false, true) => lane_arg::<T, false>(lane, wide_best_and_nan::<T, false>),
+                    (true, false) => lane_arg::<T, true>(
+                        lane,
+                        #[inline(always)]
+                        |b| best_and_nan::<T, true>(b),
+                    ),
+                    (false, false) => lane_arg::<T, false>(
+                        lane,
+                        #[inline(always)]
+                        |b| best_and_nan::<T, false>(b),
+                    ),
+                    (true, true) => lane_arg::<T, true>(
+                        lane,
+                        #[inline(always)]
+                        |b| wide_best_and_nan::<T, true>(b),
+                    ),
+                    (false, true) => lane_arg::<T, false>(
+                        lane,
+                        #[inline(always)]
+                        |b| wide_best_and_nan::<T, false>(b),
+                    ),
                 } as i64);
             }
             out
@@ -727,9 +743,17 @@ pub fn arg_ordered<T: Copy + PartialOrd>(x: &[T], g: Lanes, greater: bool) -> Ve
             let mut out = Vec::with_capacity(g.count());
             for lane in x.chunks_exact(g.len) {
                 out.push(if greater {
-                    lane_arg::<T, true>(lane, |b| (block_best::<T, true>(b), false))
+                    lane_arg::<T, true>(
+                        lane,
+                        #[inline(always)]
+                        |b| (block_best::<T, true>(b), false),
+                    )
                 } else {
-                    lane_arg::<T, false>(lane, |b| (block_best::<T, false>(b), false))
+                    lane_arg::<T, false>(
+                        lane,
+                        #[inline(always)]
+                        |b| (block_best::<T, false>(b), false),
+                    )
                 } as i64);
             }
             out
