@@ -184,3 +184,23 @@ def test_pieces_on_a_cluster(cluster_arrays, small_pieces):
         assert_same(cluster_arrays.get(f"k{i}"), arr)
         node = cluster_arrays.client.get_node_from_key(f"k{i}").redis_connection
         assert int(node.info("commandstats")["cmdstat_exec"]["calls"]) > 0
+
+
+def test_chunks_of_a_download_are_read_as_pieces(arrays, r, small_pieces):
+    """A whole array past chunk_bytes: each chunk is pipelined pieces; a
+    replacement between chunks restarts the download with the new array."""
+    old = np.random.default_rng(5).standard_normal((400, 9))
+    new = np.arange(300 * 9, dtype=np.float32).reshape(300, 9)
+    arrays.set("a", old)
+    arrays.chunk_bytes = 8 * KB  # chunks of 113 rows of 72 B (the last 61), pieces of 14 rows
+    r.config_resetstat()
+    assert_same(arrays.get("a"), old)
+    assert calls(r, "np.get") == 1 + 3 * 9 + 5  # the refused probe, then 9 pieces per chunk, 5 in the last
+    done = []
+
+    def replace_once(got: int, total: int) -> None:
+        done.append(got)
+        if len(done) == 2:
+            r.execute_command("NP.SET", "a", npy(new))
+
+    assert_same(arrays.get("a", progress=replace_once), new)

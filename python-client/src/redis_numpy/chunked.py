@@ -27,7 +27,7 @@ import redis
 from redis.client import NEVER_DECODE
 from redis.crc import key_slot
 
-from . import wire
+from . import piecewise, wire
 from .commands import NP_APPEND, NP_GET, NP_INFO, NP_SET
 from .npy import check_dtype, encode
 
@@ -376,12 +376,9 @@ def _read_chunks(
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
             if conn is not None and not info["fortran_order"] and wire.usable(conn):
-                conn.send_command(NP_GET, key, "SLICE", f"{start}:{stop}")
                 try:
-                    if wire.read_npy_into(conn, out[start:stop]) is None:
-                        raise _Changed  # deleted
-                except ValueError as err:  # replaced by an array of another shape or dtype
-                    raise _Changed from err
+                    read = functools.partial(_read_pieces, conn, key, out, start, stop)
+                    wire.guarded(conn, read, keep=(_Changed, redis.exceptions.ResponseError))
                 except redis.exceptions.ResponseError as err:
                     if execute(NP_INFO, key) != info:
                         raise _Changed from err
@@ -404,3 +401,29 @@ def _read_chunks(
     finally:
         close()
     return out
+
+
+def _read_pieces(conn: Any, key: Any, out: np.ndarray, start: int, stop: int) -> None:
+    """Rows `start:stop` of `key` into `out`, sent as pipelined `SLICE` pieces of
+    about `piecewise.PIECE_BYTES` (warm reply blocks, see piecewise.py) and read
+    straight into place. Raises `_Changed` for a piece that is missing or of
+    another shape or dtype, the first error reply for an error; every reply is
+    read either way, so the connection stays in step."""
+    per = max(1, piecewise.PIECE_BYTES // max(out[:1].nbytes, 1))
+    bounds = [(a, min(a + per, stop)) for a in range(start, stop, per)]
+    conn.send_packed_command([b"".join(wire.command(NP_GET, key, "SLICE", f"{a}:{b}") for a, b in bounds)])
+    reader = wire.Reader(conn)
+    failure: Optional[Exception] = None
+    for a, b in bounds:
+        if failure is not None:
+            wire.skip_reply(reader)
+            continue
+        try:
+            if wire.npy_reply_into(conn, reader, out[a:b]) is None:
+                failure = _Changed()  # deleted
+        except ValueError as err:  # replaced by an array of another shape or dtype
+            failure = _Changed(str(err))
+        except redis.exceptions.ResponseError as err:
+            failure = err
+    if failure is not None:
+        raise failure

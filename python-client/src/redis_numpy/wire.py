@@ -122,7 +122,8 @@ def read_npy_into(conn: Any, out: np.ndarray[Any, Any]) -> Optional[bool]:
     `ResponseError`, a reply of another dtype or shape raises `ValueError`
     (the connection stays usable either way). On a broken connection or a
     timeout the connection is closed and the error raised."""
-    return guarded(conn, lambda: npy_reply_into(conn, Reader(conn), out), keep=(redis.exceptions.ResponseError, ValueError))
+    keep = (redis.exceptions.ResponseError, ValueError)
+    return guarded(conn, lambda: npy_reply_into(conn, Reader(conn), out), keep=keep)
 
 
 def guarded(conn: Any, read: Callable[[], _T], keep: tuple[type[BaseException], ...] = ()) -> _T:
@@ -177,6 +178,13 @@ def npy_reply_into(conn: Any, reader: Reader, out: np.ndarray[Any, Any]) -> Opti
     if reader.exact(2) != b"\r\n":
         raise redis.exceptions.InvalidResponse("NP.GET reply not terminated by CRLF")
     return True
+
+
+def skip_reply(reader: Reader) -> None:
+    """Reads past one reply of a simple type or a bulk string (NP.GET's kinds)."""
+    first = reader.line()
+    if first[:1] in (b"$", b"!") and int(first[1:]) >= 0:
+        reader.into(memoryview(bytearray(int(first[1:]) + 2)))
 
 
 def transaction(conn: Any, pieces: list[Any], replies: int) -> list[Any]:
