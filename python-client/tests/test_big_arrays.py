@@ -17,8 +17,9 @@ from redis_numpy import Numpy, NumpyError, Upload, UploadAborted
 from redis_numpy.chunked import STAGING_INFIX
 
 from npy_bytes import assert_same, npy
-from redis_server import RedisServer
+from redis_server import RedisServer, wait_aof_rewrite_done
 from replication import wait_applied
+from staging import staging_keys
 
 KB = 1024
 MB = 1024 * KB
@@ -29,10 +30,6 @@ def arrays(arrays):
     """The client with chunks so small that small arrays take the chunked paths."""
     arrays.chunk_bytes = 4 * KB
     return arrays
-
-
-def staging_keys(r) -> list[bytes]:
-    return list(r.scan_iter(match=b"*" + STAGING_INFIX + b"*"))
 
 
 CASES = {
@@ -411,11 +408,10 @@ def test_array_past_512_mib_round_trips_byte_exact_through_a_replica_and_the_aof
         s = replica.client()
         wait_applied(m, s, timeout=300)
         assert s.execute_command("DEBUG", "DIGEST-VALUE", "huge") == digest
-        assert s.keys("*np-staging*") == []
+        assert staging_keys(s) == []
         # AOF rewritten in command form (NP.SET + NP.APPEND pieces), then loaded back
         m.bgrewriteaof()
-        while m.info("persistence")["aof_rewrite_in_progress"] or m.info("persistence")["aof_rewrite_scheduled"]:
-            time.sleep(0.2)
+        wait_aof_rewrite_done(m, timeout=300)
         m.execute_command("DEBUG", "LOADAOF")
         assert m.execute_command("DEBUG", "DIGEST-VALUE", "huge") == digest
         assert arrays.get("huge", slice="-1")[-1] == arr[-1, -1]

@@ -15,6 +15,7 @@ from redis_numpy import UploadAborted
 from redis_numpy.chunked import STAGING_INFIX, staging_key
 
 from npy_bytes import npy
+from staging import staging_keys
 
 KB = 1024
 OLD = np.arange(12, dtype=np.int16).reshape(4, 3)
@@ -25,10 +26,6 @@ def arrays(arrays):
     """The client with chunks so small that small arrays take the chunked paths."""
     arrays.chunk_bytes = 4 * KB
     return arrays
-
-
-def staging_keys(r) -> list[bytes]:
-    return list(r.scan_iter(match=b"*" + STAGING_INFIX + b"*"))
 
 
 def assert_untouched(r, key: str = "target") -> None:

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from npy_bytes import assert_same
+from staging import staging_keys
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ def test_chunked_set_get_and_view_on_a_cluster(arrays):
         assert arrays.set(key, data) is True
         assert_same(arrays.get(key), data)
         assert_same(arrays.view(key)[10:20, ::3], data[10:20, ::3])
-    assert list(arrays.client.scan_iter(match="*np-staging*")) == []
+    assert staging_keys(arrays.client) == []
 
 
 def test_dask_computes_on_a_sharded_array(arrays):

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from redis_server import free_port
+from redis_server import free_port, stop_process
 
 
 class _KeepRedirects(urllib.request.HTTPRedirectHandler):
@@ -62,12 +62,7 @@ def start_inspector(url: str, *extra: str) -> Inspector:
 
 
 def stop_inspector(inspector: Inspector) -> None:
-    inspector.proc.terminate()
-    try:
-        inspector.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        inspector.proc.kill()
-        inspector.proc.wait()
+    stop_process(inspector.proc, timeout=20)
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,13 @@ from __future__ import annotations
 import ast
 import io
 import subprocess
-import time
 
 import numpy as np
 import pytest
 import redis
 
 from npy_bytes import npy
-from redis_server import RedisServer
+from redis_server import RedisServer, wait_aof_rewrite_done
 
 
 def load(data: bytes) -> np.ndarray:
@@ -150,16 +149,9 @@ def test_persistence_across_restart_and_aof(tmp_path):
         for name, arr in ARRAYS.items():
             r.execute_command("NP.SET", name, npy(arr))
         r.execute_command("DEBUG", "RELOAD")
-
-        def wait_for_rewrite() -> None:
-            deadline = time.monotonic() + 60
-            while r.info("persistence")["aof_rewrite_in_progress"] or r.info("persistence")["aof_rewrite_scheduled"]:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-
-        wait_for_rewrite()  # Redis 7 rewrites once at startup with appendonly yes
+        wait_aof_rewrite_done(r)  # Redis 7 rewrites once at startup with appendonly yes
         r.bgrewriteaof()
-        wait_for_rewrite()
+        wait_aof_rewrite_done(r)
         server.restart()
         r = server.client()
         for name, arr in ARRAYS.items():

@@ -14,7 +14,7 @@ import numpy as np
 import redis
 
 from npy_bytes import npy
-from redis_server import RedisServer
+from redis_server import RedisServer, wait_aof_rewrite_done
 
 
 def version(writer: int, n: int) -> bytes:
@@ -71,8 +71,7 @@ def test_truncated_aof_is_repaired_by_redis_check_aof():
     server.start()
     try:
         client = server.client()
-        while client.info("persistence")["aof_rewrite_in_progress"]:
-            time.sleep(0.05)
+        wait_aof_rewrite_done(client)
         arrays = {f"k{i}": np.arange(i, i + 1000, dtype=np.float64) for i in range(10)}
         for key, arr in arrays.items():
             client.execute_command("NP.SET", key, npy(arr))

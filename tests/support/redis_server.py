@@ -56,6 +56,30 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str =
         time.sleep(interval)
 
 
+def wait_aof_rewrite_done(client: redis.Redis, timeout: float = 60.0) -> None:
+    """Waits until no AOF rewrite runs or is scheduled (Redis 7 starts one
+    when the AOF is switched on, and after BGREWRITEAOF)."""
+
+    def idle() -> bool:
+        persistence = client.info("persistence")
+        return not persistence["aof_rewrite_in_progress"] and not persistence["aof_rewrite_scheduled"]
+
+    wait_for(idle, timeout, "the AOF rewrite did not finish")
+
+
+def stop_process(proc: subprocess.Popen[bytes], kill: bool = False, timeout: float = 30) -> None:
+    """SIGTERM (SIGKILL with `kill`) and wait; SIGKILL if it outlives `timeout` seconds."""
+    if kill:
+        proc.kill()
+    else:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class RedisServer:
     """One redis-server on 127.0.0.1 with the module loaded.
 
@@ -130,15 +154,7 @@ class RedisServer:
 
     def stop(self, kill: bool = False) -> None:
         if self.proc and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, kill)
         self.proc = None
 
     def restart(self) -> "RedisServer":
