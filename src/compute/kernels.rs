@@ -109,8 +109,11 @@ fn pairwise_in<T: Copy, A: Float>(x: &[T], conv: &impl Fn(T) -> A) -> A {
     tree_sum(
         x.len(),
         A::ZERO,
+        #[inline(always)]
         |start, len| pairwise_block(&x[start..][..len], conv),
+        #[inline(always)]
         |a, na, b, nb| pairwise_blocks(&x[a..][..na], &x[b..][..nb], conv),
+        #[inline(always)]
         |a, b| a + b,
     )
 }
@@ -159,24 +162,19 @@ fn pairwise_blocks<T: Copy, A: Float>(x: &[T], y: &[T], conv: &impl Fn(T) -> A) 
     let (bx, by) = (x.len() - x.len() % 8, y.len() - y.len() % 8);
     let both = bx.min(by);
     for (cx, cy) in x[8..both].chunks_exact(8).zip(y[8..both].chunks_exact(8)) {
-        let cx: &[T; 8] = cx.try_into().expect("chunks of 8");
-        let cy: &[T; 8] = cy.try_into().expect("chunks of 8");
-        for k in 0..8 {
-            r[k] = r[k] + conv(cx[k]);
-            q[k] = q[k] + conv(cy[k]);
-        }
+        add_eight(&mut r, cx, conv);
+        add_eight(&mut q, cy, conv);
     }
     for chunk in x[both..bx].chunks_exact(8) {
-        for k in 0..8 {
-            r[k] = r[k] + conv(chunk[k]);
-        }
+        add_eight(&mut r, chunk, conv);
     }
     for chunk in y[both..by].chunks_exact(8) {
-        for k in 0..8 {
-            q[k] = q[k] + conv(chunk[k]);
-        }
+        add_eight(&mut q, chunk, conv);
     }
     let finish = |r: [A; 8], rest: &[T]| {
+        // (The barrier keeps the compiler from laying the partial sums out
+        // for this tree inside the loop, where it costs a shuffle per add.)
+        let r = std::hint::black_box(r);
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
         for &v in rest {
             res = res + conv(v);
@@ -184,6 +182,15 @@ fn pairwise_blocks<T: Copy, A: Float>(x: &[T], y: &[T], conv: &impl Fn(T) -> A) 
         res
     };
     (finish(r, &x[bx..]), finish(q, &y[by..]))
+}
+
+/// Eight elements into the eight partial sums, one each.
+#[inline(always)]
+fn add_eight<T: Copy, A: Float>(r: &mut [A; 8], chunk: &[T], conv: &impl Fn(T) -> A) {
+    let chunk: &[T; 8] = chunk.try_into().expect("chunks of 8");
+    for k in 0..8 {
+        r[k] = r[k] + conv(chunk[k]);
+    }
 }
 
 /// The shape of NumPy's pairwise recursion over `n` elements, walked without
@@ -246,13 +253,16 @@ fn pairwise_complex<A: Float>(f: &[A]) -> (A, A) {
     tree_sum(
         f.len(),
         (A::ZERO, A::ZERO),
+        #[inline(always)]
         |start, len| pairwise_complex_block(&f[start..][..len]),
+        #[inline(always)]
         |a, na, b, nb| {
             (
                 pairwise_complex_block(&f[a..][..na]),
                 pairwise_complex_block(&f[b..][..nb]),
             )
         },
+        #[inline(always)]
         |(a, b), (c, d)| (a + c, b + d),
     )
 }
@@ -414,27 +424,30 @@ pub fn sum<T: Copy, A: Float>(
             if g.inner != 1 {
                 return fold_in(x, g, A::ZERO, |a, v| round(a + conv(v)));
             }
-            let lane_sum = |lane: &[T]| {
-                if buffered {
-                    let mut acc = A::ZERO;
-                    for chunk in lane.chunks(BUFFER_SIZE) {
-                        acc = round(acc + pairwise_in(chunk, &conv));
-                    }
-                    acc
-                } else {
-                    round(A::ZERO + pairwise_in(lane, &conv))
-                }
-            };
             if g.len == 0 {
                 return vec![A::ZERO; g.outer];
             }
             let mut out = Vec::with_capacity(g.count());
             for lane in x.chunks_exact(g.len) {
-                out.push(lane_sum(lane));
+                out.push(lane_sum(lane, buffered, &conv, &round));
             }
             out
         },
     )
+}
+
+/// The sum of one contiguous lane, as [`sum`] makes it.
+#[inline(always)]
+fn lane_sum<T: Copy, A: Float>(lane: &[T], buffered: bool, conv: &impl Fn(T) -> A, round: &impl Fn(A) -> A) -> A {
+    if buffered {
+        let mut acc = A::ZERO;
+        for chunk in lane.chunks(BUFFER_SIZE) {
+            acc = round(acc + pairwise_in(chunk, conv));
+        }
+        acc
+    } else {
+        round(A::ZERO + pairwise_in(lane, conv))
+    }
 }
 
 /// Complex sums: as [`sum`], over interleaved (real, imaginary) parts.
