@@ -116,6 +116,8 @@ def test_missing_key_is_nil(r):
         (["MAXBYTES", "ten"], "MAXBYTES must be a non-negative integer"),
         (["MAXBYTES", "1.5"], "MAXBYTES must be a non-negative integer"),
         (["MAXBYTES", 1, "MAXBYTES", 2], "MAXBYTES given twice"),
+        (["maxbytes", 1, "MaxBytes", 2], "MAXBYTES given twice"),
+        (["MAXBYTES", 1, "maxbytez", 2], "unknown NP.GET option 'MAXBYTEZ'"),
     ],
 )
 def test_bad_maxbytes_is_refused_even_for_a_missing_key(r, args, message):

@@ -34,20 +34,26 @@ fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
     let mut options = GetOptions::default();
     let mut rest = args.iter();
     while let Some(token) = rest.next() {
-        let token = token.to_string_lossy().to_ascii_uppercase();
+        // Matched without allocating: the client's whole-array get sends
+        // MAXBYTES with every read, and a small array's read notices.
+        let name = token.as_slice();
+        let is = |option: &str| name.eq_ignore_ascii_case(option.as_bytes());
         let mut value = || rest.next().ok_or(RedisError::WrongArity);
-        match token.as_str() {
-            "SLICE" if options.slice.is_none() => options.slice = Some(slice::parse(&value()?.to_string_lossy())?),
-            "AS" if options.cast.is_none() => options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?),
-            "VALUES" if !options.values => options.values = true,
-            "MAXBYTES" if options.max_bytes.is_none() => {
-                let n = value()?.parse_integer().ok().and_then(|n| u64::try_from(n).ok());
-                options.max_bytes = Some(n.ok_or(RedisError::Str("ERR MAXBYTES must be a non-negative integer"))?);
-            }
-            "SLICE" | "AS" | "VALUES" | "MAXBYTES" => {
-                return Err(RedisError::String(format!("ERR {token} given twice")))
-            }
-            _ => return Err(RedisError::String(format!("ERR unknown NP.GET option '{token}'"))),
+        if is("SLICE") && options.slice.is_none() {
+            options.slice = Some(slice::parse(&value()?.to_string_lossy())?);
+        } else if is("AS") && options.cast.is_none() {
+            options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?);
+        } else if is("VALUES") && !options.values {
+            options.values = true;
+        } else if is("MAXBYTES") && options.max_bytes.is_none() {
+            let n = value()?.parse_integer().ok().and_then(|n| u64::try_from(n).ok());
+            options.max_bytes = Some(n.ok_or(RedisError::Str("ERR MAXBYTES must be a non-negative integer"))?);
+        } else {
+            let token = token.to_string_lossy().to_ascii_uppercase();
+            return Err(match token.as_str() {
+                "SLICE" | "AS" | "VALUES" | "MAXBYTES" => RedisError::String(format!("ERR {token} given twice")),
+                _ => RedisError::String(format!("ERR unknown NP.GET option '{token}'")),
+            });
         }
     }
     Ok(options)
