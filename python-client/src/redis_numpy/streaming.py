@@ -3,6 +3,7 @@ commands of `Numpy` that take more than one round trip (docs/big-arrays.md)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import numpy as np
@@ -19,6 +20,11 @@ from .view import ArrayView
 DIRECT_APPEND_BYTES = 64 * 1024
 
 
+_MAXBYTES = b"MAXBYTES"
+# redis-py's option for replies read as bytes even on a decode_responses client.
+_BINARY: dict[str, Any] = {NEVER_DECODE: []}
+
+
 class StreamingCommands(NumpyCommands):
     """Arrays bigger than `chunk_bytes` (64 MiB unless set on the instance) move
     in chunks of that size: `set` through a staging key published whole, `get`
@@ -31,13 +37,15 @@ class StreamingCommands(NumpyCommands):
     staging_ttl: int = chunked.DEFAULT_STAGING_TTL
     client: Any
     _queued: bool
+    _response_error: type[Exception]
+
+    @functools.cached_property
+    def _sync_client(self) -> bool:
+        """A synchronous client, not a pipeline: a command's reply is its value."""
+        return not self._queued and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
 
     def _streams(self) -> bool:
-        return (
-            self.chunk_bytes is not None
-            and not self._queued
-            and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
-        )
+        return self.chunk_bytes is not None and self._sync_client
 
     def set(self, key: Any, arr: Any, *, progress: chunked.Progress = None, **options: Any) -> Any:
         """Store `arr` at `key` (NP.SET), replacing any array there. Returns True.
@@ -75,26 +83,33 @@ class StreamingCommands(NumpyCommands):
         A read of more than a few MiB (up to `chunk_bytes`) goes as pieces of a
         few MiB in one transaction, and a whole array past `chunk_bytes` in
         chunks; either way the array is then writable. `progress` as for `set`."""
-        if as_dtype is None and self._streams() and piecewise.splittable(slice) is not None:
-            assert self.chunk_bytes is not None
+        chunk_bytes = self.chunk_bytes
+        if (
+            as_dtype is None
+            and chunk_bytes is not None
+            and self._sync_client
+            and (slice is None or piecewise.splittable(slice) is not None)
+        ):
             # One round trip for a reply up to PIECEWISE_FROM; a bigger one is
             # refused before the server builds a reply, then read in pieces (up
-            # to chunk_bytes) or chunks (a whole array past chunk_bytes).
-            limit = min(piecewise.PIECEWISE_FROM, self.chunk_bytes)
-            args = _get_args(key, slice, None)
+            # to chunk_bytes) or chunks (a whole array past chunk_bytes). The
+            # client is called directly: on a synchronous client `execute_command`
+            # adds nothing to NP.GET but time, which a small array's read notices.
+            limit = min(piecewise.PIECEWISE_FROM, chunk_bytes)
+            args = (NP_GET, key) if slice is None else _get_args(key, slice, None)
             try:
-                return self.execute_command(*args, "MAXBYTES", limit, np_copy=copy, **{NEVER_DECODE: []})
-            except redis.exceptions.ResponseError as err:
+                return self.client.execute_command(*args, _MAXBYTES, limit, np_copy=copy, **_BINARY)
+            except self._response_error as err:
                 if not str(err).startswith(OVER_MAXBYTES):
-                    raise
+                    raise self._mark((NP_GET,), err) from err
                 size = int(str(err)[len(OVER_MAXBYTES) :].split()[0])
-            if size <= self.chunk_bytes:
+            if size <= chunk_bytes:
                 got = piecewise.read(self.client, key, slice)
                 if got is not piecewise.NOT_DONE:
                     return got
             elif slice is None:
                 try:
-                    return chunked.download(self, key, chunk_bytes=self.chunk_bytes, progress=progress)
+                    return chunked.download(self, key, chunk_bytes=chunk_bytes, progress=progress)
                 except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
                     pass
         return super().get(key, copy=copy, slice=slice, as_dtype=as_dtype)
