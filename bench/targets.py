@@ -33,6 +33,8 @@ BIG_ROUND_TRIP = 1.11
 BIG_PEAK_CHUNKS = 2
 # A 1,000-row slice of a sharded array ÷ the same slice on one server.
 SHARDED_SLICE = 2.0
+# The client's get of a 1–16 KiB array ÷ GET + pickle.loads of the same array.
+CLIENT_SMALL_GET = 1.0
 # Pipelined NP.SET of float32[16] ÷ SET of its raw bytes: wall time, server time.
 SMALL_SET_WALL = 1.3
 SMALL_SET_SERVER = 3.0
@@ -70,6 +72,7 @@ def facts() -> dict[str, str]:
         "target-big": f"{BIG_ROUND_TRIP}×",
         "target-sharded": f"{SHARDED_SLICE}×",
         "target-small-set-wall": f"{SMALL_SET_WALL}×",
+        "target-client-small-get": f"{CLIENT_SMALL_GET}×",
         "target-small-set-server": f"{SMALL_SET_SERVER}×",
         "target-small-key": f"raw string + {SMALL_KEY_OVER} B",
         "target-small-key-384": f"{SMALL_KEY_RATIO}×",

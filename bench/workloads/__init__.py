@@ -33,7 +33,7 @@ WORKLOADS = [
     Workload("persistence", persistence.run),  # e)
     Workload("append", append.run),  # f)
     Workload("slice", slice.run),  # g) and p)
-    Workload("client", python_client.run),  # h)
+    Workload("client", python_client.run),  # h) and q)
     Workload("big", big_arrays.run),  # i)
     Workload("sharded", sharded.run),  # j)
     Workload("small", small.run),  # k) and l)
