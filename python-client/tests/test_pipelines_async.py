@@ -1,4 +1,4 @@
-"""Pipelines (plain and MULTI/EXEC) and the asyncio client."""
+"""Pipelines (plain and MULTI/EXEC) and the asyncio clients (redis-py's and valkey's)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import redis.asyncio
 
-from redis_numpy import Numpy, NumpyError
+from npy_bytes import npy
+from redis_numpy import AsyncNumpy, Numpy, NumpyError
 
 
 @pytest.fixture(params=[False, True], ids=["bytes", "decode_responses"])
@@ -61,16 +62,27 @@ def test_watch_sees_np_set_as_a_modification(arrays, redis_server):
     np.testing.assert_array_equal(arrays.get("w"), np.ones(2))
 
 
+def async_client(library: str, port: int, decode_responses: bool):
+    """An asyncio client of redis-py, or of valkey (its fork; the test extra installs it)."""
+    if library == "valkey":
+        valkey_asyncio = pytest.importorskip("valkey.asyncio", reason="the valkey client is installed by the test extra")
+        return valkey_asyncio.Valkey(port=port, decode_responses=decode_responses)
+    return redis.asyncio.Redis(port=port, decode_responses=decode_responses)
+
+
 @pytest.mark.parametrize("decode_responses", [False, True])
-def test_asyncio_client(redis_server, decode_responses):
+@pytest.mark.parametrize("library", ["redis", "valkey"])
+def test_asyncio_client(redis_server, r, library, decode_responses):
+    client = async_client(library, redis_server.port, decode_responses)
+
     async def main():
-        client = redis.asyncio.Redis(port=redis_server.port, decode_responses=decode_responses)
         arrays = Numpy(client)
-        arr = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4))
+        assert type(arrays) is AsyncNumpy
+        arr = np.asfortranarray(np.arange(24, dtype=">f4").reshape(2, 3, 4))
         assert await arrays.set("x", arr) is True
         got = await arrays.get("x")
-        assert got.flags.f_contiguous and np.array_equal(got, arr)
-        assert await arrays.shape("x") == (3, 4)
+        assert npy(got) == npy(arr)  # dtype, shape, Fortran order and bytes
+        assert await arrays.shape("x") == (2, 3, 4)
         assert (await arrays.info("x"))["fortran_order"] is True
         with pytest.raises(NumpyError, match="WRONGTYPE"):
             await client.set("s", "v")
@@ -79,7 +91,7 @@ def test_asyncio_client(redis_server, decode_responses):
             async with arrays.pipeline(transaction=transaction) as pipe:
                 pipe.set("y", arr[0]).get("y").size("y")
                 ok, row, size = await pipe.execute()
-            assert ok is True and size == 4 and np.array_equal(row, arr[0])
+            assert ok is True and size == 12 and np.array_equal(row, arr[0])
         await arrays.aclose()
 
     asyncio.run(main())

@@ -1,5 +1,6 @@
 """Valkey's Python client (`valkey`, a redis-py fork) works exactly like redis-py:
-sync, asyncio, pipelines, transactions and cluster, with valkey's own exception classes."""
+sync, pipelines, transactions and cluster, with valkey's own exception classes
+(its asyncio client is tested beside redis-py's in test_pipelines_async.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import valkey.cluster  # noqa: E402
 from valkey.exceptions import ReadOnlyError, ResponseError  # noqa: E402
 
 from npy_bytes import npy
-from redis_numpy import Numpy, NumpyError, SyncNumpy, AsyncNumpy, NumpyPipeline
+from redis_numpy import Numpy, NumpyError, SyncNumpy, NumpyPipeline
 from redis_server import RedisServer
 
 ARR = np.asfortranarray(np.arange(24, dtype=">f4").reshape(2, 3, 4))
@@ -51,25 +52,6 @@ def test_read_only_replica_raises_valkeys_class(redis_server):
             arrays.set("a", np.zeros(2))
         assert isinstance(caught.value, NumpyError) and type(caught.value.__cause__) is ReadOnlyError
         arrays.close()
-
-
-@pytest.mark.parametrize("decode_responses", [False, True])
-def test_asyncio_client(redis_server, r, decode_responses):
-    async def main() -> None:
-        arrays = Numpy(valkey.asyncio.Valkey(port=redis_server.port, decode_responses=decode_responses))
-        assert type(arrays) is AsyncNumpy
-        assert await arrays.set("a", ARR) is True
-        got = await arrays.get("a")
-        assert npy(got) == npy(ARR)
-        assert (await arrays.info("a"))["fortran_order"] is True
-        for transaction in (True, False):
-            async with arrays.pipeline(transaction=transaction) as pipe:
-                pipe.set("b", ARR[1]).get("b").size("b")
-                ok, row, size = await pipe.execute()
-            assert ok is True and size == 12 and np.array_equal(row, ARR[1])
-        await arrays.aclose()
-
-    asyncio.run(main())
 
 
 ARRAYS = {f"vk:{i}": np.full((2, 2), i, dtype=np.int32) for i in range(12)}
