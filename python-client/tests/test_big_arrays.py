@@ -19,7 +19,7 @@ from redis_numpy.chunked import STAGING_INFIX
 from npy_bytes import assert_same, npy
 from redis_server import RedisServer, wait_aof_rewrite_done
 from replication import wait_applied
-from staging import staging_keys
+from chunking import staging_keys
 
 KB = 1024
 MB = 1024 * KB

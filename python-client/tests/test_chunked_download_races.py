@@ -10,6 +10,7 @@ import pytest
 
 from redis_numpy.chunked import DOWNLOAD_ATTEMPTS, ConcurrentWrite, download
 
+from chunking import write_after
 from npy_bytes import assert_same, npy
 
 KB = 1024
@@ -28,18 +29,6 @@ def writer(redis_server):
     client = redis_server.client()
     yield client
     client.close()
-
-
-def write_after(n: int, action):
-    """A progress callback that runs `action` once, after the n-th chunk arrived."""
-    seen = []
-
-    def progress(done: int, total: int) -> None:
-        seen.append(done)
-        if len(seen) == n:
-            action()
-
-    return progress
 
 
 REPLACEMENTS = {

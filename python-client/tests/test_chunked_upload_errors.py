@@ -15,7 +15,7 @@ from redis_numpy import UploadAborted
 from redis_numpy.chunked import STAGING_INFIX, staging_key
 
 from npy_bytes import npy
-from staging import staging_keys
+from chunking import staging_keys
 
 KB = 1024
 OLD = np.arange(12, dtype=np.int16).reshape(4, 3)

@@ -12,6 +12,7 @@ import redis
 from redis_numpy import NumpyError
 from redis_numpy.chunked import DOWNLOAD_ATTEMPTS, ConcurrentWrite, download
 
+from chunking import write_after
 from npy_bytes import assert_same, npy
 
 
@@ -76,14 +77,8 @@ def test_a_write_mid_download_restarts_it(arrays, cluster, new):
     arrays.chunk_bytes = 4096
     writer = cluster.client()
     writer.execute_command("NP.SET", "big", npy(OLD))  # one command: for the same shape, NP.INFO stays equal
-    seen = []
-
-    def interfere(done, total):
-        seen.append(done)
-        if len(seen) == 2:
-            writer.execute_command("NP.SET", "big", npy(new))
-
-    assert_same(arrays.get("big", progress=interfere), new)
+    progress = write_after(2, lambda: writer.execute_command("NP.SET", "big", npy(new)))
+    assert_same(arrays.get("big", progress=progress), new)
     writer.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from npy_bytes import assert_same
-from staging import staging_keys
+from chunking import staging_keys
 
 
 @pytest.fixture
