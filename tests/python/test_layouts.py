@@ -29,6 +29,7 @@ CASES = {
     "header_kept_6000": RNG.integers(0, 255, 6000, dtype=np.uint8),
     "exact_4k": RNG.random(1024, dtype=np.float32),
     "exact_1m": RNG.random(1 << 17),
+    "exact_4m_loaded_in_strings": RNG.random(1 << 20, dtype=np.float32),
     "size_class_4k_plus_1": RNG.random(1025, dtype=np.float32),
     "record": np.zeros(40, dtype=[("a", "<i4"), ("b", "<f8", (2,))]),
 }

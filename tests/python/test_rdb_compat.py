@@ -60,6 +60,8 @@ def test_crafted_payloads_of_every_version(r):
         "v2 one string too many": crafter.dump([meta, *chunks, b"x"], encver=2),
         # Claims 2^50 bytes: must fail on the missing data, not on allocating it.
         "v2 huge shape": crafter.dump([b"\x00\x01" + varint(1 << 50) + b"'|u1'", chunks[0]], encver=2),
+        # Its data grows the reservation to 64x what arrived, never to the claim.
+        "v2 huge shape, some data": crafter.dump([b"\x00\x01" + varint(1 << 50) + b"'|u1'", *chunks], encver=2),
     }
     for what, payload in refused.items():
         with pytest.raises(redis.ResponseError, match="Bad data format"):
