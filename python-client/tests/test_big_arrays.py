@@ -264,45 +264,6 @@ def test_killed_uploader_leaves_the_old_value_and_no_staging_key(redis_server, r
     assert_same(Numpy(r).get("victim"), old)
 
 
-def test_a_write_during_a_chunked_get_restarts_it(arrays, redis_server):
-    arrays.set("big", CASES["float32_2d"])
-    writer = Numpy(redis_server.client())
-    replaced = np.full((1000, 7), 3.0, np.float32)
-    calls = []
-
-    def interfere(done, total):
-        calls.append(done)
-        if len(calls) == 2:
-            writer.client.execute_command("NP.SET", "big", npy(replaced))  # mid-download
-
-    assert_same(arrays.get("big", progress=interfere), replaced)
-
-
-def test_a_chunked_get_restarts_when_the_shape_changes_midway(arrays, redis_server):
-    arrays.set("big", CASES["float32_2d"])
-    writer = Numpy(redis_server.client())
-    replaced = np.arange(500 * 9, dtype=np.int16).reshape(500, 9)
-    calls = []
-
-    def interfere(done, total):
-        calls.append(done)
-        if len(calls) == 2:
-            writer.client.execute_command("NP.SET", "big", npy(replaced))
-
-    assert_same(arrays.get("big", progress=interfere), replaced)
-    assert_same(arrays.get("big"), replaced)  # the connection is still in step
-
-
-def test_a_chunked_get_of_a_key_deleted_midway_is_none(arrays, redis_server):
-    arrays.set("big", CASES["float32_2d"])
-    writer = redis_server.client()
-
-    def interfere(done, total):
-        writer.delete("big")
-
-    assert arrays.get("big", progress=interfere) is None
-
-
 def test_a_chunked_get_keeps_errors_and_the_connection_in_step(arrays, redis_server):
     arrays.set("big", CASES["float32_2d"])
     writer = redis_server.client()

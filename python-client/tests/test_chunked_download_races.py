@@ -32,12 +32,14 @@ def writer(redis_server):
 
 
 REPLACEMENTS = {
+    "same_shape_and_dtype": np.full((1000, 7), 3.0, np.float32),
     "fewer_rows": np.arange(200 * 7, dtype=np.float32).reshape(200, 7),
     "more_rows": np.arange(2000 * 7, dtype=np.float32).reshape(2000, 7),
     "other_row_shape": np.arange(1000 * 3, dtype=np.float32).reshape(1000, 3),
     "other_dtype_same_shape": np.arange(7000, dtype=np.int64).reshape(1000, 7),
     "structured_same_shape": np.zeros((1000, 7), dtype=[("a", "<f4")]),
     "zero_d": np.array(42.0),
+    "fewer_rows_other_row_shape_and_dtype": np.arange(500 * 9, dtype=np.int16).reshape(500, 9),
 }
 
 
@@ -47,11 +49,13 @@ def test_a_replacement_mid_download_restarts_it(arrays, writer, name):
     new = REPLACEMENTS[name]
     progress = write_after(2, lambda: writer.execute_command("NP.SET", "big", npy(new)))
     assert_same(arrays.get("big", progress=progress), new)
+    assert_same(arrays.get("big"), new)  # the connection is still in step
 
 
-def test_a_delete_mid_download_gives_none(arrays, writer):
+@pytest.mark.parametrize("after", [1, 3])
+def test_a_delete_mid_download_gives_none(arrays, writer, after):
     arrays.set("big", OLD)
-    assert arrays.get("big", progress=write_after(3, lambda: writer.delete("big"))) is None
+    assert arrays.get("big", progress=write_after(after, lambda: writer.delete("big"))) is None
 
 
 def test_a_key_that_changes_during_every_attempt_gives_up(arrays, writer):
