@@ -180,7 +180,7 @@ impl NpArray {
     /// kept in front of the data).
     pub fn stored_npy(&self) -> Option<&[u8]> {
         match &self.repr {
-            Repr::Packed(_) => None,
+            Repr::Packed(p) => p.stored_npy(),
             Repr::Full(f) => f.stored_npy(),
         }
     }
@@ -690,7 +690,13 @@ mod tests {
             assert_eq!(again.clone().npy_bytes(), a.npy_bytes());
             let borrowed = matches!(a.npy_bytes(), Cow::Borrowed(_));
             let header_len = npy::write_header(a.dtype(), a.shape(), false).len();
-            let expected = !a.is_packed() && crate::layout::full::keeps_header(header_len, data.len());
+            // Packed: kept when it leaves the block in its size class (16 bytes of metadata).
+            let class = crate::layout::size_class::class;
+            let expected = if a.is_packed() {
+                class(16 + header_len + data.len()) == class(16 + data.len())
+            } else {
+                crate::layout::full::keeps_header(header_len, data.len())
+            };
             assert_eq!(borrowed, expected, "{typestr} {n}");
         }
     }

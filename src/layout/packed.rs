@@ -1,14 +1,22 @@
 //! The layout of small arrays of the numeric dtypes: metadata and data in one
-//! allocation, no `.npy` header stored (it is written again on read, which is
-//! cheap at this size).
+//! allocation, and the `.npy` header between them when it costs no bigger
+//! allocator block (then NP.GET and NP.MGET reply straight from the block;
+//! otherwise the header is written again on read, from the cache of recently
+//! written ones).
 //!
 //! ```text
-//! u64 word 0     dtype slot (u8), ndim (u8), flags (u8, bit 0 = Fortran order), 0…
+//! u64 word 0     dtype slot (u8), ndim (u8), flags (u8, bit 0 = Fortran order),
+//!                kept header length / 64 (u8, 0 = none), 0…
 //! u64 words 1..  the shape, one native-endian u64 per axis
 //! zero padding   to the next multiple of 16 bytes
+//! header         the header np.save writes for this dtype, shape and order, if kept
+//!                (a multiple of 64 bytes, so the data stays 16-byte aligned)
 //! data           nbytes, to the end of the allocation
 //! ```
 //!
+//! A float32[384] takes 16 + 128 + 1536 = 1680 bytes with its header, in the
+//! same 1792-byte size class as the 1552 bytes without it, so it keeps the
+//! header; a float32[16] (16 + 64 = 80 bytes, 208 with the header) does not.
 //! A float32[16] is one 80-byte block (16 + 64), against 192 bytes for the
 //! header + data buffer and about 130 bytes of decoded metadata it would take
 //! in the full layout. The dtype is one of [`SIMPLE_DTYPES`], so `dtype()`
@@ -16,6 +24,7 @@
 //! (every malloc gives that); [`Packed::new`] checks it and the caller falls
 //! back to the full layout if not.
 
+use super::{header_cache, size_class};
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::shape;
 
@@ -74,30 +83,52 @@ fn meta_len(ndim: usize) -> usize {
     (8 + 8 * ndim).next_multiple_of(DATA_ALIGN)
 }
 
-/// The block size a packed array of this metadata needs, if it can be packed.
+/// The block size a packed array of this metadata needs without its header,
+/// if it can be packed.
 pub fn block_len(dtype: &Dtype, ndim: usize, nbytes: usize) -> Option<usize> {
     slot(dtype)?;
     let len = meta_len(ndim) + nbytes;
     (ndim <= shape::MAX_NDIM && len <= MAX_BLOCK).then_some(len)
 }
 
-/// Writes metadata and data into a block of exactly [`block_len`] bytes.
-fn fill(block: &mut [u8], dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) {
+/// Whether a `header_len`-byte header is kept in a block of `len` bytes
+/// without it: only when the block stays in the same size class, so the
+/// value's memory does not grow.
+fn keeps_header(header_len: usize, len: usize) -> bool {
+    header_len.is_multiple_of(64)
+        && header_len / 64 <= usize::from(u8::MAX)
+        && size_class::class(len + header_len) == size_class::class(len)
+}
+
+/// Runs `f` on the header to keep for these metadata in a block of `len`
+/// bytes without it (empty when it is not kept).
+fn with_kept_header<R>(dtype: &Dtype, shape: &[u64], fortran_order: bool, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+    header_cache::with_written(dtype, shape, fortran_order, |header| {
+        f(if keeps_header(header.len(), len) { header } else { &[] })
+    })
+}
+
+/// Writes metadata, the kept header and data into a block of exactly
+/// [`block_len`] + `header.len()` bytes.
+fn fill(block: &mut [u8], dtype: &Dtype, shape: &[u64], fortran_order: bool, header: &[u8], data: &[u8]) {
     let meta = meta_len(shape.len());
     write_meta(
         &mut block[..meta],
         slot(dtype).expect("block_len checked the dtype"),
         shape,
         fortran_order,
+        header.len(),
     );
-    block[meta..].copy_from_slice(data);
+    block[meta..meta + header.len()].copy_from_slice(header);
+    block[meta + header.len()..].copy_from_slice(data);
 }
 
-fn write_meta(meta: &mut [u8], slot: u8, shape: &[u64], fortran_order: bool) {
+fn write_meta(meta: &mut [u8], slot: u8, shape: &[u64], fortran_order: bool, header_len: usize) {
     meta.fill(0);
     meta[0] = slot;
     meta[1] = shape.len() as u8;
     meta[2] = if fortran_order { FLAG_FORTRAN } else { 0 };
+    meta[3] = (header_len / 64) as u8;
     for (i, d) in shape.iter().enumerate() {
         meta[8 + 8 * i..16 + 8 * i].copy_from_slice(&d.to_ne_bytes());
     }
@@ -111,34 +142,72 @@ impl Packed {
     /// do not suit this layout. The caller checked that `data` fits `shape`.
     pub fn new(dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) -> Option<Packed> {
         let len = block_len(dtype, shape.len(), data.len())?;
-        let mut block = vec![0u8; len].into_boxed_slice();
-        if block.as_ptr().align_offset(DATA_ALIGN) != 0 {
-            return None;
-        }
-        fill(&mut block, dtype, shape, fortran_order, data);
-        Some(Packed(block))
+        with_kept_header(dtype, shape, fortran_order, len, |header| {
+            let mut block = vec![0u8; len + header.len()].into_boxed_slice();
+            if block.as_ptr().align_offset(DATA_ALIGN) != 0 {
+                return None;
+            }
+            fill(&mut block, dtype, shape, fortran_order, header, data);
+            Some(Packed(block))
+        })
     }
 
     /// Overwrites this array with another of the same block size, in place.
     /// Returns false, changing nothing, when the sizes differ.
     pub fn overwrite(&mut self, dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) -> bool {
-        if block_len(dtype, shape.len(), data.len()) != Some(self.0.len()) {
+        let Some(len) = block_len(dtype, shape.len(), data.len()) else {
+            return false;
+        };
+        if len > self.0.len() {
             return false;
         }
-        fill(&mut self.0, dtype, shape, fortran_order, data);
-        true
+        with_kept_header(dtype, shape, fortran_order, len, |header| {
+            if len + header.len() != self.0.len() {
+                return false;
+            }
+            fill(&mut self.0, dtype, shape, fortran_order, header, data);
+            true
+        })
     }
 
     /// Gives the data a new shape and order (same element count) in place.
-    /// Returns false, changing nothing, if the metadata would change length.
+    /// Returns false, changing nothing, if the metadata or the kept header
+    /// would change length.
     pub fn relabel(&mut self, shape: &[u64], fortran_order: bool) -> bool {
         let meta = meta_len(shape.len());
         if shape.len() > shape::MAX_NDIM || meta != meta_len(usize::from(self.0[1])) {
             return false;
         }
-        let slot = self.0[0];
-        write_meta(&mut self.0[..meta], slot, shape, fortran_order);
+        let (slot, header_len) = (self.0[0], self.header_len());
+        if header_len > 0 {
+            let dtype = self.dtype();
+            let written = header_cache::with_written(dtype, shape, fortran_order, |header| {
+                if header.len() != header_len {
+                    return false;
+                }
+                self.0[meta..meta + header_len].copy_from_slice(header);
+                true
+            });
+            if !written {
+                return false;
+            }
+        }
+        write_meta(&mut self.0[..meta], slot, shape, fortran_order, header_len);
         true
+    }
+
+    /// Bytes of `.npy` header kept in front of the data (0: written on read).
+    fn header_len(&self) -> usize {
+        usize::from(self.0[3]) * 64
+    }
+
+    fn data_start(&self) -> usize {
+        meta_len(usize::from(self.0[1])) + self.header_len()
+    }
+
+    /// The whole `.npy` when the header is kept in front of the data.
+    pub fn stored_npy(&self) -> Option<&[u8]> {
+        (self.header_len() > 0).then(|| &self.0[meta_len(usize::from(self.0[1]))..])
     }
 
     pub fn dtype(&self) -> &'static Dtype {
@@ -156,17 +225,17 @@ impl Packed {
     }
 
     pub fn data(&self) -> &[u8] {
-        &self.0[meta_len(usize::from(self.0[1]))..]
+        &self.0[self.data_start()..]
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {
-        let start = meta_len(usize::from(self.0[1]));
+        let start = self.data_start();
         &mut self.0[start..]
     }
 
     /// The whole block and where the data starts in it.
     pub fn block_and_data_start_mut(&mut self) -> (&mut [u8], usize) {
-        let start = meta_len(usize::from(self.0[1]));
+        let start = self.data_start();
         (&mut self.0, start)
     }
 
@@ -216,6 +285,49 @@ mod tests {
             (&big, &[2u64, 3, 1][..], true)
         );
         assert!(Packed::new(&dtype, &[1024], false, &[0; 4096]).is_none(), "too big");
+    }
+
+    #[test]
+    fn the_header_is_kept_when_it_costs_no_bigger_size_class() {
+        let f4 = Dtype::from_typestr("<f4").unwrap();
+        let data: Vec<u8> = (0..1536).map(|i| i as u8).collect();
+        let p = Packed::new(&f4, &[384], false, &data).unwrap();
+        let header = crate::npy::write_header(&f4, &[384], false);
+        assert_eq!(p.block().1, 16 + header.len() + 1536);
+        assert_eq!(
+            size_class::class(p.block().1),
+            size_class::class(16 + 1536),
+            "memory does not grow"
+        );
+        assert_eq!(p.stored_npy().unwrap(), [&header[..], &data[..]].concat());
+        assert_eq!((p.data(), p.data().as_ptr() as usize % DATA_ALIGN), (&data[..], 0));
+        let small = Packed::new(&f4, &[16], false, &data[..64]).unwrap();
+        assert_eq!(
+            (small.block().1, small.stored_npy()),
+            (80, None),
+            "208 bytes would take a bigger class"
+        );
+    }
+
+    #[test]
+    fn relabel_and_overwrite_keep_the_header_true() {
+        let f4 = Dtype::from_typestr("<f4").unwrap();
+        let data = vec![7u8; 1536];
+        let mut p = Packed::new(&f4, &[16, 24], false, &data).unwrap();
+        assert!(p.stored_npy().is_some());
+        assert!(p.relabel(&[24, 16], true));
+        let want = [&crate::npy::write_header(&f4, &[24, 16], true)[..], &data[..]].concat();
+        assert_eq!(
+            (p.stored_npy().unwrap(), p.shape(), p.fortran_order()),
+            (&want[..], &[24u64, 16][..], true)
+        );
+        let i4 = Dtype::from_typestr("<i4").unwrap();
+        let other = vec![9u8; 1536];
+        assert!(p.overwrite(&i4, &[16, 24], false, &other));
+        let want = [&crate::npy::write_header(&i4, &[16, 24], false)[..], &other[..]].concat();
+        assert_eq!((p.stored_npy().unwrap(), p.dtype()), (&want[..], &i4));
+        assert!(!p.overwrite(&i4, &[380], false, &other[..1520]), "another block size");
+        assert_eq!(p.data(), &other[..], "unchanged when refused");
     }
 
     #[test]
