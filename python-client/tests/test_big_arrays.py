@@ -20,6 +20,7 @@ from npy_bytes import assert_same, npy
 from redis_server import RedisServer, wait_aof_rewrite_done
 from replication import wait_applied
 from chunking import staging_keys
+from indexing import assert_indexes_like_numpy
 
 KB = 1024
 MB = 1024 * KB
@@ -397,30 +398,7 @@ def test_view_metadata(arrays, stored):
 
 
 def test_view_getitem_matches_numpy_on_random_basic_indexes(arrays, stored):
-    view = arrays.view("m")
-    rng = np.random.default_rng(13)
-
-    def part(n):
-        kind = rng.integers(0, 4)
-        if kind == 0:
-            return int(rng.integers(-n, n))
-        if kind == 1:
-            return slice(*(int(x) if rng.random() < 0.7 else None for x in rng.integers(-n - 2, n + 2, 2)),
-                         int(rng.choice([-3, -1, 1, 2])))
-        if kind == 2:
-            return slice(None)
-        return None
-
-    for _ in range(200):
-        index = tuple(part(n) for n in stored.shape[: int(rng.integers(1, 4))])
-        if rng.random() < 0.2:
-            index = (Ellipsis,) + index[1:]
-        want = stored[index]
-        got = view[index]
-        if np.ndim(want) == 0:
-            assert got == want and type(got) is type(want)
-        else:
-            assert_same(got, want)
+    assert_indexes_like_numpy(arrays.view("m"), stored, seed=13, cases=300)
 
 
 def test_view_setitem_writes_slices_on_the_server(arrays, stored):

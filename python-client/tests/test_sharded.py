@@ -11,6 +11,7 @@ import redis
 
 from npy_bytes import assert_same
 from chunking import staging_keys
+from indexing import assert_indexes_like_numpy
 
 
 @pytest.fixture
@@ -36,34 +37,7 @@ def test_chunks_spread_over_every_shard(arrays):
 
 def test_getitem_matches_numpy_on_random_basic_indexes(arrays):
     a = arrays.create_sharded("emb", DATA, chunk_bytes=7 * 6 * 2 * 8)
-    rng = np.random.default_rng(4)
-
-    def part(n):
-        kind = rng.integers(0, 4)
-        if kind == 0:
-            return int(rng.integers(-n, n))
-        if kind == 1:
-            bounds = (int(x) if rng.random() < 0.8 else None for x in rng.integers(-n - 3, n + 3, 2))
-            return slice(*bounds, int(rng.choice([-9, -3, -1, 1, 2, 8])))
-        return slice(None) if kind == 2 else None
-
-    for _ in range(300):
-        index = tuple(part(n) for n in DATA.shape[: int(rng.integers(1, 4))])
-        if rng.random() < 0.15:
-            index = (Ellipsis,) + index[1:]
-        if rng.random() < 0.1:
-            index = (None,) + index
-        try:
-            want = DATA[index]
-        except IndexError:
-            with pytest.raises(IndexError):
-                a[index]
-            continue
-        got = a[index]
-        if np.ndim(want) == 0:
-            assert got == want
-        else:
-            assert_same(got, want)
+    assert_indexes_like_numpy(a, DATA, seed=4, cases=300)
 
 
 def test_a_slice_reads_only_the_chunks_it_touches(arrays, cluster):
