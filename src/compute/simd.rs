@@ -70,17 +70,11 @@ fn cpu_has_avx512() -> bool {
 pub fn chosen() -> Isa {
     let mut c = CHOSEN.load(Ordering::Relaxed);
     if c == UNKNOWN {
-        let disabled = std::env::var("REDIS_NUMPY_DISABLE_CPU_FEATURES")
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let no_avx2 = disabled.contains("AVX2");
-        let no_avx512 = no_avx2 || disabled.contains("AVX512");
-        c = if cpu_has_avx512() && !no_avx512 {
-            AVX512
-        } else if cpu_has_avx2() && !no_avx2 {
-            AVX2
-        } else {
-            BASELINE
+        let disabled = std::env::var("REDIS_NUMPY_DISABLE_CPU_FEATURES").unwrap_or_default();
+        c = match best_allowed(&disabled, &available()) {
+            Isa::Avx512 => AVX512,
+            Isa::Avx2 => AVX2,
+            Isa::Baseline => BASELINE,
         };
         CHOSEN.store(c, Ordering::Relaxed);
     }
@@ -89,6 +83,21 @@ pub fn chosen() -> Isa {
         AVX2 => Isa::Avx2,
         _ => Isa::Baseline,
     }
+}
+
+/// The best of the `available` instruction sets that `disabled` (the value
+/// of `REDIS_NUMPY_DISABLE_CPU_FEATURES`) leaves: `AVX512` rules out
+/// AVX-512, `AVX2` rules out AVX2 and, as it builds on it, AVX-512.
+fn best_allowed(disabled: &str, available: &[Isa]) -> Isa {
+    let disabled = disabled.to_ascii_uppercase();
+    let no_avx2 = disabled.contains("AVX2");
+    let no_avx512 = no_avx2 || disabled.contains("AVX512");
+    let allowed = |isa: &&Isa| match isa {
+        Isa::Avx512 => !no_avx512,
+        Isa::Avx2 => !no_avx2,
+        Isa::Baseline => true,
+    };
+    available.iter().rev().find(allowed).copied().unwrap_or(Isa::Baseline)
 }
 
 /// Whether [`run`] on this thread uses 512-bit registers (kernels then keep
@@ -186,6 +195,20 @@ unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_holds_the_kernels_back() {
+        use Isa::*;
+        let all = [Baseline, Avx2, Avx512];
+        assert_eq!(best_allowed("", &all), Avx512);
+        assert_eq!(best_allowed("avx512", &all), Avx2);
+        assert_eq!(best_allowed("AVX512F", &all), Avx2);
+        assert_eq!(best_allowed("AVX2", &all), Baseline);
+        assert_eq!(best_allowed("AVX2 AVX512", &all), Baseline);
+        assert_eq!(best_allowed("", &[Baseline, Avx2]), Avx2);
+        assert_eq!(best_allowed("AVX512", &[Baseline, Avx2]), Avx2);
+        assert_eq!(best_allowed("", &[Baseline]), Baseline);
+    }
 
     #[test]
     fn every_isa_runs_and_the_choice_is_available() {
