@@ -93,9 +93,11 @@ pub fn block_len(dtype: &Dtype, ndim: usize, nbytes: usize) -> Option<usize> {
 
 /// Whether a `header_len`-byte header is kept in a block of `len` bytes
 /// without it: only when the block stays in the same size class, so the
-/// value's memory does not grow.
+/// value's memory does not grow (never on an allocator without jemalloc's
+/// classes, e.g. libc malloc, where every byte counts).
 fn keeps_header(header_len: usize, len: usize) -> bool {
-    header_len.is_multiple_of(64)
+    size_class::classes_hold()
+        && header_len.is_multiple_of(64)
         && header_len / 64 <= usize::from(u8::MAX)
         && size_class::class(len + header_len) == size_class::class(len)
 }

@@ -7,6 +7,22 @@
 //! therefore takes `1.25 × 2^k`. On other allocators this is only a model;
 //! what MEMORY USAGE reports is always the allocator's own answer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static CLASSES_HOLD: AtomicBool = AtomicBool::new(true);
+
+/// Whether the allocator rounds requests up to these classes (checked when
+/// the module loads; true until then). Bytes kept in a class's slack are
+/// free only where they do.
+pub fn classes_hold() -> bool {
+    CLASSES_HOLD.load(Ordering::Relaxed)
+}
+
+/// Records what the module found the allocator to do (see [`classes_hold`]).
+pub fn set_classes_hold(hold: bool) {
+    CLASSES_HOLD.store(hold, Ordering::Relaxed);
+}
+
 /// The jemalloc size class a request of `n` bytes is served from.
 pub fn class(n: usize) -> usize {
     if n <= 8 {

@@ -243,6 +243,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     ctx.set_module_options(
         redis_module::ModuleOptions::HANDLE_IO_ERRORS | redis_module::ModuleOptions::HANDLE_REPL_ASYNC_LOAD,
     );
+    value_type::check_allocator_classes();
     #[cfg(feature = "debug-panic")]
     if debug_panic::register(ctx) == Status::Err {
         return Status::Err;

@@ -17,6 +17,7 @@ use redis_module::raw;
 use super::{guard, stats};
 use crate::array::{BlocksMut, NpArray};
 use crate::error::NpyError;
+use crate::layout::size_class;
 use crate::{npy, rdb};
 
 /// Redis identifies the type by this 9-character name in RDB files; never change it.
@@ -166,6 +167,36 @@ pub fn memory_usage(array: &NpArray) -> usize {
         Some(malloc_size) if requested > 0 => unsafe { malloc_size(block.cast_mut().cast()) },
         _ => requested,
     })
+}
+
+/// Asks the allocator whether it rounds requests up to jemalloc's size
+/// classes ([`size_class::classes_hold`]): a packed value keeps its header
+/// in a class's slack only where that slack exists.
+pub fn check_allocator_classes() {
+    // SAFETY: the API table is written once by RedisModule_Init, before this runs.
+    let (alloc, malloc_size, free) = unsafe {
+        (
+            raw::RedisModule_Alloc,
+            raw::RedisModule_MallocSize,
+            raw::RedisModule_Free,
+        )
+    };
+    let (Some(alloc), Some(malloc_size), Some(free)) = (alloc, malloc_size, free) else {
+        return;
+    };
+    let hold = [1552usize, 1152].iter().all(|&n| {
+        // SAFETY: a plain allocation of `n` bytes, asked for its size and freed at once.
+        let block = unsafe { alloc(n) };
+        if block.is_null() {
+            return false;
+        }
+        // SAFETY: `block` is live and came from RedisModule_Alloc.
+        let size = unsafe { malloc_size(block) };
+        // SAFETY: `block` came from RedisModule_Alloc and is freed once.
+        unsafe { free(block) };
+        size == size_class::class(n)
+    });
+    size_class::set_classes_hold(hold);
 }
 
 /// # Safety
