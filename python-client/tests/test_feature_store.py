@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio
 from redis.exceptions import DataError
 
-from npy_bytes import npy
+from npy_bytes import assert_same, npy
 from redis_numpy import Numpy
 
 
@@ -144,3 +144,33 @@ def test_append_maxlen_is_a_rolling_buffer(arrays, needs):
         assert length == len(want)
         assert_same(arrays.get("frames"), want)
     assert_same(arrays.get("frames", slice=np.s_[-3:]), want[-3:])
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [np.arange(384, dtype=np.float32) + i for i in range(5)],
+        [np.arange(12, dtype=">i8").reshape(3, 4) * i for i in range(4)],
+        [np.asfortranarray(np.arange(12.0).reshape(3, 4)) + i for i in range(3)],
+        [np.arange(6.0) + i for i in range(3)] + [None],
+        [np.arange(6.0), np.arange(6, dtype=np.int64)],  # same length, another header
+        [np.float64(1.5), np.float64(2.5)],  # 0-d
+        [np.zeros((0, 3)), np.zeros((0, 3))],
+        [np.arange(4.0), np.arange(5.0)],
+    ],
+    ids=["vectors", "matrices", "fortran", "missing", "other-dtype", "0-d", "empty", "other-length"],
+)
+def test_mget_batches_decode_like_get(arrays, r, batch):
+    keys = [f"k{i}" for i in range(len(batch))]
+    for key, arr in zip(keys, batch):
+        if arr is not None:
+            arrays.set(key, arr)
+    got = arrays.mget(keys)
+    for g, want in zip(got, batch):
+        if want is None:
+            assert g is None
+            continue
+        assert_same(g, np.asarray(want))
+        assert not g.flags.writeable or g.size == 0  # empty arrays share no reply
+    for g, c in zip(got, arrays.mget(keys, copy=True)):
+        assert (g is None and c is None) or (c.flags.writeable and np.array_equal(g, c))

@@ -173,7 +173,15 @@ def decode(payload: bytes | bytearray | memoryview, copy: bool = False) -> np.nd
 
 def decode_batch(payloads: list[Any]) -> list[Optional[np.ndarray[Any, Any]]]:
     """`decode` of each payload (None stays None), for NP.MGET's replies: a
-    batch of same-shaped arrays costs a prefix check and `np.frombuffer` each."""
+    batch of same-shaped arrays costs a prefix check and `np.frombuffer` each.
+
+    A batch whose payloads all share one header (a feature store's vectors)
+    is joined into one buffer and each array is a row of it: one copy of the
+    batch, then a view per array, about a third of the time of a
+    `np.frombuffer` each. Every array then keeps that buffer alive."""
+    shared = _shared_rows(payloads)
+    if shared is not None:
+        return shared
     out: list[Optional[np.ndarray[Any, Any]]] = []
     append = out.append
     head, layout = _last
@@ -187,3 +195,29 @@ def decode_batch(payloads: list[Any]) -> list[Optional[np.ndarray[Any, Any]]]:
         append(None if payload is None else decode(payload))
         head, layout = _last
     return out
+
+
+def _shared_rows(payloads: list[Any]) -> Optional[list[Optional[np.ndarray[Any, Any]]]]:
+    """The arrays of `payloads` as rows of one joined buffer, when they are
+    at least two `bytes` of one length and header holding arrays of one
+    C-order (or 1-d) shape with data; else None."""
+    if len(payloads) < 2 or type(payloads[0]) is not bytes:
+        return None
+    first: bytes = payloads[0]
+    head, layout = _last
+    if layout is None or not first.startswith(head):
+        head, layout = _layout(first)
+    dtype, shape, order, count, offset = layout
+    size = len(first)
+    if not shape or not count or not dtype.itemsize or (order == "F" and len(shape) > 1):
+        return None
+    try:
+        if len(set(map(len, payloads))) != 1:
+            return None
+        joined = b"".join(payloads)
+    except TypeError:  # a None (missing key) or another type
+        return None
+    whole = np.frombuffer(joined, np.uint8).reshape(len(payloads), size)
+    if not (whole[:, :offset] == whole[0, :offset]).all():  # one header for all
+        return None
+    return list(whole[:, offset:].view(dtype).reshape((len(payloads),) + tuple(shape)))
