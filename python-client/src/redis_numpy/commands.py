@@ -421,7 +421,9 @@ class NumpyCommands:
     def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> Any:
         """The arrays at `keys` (NP.MGET), in order, None for a missing key.
 
-        Read-only views of the reply like `get`'s; `copy=True` for writable copies.
+        Read-only views of the reply like `get`'s (a batch of one dtype and shape
+        shares one buffer, which each array keeps alive); `copy=True` for
+        writable copies of their own.
         On Redis Cluster the keys are grouped by hash slot (one NP.MGET per slot)
         and the arrays come back in the caller's order."""
         return self.execute_command(NP_MGET, *keys, np_copy=copy, **{NEVER_DECODE: []})
