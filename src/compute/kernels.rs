@@ -539,11 +539,10 @@ fn extreme_of<T: Float, const GREATER: bool>(x: &[T], g: Lanes) -> Vec<T> {
 /// With 512-bit registers the best value is found block by block (as
 /// argmax reads them, which measured a little faster than one run over the
 /// whole lane) with many more partial results ([`wide_best_and_nan`]); it is
-/// the same value, but when it is a
-/// zero its sign may differ, so a zero best is settled as the eight partial
-/// results settle it: the first element if that is a zero too (every partial
-/// result starts from it and no element beats it), else by the eight-abreast
-/// loop.
+/// the same value, but when it is a zero its sign may differ, so a zero best
+/// is settled as the eight partial results settle it: the first element if
+/// that is a zero too (every partial result starts from it and no element
+/// beats it), else as [`eight_abreast_zero`] finds it.
 #[inline(always)]
 fn lane_extreme<T: Float, const GREATER: bool>(lane: &[T]) -> T {
     let wide = simd::wide() && lane.len() >= WIDE_MIN;
@@ -568,10 +567,53 @@ fn lane_extreme<T: Float, const GREATER: bool>(lane: &[T]) -> T {
         best = if lane[0] == T::ZERO {
             lane[0]
         } else {
-            best_and_nan::<T, GREATER>(lane).0
+            eight_abreast_zero(lane)
         };
     }
     best
+}
+
+/// The zero [`best_and_nan`]'s eight partial results settle on for a lane
+/// whose best value is a zero and whose first element is not one (so no NaN,
+/// and every element is a zero or worse): partial result `k` holds the first
+/// zero of the elements `i ≡ k (mod 8)` before the last eight-element
+/// boundary, the lowest such `k` wins the combination, and with none there
+/// the first zero after the boundary does. Read block by block, stopping as
+/// soon as class 0 has a zero (at once when zeros are common).
+#[inline(always)]
+fn eight_abreast_zero<T: Float>(lane: &[T]) -> T {
+    let body = &lane[..lane.len() - lane.len() % 8];
+    let mut first: [Option<T>; 8] = [None; 8];
+    for block in body.chunks(ARG_BLOCK) {
+        let mut any = false;
+        for &v in block {
+            any |= v == T::ZERO;
+        }
+        if !any {
+            continue;
+        }
+        let mut zero = [false; 8];
+        for chunk in block.chunks_exact(8) {
+            for k in 0..8 {
+                zero[k] |= chunk[k] == T::ZERO;
+            }
+        }
+        for k in 0..8 {
+            if zero[k] && first[k].is_none() {
+                first[k] = block[k..].iter().step_by(8).find(|&&v| v == T::ZERO).copied();
+            }
+        }
+        if first[0].is_some() {
+            break;
+        }
+    }
+    first
+        .iter()
+        .flatten()
+        .next()
+        .or_else(|| lane[body.len()..].iter().find(|&&v| v == T::ZERO))
+        .copied()
+        .expect("the best value is a zero")
 }
 
 /// [`best_and_nan`] for 512-bit registers: four registers of partial
@@ -993,6 +1035,18 @@ mod tests {
                 .map(|_| [0.0, -0.0, -1.0, -2.5][((next() >> 16) % 4) as usize])
                 .collect(),
         );
+        // Few zeros, the best value of max (or min): in one class only, or
+        // after the last eight-element boundary only.
+        for sign in [-1.0, 1.0] {
+            let mut x = vec![sign; n];
+            x[n - 1] = 0.0;
+            cases.push(x.clone());
+            if n > 8 {
+                x[(n / 2) | 3] = -0.0;
+                x[n - 2] = -0.0;
+            }
+            cases.push(x);
+        }
         // Infinities (their `v - v` is NaN), ties of the best value far apart.
         let mut x = random.clone();
         x[n / 3] = f32::INFINITY;
