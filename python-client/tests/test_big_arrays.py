@@ -17,7 +17,7 @@ from redis_numpy import Numpy, NumpyError, Upload, UploadAborted
 from redis_numpy.chunked import STAGING_INFIX
 
 from npy_bytes import assert_same, npy
-from redis_server import RedisServer, wait_aof_rewrite_done
+from redis_server import RedisServer, wait_aof_rewrite_done, wait_for
 from replication import wait_applied
 from chunking import staging_keys
 from indexing import assert_indexes_like_numpy
@@ -258,10 +258,7 @@ def test_killed_uploader_leaves_the_old_value_and_no_staging_key(redis_server, r
     proc.wait()
     assert staging_keys(r), "the upload should have been interrupted midway"
     assert_same(Numpy(r).get("victim"), old)
-    deadline = time.monotonic() + 10
-    while staging_keys(r) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert staging_keys(r) == []
+    wait_for(lambda: staging_keys(r) == [], 10, "the staging key outlived its TTL")
     assert_same(Numpy(r).get("victim"), old)
 
 
