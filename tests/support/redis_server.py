@@ -37,13 +37,19 @@ def server_binary() -> str:
     return os.environ.get("REDIS_SERVER") or shutil.which("redis-server") or "redis-server"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (and its +10000 bus port)."""
+    """A TCP port on 127.0.0.1 that is free right now (and its +10000 bus
+    port), and not one handed out before in this process: the kernel may give
+    the same free port to consecutive calls, e.g. for a cluster's nodes."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port < 55000:  # cluster bus uses port + 10000
+        if port < 55000 and port not in _HANDED_OUT:  # cluster bus uses port + 10000
+            _HANDED_OUT.add(port)
             return port
 
 
@@ -125,11 +131,15 @@ class RedisServer:
                 # Closed here: a redis-py client merely dropped can sit in a
                 # reference cycle, its connection open until the garbage
                 # collector runs, and counted in the server's connected_clients.
+                # The answer must come from our own process (a wrapper in
+                # $REDIS_SERVER must exec): another server answering on the
+                # port means ours could not bind it and is about to exit.
                 with self.client() as probe:
-                    if probe.ping():
+                    if probe.ping() and probe.info("server")["process_id"] == self.proc.pid:
                         return self
             except (redis.ConnectionError, redis.BusyLoadingError):
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
 
     def client(self, **kwargs) -> redis.Redis:
