@@ -190,7 +190,7 @@ impl NpArray {
     pub fn write_npy(&self, out: &mut Vec<u8>) {
         let data = self.data();
         header_cache::with_written(self.dtype(), self.shape(), self.fortran_order(), |header| {
-            out.reserve_exact(header.len() + data.len());
+            reserve_empty(out, header.len() + data.len());
             out.extend_from_slice(header);
             out.extend_from_slice(data);
         });
@@ -590,6 +590,17 @@ fn without_axis(shape: &[u64], axis: usize) -> Shape {
 /// size. The reservation stays proportional to data that really arrived, so a
 /// record claiming a huge shape can reserve at most 64× what it sent.
 pub const BUILDER_GROWTH: usize = 64;
+
+/// Makes room for `additional` more bytes in `out` (exactly, if it must
+/// grow). An empty buffer too small is freed before the bigger block is
+/// taken: growing it would copy its old capacity for nothing, and hold both
+/// blocks at once.
+pub fn reserve_empty(out: &mut Vec<u8>, additional: usize) {
+    if out.is_empty() && out.capacity() < additional {
+        *out = Vec::new();
+    }
+    out.reserve_exact(additional);
+}
 
 /// An array whose data is pushed in pieces; see [`NpArray::builder`].
 pub struct NpArrayBuilder {

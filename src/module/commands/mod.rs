@@ -19,6 +19,7 @@ use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::redisvalue::RedisValueKey;
 use std::cell::RefCell;
 use std::ffi::CStr;
+use std::time::{Duration, Instant};
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisString, RedisValue};
 
@@ -62,13 +63,41 @@ fn map_reply<const N: usize>(fields: [(&str, RedisValue); N]) -> RedisValue {
     )
 }
 
-/// Gathered replies up to this size reuse one buffer instead of allocating.
+/// A gather buffer up to this size is kept for good (no timer, no check).
 const GATHER_KEEP: usize = 64 * 1024;
 
+/// How long a bigger gather buffer is kept after the last reply that needed
+/// more than [`GATHER_KEEP`]: one second, plus one per 64 MiB of buffer, as
+/// a client takes longer to read bigger replies (about a second per 256 MiB
+/// through redis-py here) and may do other work in between. Reads of big
+/// exact-size arrays back to back then gather into pages already faulted
+/// in: jemalloc hands the pages of a freed block of 8 MiB or more back to
+/// the kernel, and first touch of a fresh page costs several times the copy
+/// into it.
+fn gather_idle(capacity: usize) -> Duration {
+    Duration::from_secs(1) + Duration::from_secs_f64(capacity as f64 / (64 << 20) as f64)
+}
+
+/// A bigger buffer is kept only while Redis's used memory is under this
+/// fraction of `maxmemory` (always without one), so a kept buffer never
+/// pushes the server into evictions or OOM refusals.
+const GATHER_KEEP_MEMORY_RATIO: f32 = 0.5;
+
+/// The buffer where header and data are gathered for layouts that do not
+/// store them in one piece (Redis 7 has no API to reply one bulk string in
+/// pieces). It is allocated through Redis, so it counts in `used_memory`.
+struct Gather {
+    buf: Vec<u8>,
+    /// When a reply last needed more than [`GATHER_KEEP`] bytes.
+    last_big: Option<Instant>,
+    /// Whether the idle timer that releases a bigger buffer is pending.
+    timer_armed: bool,
+}
+
 thread_local! {
-    /// Where header and data are gathered for layouts that do not store them
-    /// in one piece (Redis 7 has no API to reply one bulk string in pieces).
-    static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static GATHER: RefCell<Gather> = const {
+        RefCell::new(Gather { buf: Vec::new(), last_big: None, timer_armed: false })
+    };
 }
 
 /// Adds the array's `.npy` bytes to the reply: copied once, straight from the
@@ -82,16 +111,61 @@ fn reply_npy(ctx: &Context, array: &NpArray) {
     reply_gathered(ctx, |buf| array.write_npy(buf));
 }
 
-/// Adds one bulk string to the reply: the bytes `fill` writes into the
-/// gather buffer (kept for the next reply up to [`GATHER_KEEP`]).
+/// Adds one bulk string to the reply: what `fill` writes into the gather
+/// buffer (growing it with [`crate::array::reserve_empty`]). The buffer is
+/// kept for the next reply: up to [`GATHER_KEEP`] for good, beyond that
+/// until it has been idle for [`gather_idle`], and only while memory allows
+/// ([`GATHER_KEEP_MEMORY_RATIO`]).
 fn reply_gathered(ctx: &Context, fill: impl FnOnce(&mut Vec<u8>)) {
-    GATHER.with(|buf| {
-        let mut buf = buf.borrow_mut();
+    GATHER.with(|gather| {
+        let mut gather = gather.borrow_mut();
+        let Gather {
+            buf,
+            last_big,
+            timer_armed,
+        } = &mut *gather;
         buf.clear();
-        fill(&mut buf);
+        fill(buf);
         raw::reply_with_string_buffer(ctx.ctx, buf.as_ptr().cast(), buf.len());
-        if buf.capacity() > GATHER_KEEP {
+        if buf.capacity() <= GATHER_KEEP {
+            return;
+        }
+        if !memory_allows_keeping() {
             *buf = Vec::new();
+            return;
+        }
+        *last_big = Some(Instant::now());
+        if !*timer_armed {
+            *timer_armed = true;
+            ctx.create_timer(gather_idle(buf.capacity()), release_idle_gather, ());
+        }
+    });
+}
+
+/// Whether Redis's used memory leaves room to keep a big gather buffer.
+fn memory_allows_keeping() -> bool {
+    // SAFETY: the API table is written once by RedisModule_Init, before any command runs.
+    match unsafe { raw::RedisModule_GetUsedMemoryRatio } {
+        // SAFETY: a plain query of the server's memory counters, on the main thread.
+        Some(ratio) => (unsafe { ratio() }) < GATHER_KEEP_MEMORY_RATIO,
+        None => false,
+    }
+}
+
+/// The idle timer: frees a big gather buffer unused for [`gather_idle`],
+/// or looks again when that much time has passed since its last use.
+fn release_idle_gather(ctx: &Context, (): ()) {
+    GATHER.with(|gather| {
+        let mut gather = gather.borrow_mut();
+        let keep_for = gather_idle(gather.buf.capacity());
+        let idle = gather.last_big.map_or(keep_for, |at| at.elapsed());
+        if gather.buf.capacity() <= GATHER_KEEP {
+            gather.timer_armed = false;
+        } else if idle >= keep_for || !memory_allows_keeping() {
+            gather.buf = Vec::new();
+            gather.timer_armed = false;
+        } else {
+            ctx.create_timer(keep_for - idle, release_idle_gather, ());
         }
     });
 }

@@ -68,6 +68,7 @@ pub(super) fn reply(ctx: &Context, key: &ReadKey, run: &StoredRun) {
     }
     drop(header_in_place);
     super::reply_gathered(ctx, |out| {
+        crate::array::reserve_empty(out, header.len() + run.bytes.len());
         out.extend_from_slice(&header);
         out.extend_from_slice(&array.data()[run.bytes.clone()]);
     });
