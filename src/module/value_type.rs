@@ -236,7 +236,22 @@ unsafe extern "C" fn free(value: *mut c_void) {
 /// `value` is a value of this type.
 unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
     // SAFETY: Redis passes a value of this type, alive for the call.
-    guard::callback(1, || 1 + unsafe { array(value) }.nbytes() as usize / FREE_EFFORT_UNIT)
+    guard::callback(1, || effort(unsafe { array(value) }))
+}
+
+fn effort(array: &NpArray) -> usize {
+    1 + array.nbytes() as usize / FREE_EFFORT_UNIT
+}
+
+/// Redis frees a value of at most this free effort at once, even where lazy
+/// free is configured (its `LAZYFREE_THRESHOLD`).
+const LAZYFREE_THRESHOLD: usize = 64;
+
+/// Whether Redis frees `array` at once when its key is deleted or
+/// overwritten, whatever the lazy-free settings: then a command replacing it
+/// may drop it itself, with the same effect.
+pub fn freed_inline(array: &NpArray) -> bool {
+    effort(array) <= LAZYFREE_THRESHOLD
 }
 
 /// Active defragmentation, on Redis builds whose jemalloc supports it (not

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 
 import numpy as np
+import pytest
 
 from npy_bytes import npy
 
@@ -26,6 +27,36 @@ def test_same_size_overwrite_is_a_fresh_value(r):
     assert after["numpy_data_bytes"] == before["numpy_data_bytes"] + replacement.nbytes
     assert after["numpy_arrays_int"] == before["numpy_arrays_int"] + 1
     assert after["numpy_arrays_float"] == before["numpy_arrays_float"]
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (np.zeros(16, np.float32), np.arange(24, dtype=np.int64)),  # small to small, another block size
+        (np.zeros(16, np.float32), np.zeros(1 << 16, np.float64)),  # small to full
+        (np.zeros(1 << 16, np.float64), np.ones((2, 3), np.int8)),  # full to small
+        (np.zeros(1 << 23, np.uint8), np.ones(4, np.float32)),  # 8 MiB: still freed at once by Redis
+        (np.zeros(65 << 20, np.uint8), np.ones(4, np.float32)),  # past the lazy-free threshold
+    ],
+    ids=["small-small", "small-full", "full-small", "8MiB-small", "65MiB-small"],
+)
+def test_overwrite_that_replaces_the_value_is_a_fresh_value(r, old, new):
+    r.execute_command("NP.SET", "a", npy(old))
+    before = numpy_stats(r)
+    r.expire("a", 100)
+    assert r.execute_command("NP.SET", "a", npy(new)) == b"OK"
+    assert r.ttl("a") == -1, "NP.SET drops the TTL, like SET"
+    assert r.execute_command("NP.GET", "a") == npy(new)
+    after = numpy_stats(r)
+    assert after["numpy_arrays"] == before["numpy_arrays"]
+    assert after["numpy_data_bytes"] == before["numpy_data_bytes"] - old.nbytes + new.nbytes
+    r.expire("a", 100)
+    assert r.execute_command("NP.SET", "a", npy(old), "KEEPTTL", "GET") == npy(new)
+    assert 0 < r.ttl("a") <= 100
+    assert r.execute_command("NP.GET", "a") == npy(old)
+    assert numpy_stats(r)["numpy_data_bytes"] == before["numpy_data_bytes"]
+    r.delete("a")
+    assert numpy_stats(r)["numpy_arrays"] == before["numpy_arrays"] - 1
 
 
 def test_memory_usage_is_the_allocation(r):

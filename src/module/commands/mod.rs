@@ -11,6 +11,7 @@ mod expire;
 mod multi;
 mod read;
 mod reserve;
+mod set_key;
 mod set_options;
 mod stored_run;
 mod write;

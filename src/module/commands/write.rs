@@ -4,6 +4,7 @@
 use redis_module::key::RedisKeyWritable;
 use redis_module::{Context, ContextFlags, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
+use super::set_key::SetKey;
 use super::set_options::{self, SetOptions, Ttl};
 use super::{array_at_mut, expire, int, notify, parse_npy, parse_payload, reply_npy, reply_null};
 use crate::array::NpArray;
@@ -41,12 +42,12 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         };
         let options = set_options::parse(option_args, now_ms, from_master_or_aof)?;
         let value = parse_payload(ctx, payload.as_slice())?;
-        let key = ctx.open_key_writable(key_name);
+        let key = SetKey::open(ctx, key_name);
         let exists = !key.is_empty();
         // SET checks the old value's type for GET, and NX on an existing key
         // of any type is simply not met.
         let existing = if options.get || options.condition_met(exists) {
-            array_at_mut(&key)?
+            key.array_mut()?
         } else {
             None
         };
@@ -91,7 +92,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
                 None => reply_null(ctx),
             }
             guard::commit(|| {
-                store(&key, array);
+                key.store(array);
                 finish();
             });
             return Ok(RedisValue::NoReply);
@@ -113,7 +114,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         if overwritten {
             guard::commit(|| {
                 if options.ttl == Ttl::Clear {
-                    key.remove_expire().expect("the key holds a value");
+                    key.remove_expire();
                 }
                 finish();
             });
@@ -121,7 +122,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
             // Nothing has changed yet: the old buffer did not fit.
             let array = NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?;
             guard::commit(|| {
-                store(&key, array);
+                key.store(array);
                 finish();
             });
         }
