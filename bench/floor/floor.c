@@ -63,8 +63,8 @@ static size_t npy_data_offset(const unsigned char *p, size_t len) {
     return offset <= len ? offset : 0;
 }
 
-/* FLOOR.SET key npy: open the key, check its type, set the value, replicate,
- * notify, reply. */
+/* FLOOR.SET key npy: open the key, check its type, set or replace the value,
+ * replicate, notify, reply. */
 static int floor_set(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 3) return RedisModule_WrongArity(ctx);
     RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
@@ -76,7 +76,17 @@ static int floor_set(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     size_t len;
     const char *bytes = RedisModule_StringPtrLen(argv[2], &len);
     size_t offset = npy_data_offset((const unsigned char *)bytes, len);
-    RedisModule_ModuleTypeSetValue(key, FloorType, blob_new(bytes + offset, len - offset));
+    Blob *blob = blob_new(bytes + offset, len - offset);
+    if (type == REDISMODULE_KEYTYPE_EMPTY) {
+        RedisModule_ModuleTypeSetValue(key, FloorType, blob);
+    } else {
+        /* An overwrite swaps the value under the existing key (no delete and
+         * re-add); like SET, it clears the key's TTL. */
+        void *old = NULL;
+        RedisModule_ModuleTypeReplaceValue(key, FloorType, blob, &old);
+        blob_free(old);
+        RedisModule_SetExpire(key, REDISMODULE_NO_EXPIRE);
+    }
     RedisModule_CloseKey(key);
     RedisModule_ReplicateVerbatim(ctx);
     RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_MODULE, "floor.set", argv[1]);
