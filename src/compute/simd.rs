@@ -29,6 +29,17 @@ pub enum Isa {
     Avx512,
 }
 
+impl Isa {
+    /// The name `INFO numpy` reports (`numpy_simd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Baseline => "baseline",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+}
+
 const UNKNOWN: u8 = 0;
 const BASELINE: u8 = 1;
 const AVX2: u8 = 2;
