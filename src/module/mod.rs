@@ -251,11 +251,13 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // The hottest commands skip redis-module's argument copy (see entry.rs).
     entry::lean_entry!(np_set_entry, commands::np_set);
     entry::lean_entry!(np_get_entry, commands::np_get);
-    for (name, entry, flags) in [
-        (c"np.set", np_set_entry as entry::Entry, c"write deny-oom"),
-        (c"np.get", np_get_entry as entry::Entry, c"readonly"),
+    entry::lean_entry!(np_mget_entry, commands::np_mget);
+    for (name, entry, flags, keys) in [
+        (c"np.set", np_set_entry as entry::Entry, c"write deny-oom", (1, 1, 1)),
+        (c"np.get", np_get_entry as entry::Entry, c"readonly", (1, 1, 1)),
+        (c"np.mget", np_mget_entry as entry::Entry, c"readonly", (1, -1, 1)),
     ] {
-        if entry::create(ctx, name, entry, flags, (1, 1, 1)) == Status::Err {
+        if entry::create(ctx, name, entry, flags, keys) == Status::Err {
             return Status::Err;
         }
     }
@@ -287,7 +289,6 @@ redis_module! {
         ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, ""],
         ["np.size", commands::np_size, "readonly fast", 1, 1, 1, ""],
         ["np.info", commands::np_info, "readonly fast", 1, 1, 1, ""],
-        ["np.mget", commands::np_mget, "readonly", 1, -1, 1, ""],
         ["np.mset", commands::np_mset, "write deny-oom", 1, -1, 2, ""],
     ],
     configurations: [

@@ -12,10 +12,10 @@ use crate::module::{guard, stats};
 /// `NP.MGET key [key ...]`: an array with each key's `.npy` bytes (as
 /// NP.GET replies them, see [`reply_npy`]); nil for a missing key and, as MGET
 /// does, for a key holding another type. A key given twice is replied twice.
-pub fn np_mget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_mget(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, keys @ ..] = args.as_slice() else {
+        let [_, keys @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
         if keys.is_empty() {
