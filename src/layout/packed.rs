@@ -105,6 +105,11 @@ fn keeps_header(header_len: usize, len: usize) -> bool {
 /// Runs `f` on the header to keep for these metadata in a block of `len`
 /// bytes without it (empty when it is not kept).
 fn with_kept_header<R>(dtype: &Dtype, shape: &[u64], fortran_order: bool, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+    // Every header is a nonzero multiple of 64 bytes: where not even 64 more
+    // fit the class, the header need not be looked up (most small vectors).
+    if !keeps_header(64, len) {
+        return f(&[]);
+    }
     header_cache::with_written(dtype, shape, fortran_order, |header| {
         f(if keeps_header(header.len(), len) { header } else { &[] })
     })
