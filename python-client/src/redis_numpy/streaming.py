@@ -9,8 +9,8 @@ from typing import Any, Optional
 import numpy as np
 import redis
 
-from . import chunked, piecewise, wire
-from .commands import NEVER_DECODE, NP_APPEND, NP_GET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
+from . import batch_reply, chunked, piecewise, wire
+from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
 from .npy import as_storable_array
@@ -113,6 +113,33 @@ class StreamingCommands(NumpyCommands):
                 except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
                     pass
         return super().get(key, copy=copy, slice=slice, as_dtype=as_dtype)
+
+    def mget(self, keys: Any, *, copy: bool = False) -> Any:
+        """The arrays at `keys` (NP.MGET), in order, None for a missing key.
+
+        Read-only views like `get`'s (a batch of one dtype and shape shares one
+        buffer, which each array keeps alive); `copy=True` for writable copies
+        of their own. On Redis Cluster the keys are grouped by hash slot (one
+        NP.MGET per slot) and the arrays come back in the caller's order. On a
+        plain RESP2 connection the reply is read from the socket into one buffer
+        (batch_reply.py)."""
+        if self._sync_client and not isinstance(self.client, redis.cluster.RedisCluster):
+            keys = list(keys)
+            pool = self.client.connection_pool
+            conn = wire.connection(pool)
+            try:
+                if wire.usable(conn) and str(getattr(conn, "protocol", 2) or 2) == "2":
+                    keep = (redis.exceptions.ResponseError, ValueError)
+                    try:
+                        conn.send_command(NP_MGET, *keys)
+                        return wire.guarded(conn, lambda: batch_reply.read_mget(conn, len(keys), copy), keep=keep)
+                    except redis.exceptions.ResponseError as err:
+                        raise self._mark((NP_MGET,), err) from err
+                    except redis.exceptions.ConnectionError:
+                        conn.disconnect()  # a stale connection: the client's own path retries as it does
+            finally:
+                pool.release(conn)
+        return super().mget(keys, copy=copy)
 
     def append(self, key: Any, arr: Any, *, maxlen: Optional[int] = None) -> Any:
         """Concatenate `arr` to the array at `key` along its growth axis (NP.APPEND),

@@ -1,0 +1,222 @@
+"""NP.MGET's reply read from the socket into one buffer, without a `bytes`
+object per array.
+
+Through redis-py a batch of 256 vectors is received, copied into the
+parser's buffer, copied into 256 `bytes` objects, then joined into one
+buffer for the arrays (npy.decode_batch): three copies and 256 objects
+before the first array. Here the reply is received into one buffer; when
+its elements are all bulk strings of one length and `.npy` header (a
+feature store's vectors), which NumPy checks across the whole buffer at
+once, the arrays' data is copied once from it into one aligned array and
+each array is a row of that. Any other reply is parsed by hiredis (element
+by element in Python without it) and decoded as redis-py's reply would be.
+
+Used on a plain RESP2 connection with nothing buffered (wire.usable); the
+whole reply is always read, so the connection stays in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import redis
+
+from . import npy
+from .commands import _on_mget
+
+hiredis: Any
+try:
+    import hiredis
+except ImportError:  # redis-py's own parser is in Python too
+    hiredis = None
+
+_FIRST_READ = 1 << 16
+# A connection keeps its receive buffer up to this size for its next batch:
+# no array is a view of it, and a fresh one costs its page faults every time.
+_KEPT_BUFFER = 8 << 20
+_BUFFER_ATTR = "_redis_numpy_mget_buffer"
+_CRLF = np.frombuffer(b"\r\n", np.uint8)
+
+
+class _Buffer:
+    """The bytes received so far (`data[:end]`); `pos` is where parsing is."""
+
+    def __init__(self, sock: Any, data: Optional[bytearray]):
+        self.sock = sock
+        self.data = data if data is not None else bytearray(_FIRST_READ)
+        self.end = 0
+        self.pos = 0
+
+    def reserve(self, size: int) -> None:
+        if size > len(self.data):
+            grown = bytearray(size)
+            grown[: self.end] = memoryview(self.data)[: self.end]
+            self.data = grown
+
+    def receive(self) -> None:
+        """One `recv_into` of whatever has arrived (at least one byte)."""
+        if self.end == len(self.data):
+            self.reserve(2 * len(self.data))
+        with memoryview(self.data) as view:
+            n = self.sock.recv_into(view[self.end :])
+        if n == 0:
+            raise redis.exceptions.ConnectionError("Connection closed by server.")
+        self.end += n
+
+    def need(self, end: int) -> None:
+        """Receives until `data[:end]` is in; only called for bytes the reply
+        must still hold."""
+        self.reserve(end)
+        while self.end < end:
+            self.receive()
+
+    def line(self) -> bytes:
+        """The next line, without its CRLF."""
+        while True:
+            found = self.data.find(b"\r\n", self.pos, self.end)
+            if found >= 0:
+                out = bytes(self.data[self.pos : found])
+                self.pos = found + 2
+                return out
+            self.receive()
+
+
+def read_mget(conn: Any, count: int, copy: bool = False) -> list[Optional[np.ndarray[Any, Any]]]:
+    """The arrays of the reply to an `NP.MGET` of `count` keys just sent on
+    `conn` (a RESP2 connection with nothing buffered): None for a missing key.
+    An error reply raises redis-py's exception for it, after the whole reply is
+    read. A malformed reply raises `InvalidResponse` (the caller closes the
+    connection)."""
+    buf = _Buffer(conn._sock, getattr(conn, _BUFFER_ATTR, None))
+    setattr(conn, _BUFFER_ATTR, None)  # taken: kept again only after a whole reply
+    result = _read(conn, buf, count, copy)
+    if len(buf.data) <= _KEPT_BUFFER:
+        setattr(conn, _BUFFER_ATTR, buf.data)
+    return result
+
+
+def _read(conn: Any, buf: _Buffer, count: int, copy: bool) -> list[Optional[np.ndarray[Any, Any]]]:
+    first = buf.line()
+    if first[:1] == b"-":
+        _check_done(buf)
+        raise conn._parser.parse_error(first[1:].decode(errors="replace"))
+    if first != b"*%d" % count:
+        raise redis.exceptions.InvalidResponse(f"unexpected reply to NP.MGET: {first[:40]!r}")
+    if count == 0:
+        _check_done(buf)
+        return []
+    rows = _uniform(buf, count, copy)
+    if rows is not None:
+        return rows
+    payloads, error = _elements(buf, count)
+    _check_done(buf)
+    if error is not None:
+        raise conn._parser.parse_error(error)
+    result: list[Optional[np.ndarray[Any, Any]]] = _on_mget(payloads, np_copy=copy)
+    return result
+
+
+def _elements(buf: _Buffer, count: int) -> tuple[list[Any], Optional[str]]:
+    """The `count` elements from `buf.pos` on: `bytes` or None, and the first
+    error element's text. hiredis parses them when it is installed (a Python
+    loop costs about 1.5 µs an element more); else they are parsed here."""
+    if hiredis is not None:
+        reader = hiredis.Reader()
+        reader.feed(b"*%d\r\n" % count)
+        reader.feed(buf.data, buf.pos, buf.end - buf.pos)
+        buf.pos = buf.end = 0  # what was received is hiredis's now
+        reply = reader.gets()
+        while reply is False:
+            buf.receive()
+            reader.feed(buf.data, 0, buf.end)
+            buf.end = 0
+            reply = reader.gets()
+        if reader.has_data():
+            raise redis.exceptions.InvalidResponse("bytes after the end of NP.MGET's reply")
+        return reply, next((str(e) for e in reply if isinstance(e, hiredis.ReplyError)), None)
+    payloads: list[Any] = []
+    error: Optional[str] = None
+    for _ in range(count):
+        head = buf.line()
+        kind = head[:1]
+        if kind == b"$":
+            size = int(head[1:])
+            if size < 0:
+                payloads.append(None)
+                continue
+            buf.need(buf.pos + size + 2)
+            payloads.append(bytes(buf.data[buf.pos : buf.pos + size]))
+            if buf.data[buf.pos + size : buf.pos + size + 2] != b"\r\n":
+                raise redis.exceptions.InvalidResponse("NP.MGET element not terminated by CRLF")
+            buf.pos += size + 2
+        elif kind == b"-":
+            error = error or head[1:].decode(errors="replace")
+            payloads.append(None)
+        else:
+            raise redis.exceptions.InvalidResponse(f"unexpected element in NP.MGET's reply: {head[:40]!r}")
+    return payloads, error
+
+
+def _check_done(buf: _Buffer) -> None:
+    if buf.pos != buf.end:
+        raise redis.exceptions.InvalidResponse("bytes after the end of NP.MGET's reply")
+
+
+def _uniform(buf: _Buffer, count: int, copy: bool) -> Optional[list[Optional[np.ndarray[Any, Any]]]]:
+    """The arrays, when every element repeats the first one's bulk length and
+    `.npy` header and that header holds a C-order (or 1-d) array with data;
+    else None with `buf.pos` still at the first element (whatever part of the
+    reply was received stays in `buf`)."""
+    start = buf.pos
+    head = buf.line()
+    buf.pos = start
+    if head[:1] != b"$" or int(head[1:]) <= 0:
+        return None
+    size = int(head[1:])
+    frame = len(head) + 2  # "$<size>\r\n"
+    stride = frame + size + 2
+    buf.need(start + stride)  # the first element is in the reply whatever follows
+    payload = memoryview(buf.data)[start + frame : start + frame + size]
+    try:
+        try:
+            npy_head, layout = npy._layout(payload)
+        except ValueError:
+            return None  # decoding element by element raises it
+    finally:
+        payload.release()
+    dtype, shape, order, items, offset = layout
+    if not shape or not items or not dtype.itemsize or (order == "F" and len(shape) > 1):
+        return None
+    total = start + count * stride
+    buf.reserve(total)
+    data = buf.data
+    prefix = bytes(data[start : start + frame + offset])  # "$<size>\r\n" and the .npy header
+    want = np.frombuffer(prefix, np.uint8)
+    checked = 0  # elements known to repeat the first
+    while True:
+        done = (buf.end - start) // stride
+        if done > checked:
+            block = np.frombuffer(data, np.uint8, (done - checked) * stride, start + checked * stride)
+            block = block.reshape(done - checked, stride)
+            if not ((block[:, : len(prefix)] == want).all() and (block[:, -2:] == _CRLF).all()):
+                return None
+            checked = done
+        if checked == count:
+            break
+        # The element being received must start like the first, or the
+        # reply may end before `total`: waiting for it could hang.
+        part = bytes(data[start + checked * stride : min(buf.end, start + checked * stride + len(prefix))])
+        if not prefix.startswith(part):
+            return None
+        buf.receive()
+    buf.pos = total
+    _check_done(buf)
+    npy._last = (npy_head, layout)
+    rows = np.frombuffer(data, np.uint8, count * stride, start).reshape(count, stride)
+    out = np.empty((count,) + shape, dtype)
+    out.reshape(count, -1).view(np.uint8)[...] = rows[:, frame + offset : frame + size]
+    if copy:
+        return [row.copy() for row in out]
+    out.flags.writeable = False
+    return list(out)
