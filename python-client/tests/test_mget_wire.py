@@ -109,6 +109,24 @@ def test_batches_of_one_shape_with_one_odd_element(wire_arrays, r, where, odd):
     assert len(used) == 2
 
 
+def test_batches_of_one_shape_with_missing_keys_anywhere(wire_arrays, r):
+    """Missing keys (nil) alone, in runs, first and last, in a batch of one shape."""
+    arrays, used, _ = wire_arrays
+    rng = np.random.default_rng(10)
+    vectors = rng.standard_normal((30, 64), dtype=np.float32)
+    for i, v in enumerate(vectors):
+        arrays.set(f"v{i}", v)
+    for trial in range(40):
+        keys = [f"v{int(i)}" if rng.random() > 0.3 else "missing" for i in rng.integers(0, 30, size=int(rng.integers(1, 50)))]
+        if trial % 4 == 0:
+            keys[-1] = "missing"
+        got = check(arrays, r, keys)
+        present = [g for g in got if g is not None]
+        if keys[0] != "missing" and present:
+            assert len({id(g.base) for g in present}) == 1, "one buffer for the batch"
+    assert len(used) == 80
+
+
 @pytest.mark.parametrize("shape, dtype", [((300_000,), np.float64), ((700, 500), ">i4"), ((3,), "M8[s]"), ((2, 2), "c16")])
 def test_big_and_odd_elements(wire_arrays, r, shape, dtype):
     """Elements bigger than one socket read, 2-d, byte-swapped, datetime."""

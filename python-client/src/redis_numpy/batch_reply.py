@@ -6,9 +6,9 @@ parser's buffer, copied into 256 `bytes` objects, then joined into one
 buffer for the arrays (npy.decode_batch): three copies and 256 objects
 before the first array. Here the reply is received into one buffer; when
 its elements are all bulk strings of one length and `.npy` header (a
-feature store's vectors), which NumPy checks across the whole buffer at
-once, the arrays' data is copied once from it into one aligned array and
-each array is a row of that. Any other reply is parsed by hiredis (element
+feature store's vectors), or nils between them (missing keys), which
+NumPy checks across the whole buffer at once, the arrays' data is copied
+once from it into one aligned array and each array is a row of that. Any other reply is parsed by hiredis (element
 by element in Python without it) and decoded as redis-py's reply would be.
 
 Used on a plain RESP2 connection with nothing buffered (wire.usable); the
@@ -37,6 +37,7 @@ _FIRST_READ = 1 << 16
 _KEPT_BUFFER = 8 << 20
 _BUFFER_ATTR = "_redis_numpy_mget_buffer"
 _CRLF = np.frombuffer(b"\r\n", np.uint8)
+_NIL = b"$-1\r\n"
 
 
 class _Buffer:
@@ -164,10 +165,10 @@ def _check_done(buf: _Buffer) -> None:
 
 
 def _uniform(buf: _Buffer, count: int, copy: bool) -> Optional[list[Optional[np.ndarray[Any, Any]]]]:
-    """The arrays, when every element repeats the first one's bulk length and
-    `.npy` header and that header holds a C-order (or 1-d) array with data;
-    else None with `buf.pos` still at the first element (whatever part of the
-    reply was received stays in `buf`)."""
+    """The arrays, when every element is a nil or repeats the first one's
+    bulk length and `.npy` header, and that header holds a C-order (or 1-d)
+    array with data; else None with `buf.pos` still at the first element
+    (whatever part of the reply was received stays in `buf`)."""
     start = buf.pos
     head = buf.line()
     buf.pos = start
@@ -188,35 +189,60 @@ def _uniform(buf: _Buffer, count: int, copy: bool) -> Optional[list[Optional[np.
     dtype, shape, order, items, offset = layout
     if not shape or not items or not dtype.itemsize or (order == "F" and len(shape) > 1):
         return None
-    total = start + count * stride
-    buf.reserve(total)
+    buf.reserve(start + count * stride)  # a missing key's nil takes less
     data = buf.data
     prefix = bytes(data[start : start + frame + offset])  # "$<size>\r\n" and the .npy header
     want = np.frombuffer(prefix, np.uint8)
-    checked = 0  # elements known to repeat the first
+    segments: list[tuple[int, int]] = []  # (where, how many) of runs of elements like the first
+    nils: list[int] = []  # the missing keys' positions
+    at, index, checked = start, 0, 0  # the run being read: where, its first element, elements known alike
     while True:
-        done = (buf.end - start) // stride
+        done = min((buf.end - at) // stride, count - index)
         if done > checked:
-            block = np.frombuffer(data, np.uint8, (done - checked) * stride, start + checked * stride)
+            block = np.frombuffer(data, np.uint8, (done - checked) * stride, at + checked * stride)
             block = block.reshape(done - checked, stride)
-            if not ((block[:, : len(prefix)] == want).all() and (block[:, -2:] == _CRLF).all()):
-                return None
-            checked = done
-        if checked == count:
+            alike = (block[:, : len(prefix)] == want).all(axis=1) & (block[:, -2:] == _CRLF).all(axis=1)
+            if not alike.all():
+                checked += int(np.argmin(alike))
+                if data[at + checked * stride : at + checked * stride + 5] != _NIL:
+                    return None
+            else:
+                checked = done
+        if index + checked == count:
+            segments.append((at, checked))
+            at += checked * stride
             break
-        # The element being received must start like the first, or the
-        # reply may end before `total`: waiting for it could hang.
-        part = bytes(data[start + checked * stride : min(buf.end, start + checked * stride + len(prefix))])
-        if not prefix.startswith(part):
+        # The next element must start like the first or be a nil, or the
+        # reply may end before the bytes awaited: waiting for them could hang.
+        element = at + checked * stride
+        part = bytes(data[element : min(buf.end, element + len(prefix))])
+        if len(part) >= 5 and part[:5] == _NIL:
+            segments.append((at, checked))
+            nils.append(index + checked)
+            at, index, checked = element + 5, index + checked + 1, 0
+            if index == count:
+                break
+            continue
+        if not (prefix.startswith(part) or _NIL.startswith(part)):
             return None
         buf.receive()
-    buf.pos = total
+    buf.pos = at
     _check_done(buf)
     npy._last = (npy_head, layout)
-    rows = np.frombuffer(data, np.uint8, count * stride, start).reshape(count, stride)
-    out = np.empty((count,) + shape, dtype)
-    out.reshape(count, -1).view(np.uint8)[...] = rows[:, frame + offset : frame + size]
+    out = np.empty((count - len(nils),) + shape, dtype)
+    flat = out.reshape(len(out), -1).view(np.uint8)
+    filled = 0
+    for where, n in segments:
+        if n:
+            rows = np.frombuffer(data, np.uint8, n * stride, where).reshape(n, stride)
+            flat[filled : filled + n] = rows[:, frame + offset : frame + size]
+            filled += n
     if copy:
-        return [row.copy() for row in out]
-    out.flags.writeable = False
-    return list(out)
+        arrays = [arr.copy() for arr in out]
+    else:
+        out.flags.writeable = False
+        arrays = list(out)
+    result: list[Optional[np.ndarray[Any, Any]]] = list(arrays)
+    for i in nils:
+        result.insert(i, None)
+    return result
