@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from npy_bytes import npy
-from redis_numpy import Numpy, batch_reply
+from redis_numpy import Numpy, batch_reply, wire
 
 
 @pytest.fixture(params=["hiredis", "python"])
@@ -159,13 +159,13 @@ def test_errors_raise_and_leave_the_connection_usable(wire_arrays, r, redis_serv
         )
         user = Numpy(limited)
         user.set("allowed:x", np.arange(3))
-        conn = limited.connection_pool.get_connection()
+        conn = wire.connection(limited.connection_pool)
         limited.connection_pool.release(conn)
         with pytest.raises(redis.exceptions.NoPermissionError):
             user.mget(["allowed:x", "a"])
         assert conn._sock is not None, "the connection stays open"
         assert user.mget(["allowed:x"])[0].tolist() == [0, 1, 2]
-        assert limited.connection_pool.get_connection() is conn, "and in the pool"
+        assert wire.connection(limited.connection_pool) is conn, "and in the pool"
         limited.close()
     finally:
         r.acl_deluser("reader")
