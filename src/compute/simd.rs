@@ -30,12 +30,13 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// The name `INFO numpy` reports (`numpy_simd`).
-    pub fn name(self) -> &'static str {
+    /// The width in bits of the vector registers the kernels use, as `INFO
+    /// numpy` reports it (`numpy_simd_bits`; an integer, as every field there).
+    pub fn bits(self) -> i64 {
         match self {
-            Isa::Baseline => "baseline",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
+            Isa::Baseline => 128,
+            Isa::Avx2 => 256,
+            Isa::Avx512 => 512,
         }
     }
 }

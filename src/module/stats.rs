@@ -99,7 +99,7 @@ fn info(ctx: &InfoContext, _for_crash_report: bool) -> RedisResult<()> {
             .field("commands", get(&STATS.commands))?
             .field("rejected_payloads", get(&STATS.rejected_payloads))?
             .field("max_array_bytes", config::max_array_bytes() as i64)?
-            .field("simd", crate::compute::simd::chosen().name())?
+            .field("simd_bits", crate::compute::simd::chosen().bits())?
             .build_section()?
             .build_info()?;
         Ok(())

@@ -251,24 +251,24 @@ def r_isa(request) -> Iterator[redis.Redis]:
             os.environ["REDIS_NUMPY_DISABLE_CPU_FEATURES"] = saved
     try:
         client = server.client()
-        assert client.info("numpy")["numpy_simd"] == expected_isa(request.param)
+        assert client.info("numpy")["numpy_simd_bits"] == expected_simd_bits(request.param)
         yield client
     finally:
         server.stop()
 
 
-def expected_isa(held_to: str) -> str:
-    """The instruction set a server should report in INFO numpy: the best of
-    this CPU's (from /proc/cpuinfo's flags) that `held_to` leaves."""
+def expected_simd_bits(held_to: str) -> int:
+    """The vector width a server should report in INFO numpy: that of the best
+    instruction set of this CPU's (from /proc/cpuinfo's flags) that `held_to` leaves."""
     with open("/proc/cpuinfo") as f:
         flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
     has_avx2 = {"avx2", "fma"} <= set(flags)
     has_avx512 = has_avx2 and {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= set(flags)
     if has_avx512 and held_to == "dispatched":
-        return "avx512"
+        return 512
     if has_avx2 and held_to != "baseline":
-        return "avx2"
-    return "baseline"
+        return 256
+    return 128
 
 
 def edge_cases(rng: np.random.Generator, n: int) -> Iterator[np.ndarray]:
