@@ -4,8 +4,8 @@
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::commands::values_reply;
-use super::value_type::NP_TYPE;
+use super::commands::{array_at, values_reply};
+use super::write_key::WriteKey;
 use super::{config, guard, stats};
 use crate::array::NpArray;
 use crate::compute::{self, reduce, reshape, ufunc};
@@ -23,8 +23,8 @@ fn change_in_place(
     event: &str,
     change: impl FnOnce(&mut NpArray) -> Result<(), RedisError>,
 ) -> RedisResult {
-    let key = ctx.open_key_writable(key_name);
-    let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
+    let key = WriteKey::open(ctx, key_name);
+    let Some(array) = key.array_mut()? else {
         return Err(RedisError::Str("ERR no such key"));
     };
     guard::checkpoint("before-change");
@@ -90,7 +90,7 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let op = reduce::Op::parse(&op.to_string_lossy())?;
         let options = crate::options::parse_reduce(option_args)?;
         let key = ctx.open_key(key_name);
-        let Some(stored) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
+        let Some(stored) = array_at(&key)? else {
             return Ok(RedisValue::Null);
         };
         let sliced = options
@@ -126,8 +126,8 @@ pub fn np_update(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let op = ufunc::BinOp::parse(&op.to_string_lossy())?;
         let (payload, items) = crate::options::parse_update(rest)?;
         let value = npy::parse(rest[payload].as_slice()).inspect_err(|_| stats::rejected_payload())?;
-        let key = ctx.open_key_writable(key_name);
-        let Some(array) = key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)? else {
+        let key = WriteKey::open(ctx, key_name);
+        let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
         guard::checkpoint("before-change");

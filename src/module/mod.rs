@@ -10,6 +10,7 @@ mod entry;
 mod guard;
 mod stats;
 mod value_type;
+mod write_key;
 
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, AclCategory, Context, RedisString, Status};

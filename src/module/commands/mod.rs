@@ -11,12 +11,11 @@ mod expire;
 mod multi;
 mod read;
 mod reserve;
-mod set_key;
 mod set_options;
 mod stored_run;
 mod write;
 
-use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::key::RedisKey;
 use redis_module::redisvalue::RedisValueKey;
 use std::cell::RefCell;
 use std::ffi::CStr;
@@ -37,12 +36,7 @@ use crate::layout::header_cache;
 use crate::npy;
 
 /// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
-fn array_at(key: &RedisKey) -> Result<Option<&NpArray>, RedisError> {
-    key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
-}
-
-/// [`array_at`] for a key opened for writing.
-fn array_at_mut(key: &RedisKeyWritable) -> Result<Option<&mut NpArray>, RedisError> {
+pub(crate) fn array_at(key: &RedisKey) -> Result<Option<&NpArray>, RedisError> {
     key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
 }
 

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::write::store;
-use super::{array_at, array_at_mut, parse_payload, reply_npy, reply_null};
+use super::{array_at, parse_payload, reply_npy, reply_null};
 use crate::array::NpArray;
+use crate::module::write_key::WriteKey;
 use crate::module::{guard, stats};
 
 /// `NP.MGET key [key ...]`: an array with each key's `.npy` bytes (as
@@ -67,9 +67,9 @@ pub fn np_mset(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             let value = parse_payload(ctx, payload.as_slice())?;
             arrays.push(value);
         }
-        let keys: Vec<_> = writes.iter().map(|(name, _)| ctx.open_key_writable(name)).collect();
+        let keys: Vec<_> = writes.iter().map(|(name, _)| WriteKey::open(ctx, name)).collect();
         for key in &keys {
-            array_at_mut(key)?;
+            key.array_mut()?;
         }
         let arrays = arrays
             .into_iter()
@@ -78,7 +78,7 @@ pub fn np_mset(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         guard::checkpoint("before-change");
         guard::commit(|| {
             for (key, array) in keys.iter().zip(arrays) {
-                store(key, array);
+                key.store(array);
                 guard::checkpoint("after-change");
             }
             ctx.replicate_verbatim();

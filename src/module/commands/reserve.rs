@@ -4,8 +4,8 @@
 
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::array_at_mut;
 use super::write::parse_length;
+use crate::module::write_key::WriteKey;
 use crate::module::{config, guard, stats};
 
 /// Makes the room (O(N) in the array's current size when the buffer moves,
@@ -19,8 +19,8 @@ pub fn np_reserve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let length = parse_length(length)?;
-        let key = ctx.open_key_writable(key_name);
-        let Some(array) = array_at_mut(&key)? else {
+        let key = WriteKey::open(ctx, key_name);
+        let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
         if array.growth_axis().is_none() {

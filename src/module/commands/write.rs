@@ -1,26 +1,16 @@
 //! `NP.SET`, `NP.APPEND`, `NP.TRIM`, `NP.SETSLICE`. Each does all its fallible work first,
 //! then makes its change, replicates and notifies under `guard::commit`.
 
-use redis_module::key::RedisKeyWritable;
 use redis_module::{Context, ContextFlags, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::set_key::SetKey;
 use super::set_options::{self, SetOptions, Ttl};
-use super::{array_at_mut, expire, int, notify, parse_npy, parse_payload, reply_npy, reply_null};
+use super::{expire, int, notify, parse_npy, parse_payload, reply_npy, reply_null};
 use crate::array::NpArray;
-use crate::module::value_type::NP_TYPE;
+use crate::module::write_key::WriteKey;
 use crate::module::{config, guard, stats};
 use crate::slice;
 
 const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
-
-/// Stores a new value, replacing the key's array (a fresh value has no TTL).
-/// Only under `guard::commit`: nothing can refuse it, the key's type was checked.
-pub(super) fn store(key: &RedisKeyWritable, array: NpArray) {
-    stats::added(&array);
-    key.set_value(&NP_TYPE, array)
-        .expect("a key opened for writing that holds an array or nothing takes an array");
-}
 
 /// `NP.SET key npy [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]`, with
 /// SET's semantics and replies.
@@ -42,7 +32,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         };
         let options = set_options::parse(option_args, now_ms, from_master_or_aof)?;
         let value = parse_payload(ctx, payload.as_slice())?;
-        let key = SetKey::open(ctx, key_name);
+        let key = WriteKey::open(ctx, key_name);
         let exists = !key.is_empty();
         // SET checks the old value's type for GET, and NX on an existing key
         // of any type is simply not met.
@@ -180,7 +170,7 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         let maxlen = parse_maxlen(option_args)?;
         let rows = parse_npy(payload.as_slice())?;
-        let key = ctx.open_key_writable(key_name);
+        let key = WriteKey::open(ctx, key_name);
         let finish = |length: u64| -> RedisResult {
             guard::checkpoint("after-change");
             ctx.replicate_verbatim();
@@ -193,7 +183,7 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 None => Ok(array.growth_axis().map_or(0, |axis| array.shape()[axis])),
             }
         };
-        match array_at_mut(&key)? {
+        match key.array_mut()? {
             Some(array) => {
                 let old_nbytes = array.nbytes();
                 config::check_array_bytes(ctx, array.check_append(&rows)?)?;
@@ -217,7 +207,7 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 let length = trimmed(&mut array)?;
                 guard::checkpoint("before-change");
                 guard::commit(|| {
-                    store(&key, array);
+                    key.store(array);
                     finish(length)
                 })
             }
@@ -236,8 +226,8 @@ pub fn np_trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let keep = parse_length(n)?;
-        let key = ctx.open_key_writable(key_name);
-        let Some(array) = array_at_mut(&key)? else {
+        let key = WriteKey::open(ctx, key_name);
+        let Some(array) = key.array_mut()? else {
             return Ok(int(0));
         };
         let Some(axis) = array.growth_axis() else {
@@ -270,8 +260,8 @@ pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         let items = slice::parse(&spec.to_string_lossy())?;
         let value = parse_npy(payload.as_slice())?;
-        let key = ctx.open_key_writable(key_name);
-        let Some(array) = array_at_mut(&key)? else {
+        let key = WriteKey::open(ctx, key_name);
+        let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
         // The selection is checked here too, so that a panic while resolving

@@ -1,4 +1,5 @@
-//! The key `NP.SET` writes, opened through the module API directly.
+//! A key opened for writing, through the module API directly: every command
+//! that changes or creates an array goes through it.
 //!
 //! redis-module's `RedisKeyWritable` can only put a value with
 //! `RM_ModuleTypeSetValue`, which over an existing key deletes it and adds it
@@ -17,19 +18,19 @@ use crate::module::stats;
 use crate::module::value_type::{self, NP_TYPE};
 
 /// A key open for reading and writing, closed on drop.
-pub(super) struct SetKey {
+pub(crate) struct WriteKey {
     key: *mut raw::RedisModuleKey,
 }
 
-impl SetKey {
-    pub(super) fn open(ctx: &Context, name: &RedisString) -> Self {
+impl WriteKey {
+    pub(crate) fn open(ctx: &Context, name: &RedisString) -> Self {
         let mode = (raw::REDISMODULE_READ | raw::REDISMODULE_WRITE) as i32;
         // SAFETY: `ctx` and `name` are this command's live context and argument.
         let key = unsafe { raw::RedisModule_OpenKey.expect("module API")(ctx.ctx, name.inner, mode) };
-        SetKey { key: key.cast() }
+        WriteKey { key: key.cast() }
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         // SAFETY: `self.key` is an open key handle.
         let kind = unsafe { raw::RedisModule_KeyType.expect("module API")(self.key) };
         kind == raw::REDISMODULE_KEYTYPE_EMPTY as i32
@@ -39,7 +40,7 @@ impl SetKey {
     /// The value is Redis's, behind the handle, not part of `self` (as with
     /// redis-module's `RedisKeyWritable::get_value`).
     #[allow(clippy::mut_from_ref)]
-    pub(super) fn array_mut(&self) -> Result<Option<&mut NpArray>, RedisError> {
+    pub(crate) fn array_mut(&self) -> Result<Option<&mut NpArray>, RedisError> {
         if self.is_empty() {
             return Ok(None);
         }
@@ -63,7 +64,7 @@ impl SetKey {
     /// enough for lazy free) the key is set anew, and Redis frees the old
     /// value as it frees deleted ones. Either way the key has no TTL after.
     /// Only under `guard::commit`: the key's type was checked.
-    pub(super) fn store(&self, array: NpArray) {
+    pub(crate) fn store(&self, array: NpArray) {
         stats::added(&array);
         let new = Box::into_raw(Box::new(array)).cast::<c_void>();
         let swap = matches!(self.array_mut(), Ok(Some(old)) if value_type::freed_inline(old));
@@ -103,7 +104,7 @@ impl SetKey {
 
     /// Removes the key's TTL, if it has one (the key holds a value). Asked
     /// first: removing looks the key up again even when there is nothing to remove.
-    pub(super) fn remove_expire(&self) {
+    pub(crate) fn remove_expire(&self) {
         let none = raw::REDISMODULE_NO_EXPIRE.into();
         // SAFETY: `self.key` is an open key handle.
         if unsafe { raw::RedisModule_GetExpire.expect("module API")(self.key) } != none {
@@ -113,7 +114,7 @@ impl SetKey {
     }
 }
 
-impl Drop for SetKey {
+impl Drop for WriteKey {
     fn drop(&mut self) {
         // SAFETY: `self.key` was opened by `open` and is closed once, here.
         unsafe { raw::RedisModule_CloseKey.expect("module API")(self.key) };
