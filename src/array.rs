@@ -25,11 +25,11 @@ pub struct NpArray {
 impl Clone for NpArray {
     /// A deep copy in a fresh allocation, laid out (and aligned) anew, without growth slack.
     fn clone(&self) -> NpArray {
-        NpArray::from_parts(
+        NpArray::from_segments(
             self.dtype().clone(),
             Shape::from_slice(self.shape()),
             self.fortran_order(),
-            self.data(),
+            self.segments(),
         )
         .expect("a copy of a valid array is valid")
     }
@@ -102,6 +102,26 @@ impl NpArray {
         })
     }
 
+    /// [`NpArray::from_parts`] for data in two pieces (a wrapped rolling
+    /// buffer's segments), copied once into the new value.
+    fn from_segments(dtype: Dtype, shape: Shape, fortran_order: bool, (head, tail): (&[u8], &[u8])) -> Result<NpArray> {
+        if tail.is_empty() {
+            return NpArray::from_parts(dtype, shape, fortran_order, head);
+        }
+        let nbytes = head.len() + tail.len();
+        if packed::block_len(&dtype, shape.len(), nbytes).is_some() {
+            return NpArray::from_parts(dtype, shape, fortran_order, &[head, tail].concat());
+        }
+        checked_nbytes(&dtype, &shape, Some(nbytes))?;
+        let fortran_order = shape::saved_fortran_order(&shape, fortran_order);
+        let mut full = Full::with_capacity(dtype, shape, fortran_order, nbytes, nbytes)?;
+        full.push_data(head)?;
+        full.push_data(tail)?;
+        Ok(NpArray {
+            repr: Repr::Full(Box::new(full)),
+        })
+    }
+
     /// Starts a value whose data arrives in pieces (RDB loading). Room for at
     /// most `reserve_limit` bytes is taken up front; beyond that the buffer
     /// grows to [`BUILDER_GROWTH`] times the data received as data arrives
@@ -159,7 +179,10 @@ impl NpArray {
     }
 
     pub fn nbytes(&self) -> u64 {
-        self.data().len() as u64
+        match &self.repr {
+            Repr::Packed(p) => p.data().len() as u64,
+            Repr::Full(f) => f.data_len() as u64,
+        }
     }
 
     /// The whole `.npy`, byte-identical to what `np.save` writes for this
@@ -188,16 +211,21 @@ impl NpArray {
     /// Appends the whole `.npy` to `out`, growing it once: the header (from
     /// the recently written headers), then the data.
     pub fn write_npy(&self, out: &mut Vec<u8>) {
-        let data = self.data();
+        let (head, tail) = self.segments();
         header_cache::with_written(self.dtype(), self.shape(), self.fortran_order(), |header| {
-            reserve_empty(out, header.len() + data.len());
+            reserve_empty(out, header.len() + head.len() + tail.len());
             out.extend_from_slice(header);
-            out.extend_from_slice(data);
+            out.extend_from_slice(head);
+            out.extend_from_slice(tail);
         });
     }
 
     /// The array's data: 64-byte aligned, or 16-byte aligned in the packed
     /// layout (enough for every dtype's typed view).
+    ///
+    /// Panics if the data is in two segments (a wrapped rolling buffer,
+    /// [`NpArray::is_wrapped`]): call [`NpArray::make_contiguous`] first, or
+    /// read [`NpArray::segments`].
     pub fn data(&self) -> &[u8] {
         match &self.repr {
             Repr::Packed(p) => p.data(),
@@ -205,6 +233,7 @@ impl NpArray {
         }
     }
 
+    /// [`NpArray::data`], writable; panics the same way.
     pub fn data_mut(&mut self) -> &mut [u8] {
         match &mut self.repr {
             Repr::Packed(p) => p.data_mut(),
@@ -212,20 +241,74 @@ impl NpArray {
         }
     }
 
-    /// The data's block up to the end of the data, and where the data starts
-    /// in it. What lies before the data (metadata, a kept header, entries a
-    /// rolling buffer dropped) is where a reply may put a header for a moment
-    /// (`slice::HeaderInPlace`), to send header and data as one span.
-    pub(crate) fn block_and_data_start_mut(&mut self) -> (&mut [u8], usize) {
+    /// The data in order, in two pieces: the second is empty unless the
+    /// value is a wrapped rolling buffer.
+    pub fn segments(&self) -> (&[u8], &[u8]) {
+        match &self.repr {
+            Repr::Packed(p) => (p.data(), &[]),
+            Repr::Full(f) => f.segments(),
+        }
+    }
+
+    /// The data bytes `range`, in two pieces as [`NpArray::segments`] holds them.
+    pub fn data_range(&self, range: std::ops::Range<usize>) -> (&[u8], &[u8]) {
+        let (head, tail) = self.segments();
+        if range.end <= head.len() {
+            (&head[range], &[])
+        } else if range.start >= head.len() {
+            (&tail[range.start - head.len()..range.end - head.len()], &[])
+        } else {
+            (&head[range.start..], &tail[..range.end - head.len()])
+        }
+    }
+
+    /// Whether the data is in two segments: a rolling buffer whose appends
+    /// wrapped around to the start of its buffer (see [`crate::layout::full`]).
+    pub fn is_wrapped(&self) -> bool {
+        matches!(&self.repr, Repr::Full(f) if f.is_wrapped())
+    }
+
+    /// Puts a wrapped rolling buffer's data back in one piece, in place, in
+    /// O(buffer) and without allocating; does nothing otherwise. The value
+    /// (dtype, shape, bytes) does not change, only where its bytes lie.
+    pub fn make_contiguous(&mut self) {
+        if let Repr::Full(f) = &mut self.repr {
+            f.make_contiguous();
+        }
+    }
+
+    /// The data's block up to the end of the segment holding the data bytes
+    /// `run`, and where the run lies in it; `None` when the run crosses a
+    /// wrapped buffer's wrap. What lies before the run (metadata, a kept
+    /// header, earlier entries, entries a rolling buffer dropped) is where a
+    /// reply may put a header for a moment (`slice::HeaderInPlace`), to send
+    /// header and run as one span.
+    pub(crate) fn run_in_block_mut(
+        &mut self,
+        run: std::ops::Range<usize>,
+    ) -> Option<(&mut [u8], std::ops::Range<usize>)> {
         match &mut self.repr {
-            Repr::Packed(p) => p.block_and_data_start_mut(),
-            Repr::Full(f) => f.block_and_data_start_mut(),
+            Repr::Packed(p) => {
+                let (block, start) = p.block_and_data_start_mut();
+                Some((block, start + run.start..start + run.end))
+            }
+            Repr::Full(f) => f.run_in_block_mut(run),
         }
     }
 
     /// Whether the value uses the packed layout (for tests and NP.INFO-like introspection).
     pub fn is_packed(&self) -> bool {
         matches!(self.repr, Repr::Packed(_))
+    }
+
+    /// The layout's name, as NP.INFO reports it: `packed`, `full`, or
+    /// `wrapped` (a full-layout rolling buffer whose data is in two segments).
+    pub fn layout_name(&self) -> &'static str {
+        match &self.repr {
+            Repr::Packed(_) => "packed",
+            Repr::Full(f) if f.is_wrapped() => "wrapped",
+            Repr::Full(_) => "full",
+        }
     }
 
     /// The data as a typed slice, when `T` is this array's element type in native order.
@@ -320,44 +403,27 @@ impl NpArray {
     }
 
     /// Appends `rows` along the growth axis in amortised O(appended bytes):
-    /// the buffer grows by at least half its size when it must grow. A packed
-    /// value moves to the full layout first. Everything that can fail happens
-    /// before the value changes.
+    /// the buffer grows by at least half its size when it must grow, and a
+    /// rolling buffer's dead prefix is reused first, wrapping around (see
+    /// [`crate::layout::full`]). A packed value moves to the full layout
+    /// first. Everything that can fail happens before the value changes.
     pub fn append(&mut self, rows: &ParsedNpy) -> Result<()> {
         let shape = self.appended_shape(rows)?;
-        let total = self.data().len() + rows.data.len();
+        let total = self.nbytes() as usize + rows.data.len();
         let header_changes = |f: &Full| {
             f.keeps_header() && crate::npy::write_header(&f.dtype, &shape, f.fortran_order).len() != f.header_len()
         };
         match &mut self.repr {
-            Repr::Full(f) if !header_changes(f) => {
-                if total > f.data_capacity() {
-                    // A rolling buffer's dead prefix is reused before growing
-                    // (a reallocation would copy it too). After a compaction
-                    // at least half the data must fit again, so the next one
-                    // comes only after that much is appended: O(1) amortised.
-                    let compacted = f.front() > 0;
-                    f.compact();
-                    let room = f.data_capacity().saturating_sub(total);
-                    if total > f.data_capacity() || (compacted && room < total / 2) {
-                        let wanted = if compacted { total + total / 2 } else { total };
-                        let grown = wanted.max(f.data_capacity() + f.data_capacity() / 2);
-                        f.reserve_data(grown)
-                            .map_err(|_| NpyError::append(format!("cannot allocate {grown} bytes")))?;
-                    }
-                }
-                f.push_data(rows.data).expect("within the capacity just reserved");
-                let order = f.fortran_order;
-                let relabelled = f.relabel(&shape, order);
-                debug_assert!(relabelled, "checked above");
-            }
+            Repr::Full(f) if !header_changes(f) => f.append(rows.data, &shape)?,
             _ => {
                 // Packed, or a header that changes length: a new full value.
                 let (dtype, order) = (self.dtype().clone(), self.fortran_order());
-                let reserve = total.max(self.data().len() * 3 / 2);
+                let reserve = total.max(self.nbytes() as usize * 3 / 2);
                 let mut full = Full::with_capacity(dtype, shape, order, total, reserve)?;
-                full.push_data(self.data())?;
-                full.push_data(rows.data)?;
+                let (head, tail) = self.segments();
+                for piece in [head, tail, rows.data] {
+                    full.push_data(piece)?;
+                }
                 self.repr = Repr::Full(Box::new(full));
             }
         }
@@ -386,12 +452,7 @@ impl NpArray {
         let bytes =
             usize::try_from(wanted).map_err(|_| NpyError::invalid(format!("{wanted} bytes do not fit in memory")))?;
         match &mut self.repr {
-            Repr::Full(f) => {
-                if bytes > f.data_capacity() {
-                    f.compact();
-                    f.reserve_data(bytes)?;
-                }
-            }
+            Repr::Full(f) => f.reserve(bytes)?,
             Repr::Packed(p) if bytes > p.data().len() => {
                 let (dtype, current, order) = (
                     self.dtype().clone(),
@@ -410,7 +471,8 @@ impl NpArray {
     /// Keeps only the last `keep` entries along the growth axis (all of them
     /// if there are fewer) and returns the new length of that axis. In the
     /// full layout the dropped entries become dead bytes at the front of the
-    /// buffer, so this is O(1) amortised (see [`crate::layout::full`]).
+    /// buffer, reused by later appends, so this is O(1) (see
+    /// [`crate::layout::full`]).
     pub fn trim(&mut self, keep: u64) -> Result<u64> {
         let axis = self
             .growth_axis()
@@ -429,12 +491,9 @@ impl NpArray {
         };
         if !in_place {
             // Packed (small), or a kept header that changes length: a new value.
-            *self = NpArray::from_parts(
-                self.dtype().clone(),
-                shape.clone(),
-                self.fortran_order(),
-                &self.data()[dropped..],
-            )?;
+            let nbytes = self.nbytes() as usize;
+            let kept = self.data_range(dropped..nbytes);
+            *self = NpArray::from_segments(self.dtype().clone(), shape.clone(), self.fortran_order(), kept)?;
         }
         // A Fortran array trimmed to one column is C-contiguous too: flag it as np.save would.
         if shape::saved_fortran_order(&shape, self.fortran_order()) != self.fortran_order() {
@@ -450,7 +509,7 @@ impl NpArray {
         let slab = self.slab_bytes();
         let axis = match self.growth_axis() {
             Some(axis) if self.nbytes() > max_bytes && slab > 0 => axis,
-            _ => return vec![(Shape::from_slice(self.shape()), 0..self.data().len())],
+            _ => return vec![(Shape::from_slice(self.shape()), 0..self.nbytes() as usize)],
         };
         // A Fortran array's first piece must stay Fortran-ordered as np.save
         // writes it (at least two dimensions longer than 1), or NP.SET would
@@ -487,7 +546,7 @@ impl NpArray {
             Repr::Full(f) => f.relabel(&shape, fortran_order),
         };
         if !in_place {
-            *self = NpArray::from_parts(self.dtype().clone(), shape, fortran_order, self.data())?;
+            *self = NpArray::from_segments(self.dtype().clone(), shape, fortran_order, self.segments())?;
         }
         Ok(())
     }
@@ -773,45 +832,209 @@ mod tests {
         assert!(!a.is_packed(), "appending moves a packed value to the full layout");
     }
 
+    /// The data as one vector, whichever segments hold it.
+    fn joined(a: &NpArray) -> Vec<u8> {
+        let (head, tail) = a.segments();
+        [head, tail].concat()
+    }
+
     #[test]
-    fn a_rolling_buffer_matches_the_tail_and_moves_each_byte_o1_times() {
+    fn a_rolling_buffer_matches_the_tail_and_wraps_instead_of_moving() {
         // 10-byte rows: the dead prefix is rarely a multiple of 64 bytes.
         let row = |i: u64| test_array("<i2", &[1, 5], false, &[i as u8; 10]);
         let mut a = row(0);
         let mut expected: Vec<u8> = vec![0; 10];
-        let (mut compactions, mut last_front) = (0, 0);
+        let (mut wraps, mut was_wrapped, mut moves) = (0, false, 0);
+        // Where the byte at `at` of the data lies.
+        let address = |a: &NpArray, at: usize| {
+            let (first, second) = a.data_range(at..at + 1);
+            if first.is_empty() {
+                second.as_ptr() as usize
+            } else {
+                first.as_ptr() as usize
+            }
+        };
         for i in 1..5000u64 {
+            let keep = 300 + i % 7;
+            // The newest row, which stays (as the second newest).
+            let before = (address(&a, a.nbytes() as usize - 10), a.memory_usage(|_, n| n));
             a.append(&parsed(&row(i).npy_bytes())).unwrap();
             expected.extend_from_slice(&[i as u8; 10]);
-            let keep = 300 + i % 7;
             assert_eq!(a.trim(keep).unwrap(), keep.min(i + 1));
             let live = expected.len().min(keep as usize * 10);
             expected.drain(..expected.len() - live);
-            assert_eq!(a.data(), &expected[..], "{i}");
+            assert_eq!(joined(&a), expected, "{i}");
             assert_eq!(a.shape(), &[keep.min(i + 1), 5]);
-            let fresh = test_array("<i2", a.shape(), false, a.data());
+            let fresh = test_array("<i2", a.shape(), false, &expected);
             assert_eq!(a.npy_bytes(), fresh.npy_bytes(), "{i}");
-            assert!(matches!(a.npy_bytes(), Cow::Borrowed(_)), "one borrowed slice");
-            assert_eq!(a.data().as_ptr() as usize % 2, 0, "aligned to the element size");
-            let Repr::Full(f) = &a.repr else {
-                panic!("a rolling buffer is full")
-            };
-            if f.front() < last_front {
-                compactions += 1;
-            }
-            last_front = f.front();
-            assert!(
-                f.front() <= a.data().len(),
-                "the dead prefix never outgrows the live data"
-            );
+            let (head, tail) = a.segments();
+            assert_eq!(head.as_ptr() as usize % 2, 0, "aligned to the element size");
+            assert_eq!(tail.as_ptr() as usize % ARRAY_ALIGN, 0);
+            assert!(!a.is_packed(), "a rolling buffer is full");
+            let after = (address(&a, a.nbytes() as usize - 20), a.memory_usage(|_, n| n));
+            moves += usize::from(i > 1000 && before != after);
+            wraps += usize::from(a.is_wrapped() && !was_wrapped);
+            was_wrapped = a.is_wrapped();
+            assert_eq!(a.layout_name(), if was_wrapped { "wrapped" } else { "full" });
         }
-        // ~3000-byte buffer, 10 bytes a step: a compaction every ~150 steps.
-        assert!(compactions < 5000 / 100, "{compactions} compactions");
+        // ~3000-byte buffer, 10 bytes a step: a wrap every ~150 steps, and
+        // once the capacity has settled the kept rows never move.
+        assert!(wraps > 5000 / 300, "{wraps} wraps");
+        assert_eq!(moves, 0, "kept rows moved in the steady state");
         assert_eq!(a.trim(0).unwrap(), 0);
         assert_eq!(a.shape(), &[0, 5]);
+        assert!(!a.is_wrapped(), "an empty buffer is contiguous");
         assert!(a.trim(3).is_ok());
         let mut s = test_array("<f8", &[], false, &[0; 8]);
         assert!(s.trim(0).unwrap_err().to_string().contains("0-d"));
+    }
+
+    /// A `|u1` (n, 4) array with room for `capacity` rows, `rows` rows of
+    /// which are dropped again: appending then wraps around.
+    fn ring(capacity: u64, dropped: u64, live: u64) -> NpArray {
+        let rows: Vec<u8> = (0..(dropped + live) * 4).map(|i| i as u8).collect();
+        let mut a = test_array("|u1", &[0, 4], false, &[]);
+        a.reserve(capacity).unwrap();
+        a.append(&parsed(
+            &test_array("|u1", &[dropped + live, 4], false, &rows).npy_bytes(),
+        ))
+        .unwrap();
+        a.trim(live).unwrap();
+        a
+    }
+
+    fn append_rows(a: &mut NpArray, first: u8, n: u64) -> Vec<u8> {
+        let bytes: Vec<u8> = (0..n as usize * 4).map(|i| first.wrapping_add(i as u8)).collect();
+        a.append(&parsed(&test_array("|u1", &[n, 4], false, &bytes).npy_bytes()))
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn appends_wrap_into_the_dead_prefix_and_trims_unwrap() {
+        // 1100 rows of room (4400 bytes, past the packed layout), 1000 of them dropped, 100 live.
+        let mut a = ring(1100, 1000, 100);
+        let mut expected = joined(&a);
+        let block = match &a.repr {
+            Repr::Full(f) => f.block(),
+            Repr::Packed(_) => unreachable!(),
+        };
+        // 150 rows do not fit after the data: they go to the start of the buffer.
+        expected.extend(append_rows(&mut a, 7, 150));
+        assert!(a.is_wrapped());
+        assert_eq!(a.layout_name(), "wrapped");
+        assert_eq!((a.shape(), a.nbytes()), (&[250u64, 4][..], 1000));
+        assert_eq!(joined(&a), expected);
+        assert_eq!(a.segments().1.len(), 150 * 4);
+        assert_eq!(a.segments().1.as_ptr() as usize % ARRAY_ALIGN, 0);
+        assert!(matches!(a.npy_bytes(), Cow::Owned(_)), "no header while wrapped");
+        assert_eq!(
+            a.npy_bytes(),
+            test_array("|u1", &[250, 4], false, &expected).npy_bytes()
+        );
+        // More appends fill the gap; trims advance through the head, then into the tail.
+        expected.extend(append_rows(&mut a, 99, 50));
+        assert_eq!(a.trim(120).unwrap(), 120);
+        expected.drain(..expected.len() - 480);
+        assert!(!a.is_wrapped(), "the head was dropped: contiguous again");
+        assert_eq!(joined(&a), expected);
+        assert_eq!(a.data(), &expected[..]);
+        match &a.repr {
+            Repr::Full(f) => assert_eq!(f.block(), block, "never reallocated"),
+            Repr::Packed(_) => unreachable!(),
+        }
+        // A clone, a reserve and the RDB strings see the same bytes.
+        let mut b = ring(1100, 1000, 100);
+        expected = joined(&b);
+        expected.extend(append_rows(&mut b, 1, 300));
+        assert!(b.is_wrapped());
+        assert_eq!(b.clone().npy_bytes(), b.npy_bytes());
+        assert!(!b.clone().is_wrapped());
+        let strings: Vec<u8> = crate::rdb::data_strings(&b).flat_map(|s| s.to_vec()).collect();
+        assert_eq!(strings, expected);
+        b.reserve(2000).unwrap();
+        assert!(
+            !b.is_wrapped(),
+            "reserving past the ring copies it into a bigger buffer"
+        );
+        assert_eq!(b.data(), &expected[..]);
+    }
+
+    #[test]
+    fn a_full_ring_grows_into_a_contiguous_buffer() {
+        let mut a = ring(1100, 1000, 100);
+        let mut expected = joined(&a);
+        expected.extend(append_rows(&mut a, 3, 900));
+        assert!(a.is_wrapped());
+        // 1000 live rows in 1100 rows of room: 200 more do not fit anywhere.
+        expected.extend(append_rows(&mut a, 5, 200));
+        assert!(!a.is_wrapped());
+        assert_eq!(a.data(), &expected[..]);
+        assert_eq!(
+            a.npy_bytes(),
+            test_array("|u1", &[1200, 4], false, &expected).npy_bytes()
+        );
+        let Repr::Full(f) = &a.repr else { unreachable!() };
+        assert!(f.data_capacity() >= 1100 * 4 * 3 / 2, "grown by at least half");
+    }
+
+    #[test]
+    fn make_contiguous_moves_the_tail_or_rotates_in_place() {
+        for (capacity, dropped, appended) in [(1100, 1000, 150), (1100, 1000, 900)] {
+            let mut a = ring(capacity, dropped, 100);
+            let mut expected = joined(&a);
+            expected.extend(append_rows(&mut a, 11, appended));
+            assert!(a.is_wrapped());
+            let before = a.memory_usage(|_, n| n);
+            let Repr::Full(f) = &a.repr else { unreachable!() };
+            let block = f.block();
+            a.make_contiguous();
+            assert!(!a.is_wrapped());
+            assert_eq!(a.data(), &expected[..], "{appended}");
+            assert_eq!(a.data().as_ptr() as usize % 4, 0);
+            let Repr::Full(f) = &a.repr else { unreachable!() };
+            assert_eq!(
+                (f.block(), a.memory_usage(|_, n| n)),
+                (block, before),
+                "nothing allocated"
+            );
+            assert_eq!(
+                a.npy_bytes(),
+                test_array("|u1", a.shape(), false, &expected).npy_bytes()
+            );
+            // Appending after it works as on any contiguous buffer.
+            expected.extend(append_rows(&mut a, 1, 3));
+            assert_eq!(joined(&a), expected);
+        }
+    }
+
+    #[test]
+    fn a_wrapped_buffer_refuses_to_be_read_as_one_slice() {
+        let mut a = ring(1100, 1000, 100);
+        append_rows(&mut a, 0, 150);
+        assert!(a.is_wrapped());
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.data().len()));
+        assert!(
+            read.is_err(),
+            "data() of a wrapped buffer panics rather than return wrong bytes"
+        );
+    }
+
+    #[test]
+    fn runs_map_to_one_segment_or_none() {
+        let mut a = ring(1100, 1000, 100);
+        append_rows(&mut a, 0, 150);
+        // Head: rows 0..100 (bytes 0..400), tail: rows 100..250.
+        let expected = joined(&a);
+        for (run, inside) in [(0..400, true), (400..1000, true), (396..404, false), (800..1000, true)] {
+            let (x, y) = a.data_range(run.clone());
+            assert_eq!([x, y].concat(), &expected[run.clone()]);
+            let found = a.run_in_block_mut(run.clone()).map(|(block, r)| block[r].to_vec());
+            match found {
+                Some(bytes) => assert!(inside && bytes == expected[run]),
+                None => assert!(!inside),
+            }
+        }
     }
 
     #[test]

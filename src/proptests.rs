@@ -9,6 +9,9 @@
 //! - `rdb::encode_meta` + `rdb::decode` is the identity;
 //! - `Dtype::from_descr_text(d.descr()) == d`;
 //! - `pieces` + `append` (the AOF rewrite) rebuilds the array;
+//! - random append / trim / MAXLEN / reserve sequences on a rolling buffer
+//!   keep the contents, shape and `.npy` bytes of a plain `Vec` model, wrapped
+//!   or not, and a buffer in its steady state moves no byte but the appended ones;
 //! - `pyliteral::parse` and `npy::parse` never panic on arbitrary input or on
 //!   mutations of valid payloads, and whatever they accept is canonical.
 //!
@@ -567,6 +570,219 @@ proptest! {
         if let Ok(b) = rdb::decode(encver, &meta, data) {
             let again = rdb::decode(rdb::ENCODING_VERSION, &rdb::encode_meta(&b), b.data()).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert!(again.npy_bytes() == b.npy_bytes());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rolling buffers against a plain Vec model
+// ---------------------------------------------------------------------------
+
+/// One step of a rolling-buffer workload.
+#[derive(Debug, Clone)]
+enum RingOp {
+    Append { entries: u64, maxlen: Option<u64> },
+    Trim(u64),
+    Reserve(u64),
+    MakeContiguous,
+}
+
+fn ring_op() -> impl Strategy<Value = RingOp> {
+    prop_oneof![
+        6 => (0u64..6, prop::option::of(0u64..40)).prop_map(|(entries, maxlen)| RingOp::Append { entries, maxlen }),
+        2 => (0u64..40).prop_map(RingOp::Trim),
+        1 => (0u64..80).prop_map(RingOp::Reserve),
+        1 => Just(RingOp::MakeContiguous),
+    ]
+}
+
+/// A rolling buffer of `typestr` entries of `width` elements each, growing
+/// along axis 0 in C order and along the last axis in Fortran order, and
+/// the bytes it should hold.
+struct RingCase {
+    typestr: &'static str,
+    width: u64,
+    fortran: bool,
+    model: Vec<u8>,
+    next: u64,
+}
+
+impl RingCase {
+    fn slab(&self) -> usize {
+        (self.width * Dtype::from_typestr(self.typestr).unwrap().itemsize()) as usize
+    }
+
+    fn shape(&self, entries: u64) -> Vec<u64> {
+        if self.fortran {
+            vec![self.width, entries]
+        } else {
+            vec![entries, self.width]
+        }
+    }
+
+    fn entries(&self) -> u64 {
+        (self.model.len() / self.slab()) as u64
+    }
+
+    /// `.npy` bytes of `entries` new entries, whose bytes the model also gets.
+    fn payload(&mut self, entries: u64) -> Vec<u8> {
+        let data = data_from(self.next, entries * self.slab() as u64);
+        self.next += 1;
+        self.model.extend_from_slice(&data);
+        self.array_of(&self.shape(entries), &data).npy_bytes().to_vec()
+    }
+
+    fn array_of(&self, shape: &[u64], data: &[u8]) -> NpArray {
+        let dtype = Dtype::from_typestr(self.typestr).unwrap();
+        NpArray::from_parts(dtype, Shape::from_slice(shape), self.fortran, data).unwrap()
+    }
+
+    fn keep(&mut self, n: u64) {
+        let drop = self.model.len().saturating_sub(n as usize * self.slab());
+        self.model.drain(..drop);
+    }
+
+    /// Everything a reader can see of `a` matches the model.
+    fn check(&self, a: &NpArray) -> std::result::Result<(), TestCaseError> {
+        let (head, tail) = a.segments();
+        prop_assert_eq!(a.is_wrapped(), !tail.is_empty());
+        prop_assert!([head, tail].concat() == self.model);
+        prop_assert_eq!(a.shape(), &self.shape(self.entries())[..]);
+        prop_assert_eq!(a.nbytes() as usize, self.model.len());
+        let expected = self.array_of(a.shape(), &self.model);
+        prop_assert!(a.npy_bytes() == expected.npy_bytes());
+        prop_assert!(a.clone().npy_bytes() == expected.npy_bytes());
+        if !a.is_wrapped() {
+            prop_assert!(a.data() == &self.model[..]);
+        }
+        // Aligned for typed views (power-of-two element sizes), the tail to 64 bytes.
+        let itemsize = a.itemsize() as usize;
+        if itemsize.is_power_of_two() {
+            prop_assert_eq!(head.as_ptr() as usize % itemsize.min(16), 0);
+        }
+        if !tail.is_empty() {
+            prop_assert_eq!(tail.as_ptr() as usize % npy::ARRAY_ALIGN, 0);
+        }
+        let strings: Vec<u8> = rdb::data_strings(a).flat_map(|s| s.to_vec()).collect();
+        prop_assert!(strings == self.model);
+        for (_, range) in a.pieces(97) {
+            let (first, second) = a.data_range(range.clone());
+            prop_assert!([first, second].concat() == self.model[range]);
+        }
+        Ok(())
+    }
+}
+
+fn ring_dtype() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["|u1", "<i2", ">i4", "<f8", "|S3", "<c16"])
+}
+
+/// Where each entry of `a` starts in memory.
+fn entry_addresses(a: &NpArray, slab: usize) -> Vec<usize> {
+    (0..a.nbytes() as usize / slab)
+        .map(|i| {
+            let (first, second) = a.data_range(i * slab..i * slab + 1);
+            if first.is_empty() {
+                second.as_ptr() as usize
+            } else {
+                first.as_ptr() as usize
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn rolling_buffers_match_a_vec_model(
+        typestr in ring_dtype(),
+        width in 1u64..24,
+        fortran in any::<bool>(),
+        start in 0u64..5,
+        ops in prop::collection::vec(ring_op(), 1..120),
+    ) {
+        // A Fortran array trimmed below two entries is C-ordered from then
+        // on (as np.save writes it), so Fortran cases keep at least two.
+        let fortran = fortran && width > 1;
+        let least = if fortran { 2 } else { 0 };
+        let mut case = RingCase { typestr, width, fortran, model: Vec::new(), next: 1 };
+        let first = case.payload(start.max(least));
+        let mut a = NpArray::from_npy(&first).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for op in ops {
+            match op {
+                RingOp::Append { entries, maxlen } => {
+                    let payload = case.payload(entries);
+                    let rows = npy::parse(&payload).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    a.append(&rows).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    if let Some(n) = maxlen {
+                        let n = n.max(least);
+                        prop_assert_eq!(a.trim(n).map_err(|e| TestCaseError::fail(e.to_string()))?, n.min(case.entries()));
+                        case.keep(n);
+                    }
+                }
+                RingOp::Trim(n) => {
+                    let n = n.max(least);
+                    a.trim(n).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    case.keep(n);
+                }
+                RingOp::Reserve(n) => {
+                    a.reserve(n).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                }
+                RingOp::MakeContiguous => {
+                    let usage = a.memory_usage(|_, n| n);
+                    a.make_contiguous();
+                    prop_assert!(!a.is_wrapped());
+                    prop_assert_eq!(a.memory_usage(|_, n| n), usage, "nothing allocated");
+                }
+            }
+            case.check(&a)?;
+        }
+    }
+
+    /// `NP.APPEND … MAXLEN n` over and over: once the buffer has settled,
+    /// each append writes its own bytes only. No kept entry moves, the
+    /// buffer is never reallocated, and the data wraps around.
+    #[test]
+    fn a_steady_rolling_buffer_moves_no_kept_byte(
+        typestr in ring_dtype(),
+        width in 1u64..24,
+        fortran in any::<bool>(),
+        maxlen in 2u64..60,
+        step in 1u64..4,
+    ) {
+        let fortran = fortran && width > 1;
+        let step = step.min(maxlen);
+        let mut case = RingCase { typestr, width, fortran, model: Vec::new(), next: 1 };
+        let first = case.payload(step.max(2));
+        let mut a = NpArray::from_npy(&first).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // Settling: the capacity grows while the buffer fills, and once more
+        // at most when its end is first reached.
+        let settle = 10 * (maxlen / step + 2);
+        let (mut round, mut wraps, mut was_wrapped) = (0, 0, false);
+        while round < 2 * settle || wraps < 2 {
+            prop_assert!(round < 100_000, "{} wraps in {} rounds", wraps, round);
+            let before = (entry_addresses(&a, case.slab()), a.memory_usage(|_, n| n));
+            let payload = case.payload(step);
+            a.append(&npy::parse(&payload).map_err(|e| TestCaseError::fail(e.to_string()))?)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            a.trim(maxlen).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            case.keep(maxlen);
+            round += 1;
+            if round <= settle {
+                continue;
+            }
+            case.check(&a)?;
+            let after = entry_addresses(&a, case.slab());
+            prop_assert_eq!(a.memory_usage(|_, n| n), before.1, "reallocated in round {}", round);
+            // The entries kept are the last of those before, at the same addresses.
+            let kept = after.len() - step as usize;
+            prop_assert_eq!(&after[..kept], &before.0[before.0.len() - kept..], "moved in round {}", round);
+            // Appended at the start of the buffer (even when the trim then
+            // dropped the whole head): the data's start moved back.
+            let wrapped = a.is_wrapped() || after.first() < before.0.first();
+            wraps += usize::from(wrapped && !was_wrapped);
+            was_wrapped = wrapped;
         }
     }
 }

@@ -11,6 +11,8 @@
 //!
 //! The `.npy` header is not stored: it is synthesized again on load.
 
+use std::borrow::Cow;
+
 use crate::array::NpArray;
 use crate::dtype::Dtype;
 use crate::error::{NpyError, Result};
@@ -39,9 +41,19 @@ pub fn encode_meta(array: &NpArray) -> Vec<u8> {
     out
 }
 
-/// The data strings `rdb_save` writes after the meta.
-pub fn data_strings(array: &NpArray) -> std::slice::Chunks<'_, u8> {
-    array.data().chunks(DATA_CHUNK_BYTES)
+/// The data strings `rdb_save` writes after the meta: the data in pieces of
+/// [`DATA_CHUNK_BYTES`], borrowed from the value. A wrapped rolling buffer
+/// saves exactly as its contiguous form: the one piece that crosses its wrap
+/// is copied into a buffer of its own (never the whole array: saving runs in
+/// a fork child, where every page written is copied).
+pub fn data_strings(array: &NpArray) -> impl Iterator<Item = Cow<'_, [u8]>> {
+    let nbytes = array.nbytes() as usize;
+    (0..nbytes).step_by(DATA_CHUNK_BYTES).map(move |start| {
+        match array.data_range(start..nbytes.min(start + DATA_CHUNK_BYTES)) {
+            (piece, []) => Cow::Borrowed(piece),
+            (first, second) => Cow::Owned([first, second].concat()),
+        }
+    })
 }
 
 fn stored(e: NpyError) -> NpyError {
@@ -185,14 +197,14 @@ mod tests {
         let n = 2 * DATA_CHUNK_BYTES + 8;
         let data: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
         let a = test_array("|u1", &[n as u64], false, &data);
-        let strings: Vec<&[u8]> = data_strings(&a).collect();
+        let strings: Vec<Cow<[u8]>> = data_strings(&a).collect();
         assert_eq!(
             strings.iter().map(|s| s.len()).collect::<Vec<_>>(),
             [DATA_CHUNK_BYTES, DATA_CHUNK_BYTES, 8]
         );
         let meta = encode_meta(&a);
         let mut it = strings.iter();
-        let b = decode_with(2, &meta, || Ok(*it.next().unwrap())).unwrap();
+        let b = decode_with(2, &meta, || Ok(it.next().unwrap().clone())).unwrap();
         assert_eq!(a.npy_bytes(), b.npy_bytes());
         // A string cut at another place is refused, as is a missing one.
         let mut wrong = [&data[..DATA_CHUNK_BYTES - 1], &data[DATA_CHUNK_BYTES - 1..]].into_iter();

@@ -71,6 +71,13 @@ impl AlignedBuf {
         Ok(())
     }
 
+    /// Appends a copy of the contents' bytes `range`, within the capacity.
+    pub fn extend_from_within(&mut self, range: std::ops::Range<usize>) {
+        assert!(self.len() + range.len() <= self.capacity(), "within the capacity");
+        let offset = self.offset;
+        self.bytes.extend_from_within(offset + range.start..offset + range.end);
+    }
+
     /// Grows the contents to `len` bytes, new bytes zero.
     pub fn resize_zeroed(&mut self, len: usize) -> Result<()> {
         self.reserve_total(len)?;

@@ -4,7 +4,7 @@
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::commands::{array_at, values_reply};
+use super::commands::{open_read, values_reply};
 use super::write_key::WriteKey;
 use super::{config, guard, stats};
 use crate::array::NpArray;
@@ -27,6 +27,7 @@ fn change_in_place(
     let Some(array) = key.array_mut()? else {
         return Err(RedisError::Str("ERR no such key"));
     };
+    array.make_contiguous();
     guard::checkpoint("before-change");
     commit_change(ctx, key_name, event, || change(&mut *array))?;
     Ok(shape_reply(array))
@@ -89,8 +90,8 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         let op = reduce::Op::parse(&op.to_string_lossy())?;
         let options = crate::options::parse_reduce(option_args)?;
-        let key = ctx.open_key(key_name);
-        let Some(stored) = array_at(&key)? else {
+        let key = open_read(ctx, key_name);
+        let Some(stored) = key.contiguous_array()? else {
             return Ok(RedisValue::Null);
         };
         let sliced = options
@@ -130,6 +131,7 @@ pub fn np_update(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
+        array.make_contiguous();
         guard::checkpoint("before-change");
         commit_change(ctx, key_name, "np.update", || {
             ufunc::update(array, &items, op, &value).map_err(Into::into)

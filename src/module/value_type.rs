@@ -112,7 +112,7 @@ unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) 
         let array = unsafe { array(value) };
         raw::save_slice(rdb, &rdb::encode_meta(array));
         for string in rdb::data_strings(array) {
-            raw::save_slice(rdb, string);
+            raw::save_slice(rdb, &string);
         }
     });
 }
@@ -142,7 +142,10 @@ unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::Re
         }
         for (i, (shape, range)) in pieces.into_iter().enumerate() {
             let mut npy = npy::write_header(array.dtype(), &shape, array.fortran_order());
-            npy.extend_from_slice(&array.data()[range]);
+            let (first, second) = array.data_range(range);
+            npy.reserve_exact(first.len() + second.len());
+            npy.extend_from_slice(first);
+            npy.extend_from_slice(second);
             emit(if i == 0 { c"NP.SET" } else { c"NP.APPEND" }, &npy);
         }
     });

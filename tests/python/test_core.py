@@ -112,7 +112,7 @@ def test_resp2_info_is_a_flat_array(redis_server):
     r2 = redis_server.client(protocol=2)
     r2.execute_command("NP.SET", "f", npy(np.zeros(3)))
     info = r2.execute_command("NP.INFO", "f")
-    assert isinstance(info, list) and len(info) == 18
+    assert isinstance(info, list) and len(info) == 20
     assert info[0::2] == sorted(info[0::2]), "fields come in a stable, sorted order"
     assert dict(zip(info[0::2], info[1::2]))[b"dtype"] == b"float64"
 

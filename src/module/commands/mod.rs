@@ -27,6 +27,7 @@ pub use multi::{np_mget, np_mset};
 pub(crate) use read::values_reply;
 pub use read::{np_dtype, np_get, np_info, np_shape, np_size};
 pub use reserve::np_reserve;
+pub(crate) use stored_run::open as open_read;
 pub use write::{np_append, np_set, np_setslice, np_trim};
 
 use super::value_type::NP_TYPE;

@@ -118,6 +118,14 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
                 return Ok(RedisValue::NoReply);
             }
         }
+        // What is left reads the data as one slice (a whole plain read is
+        // gathered from a wrapped rolling buffer's two segments instead).
+        let plain = options.slice.is_none() && options.cast.is_none() && !options.values;
+        let stored = if plain {
+            stored
+        } else {
+            key.contiguous_array()?.expect("the key held an array just above")
+        };
         let sliced = match options.slice.as_deref() {
             Some(items) => {
                 // An index list can repeat rows: the same cap as for stored arrays.
@@ -195,6 +203,7 @@ pub fn np_info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             ("itemsize", int(array.itemsize())),
             ("nbytes", int(array.nbytes())),
             ("fortran_order", RedisValue::Bool(array.fortran_order())),
+            ("layout", RedisValue::BulkString(array.layout_name().to_owned())),
             ("memory", int(value_type::memory_usage(array) as u64)),
         ])
     })

@@ -1,6 +1,8 @@
 //! `NP.GET key SLICE spec` when the slice is one run of the stored bytes
 //! (rows `a:b`, the last frames of a rolling buffer): the reply is sent from
-//! the stored buffer, copied once, as `GETRANGE` does.
+//! the stored buffer, copied once, as `GETRANGE` does. The run is in the
+//! array's data order; in a wrapped rolling buffer it may lie in either
+//! segment, or across the wrap (then it is gathered).
 //!
 //! A bulk string reply must be one contiguous buffer, and the `.npy` header
 //! has to come first. When at least a header's length of the value's own
@@ -23,20 +25,21 @@
 use std::ffi::c_void;
 
 use redis_module::key::RedisKey;
-use redis_module::{raw, Context, RedisString};
+use redis_module::{raw, Context, RedisError, RedisString};
 
 use crate::array::NpArray;
 use crate::npy;
 use crate::slice::{HeaderInPlace, StoredRun};
 
 /// A key opened for reading, as `ctx.open_key` opens it, and its raw handle,
-/// which [`reply`] needs to reach the value by a pointer that may write.
-pub(super) struct ReadKey {
+/// which reaches the value by a pointer that may write: for [`reply`], and to
+/// make a wrapped rolling buffer contiguous ([`ReadKey::contiguous_array`]).
+pub(crate) struct ReadKey {
     pub key: RedisKey,
     raw: *mut raw::RedisModuleKey,
 }
 
-pub(super) fn open(ctx: &Context, name: &RedisString) -> ReadKey {
+pub(crate) fn open(ctx: &Context, name: &RedisString) -> ReadKey {
     let raw = raw::open_key(ctx.ctx, name.inner, raw::KeyMode::READ);
     // SAFETY: `raw` was just opened in this command's context, which outlives
     // the RedisKey; the RedisKey owns it from here and closes it when dropped.
@@ -44,32 +47,69 @@ pub(super) fn open(ctx: &Context, name: &RedisString) -> ReadKey {
     ReadKey { key, raw }
 }
 
+impl ReadKey {
+    /// The array at the key (as [`super::array_at`]), for its metadata or
+    /// for readers of [`NpArray::segments`].
+    pub(crate) fn array(&self) -> Result<Option<&NpArray>, RedisError> {
+        super::array_at(&self.key)
+    }
+
+    /// [`ReadKey::array`] with its data in one piece, for readers of
+    /// [`NpArray::data`]: a wrapped rolling buffer is made contiguous first,
+    /// in place. Its value (dtype, shape, bytes) does not change, only where
+    /// the bytes lie, so a read command may do this.
+    pub(crate) fn contiguous_array(&self) -> Result<Option<&NpArray>, RedisError> {
+        if !self.array()?.is_some_and(NpArray::is_wrapped) {
+            return self.array();
+        }
+        // SAFETY: the key holds an array (checked just above) and the shared
+        // borrow taken to check it has ended.
+        let array = unsafe { self.array_mut() };
+        array.make_contiguous();
+        Ok(Some(array))
+    }
+
+    /// The array at the key, writable.
+    ///
+    /// # Safety
+    /// The key holds an array (`array` found one), and no other reference to
+    /// it is alive while the result is.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn array_mut(&self) -> &mut NpArray {
+        // SAFETY: `self.raw` is open (its RedisKey is alive) and holds a value
+        // of our type (the caller's contract); the raw getter returns the
+        // pointer to the `Box<NpArray>` the module gave Redis, with its full
+        // provenance.
+        let value: *mut c_void = unsafe { raw::RedisModule_ModuleTypeGetValue.unwrap()(self.raw) };
+        // SAFETY: the pointer is valid and aligned (a live Box), and nothing
+        // else refers to the array while this borrow lives (the caller's
+        // contract; no other thread reads values while a command runs, see
+        // the module doc). The borrow is bounded by `self`, so the key stays open.
+        unsafe { &mut *value.cast::<NpArray>() }
+    }
+}
+
 /// Replies with `np.save(arr[spec])` for the run `run` of the array at `key`
 /// (where `array_at` found an array; the caller holds no borrow of it now).
 pub(super) fn reply(ctx: &Context, key: &ReadKey, run: &StoredRun) {
-    // SAFETY: `key.raw` is open (its RedisKey is alive) and holds a value of
-    // our type, checked by the caller; the raw getter returns the pointer to
-    // the `Box<NpArray>` the module gave Redis, with its full provenance.
-    let value: *mut c_void = unsafe { raw::RedisModule_ModuleTypeGetValue.unwrap()(key.raw) };
-    // SAFETY: the pointer is valid and aligned (a live Box), and nothing else
-    // refers to the array while this borrow lives: the caller's shared borrow
-    // of it has ended, and no other thread reads values while a command runs
-    // (module doc above). The borrow ends when this function returns, with
-    // the key still open.
-    let array = unsafe { &mut *value.cast::<NpArray>() };
+    // SAFETY: per this function's contract the key holds an array and no
+    // other reference to it is alive; this borrow ends when it returns.
+    let array = unsafe { key.array_mut() };
     let header = npy::write_header(array.dtype(), &run.shape, run.fortran_order);
-    let (block, data_start) = array.block_and_data_start_mut();
-    let in_block = data_start + run.bytes.start..data_start + run.bytes.end;
-    let header_in_place = HeaderInPlace::new(block, in_block, &header);
-    if let Some(npy) = &header_in_place {
-        let bytes = npy.bytes();
-        raw::reply_with_string_buffer(ctx.ctx, bytes.as_ptr().cast(), bytes.len());
-        return;
+    // A run within one segment of a wrapped rolling buffer is sent like any
+    // other; one across the wrap is gathered.
+    if let Some((block, in_block)) = array.run_in_block_mut(run.bytes.clone()) {
+        if let Some(npy) = &HeaderInPlace::new(block, in_block, &header) {
+            let bytes = npy.bytes();
+            raw::reply_with_string_buffer(ctx.ctx, bytes.as_ptr().cast(), bytes.len());
+            return;
+        }
     }
-    drop(header_in_place);
+    let (first, second) = array.data_range(run.bytes.clone());
     super::reply_gathered(ctx, |out| {
         crate::array::reserve_empty(out, header.len() + run.bytes.len());
         out.extend_from_slice(&header);
-        out.extend_from_slice(&array.data()[run.bytes.clone()]);
+        out.extend_from_slice(first);
+        out.extend_from_slice(second);
     });
 }

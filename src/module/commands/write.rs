@@ -264,6 +264,7 @@ pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
+        array.make_contiguous();
         // The selection is checked here too, so that a panic while resolving
         // it is one before any change.
         slice::result_nbytes(array, &items)?;
