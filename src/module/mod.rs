@@ -8,6 +8,7 @@ mod config;
 mod debug_panic;
 mod entry;
 mod guard;
+mod prefetch;
 mod stats;
 mod value_type;
 mod write_key;

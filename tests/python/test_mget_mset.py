@@ -4,6 +4,8 @@ Redis Cluster's slot rules."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import redis
@@ -49,6 +51,45 @@ def test_mget_gives_nil_for_other_types_like_mget(r):
     r.rpush("l", b"x")
     assert r.mget("a", "s", "l", "none") == [None, b"text", None, None]
     assert r.execute_command("NP.MGET", "a", "s", "l", "none") == [npy(np.arange(3)), None, None, None]
+
+
+def test_mget_of_many_keys_of_every_kind(r):
+    """Batches longer than the server's group of keys opened at once, mixing
+    every layout (small packed arrays with and without their header kept,
+    full-layout arrays of many MiB, an appended one with slack), other
+    types, missing, expired and repeated keys, in random orders."""
+    rng = np.random.default_rng(7)
+    arrays = {
+        "huge": rng.standard_normal((1 << 18, 3)),
+        "big": rng.integers(0, 255, size=(300, 301), dtype=np.uint8),
+        "fortran": np.asfortranarray(rng.standard_normal((70, 90))),
+        "empty": np.zeros((0, 4), np.int16),
+        "scalar": np.array(2.5),
+    }
+    for i in range(150):
+        arrays[f"v{i}"] = rng.standard_normal(384 if i % 3 else 16).astype(np.float32)
+    for key, arr in arrays.items():
+        r.execute_command("NP.SET", key, npy(arr))
+    grown = rng.standard_normal((5, 8)).astype(np.float32)
+    r.execute_command("NP.SET", "grown", npy(grown[:2]))
+    r.execute_command("NP.APPEND", "grown", npy(grown[2:]))
+    arrays["grown"] = grown
+    r.set("string", b"x" * 2000)
+    r.rpush("list", b"x")
+    r.execute_command("NP.SET", "expired", npy(np.arange(4)))
+    r.pexpire("expired", 1)
+    time.sleep(0.01)  # expired, whether a lookup or the expiry cycle removes it
+    others = ["string", "list", "missing", "expired"]
+    names = list(arrays) + others
+    for size in (1, 63, 64, 65, 129, 400):
+        order = [names[int(i)] for i in rng.integers(0, len(names), size=size)]
+        if size > 1:
+            order[0] = "missing"  # a batch may start with anything
+        replies = r.execute_command("NP.MGET", *order)
+        assert len(replies) == len(order)
+        for key, reply in zip(order, replies):
+            assert reply == (npy(arrays[key]) if key in arrays else None), key
+    assert r.exists("string", "list") == 2
 
 
 def test_mget_on_resp3(redis_server):
