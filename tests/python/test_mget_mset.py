@@ -56,7 +56,8 @@ def test_mget_gives_nil_for_other_types_like_mget(r):
 def test_mget_of_many_keys_of_every_kind(r):
     """Batches longer than the server's group of keys opened at once, mixing
     every layout (small packed arrays with and without their header kept,
-    full-layout arrays of many MiB, an appended one with slack), other
+    full-layout arrays of many MiB, an appended one with slack, a rolling
+    buffer that wrapped around), other
     types, missing, expired and repeated keys, in random orders."""
     rng = np.random.default_rng(7)
     arrays = {
@@ -74,6 +75,10 @@ def test_mget_of_many_keys_of_every_kind(r):
     r.execute_command("NP.SET", "grown", npy(grown[:2]))
     r.execute_command("NP.APPEND", "grown", npy(grown[2:]))
     arrays["grown"] = grown
+    frames = rng.integers(0, 255, size=(40, 6, 7), dtype=np.uint8)
+    for frame in frames:
+        r.execute_command("NP.APPEND", "rolling", npy(frame[None]), "MAXLEN", 9)
+    arrays["rolling"] = frames[-9:]  # its buffer wrapped around: two segments
     r.set("string", b"x" * 2000)
     r.rpush("list", b"x")
     r.execute_command("NP.SET", "expired", npy(np.arange(4)))
