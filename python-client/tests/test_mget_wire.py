@@ -110,7 +110,8 @@ def test_batches_of_one_shape_with_one_odd_element(wire_arrays, r, where, odd):
 
 
 def test_batches_of_one_shape_with_missing_keys_anywhere(wire_arrays, r):
-    """Missing keys (nil) alone, in runs, first and last, in a batch of one shape."""
+    """Missing keys (nil) alone, in runs, first and last, in a batch of one
+    shape: the arrays share one buffer wherever the nils are."""
     arrays, used, _ = wire_arrays
     rng = np.random.default_rng(10)
     vectors = rng.standard_normal((30, 64), dtype=np.float32)
@@ -120,11 +121,14 @@ def test_batches_of_one_shape_with_missing_keys_anywhere(wire_arrays, r):
         keys = [f"v{int(i)}" if rng.random() > 0.3 else "missing" for i in rng.integers(0, 30, size=int(rng.integers(1, 50)))]
         if trial % 4 == 0:
             keys[-1] = "missing"
+        if trial % 3 == 0:
+            keys[: trial % 5] = ["missing"] * (trial % 5)  # a run of missing keys first, or all
         got = check(arrays, r, keys)
         present = [g for g in got if g is not None]
-        if keys[0] != "missing" and present:
+        if present:
             assert len({id(g.base) for g in present}) == 1, "one buffer for the batch"
-    assert len(used) == 80
+    assert check(arrays, r, ["missing"] * 3) == [None] * 3
+    assert len(used) == 82
 
 
 @pytest.mark.parametrize("shape, dtype", [((300_000,), np.float64), ((700, 500), ">i4"), ((3,), "M8[s]"), ((2, 2), "c16")])
@@ -184,3 +188,29 @@ def test_resp3_and_pipelines_keep_redis_pys_reading(redis_server, r, monkeypatch
     assert pipe.execute()[0][0].tolist() == [0, 1, 2]
     assert used == []
     arrays.close()
+
+
+def test_keys_of_every_kind_are_sent_as_redis_py_sends_them(wire_arrays, r):
+    """The command goes out packed by hiredis directly where redis-py would
+    use hiredis: the same bytes as redis-py's packer, for keys of every type
+    it takes, and the same refusal for one it does not."""
+    arrays, used, _ = wire_arrays
+    keys = ["plain", b"bytes", "ключ", 7, 2.5, bytearray(b"ba"), memoryview(b"mv")]
+    stored = {}
+    for i, key in enumerate(keys):
+        name = bytes(key) if isinstance(key, (bytearray, memoryview)) else key
+        stored[i] = np.arange(i + 1, dtype=np.int16)
+        arrays.set(name, stored[i])
+    got = arrays.mget(keys)
+    assert [g.tolist() for g in got] == [stored[i].tolist() for i in range(len(keys))]
+    conn = wire.connection(arrays.client.connection_pool)
+    try:
+        assert b"".join(wire.packed(conn, "NP.MGET", *keys)) == b"".join(conn.pack_command("NP.MGET", *keys))
+        with pytest.raises(redis.exceptions.DataError):
+            wire.packed(conn, "NP.MGET", "a", object())
+    finally:
+        arrays.client.connection_pool.release(conn)
+    with pytest.raises(redis.exceptions.DataError):
+        arrays.mget(["a", None])
+    assert arrays.mget(["plain"])[0].tolist() == [0]
+    assert used

@@ -6,13 +6,15 @@ parser's buffer, copied into 256 `bytes` objects, then joined into one
 buffer for the arrays (npy.decode_batch): three copies and 256 objects
 before the first array. Here the reply is received into one buffer; when
 its elements are all bulk strings of one length and `.npy` header (a
-feature store's vectors), or nils between them (missing keys), which
-NumPy checks across the whole buffer at once, the arrays' data is copied
-once from it into one aligned array and each array is a row of that. Any other reply is parsed by hiredis (element
-by element in Python without it) and decoded as redis-py's reply would be.
+feature store's vectors), or nils before or between them (missing keys),
+which NumPy checks across the whole buffer at once, the arrays' data is
+copied once from it into one aligned array and each array is a row of
+that. Any other reply is parsed by hiredis (element by element in Python
+without it) and decoded as redis-py's reply would be.
 
 Used on a plain RESP2 connection with nothing buffered (wire.usable); the
-whole reply is always read, so the connection stays in step.
+whole reply is always read, so the connection stays in step. The socket is
+read through `wire.Reader`, whose buffer the uniform case parses in place.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Optional
 import numpy as np
 import redis
 
-from . import npy
+from . import npy, wire
 from .commands import _on_mget
 
 hiredis: Any
@@ -31,7 +33,6 @@ try:
 except ImportError:  # redis-py's own parser is in Python too
     hiredis = None
 
-_FIRST_READ = 1 << 16
 # A connection keeps its receive buffer up to this size for its next batch:
 # no array is a view of it, and a fresh one costs its page faults every time.
 _KEPT_BUFFER = 8 << 20
@@ -40,56 +41,13 @@ _CRLF = np.frombuffer(b"\r\n", np.uint8)
 _NIL = b"$-1\r\n"
 
 
-class _Buffer:
-    """The bytes received so far (`data[:end]`); `pos` is where parsing is."""
-
-    def __init__(self, sock: Any, data: Optional[bytearray]):
-        self.sock = sock
-        self.data = data if data is not None else bytearray(_FIRST_READ)
-        self.end = 0
-        self.pos = 0
-
-    def reserve(self, size: int) -> None:
-        if size > len(self.data):
-            grown = bytearray(size)
-            grown[: self.end] = memoryview(self.data)[: self.end]
-            self.data = grown
-
-    def receive(self) -> None:
-        """One `recv_into` of whatever has arrived (at least one byte)."""
-        if self.end == len(self.data):
-            self.reserve(2 * len(self.data))
-        with memoryview(self.data) as view:
-            n = self.sock.recv_into(view[self.end :])
-        if n == 0:
-            raise redis.exceptions.ConnectionError("Connection closed by server.")
-        self.end += n
-
-    def need(self, end: int) -> None:
-        """Receives until `data[:end]` is in; only called for bytes the reply
-        must still hold."""
-        self.reserve(end)
-        while self.end < end:
-            self.receive()
-
-    def line(self) -> bytes:
-        """The next line, without its CRLF."""
-        while True:
-            found = self.data.find(b"\r\n", self.pos, self.end)
-            if found >= 0:
-                out = bytes(self.data[self.pos : found])
-                self.pos = found + 2
-                return out
-            self.receive()
-
-
 def read_mget(conn: Any, count: int, copy: bool = False) -> list[Optional[np.ndarray[Any, Any]]]:
     """The arrays of the reply to an `NP.MGET` of `count` keys just sent on
     `conn` (a RESP2 connection with nothing buffered): None for a missing key.
     An error reply raises redis-py's exception for it, after the whole reply is
     read. A malformed reply raises `InvalidResponse` (the caller closes the
     connection)."""
-    buf = _Buffer(conn._sock, getattr(conn, _BUFFER_ATTR, None))
+    buf = wire.Reader(conn, getattr(conn, _BUFFER_ATTR, None))
     setattr(conn, _BUFFER_ATTR, None)  # taken: kept again only after a whole reply
     result = _read(conn, buf, count, copy)
     if len(buf.data) <= _KEPT_BUFFER:
@@ -97,28 +55,36 @@ def read_mget(conn: Any, count: int, copy: bool = False) -> list[Optional[np.nda
     return result
 
 
-def _read(conn: Any, buf: _Buffer, count: int, copy: bool) -> list[Optional[np.ndarray[Any, Any]]]:
+def _read(conn: Any, buf: wire.Reader, count: int, copy: bool) -> list[Optional[np.ndarray[Any, Any]]]:
     first = buf.line()
     if first[:1] == b"-":
         _check_done(buf)
         raise conn._parser.parse_error(first[1:].decode(errors="replace"))
     if first != b"*%d" % count:
         raise redis.exceptions.InvalidResponse(f"unexpected reply to NP.MGET: {first[:40]!r}")
-    if count == 0:
+    # Missing keys before the first array (a nil is all of its line).
+    lead = 0
+    while lead < count:
+        head = buf.line()
+        if head != b"$-1":
+            buf.pos -= len(head) + 2  # the line is still in the buffer, just before `pos`
+            break
+        lead += 1
+    if lead == count:
         _check_done(buf)
-        return []
-    rows = _uniform(buf, count, copy)
+        return [None] * count
+    rows = _uniform(buf, count - lead, copy)
     if rows is not None:
-        return rows
-    payloads, error = _elements(buf, count)
+        return [None] * lead + rows
+    payloads, error = _elements(buf, count - lead)
     _check_done(buf)
     if error is not None:
         raise conn._parser.parse_error(error)
-    result: list[Optional[np.ndarray[Any, Any]]] = _on_mget(payloads, np_copy=copy)
+    result: list[Optional[np.ndarray[Any, Any]]] = _on_mget([None] * lead + payloads, np_copy=copy)
     return result
 
 
-def _elements(buf: _Buffer, count: int) -> tuple[list[Any], Optional[str]]:
+def _elements(buf: wire.Reader, count: int) -> tuple[list[Any], Optional[str]]:
     """The `count` elements from `buf.pos` on: `bytes` or None, and the first
     error element's text. hiredis parses them when it is installed (a Python
     loop costs about 1.5 µs an element more); else they are parsed here."""
@@ -159,19 +125,18 @@ def _elements(buf: _Buffer, count: int) -> tuple[list[Any], Optional[str]]:
     return payloads, error
 
 
-def _check_done(buf: _Buffer) -> None:
+def _check_done(buf: wire.Reader) -> None:
     if buf.pos != buf.end:
         raise redis.exceptions.InvalidResponse("bytes after the end of NP.MGET's reply")
 
 
-def _uniform(buf: _Buffer, count: int, copy: bool) -> Optional[list[Optional[np.ndarray[Any, Any]]]]:
+def _uniform(buf: wire.Reader, count: int, copy: bool) -> Optional[list[Optional[np.ndarray[Any, Any]]]]:
     """The arrays, when every element is a nil or repeats the first one's
     bulk length and `.npy` header, and that header holds a C-order (or 1-d)
     array with data; else None with `buf.pos` still at the first element
     (whatever part of the reply was received stays in `buf`)."""
-    start = buf.pos
     head = buf.line()
-    buf.pos = start
+    start = buf.pos = buf.pos - len(head) - 2  # still in the buffer, just before `pos`
     if head[:1] != b"$" or int(head[1:]) <= 0:
         return None
     size = int(head[1:])
@@ -226,6 +191,7 @@ def _uniform(buf: _Buffer, count: int, copy: bool) -> Optional[list[Optional[np.
         if not (prefix.startswith(part) or _NIL.startswith(part)):
             return None
         buf.receive()
+        data = buf.data  # the same buffer unless the reply is longer than announced
     buf.pos = at
     _check_done(buf)
     npy._last = (npy_head, layout)

@@ -131,7 +131,7 @@ class StreamingCommands(NumpyCommands):
                 if wire.usable(conn) and str(getattr(conn, "protocol", 2) or 2) == "2":
                     keep = (redis.exceptions.ResponseError, ValueError)
                     try:
-                        conn.send_command(NP_MGET, *keys)
+                        conn.send_packed_command(wire.packed(conn, NP_MGET, *keys))
                         return wire.guarded(conn, lambda: batch_reply.read_mget(conn, len(keys), copy), keep=keep)
                     except redis.exceptions.ResponseError as err:
                         raise self._mark((NP_MGET,), err) from err
