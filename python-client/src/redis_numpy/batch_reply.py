@@ -154,9 +154,16 @@ def _uniform(buf: wire.Reader, count: int, copy: bool) -> Optional[list[Optional
     dtype, shape, order, items, offset = layout
     if not shape or not items or not dtype.itemsize or (order == "F" and len(shape) > 1):
         return None
-    buf.reserve(start + count * stride)  # a missing key's nil takes less
+    # Room for all (a missing key's nil takes less), unless the first array
+    # is big: a batch of other shapes may follow, and receiving grows the buffer.
+    buf.reserve(min(start + count * stride, max(start + stride, _KEPT_BUFFER)))
     data = buf.data
     prefix = bytes(data[start : start + frame + offset])  # "$<size>\r\n" and the .npy header
+    # A batch of mixed shapes usually shows at its second element: leave
+    # before comparing the whole buffer.
+    second = bytes(data[start + stride : min(buf.end, start + stride + len(prefix))])
+    if not (prefix.startswith(second) or second.startswith(_NIL) or _NIL.startswith(second)):
+        return None
     want = np.frombuffer(prefix, np.uint8)
     segments: list[tuple[int, int]] = []  # (where, how many) of runs of elements like the first
     nils: list[int] = []  # the missing keys' positions
