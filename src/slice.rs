@@ -659,7 +659,7 @@ pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
 pub struct StoredRun {
     pub shape: Shape,
     pub fortran_order: bool,
-    /// The run within `array.data()`.
+    /// The run within the array's data (in data order, whatever segments hold it).
     pub bytes: std::ops::Range<usize>,
 }
 

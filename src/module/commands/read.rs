@@ -118,9 +118,21 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
                 return Ok(RedisValue::NoReply);
             }
         }
-        // What is left reads the data as one slice (a whole plain read is
-        // gathered from a wrapped rolling buffer's two segments instead).
         let plain = options.slice.is_none() && options.cast.is_none() && !options.values;
+        // A full-layout array without its header in front of the data (an
+        // exact-size buffer, a rolling buffer, wrapped or not) is the run of
+        // all its data: replied in one copy when dropped entries before it
+        // can hold the header for a moment, else gathered.
+        if plain && !stored.is_packed() && stored.stored_npy().is_none() {
+            let run = slice::StoredRun {
+                shape: stored.shape().iter().copied().collect(),
+                fortran_order: stored.fortran_order(),
+                bytes: 0..stored.nbytes() as usize,
+            };
+            stored_run::reply(ctx, &key, &run);
+            return Ok(RedisValue::NoReply);
+        }
+        // What is left reads the data as one slice.
         let stored = if plain {
             stored
         } else {
