@@ -328,3 +328,31 @@ def test_memory_usage_counts_the_whole_ring(r):
         r.execute_command("NP.APPEND", "cam", npy(np.zeros((1, 8, 41), "<f4")))
     assert layout(r, "cam") == "wrapped", "a refused append changes nothing"
     assert r.execute_command("NP.GET", "cam") == npy(model)
+
+
+def test_writes_over_a_wrapped_buffer(r):
+    # NP.SET over it (same size: in place if the layouts agree, else a new value), with GET.
+    model, _ = wrapped_buffer(r, "cam")
+    other = np.arange(model.size, dtype="<f4").reshape(model.shape)
+    assert r.execute_command("NP.SET", "cam", npy(other), "GET") == npy(model)
+    assert r.execute_command("NP.GET", "cam") == npy(other)
+    model, _ = wrapped_buffer(r, "cam")
+    assert r.execute_command("NP.SET", "cam", npy(other)) == b"OK"
+    assert r.execute_command("NP.GET", "cam") == npy(other)
+    assert layout(r, "cam") == "full"
+    # NP.MSET replaces it too.
+    model, _ = wrapped_buffer(r, "cam")
+    assert r.execute_command("NP.MSET", "cam", npy(other[:3]), "x", npy(other)) == b"OK"
+    assert r.execute_command("NP.MGET", "cam", "x") == [npy(other[:3]), npy(other)]
+    # NP.RESERVE past the ring's room copies it into a contiguous buffer of that room.
+    model, _ = wrapped_buffer(r, "cam")
+    assert r.execute_command("NP.RESERVE", "cam", MAXLEN) == b"OK"
+    assert layout(r, "cam") == "wrapped", "room already there: nothing changes"
+    r.execute_command("NP.RESERVE", "cam", 500)
+    assert layout(r, "cam") == "full"
+    assert r.execute_command("NP.GET", "cam") == npy(model)
+    rows = np.ones((400, 8, 40), "<f4")
+    memory = r.memory_usage("cam")
+    assert r.execute_command("NP.APPEND", "cam", npy(rows)) == MAXLEN + 400
+    assert r.memory_usage("cam") == memory, "appends up to the reserved length do not reallocate"
+    assert r.execute_command("NP.GET", "cam") == npy(np.concatenate([model, rows]))

@@ -95,6 +95,7 @@ def run(port: int, fixture_dir: Path = FIXTURES) -> int:
     slices(s)
     set_options(s)
     rolling(s)
+    ring(s)
     compute(s)
     mget_mset(s)
     layout_transitions(s)
@@ -324,6 +325,42 @@ def rolling(s: Session) -> None:
     s.expect_error("0-d", "NP.APPEND", "scalar", npy(np.float64(1.5)), "MAXLEN", "1")
     s.expect_error("WRONGTYPE", "NP.TRIM", "str", "1")
     s.check(s.np("NP.GET", "roll") == before, "a refused APPEND/TRIM changed the array")
+
+
+def ring(s: Session) -> None:
+    """4d'. A rolling buffer whose appends wrapped around: reads of its two
+    segments, runs in place inside and across the wrap, and the commands
+    that make it contiguous first"""
+    s.step("wrapped rolling buffer")
+    expected = np.zeros((0, 4, 64), "<f4")
+
+    def layout() -> bytes:
+        info = s.np("NP.INFO", "ring")
+        fields = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2]))
+        return bytes(fields[b"layout"])
+
+    wrapped = 0
+    for i in range(120):
+        row = np.full((1, 4, 64), i, "<f4")
+        s.np("NP.APPEND", "ring", npy(row), "MAXLEN", 20)
+        expected = np.concatenate([expected, row])[-20:]
+        wrapped += layout() == b"wrapped"
+        if layout() == b"wrapped" and i > 60:
+            break
+    s.check(wrapped > 0 and layout() == b"wrapped", "the ring never wrapped")
+    s.check(s.np("NP.GET", "ring") == npy(expected), "whole read of a wrapped buffer")
+    s.check(s.np("NP.MGET", "ring", "missing") == [npy(expected), None], "NP.MGET of a wrapped buffer")
+    for a in range(0, 20, 3):
+        for b in range(a + 1, 21, 4):
+            s.check(s.np("NP.GET", "ring", "SLICE", f"{a}:{b}") == npy(expected[a:b]), f"run {a}:{b}")
+    copied = s.r.copy("ring", "ring2")
+    s.check(bool(copied) and s.np("NP.GET", "ring2") == npy(expected), "COPY of a wrapped buffer")
+    s.np("NP.SET", "ring_plain", npy(expected))
+    s.check(s.dump("ring") == s.dump("ring_plain"), "a wrapped buffer dumps as its contiguous form")
+    s.check(layout() == b"wrapped", "reads made it contiguous")
+    s.check(s.np("NP.GET", "ring", "SLICE", "::3") == npy(expected[::3]), "a non-run slice")
+    s.check(layout() == b"full", "a non-run slice reads it contiguous")
+    s.r.delete("ring", "ring2", "ring_plain")
 
 
 def compute(s: Session) -> None:
