@@ -216,9 +216,9 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 }
 
 /// `NP.TRIM key n`: keeps only the last `n` entries along the growth axis, in
-/// O(1) amortised (the dropped bytes are reclaimed later, in one move, see
-/// `crate::layout::full`). Replies with the new length of that axis; 0 for
-/// a missing key, as XTRIM does.
+/// O(1) (the dropped bytes are reused by later appends, which wrap around to
+/// them, see `crate::layout::full`). Replies with the new length of that
+/// axis; 0 for a missing key, as XTRIM does.
 pub fn np_trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     stats::command();
     guard::command(|| {
