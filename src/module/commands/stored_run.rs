@@ -26,9 +26,10 @@ use std::ffi::c_void;
 
 use redis_module::key::RedisKey;
 use redis_module::{raw, Context, RedisError, RedisString};
+use smallvec::SmallVec;
 
 use crate::array::NpArray;
-use crate::npy;
+use crate::layout::header_cache;
 use crate::slice::{HeaderInPlace, StoredRun};
 
 /// A key opened for reading, as `ctx.open_key` opens it, and its raw handle,
@@ -95,7 +96,10 @@ pub(super) fn reply(ctx: &Context, key: &ReadKey, run: &StoredRun) {
     // SAFETY: per this function's contract the key holds an array and no
     // other reference to it is alive; this borrow ends when it returns.
     let array = unsafe { key.array_mut() };
-    let header = npy::write_header(array.dtype(), &run.shape, run.fortran_order);
+    // From the recently written headers: reads of the same run (the last
+    // frames of a rolling buffer, a whole array) write it once.
+    let header: SmallVec<[u8; 256]> =
+        header_cache::with_written(array.dtype(), &run.shape, run.fortran_order, SmallVec::from_slice);
     // A run within one segment of a wrapped rolling buffer is sent like any
     // other; one across the wrap is gathered.
     if let Some((block, in_block)) = array.run_in_block_mut(run.bytes.clone()) {
