@@ -299,7 +299,8 @@ def test_an_aof_rewrite_splits_a_wrapped_buffer_into_pieces():
 
 
 def test_wrapped_buffers_replicate_byte_identically():
-    with RedisServer() as master, RedisServer() as replica:
+    # No wait before a full sync: the second replica below syncs at once.
+    with RedisServer(config={"repl-diskless-sync-delay": "0"}) as master, RedisServer() as replica:
         m, s = master.client(), replica.client()
         replica.replicate_from(master)
         model, _ = wrapped_buffer(m, "cam")
