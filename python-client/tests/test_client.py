@@ -105,8 +105,24 @@ def test_info_has_python_types(arrays):
     assert info["shape"] == (3, 4) and info["ndim"] == 2 and info["size"] == 12
     assert info["itemsize"] == 4 and info["nbytes"] == 48
     assert info["fortran_order"] is True
+    assert info["layout"] == "packed"
     assert info["memory"] >= 48
     assert arrays.dtype_name("a") == "float32"
+
+
+def test_info_reports_the_layout_of_a_rolling_buffer(arrays):
+    arrays.set("big", np.zeros((64, 1024), np.float32))
+    assert arrays.info("big")["layout"] == "full"
+    frames = [np.full((1, 2048), i, np.float32) for i in range(40)]
+    layouts = []
+    for i, frame in enumerate(frames):
+        arrays.append("ring", frame, maxlen=8)
+        layouts.append(arrays.info("ring")["layout"])
+        np.testing.assert_array_equal(arrays.get("ring"), np.concatenate(frames[max(0, i - 7) : i + 1]))
+    # A ring wraps over the frames MAXLEN dropped, and is one piece again
+    # once the older segment is all dropped.
+    assert "wrapped" in layouts and layouts[-1] in ("full", "wrapped")
+    assert layouts.count("wrapped") < len(layouts)
 
 
 def test_append_grows_axis_0(arrays):

@@ -77,6 +77,9 @@ class ArrayInfo(TypedDict):
     itemsize: int
     nbytes: int
     fortran_order: bool
+    # How the value lies in server memory: "packed", "full" or "wrapped" (a
+    # rolling buffer in two segments); None from a module that does not say.
+    layout: Optional[str]
     memory: int  # bytes the value occupies on the server
 
 
@@ -129,6 +132,7 @@ def _parse_info(reply: Any) -> Optional[ArrayInfo]:
         "itemsize": int(fields["itemsize"]),
         "nbytes": int(fields["nbytes"]),
         "fortran_order": bool(int(fields["fortran_order"])),
+        "layout": _text(fields["layout"]) if "layout" in fields else None,
         "memory": int(fields["memory"]),
     }
 
