@@ -163,6 +163,7 @@ coverage: system-deps browser-deps coverage-deps
 
 lint: inspect-deps
 	cargo fmt --check
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --all-features -- -D warnings
 	$(PY) -m pip install -q mypy matplotlib

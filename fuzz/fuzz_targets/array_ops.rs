@@ -90,7 +90,11 @@ fn check(a: &NpArray, m: &Model, step: usize) {
     let align = if a.is_packed() {
         redis_numpy::layout::packed::DATA_ALIGN
     } else {
-        1 << m.dtype.itemsize().trailing_zeros().min(npy::ARRAY_ALIGN.trailing_zeros())
+        1 << m
+            .dtype
+            .itemsize()
+            .trailing_zeros()
+            .min(npy::ARRAY_ALIGN.trailing_zeros())
     };
     assert_eq!(head.as_ptr() as usize % align, 0, "step {step}: data is not aligned");
     if !tail.is_empty() {
