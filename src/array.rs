@@ -88,35 +88,33 @@ impl NpArray {
     /// Builds a value from already-decoded metadata and its data bytes; the
     /// order flag is stored as np.save writes it for that shape.
     pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
-        checked_nbytes(&dtype, &shape, Some(data.len()))?;
+        NpArray::from_segments(dtype, shape, fortran_order, (data, &[]))
+    }
+
+    /// [`NpArray::from_parts`] for data in two pieces (a wrapped rolling
+    /// buffer's segments; the second is empty otherwise), copied once into
+    /// the new value.
+    fn from_segments(dtype: Dtype, shape: Shape, fortran_order: bool, (head, tail): (&[u8], &[u8])) -> Result<NpArray> {
+        let nbytes = head.len() + tail.len();
+        checked_nbytes(&dtype, &shape, Some(nbytes))?;
         let fortran_order = shape::saved_fortran_order(&shape, fortran_order);
-        if let Some(packed) = Packed::new(&dtype, &shape, fortran_order, data) {
+        // A packed value is built from one slice: two pieces small enough are joined first.
+        let packed = if tail.is_empty() {
+            Packed::new(&dtype, &shape, fortran_order, head)
+        } else if packed::block_len(&dtype, shape.len(), nbytes).is_some() {
+            Packed::new(&dtype, &shape, fortran_order, &[head, tail].concat())
+        } else {
+            None
+        };
+        if let Some(packed) = packed {
             return Ok(NpArray {
                 repr: Repr::Packed(packed),
             });
         }
-        let mut full = Full::with_capacity(dtype, shape, fortran_order, data.len(), data.len())?;
-        full.push_data(data)?;
-        Ok(NpArray {
-            repr: Repr::Full(Box::new(full)),
-        })
-    }
-
-    /// [`NpArray::from_parts`] for data in two pieces (a wrapped rolling
-    /// buffer's segments), copied once into the new value.
-    fn from_segments(dtype: Dtype, shape: Shape, fortran_order: bool, (head, tail): (&[u8], &[u8])) -> Result<NpArray> {
-        if tail.is_empty() {
-            return NpArray::from_parts(dtype, shape, fortran_order, head);
-        }
-        let nbytes = head.len() + tail.len();
-        if packed::block_len(&dtype, shape.len(), nbytes).is_some() {
-            return NpArray::from_parts(dtype, shape, fortran_order, &[head, tail].concat());
-        }
-        checked_nbytes(&dtype, &shape, Some(nbytes))?;
-        let fortran_order = shape::saved_fortran_order(&shape, fortran_order);
         let mut full = Full::with_capacity(dtype, shape, fortran_order, nbytes, nbytes)?;
-        full.push_data(head)?;
-        full.push_data(tail)?;
+        for piece in [head, tail] {
+            full.push_data(piece)?;
+        }
         Ok(NpArray {
             repr: Repr::Full(Box::new(full)),
         })
