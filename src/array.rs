@@ -407,23 +407,21 @@ impl NpArray {
     /// first. Everything that can fail happens before the value changes.
     pub fn append(&mut self, rows: &ParsedNpy) -> Result<()> {
         let shape = self.appended_shape(rows)?;
-        let total = self.nbytes() as usize + rows.data.len();
-        let header_changes = |f: &Full| {
-            f.keeps_header() && crate::npy::write_header(&f.dtype, &shape, f.fortran_order).len() != f.header_len()
+        let appended = match &mut self.repr {
+            Repr::Full(f) => f.append(rows.data, &shape)?,
+            Repr::Packed(_) => false,
         };
-        match &mut self.repr {
-            Repr::Full(f) if !header_changes(f) => f.append(rows.data, &shape)?,
-            _ => {
-                // Packed, or a header that changes length: a new full value.
-                let (dtype, order) = (self.dtype().clone(), self.fortran_order());
-                let reserve = total.max(self.nbytes() as usize * 3 / 2);
-                let mut full = Full::with_capacity(dtype, shape, order, total, reserve)?;
-                let (head, tail) = self.segments();
-                for piece in [head, tail, rows.data] {
-                    full.push_data(piece)?;
-                }
-                self.repr = Repr::Full(Box::new(full));
+        if !appended {
+            // Packed, or a kept header that changes length: a new full value.
+            let total = self.nbytes() as usize + rows.data.len();
+            let (dtype, order) = (self.dtype().clone(), self.fortran_order());
+            let reserve = total.max(self.nbytes() as usize * 3 / 2);
+            let mut full = Full::with_capacity(dtype, shape, order, total, reserve)?;
+            let (head, tail) = self.segments();
+            for piece in [head, tail, rows.data] {
+                full.push_data(piece)?;
             }
+            self.repr = Repr::Full(Box::new(full));
         }
         Ok(())
     }

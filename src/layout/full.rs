@@ -221,8 +221,9 @@ impl Full {
     }
 
     /// Appends `data` (whole entries) and relabels the value with the grown
-    /// `shape`, in amortised O(`data.len()`). The caller checked that a kept
-    /// header keeps its length. The bytes go, in order of preference:
+    /// `shape`, in amortised O(`data.len()`). Returns false, changing
+    /// nothing, if a kept header would change length (the caller builds a new
+    /// value). The bytes go, in order of preference:
     /// 1. after the data, within the capacity (or, wrapped, into the free
     ///    bytes between tail and head);
     /// 2. at the start of the buffer, wrapping it, when the dead prefix and
@@ -233,13 +234,21 @@ impl Full {
     /// 4. in a buffer grown by at least half, the data copied over once.
     ///
     /// Everything that can fail happens before the value changes.
-    pub fn append(&mut self, data: &[u8], shape: &[u64]) -> Result<()> {
+    pub fn append(&mut self, data: &[u8], shape: &[u64]) -> Result<bool> {
+        // The grown value's header, written once: checked here, put in place last.
+        let header = self
+            .keeps_header()
+            .then(|| npy::write_header(&self.dtype, shape, self.fortran_order));
+        if header.as_ref().is_some_and(|header| header.len() != self.header_len) {
+            return Ok(false);
+        }
         let n = data.len();
         let live = self.data_len();
         if self.is_wrapped() {
             if n > self.front - self.wrapped {
                 let grown = (live + n).max(self.buf.capacity() + self.buf.capacity() / 2);
-                return self.regrow(grown, data, shape).map_err(|_| no_memory(grown));
+                self.regrow(grown, data, shape).map_err(|_| no_memory(grown))?;
+                return Ok(true);
             }
             let at = self.wrapped;
             self.buf.as_mut_slice()[at..at + n].copy_from_slice(data);
@@ -265,10 +274,13 @@ impl Full {
                 .extend_from_slice(data)
                 .expect("within the capacity just reserved");
         }
-        let order = self.fortran_order;
-        let relabelled = self.relabel(shape, order);
-        debug_assert!(relabelled, "the caller checked the header's length");
-        Ok(())
+        // Still kept unless the append wrapped around over it.
+        if let (Some(header), true) = (header, self.keeps_header()) {
+            let at = self.front;
+            self.buf.as_mut_slice()[at..at + header.len()].copy_from_slice(&header);
+        }
+        self.shape = Shape::from_slice(shape);
+        Ok(true)
     }
 
     /// Replaces the buffer by one with room for `capacity` data bytes, holding
