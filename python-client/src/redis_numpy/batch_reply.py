@@ -112,11 +112,9 @@ def _elements(buf: wire.Reader, count: int) -> tuple[list[Any], Optional[str]]:
             if size < 0:
                 payloads.append(None)
                 continue
-            buf.need(buf.pos + size + 2)
-            payloads.append(bytes(buf.data[buf.pos : buf.pos + size]))
-            if buf.data[buf.pos + size : buf.pos + size + 2] != b"\r\n":
+            payloads.append(buf.exact(size))
+            if buf.exact(2) != b"\r\n":
                 raise redis.exceptions.InvalidResponse("NP.MGET element not terminated by CRLF")
-            buf.pos += size + 2
         elif kind == b"-":
             error = error or head[1:].decode(errors="replace")
             payloads.append(None)
