@@ -268,6 +268,28 @@ struct Gather {
     offsets: Vec<i64>,
 }
 
+impl Gather {
+    /// The positions of the gathered axis that a write must visit: the last
+    /// position of each distinct offset, in order, or `None` when no offset
+    /// repeats. NumPy's `a[[1, 1]] = v` (and `+=`) writes every repeat, the
+    /// last one winning; visiting only that one writes the same result once.
+    fn last_of_each(&self) -> Option<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.offsets.len()).collect();
+        order.sort_unstable_by_key(|&position| (self.offsets[position], position));
+        let mut kept: Vec<usize> = order
+            .windows(2)
+            .filter(|pair| self.offsets[pair[0]] != self.offsets[pair[1]])
+            .map(|pair| pair[0])
+            .chain(order.last().copied())
+            .collect();
+        if kept.len() == self.offsets.len() {
+            return None;
+        }
+        kept.sort_unstable();
+        Some(kept)
+    }
+}
+
 /// `arr[items]`: a strided view, plus a gathered axis when an item is a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Selection {
@@ -732,6 +754,47 @@ pub fn result_nbytes(array: &NpArray, items: &[Item]) -> Result<u64> {
     shape::nbytes(&selection.shape(), array.itemsize())
 }
 
+/// `arr[items]` for a write whose index lists repeat an index: the items
+/// with every repeat dropped but the last, so that the write does its work
+/// once per distinct element and ends as NumPy's does (the last repeat wins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distinct {
+    /// The items with each index list cut to the kept positions.
+    pub items: Vec<Item>,
+    /// The shape of `arr[items]` with its repeats (the one NumPy's errors name).
+    pub full_shape: Shape,
+    /// Where the gathered axis sits in the result.
+    pub axis: usize,
+    /// The positions kept along the gathered axis, in order.
+    pub kept: Vec<usize>,
+}
+
+/// [`Distinct`] for `arr[items]`, or `None` when no index repeats (NumPy's
+/// index errors come first, as for any selection).
+pub fn distinct(array: &NpArray, items: &[Item]) -> Result<Option<Distinct>> {
+    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let Some(gather) = &selection.gather else {
+        return Ok(None);
+    };
+    let Some(kept) = gather.last_of_each() else {
+        return Ok(None);
+    };
+    // Lists of one index broadcast over the others and stay as they are.
+    let items = items
+        .iter()
+        .map(|item| match item {
+            Item::List(indices) if indices.len() > 1 => Item::List(kept.iter().map(|&p| indices[p]).collect()),
+            other => other.clone(),
+        })
+        .collect();
+    Ok(Some(Distinct {
+        items,
+        full_shape: selection.shape(),
+        axis: gather.axis,
+        kept,
+    }))
+}
+
 /// NumPy returns a scalar, not an array, when every axis gets an integer, and
 /// `np.save` writes a scalar as a 0-d array of the scalar's own dtype: numbers
 /// in native (little-endian) order, bytes and str trimmed to their length.
@@ -817,7 +880,8 @@ fn compact_repr(shape: &[u64]) -> String {
 /// `arr[items] = value` in place (items from [`parse`]). The value must have the
 /// array's dtype (no casting) and broadcast to the selection's shape; the array
 /// is untouched on error. When an index list repeats an index, the last of
-/// its values is written, as in NumPy.
+/// its values is written, as in NumPy, and only that one: the work is one
+/// copy per distinct element whatever the number of repeats.
 pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<()> {
     if value.dtype != *array.dtype() {
         return Err(index_error(format!(
@@ -855,14 +919,18 @@ pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<
             compact_repr(&shape)
         ))
     })?;
-    for (position, &offset) in (0..).zip(&gather.offsets) {
+    let mut write = |position: usize| {
         copy(
             array.data_mut(),
-            &target.shifted(offset),
+            &target.shifted(gather.offsets[position]),
             value.data,
-            &source.at(gather.axis, position),
+            &source.at(gather.axis, position as u64),
             false,
-        );
+        )
+    };
+    match gather.last_of_each() {
+        Some(kept) => kept.into_iter().for_each(&mut write),
+        None => (0..gather.offsets.len()).for_each(&mut write),
     }
     Ok(())
 }

@@ -281,6 +281,9 @@ pub fn update(array: &mut NpArray, items: &[Item], op: BinOp, value: &ParsedNpy)
     if items.is_empty() && in_place(array, op, value) {
         return Ok(());
     }
+    if let Some(distinct) = slice::distinct(array, items)? {
+        return update_distinct(array, &distinct, op, value);
+    }
     let current = slice::slice(array, items)?;
     let out_dtype = array.dtype().clone();
     let result = apply(op, &current, value, &out_dtype)?;
@@ -291,6 +294,54 @@ pub fn update(array: &mut NpArray, items: &[Item], op: BinOp, value: &ParsedNpy)
         data: &result,
     };
     slice::assign(array, items, &written)
+}
+
+/// `arr[items] op= value` where the index lists repeat an index: NumPy reads
+/// every repeat, combines each with its part of `value` and writes them all,
+/// the last winning; this combines and writes only the last of each, so the
+/// temporaries and the work are bounded by the distinct elements, never by
+/// the number of repeats. Errors are NumPy's for the whole selection.
+fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, value: &ParsedNpy) -> Result<()> {
+    let full = &distinct.full_shape;
+    let broadcasts = value.shape.len() <= full.len()
+        && value.shape.iter().rev().zip(full.iter().rev()).all(|(&v, &t)| v == t || v == 1);
+    if !broadcasts {
+        // NumPy resolves the loop's dtypes before it broadcasts: a dry run on
+        // empty operands of the same dtypes gives its type errors, if any.
+        let current = NpArray::from_parts(array.dtype().clone(), Shape::from_slice(&[0]), false, &[])?;
+        let empty_value = ParsedNpy {
+            dtype: value.dtype.clone(),
+            shape: Shape::from_slice(&[0]),
+            fortran_order: false,
+            data: &[],
+        };
+        apply(op, &current, &empty_value, array.dtype())?;
+        return Err(broadcast_error(full, &value.shape));
+    }
+    // The value's axis that lines up with the gathered one, when it is not
+    // broadcast (length 1 or missing): only its kept positions are used.
+    let value_axis = (distinct.axis + value.shape.len()).checked_sub(full.len());
+    let Some(axis) = value_axis.filter(|&axis| value.shape[axis] > 1) else {
+        return update(array, &distinct.items, op, value);
+    };
+    let mut items = vec![
+        Item::Slice {
+            start: None,
+            stop: None,
+            step: None
+        };
+        value.shape.len()
+    ];
+    items[axis] = Item::List(distinct.kept.iter().map(|&p| p as i64).collect());
+    let whole = NpArray::from_parts(value.dtype.clone(), value.shape.clone(), value.fortran_order, value.data)?;
+    let cut = slice::slice(&whole, &items)?;
+    let cut_value = ParsedNpy {
+        dtype: cut.dtype().clone(),
+        shape: Shape::from_slice(cut.shape()),
+        fortran_order: cut.fortran_order(),
+        data: cut.data(),
+    };
+    update(array, &distinct.items, op, &cut_value)
 }
 
 /// The common case straight on the stored data: the whole array, a value of

@@ -9,7 +9,7 @@ use super::write_key::WriteKey;
 use super::{config, guard, stats};
 use crate::array::NpArray;
 use crate::compute::{self, reduce, reshape, ufunc};
-use crate::{convert, npy};
+use crate::{convert, npy, slice};
 
 fn shape_reply(array: &NpArray) -> RedisValue {
     RedisValue::Array(array.shape().iter().map(|&d| RedisValue::Integer(d as i64)).collect())
@@ -94,11 +94,14 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(stored) = key.contiguous_array()? else {
             return Ok(RedisValue::Null);
         };
-        let sliced = options
-            .slice
-            .as_deref()
-            .map(|items| compute::slice_for_compute(stored, items))
-            .transpose()?;
+        let sliced = match options.slice.as_deref() {
+            Some(items) => {
+                // An index list can repeat rows: the same cap as for stored arrays.
+                config::check_array_bytes(ctx, slice::result_nbytes(stored, items)?)?;
+                Some(compute::slice_for_compute(stored, items)?)
+            }
+            None => None,
+        };
         let input = sliced.as_ref().unwrap_or(stored);
         if let Some(to) = &options.dtype {
             // AS casts the input first: the same cap as for stored arrays.
