@@ -43,6 +43,8 @@ pub trait Float:
     fn from_f64(v: f64) -> Self;
     fn is_nan(self) -> bool;
     fn sqrt(self) -> Self;
+    /// `fabs`: the sign bit cleared, so `-0.0` gives `+0.0`.
+    fn abs(self) -> Self;
     /// `self * a + b` with one rounding.
     fn mul_add(self, a: Self, b: Self) -> Self;
 }
@@ -64,6 +66,9 @@ macro_rules! float {
             }
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
+            }
+            fn abs(self) -> Self {
+                <$t>::abs(self)
             }
             fn mul_add(self, a: Self, b: Self) -> Self {
                 <$t>::mul_add(self, a, b)

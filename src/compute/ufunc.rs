@@ -568,10 +568,11 @@ fn complex<T: Float>(op: BinOp, x: Complex<T>, y: Complex<T>) -> Complex<T> {
     }
 }
 
-/// NumPy's complex division (Smith's method, as in its loops).
+/// NumPy's complex division (Smith's method, as in its loops). A zero
+/// divisor divides by `fabs` of its real part, so `-0.0` gives infinities of
+/// the dividend's signs, as `+0.0` does.
 fn complex_divide<T: Float>(a: Complex<T>, b: Complex<T>) -> Complex<T> {
-    let abs = |v: T| if v < T::ZERO { T::ZERO - v } else { v };
-    let (br_abs, bi_abs) = (abs(b.re), abs(b.im));
+    let (br_abs, bi_abs) = (b.re.abs(), b.im.abs());
     if br_abs >= bi_abs {
         if br_abs == T::ZERO && bi_abs == T::ZERO {
             return Complex::new(a.re / br_abs, a.im / br_abs);
@@ -708,5 +709,16 @@ mod tests {
         )
         .unwrap();
         assert!(a.as_slice::<f32>().unwrap()[0].is_infinite());
+    }
+
+    #[test]
+    fn complex_division_by_signed_zeros_is_numpys() {
+        let one_one = Complex::new(1.0f64, 1.0);
+        for (re, im) in [(-0.0, 0.0), (-0.0, -0.0), (0.0, -0.0), (0.0, 0.0)] {
+            let q = complex_divide(one_one, Complex::new(re, im));
+            assert_eq!((q.re, q.im), (f64::INFINITY, f64::INFINITY), "(1+1j) / complex({re}, {im})");
+        }
+        let q = complex_divide(Complex::new(-1.0f32, 2.0), Complex::new(-0.0, 0.0));
+        assert_eq!((q.re, q.im), (f32::NEG_INFINITY, f32::INFINITY));
     }
 }

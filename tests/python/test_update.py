@@ -183,3 +183,19 @@ def test_many_writers_and_replicas_agree():
         assert_replica_matches(m, s, ["h", "f"])
         assert m.execute_command("NP.GET", "h") == npy(hist)
         assert m.execute_command("NP.GET", "f") == npy(f)
+
+
+def test_complex_division_by_signed_zeros(r):
+    """NumPy divides by fabs of a zero divisor's real part: `(1+1j) / -0.0` is inf+infj."""
+    zeros = [0.0, -0.0]
+    divisors = [complex(a, b) for a in zeros for b in zeros] + [-0.0, 0.0]
+    for dtype in ("<c8", "<c16", ">c16"):
+        arr = np.array([1 + 1j, -1 + 2j, 3 - 0j, -0.0 - 2j, 0j], dtype)
+        for divisor in divisors:
+            for value in (np.array(divisor, dtype), np.array(np.real(divisor), "<f8")):
+                r.execute_command("NP.SET", "c", npy(arr))
+                r.execute_command("NP.UPDATE", "c", "div", npy(value))
+                with np.errstate(all="ignore"):
+                    want = arr.copy()
+                    np.true_divide(want, value, out=want, casting="same_kind")
+                assert r.execute_command("NP.GET", "c") == npy(want), (dtype, divisor, value.dtype)
