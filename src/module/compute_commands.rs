@@ -6,7 +6,7 @@ use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisStri
 
 use super::commands::{open_read, values_reply};
 use super::write_key::WriteKey;
-use super::{config, guard, stats};
+use super::{config, guard, memory, stats};
 use crate::array::NpArray;
 use crate::compute::{self, reduce, reshape, ufunc};
 use crate::{convert, npy, slice};
@@ -94,6 +94,11 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let Some(stored) = key.contiguous_array()? else {
             return Ok(RedisValue::Null);
         };
+        // A slice, a cast or a Fortran-ordered input is copied first: like
+        // NP.GET's casts, refused while Redis is over maxmemory.
+        if options.slice.is_some() || options.dtype.is_some() || compute::is_fortran(stored) {
+            memory::check_not_over(ctx)?;
+        }
         let sliced = match options.slice.as_deref() {
             Some(items) => {
                 // An index list can repeat rows: the same cap as for stored arrays.

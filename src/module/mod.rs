@@ -8,6 +8,7 @@ mod config;
 mod debug_panic;
 mod entry;
 mod guard;
+mod memory;
 mod prefetch;
 mod stats;
 mod value_type;
@@ -283,7 +284,7 @@ redis_module! {
         ["np.trim", commands::np_trim, "write", 1, 1, 1, ""],
         ["np.reserve", commands::np_reserve, "write deny-oom", 1, 1, 1, ""],
         ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, ""],
-        ["np.reshape", compute_commands::np_reshape, "write", 1, 1, 1, ""],
+        ["np.reshape", compute_commands::np_reshape, "write deny-oom", 1, 1, 1, ""],
         ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, ""],
         ["np.update", compute_commands::np_update, "write deny-oom", 1, 1, 1, ""],
         ["np.transpose", compute_commands::np_transpose, "write fast", 1, 1, 1, ""],

@@ -97,3 +97,43 @@ def test_casts_and_values_are_refused_over_maxmemory(r):
     finally:
         r.config_set("maxmemory", "0")
     assert r.execute_command("NP.GET", "big", "SLICE", ":3", "AS", "float64") == npy(BIG[:3].astype(np.float64))
+
+
+def test_copying_commands_are_refused_over_maxmemory(r):
+    """NP.RESHAPE's copy of a Fortran array and NP.REDUCE's copies (a slice,
+    a cast, a Fortran input) are refused over maxmemory, as NP.SET is."""
+    fortran = np.asfortranarray(np.arange(1 << 20, dtype=np.float64).reshape(1024, 1024))
+    r.execute_command("NP.SET", "f", npy(fortran))
+    r.execute_command("NP.SET", "big", npy(BIG))
+    r.config_set("maxmemory-policy", "noeviction")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] - MiB))
+    try:
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            r.execute_command("NP.RESHAPE", "f", "-1")
+        for key, options in (("big", ["SLICE", "::2"]), ("big", ["AS", "float64"]), ("f", [])):
+            with pytest.raises(redis.exceptions.OutOfMemoryError):
+                r.execute_command("NP.REDUCE", key, "sum", *options)
+        # A reduction that copies nothing still answers, as GET does.
+        r.execute_command("NP.REDUCE", "big", "max")
+    finally:
+        r.config_set("maxmemory", "0")
+    assert r.execute_command("NP.GET", "f") == npy(fortran)
+    assert r.execute_command("NP.RESHAPE", "f", "-1") == [1 << 20]
+
+
+def test_reserve_is_refused_past_maxmemory(r):
+    """Redis counts reserved room at once: room past maxmemory is refused
+    instead of evicting other keys for memory nothing has written yet."""
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 64 * MiB))
+    try:
+        for i in range(200):
+            r.set(f"other:{i}", b"x" * 1000)
+        r.execute_command("NP.SET", "k", npy(np.zeros((1, 1024), np.float32)))
+        with pytest.raises(redis.exceptions.OutOfMemoryError, match="past 'maxmemory'"):
+            r.execute_command("NP.RESERVE", "k", 131072)  # 512 MiB
+        assert r.dbsize() == 201, "no key was evicted"
+        assert r.execute_command("NP.RESERVE", "k", 1024) == b"OK"  # 4 MiB fits
+    finally:
+        r.config_set("maxmemory", "0")
+        r.config_set("maxmemory-policy", "noeviction")

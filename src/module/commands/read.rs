@@ -1,11 +1,11 @@
 //! `NP.GET` and the O(1) metadata commands.
 
-use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::{array_at, int, map_reply, reply_npy, shape_reply, stored_run};
 use crate::array::NpArray;
 use crate::convert::{self, Value};
-use crate::module::{config, guard, stats, value_type};
+use crate::module::{config, guard, memory, stats, value_type};
 use crate::slice;
 
 /// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
@@ -74,9 +74,6 @@ fn check_max_bytes(max_bytes: Option<u64>, nbytes: u64) -> Result<(), RedisError
     }
 }
 
-/// Redis's own reply to a `deny-oom` command over `maxmemory`.
-const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
-
 /// `NP.GET key [SLICE spec] [AS dtype] [VALUES] [MAXBYTES n]`: the `.npy`
 /// bytes (replied straight from the stored buffer), optionally sliced (first)
 /// and cast, or the elements as RESP values; refused past `MAXBYTES`.
@@ -94,8 +91,8 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
         // A cast (up to 16x the stored data) and VALUES (tens of bytes of
         // reply per element) allocate more than the array holds: like a
         // `deny-oom` write, they are refused while Redis is over maxmemory.
-        if (options.cast.is_some() || options.values) && ctx.get_flags().contains(ContextFlags::OOM) {
-            return Err(RedisError::Str(OOM));
+        if options.cast.is_some() || options.values {
+            memory::check_not_over(ctx)?;
         }
         let selected_nbytes = match options.slice.as_deref() {
             Some(items) => slice::result_nbytes(stored, items)?,

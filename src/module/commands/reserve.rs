@@ -6,7 +6,7 @@ use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::write::parse_length;
 use crate::module::write_key::WriteKey;
-use crate::module::{config, guard, stats};
+use crate::module::{config, guard, memory, stats, value_type};
 
 /// Makes the room (O(N) in the array's current size when the buffer moves,
 /// O(1) otherwise) and replies `OK`. The stored array does not change, only
@@ -30,6 +30,9 @@ pub fn np_reserve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         }
         let wanted = array.reserved_nbytes(length)?;
         config::check_array_bytes(ctx, wanted)?;
+        // Redis counts the room at once, written or not: room past maxmemory
+        // would make it evict other keys for memory nothing uses yet.
+        memory::check_room(ctx, wanted.saturating_sub(value_type::memory_usage(array) as u64))?;
         guard::checkpoint("before-change");
         // `reserve` allocates before it moves anything: an error from it
         // leaves the array as it was, and its contents never change.
