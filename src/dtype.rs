@@ -645,7 +645,7 @@ impl<'a> RecordWriter<'_, 'a> {
             return Err(bad_field(FIELD));
         }
         let mut names = None;
-        let mut padding = false;
+        let mut unnamed = false;
         let mut start = self.out.len();
         // Where the format's text starts, its element type, and its subarray levels.
         let mut format: Option<(usize, Element, Vec<SubShape>)> = None;
@@ -653,9 +653,10 @@ impl<'a> RecordWriter<'_, 'a> {
             match i {
                 0 => {
                     let (name, title) = field_name(p)?;
-                    // Written, then taken back: `np.load` reads an unnamed void as padding.
-                    padding = title.is_none() && name.is_empty();
-                    if !padding {
+                    // An unnamed entry may be padding, which its format decides:
+                    // written here, then separated or taken back at the end.
+                    unnamed = title.is_none() && name.is_empty();
+                    if !unnamed {
                         self.flush_padding();
                         self.separate();
                     }
@@ -697,13 +698,18 @@ impl<'a> RecordWriter<'_, 'a> {
             .checked_add(size)
             .filter(|&n| n <= MAX_ITEMSIZE)
             .ok_or_else(|| NpyError::invalid("structured dtype is too large"))?;
-        if name.is_empty() && !element.void {
-            return Err(bad_field("only void padding fields may have an empty name"));
-        }
-        if padding {
+        // `np.load` drops an unnamed entry whose dtype is a plain void or a
+        // subarray (NumPy's `is_pad`); any other unnamed entry is a field named ''.
+        if unnamed && (element.void || !levels.is_empty()) {
             self.out.truncate(start);
             self.padding += size;
             return Ok(());
+        }
+        if unnamed {
+            let field = self.out.split_off(start);
+            self.flush_padding();
+            self.separate();
+            self.out.push_str(&field);
         }
         self.claim("name", name)?;
         if let Some(title) = title {
@@ -1094,6 +1100,13 @@ mod tests {
             ("[('', '|V0')]", "[]", 0),
             ("[('', '|V4')]", "[('', '|V4')]", 4),
             ("[(('t', ''), '|V4')]", "[(('t', ''), '|V4')]", 4),
+            // Unnamed but neither a plain void nor a subarray: a field named ''.
+            (
+                "[('a', '<i4'), ('', '|V2'), ('', '<i4'), ('', '<f8', (2,))]",
+                "[('a', '<i4'), ('', '|V2'), ('', '<i4'), ('', '|V16')]",
+                26,
+            ),
+            ("[('', [('x', '|u1')])]", "[('', [('x', '|u1')])]", 1),
         ] {
             let d = dt(given);
             assert_eq!((d.descr().as_str(), d.itemsize()), (descr, itemsize), "{given}");

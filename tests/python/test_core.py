@@ -46,6 +46,9 @@ def _arrays() -> dict[str, np.ndarray]:
     out["struct_nested_be"] = np.ones(3, dtype=[("a", [("b", ">i8"), ("c", "<U2", (2, 2))]), ("d", "?")])
     out["struct_aligned"] = np.zeros(4, dtype=np.dtype([("a", "u1"), ("b", "<f8"), ("c", "u2")], align=True))
     out["struct_offsets"] = np.zeros(2, dtype={"names": ["y", "x"], "formats": ["<i2", "<i2"], "offsets": [0, 4], "itemsize": 8})
+    # An unnamed entry that is not a plain void (or a subarray) is a field named '', not padding.
+    out["struct_empty_name"] = np.zeros(2, dtype={"names": ["a", "", "b"], "formats": ["<i4"] * 3})
+    out["struct_empty_name_record"] = np.zeros(2, dtype={"names": ["", "b"], "formats": [[("x", "u1")], "<i2"]})
     out["struct_titles"] = np.zeros(2, dtype=[(("Temperature in K", "temp"), "<f4"), ("ok", "?")])
     out["struct_unicode_names"] = np.zeros(2, dtype=[("ß", "<i2"), ("Ωmega", "<i2"), ("emoji🙂", "u1")])
     out["struct_weird_names"] = np.zeros(1, dtype=[("a'b", "u1"), ('c"d', "u1"), ("e\\f", "u1"), ("tab\there", "u1"), ("nl\nx", "u1"), ("bell\x07", "u1")])
