@@ -1,9 +1,24 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
 //! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array` and its
-//! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`) knows nothing of Redis and
-//! is unit-tested and fuzzed on its own. The `module` layer is the Redis glue:
-//! commands, type callbacks, configuration, and the only `unsafe` code.
+//! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`) knows
+//! nothing of Redis and is unit-tested and fuzzed on its own. The `module`
+//! layer is the Redis glue: commands, type callbacks, configuration.
+//!
+//! Where `unsafe` lives (this list is the only one; each operation has its
+//! own block with the reason it is sound):
+//! - `compute::simd`: running the kernels in functions compiled for AVX2 or
+//!   AVX-512, once the CPU is known to have them (the pure layer's only unsafe);
+//! - `module::value_type`: the data type's callbacks (RDB, AOF, digest,
+//!   defrag, free, copy, memory usage);
+//! - `module::entry`: the lean command entries that read `argv` in place;
+//! - `module::write_key`, `module::commands::stored_run`: the value behind an
+//!   open key, handed out through `&mut self` only;
+//! - `module::commands` (`mod.rs`, `expire.rs`), `module::guard`,
+//!   `module::prefetch`, `module::command_docs`: calls into the module API
+//!   the redis-module crate does not wrap (replies from a buffer, keyspace
+//!   events, expiry, logging, prefetching, command info);
+//! - `module::debug_panic`: the test-only panic command.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

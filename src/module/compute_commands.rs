@@ -23,7 +23,7 @@ fn change_in_place(
     event: &str,
     change: impl FnOnce(&mut NpArray) -> Result<(), RedisError>,
 ) -> RedisResult {
-    let key = WriteKey::open(ctx, key_name);
+    let mut key = WriteKey::open(ctx, key_name);
     let Some(array) = key.array_mut()? else {
         return Err(RedisError::Str("ERR no such key"));
     };
@@ -90,7 +90,7 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         let op = reduce::Op::parse(&op.to_string_lossy())?;
         let options = crate::options::parse_reduce(option_args)?;
-        let key = open_read(ctx, key_name);
+        let mut key = open_read(ctx, key_name);
         let Some(stored) = key.contiguous_array()? else {
             return Ok(RedisValue::Null);
         };
@@ -135,7 +135,7 @@ pub fn np_update(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let op = ufunc::BinOp::parse(&op.to_string_lossy())?;
         let (payload, items) = crate::options::parse_update(rest)?;
         let value = npy::parse(rest[payload].as_slice()).inspect_err(|_| stats::rejected_payload())?;
-        let key = WriteKey::open(ctx, key_name);
+        let mut key = WriteKey::open(ctx, key_name);
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };

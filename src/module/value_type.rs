@@ -1,6 +1,5 @@
-//! The `numpy-arr` Redis data type and its callbacks. The module's `unsafe`
-//! code lives here, in `command_docs.rs` (command-info registration) and in
-//! the test-only `debug_panic.rs`.
+//! The `numpy-arr` Redis data type and its callbacks (`lib.rs` lists every
+//! other place `unsafe` lives).
 //!
 //! Every callback runs its body under `guard::callback`, so a panic cannot
 //! unwind into Redis. Each unsafe operation has its own block and the reason

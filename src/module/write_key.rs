@@ -36,11 +36,10 @@ impl WriteKey {
         kind == raw::REDISMODULE_KEYTYPE_EMPTY as i32
     }
 
-    /// The array at the key, `None` if it is missing, `WRONGTYPE` for other types.
-    /// The value is Redis's, behind the handle, not part of `self` (as with
-    /// redis-module's `RedisKeyWritable::get_value`).
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) fn array_mut(&self) -> Result<Option<&mut NpArray>, RedisError> {
+    /// The array at the key, `None` if it is missing, `WRONGTYPE` for other
+    /// types. The value is Redis's, behind the handle; the exclusive borrow of
+    /// `self` makes the result the only reference to it handed out.
+    pub(crate) fn array_mut(&mut self) -> Result<Option<&mut NpArray>, RedisError> {
         if self.is_empty() {
             return Ok(None);
         }
@@ -51,9 +50,11 @@ impl WriteKey {
         }
         // SAFETY: the key holds a value of this module's type, which is a
         // `Box<NpArray>` (see value_type); it lives while the key is open and
-        // unchanged, which the borrow of `self` bounds.
+        // unchanged, which the exclusive borrow of `self` bounds.
         let value = unsafe { raw::RedisModule_ModuleTypeGetValue.expect("module API")(self.key) };
-        // SAFETY: as above: a live, boxed NpArray that only this command touches.
+        // SAFETY: as above: a live, boxed NpArray that only this command
+        // touches, and only through this borrow (every reference to it comes
+        // from `&mut self`).
         Ok(Some(unsafe { &mut *value.cast::<NpArray>() }))
     }
 
@@ -64,7 +65,7 @@ impl WriteKey {
     /// enough for lazy free) the key is set anew, and Redis frees the old
     /// value as it frees deleted ones. Either way the key has no TTL after.
     /// Only under `guard::commit`: the key's type was checked.
-    pub(crate) fn store(&self, array: NpArray) {
+    pub(crate) fn store(&mut self, array: NpArray) {
         stats::added(&array);
         let new = Box::into_raw(Box::new(array)).cast::<c_void>();
         let swap = matches!(self.array_mut(), Ok(Some(old)) if value_type::freed_inline(old));

@@ -105,8 +105,8 @@ pub fn np_mset(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             let value = parse_payload(ctx, payload.as_slice())?;
             arrays.push(value);
         }
-        let keys: Vec<_> = writes.iter().map(|(name, _)| WriteKey::open(ctx, name)).collect();
-        for key in &keys {
+        let mut keys: Vec<_> = writes.iter().map(|(name, _)| WriteKey::open(ctx, name)).collect();
+        for key in &mut keys {
             key.array_mut()?;
         }
         let arrays = arrays
@@ -115,7 +115,7 @@ pub fn np_mset(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             .collect::<Result<Vec<_>, _>>()?;
         guard::checkpoint("before-change");
         guard::commit(|| {
-            for (key, array) in keys.iter().zip(arrays) {
+            for (key, array) in keys.iter_mut().zip(arrays) {
                 key.store(array);
                 guard::checkpoint("after-change");
             }

@@ -84,7 +84,7 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let options = parse_get_options(option_args)?;
-        let key = stored_run::open(ctx, key_name);
+        let mut key = stored_run::open(ctx, key_name);
         let Some(stored) = array_at(&key.key)? else {
             return Ok(RedisValue::Null);
         };
@@ -111,7 +111,7 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
         // A slice that is one run of the stored bytes is replied from them.
         if let (Some(items), None, false) = (options.slice.as_deref(), &options.cast, options.values) {
             if let Some(run) = slice::stored_run(stored, items)? {
-                stored_run::reply(ctx, &key, &run);
+                stored_run::reply(ctx, &mut key, &run);
                 return Ok(RedisValue::NoReply);
             }
         }
@@ -126,7 +126,7 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
                 fortran_order: stored.fortran_order(),
                 bytes: 0..stored.nbytes() as usize,
             };
-            stored_run::reply(ctx, &key, &run);
+            stored_run::reply(ctx, &mut key, &run);
             return Ok(RedisValue::NoReply);
         }
         // What is left reads the data as one slice.

@@ -19,7 +19,7 @@ pub fn np_reserve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let length = parse_length(length)?;
-        let key = WriteKey::open(ctx, key_name);
+        let mut key = WriteKey::open(ctx, key_name);
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };

@@ -59,43 +59,38 @@ impl ReadKey {
     /// [`NpArray::data`]: a wrapped rolling buffer is made contiguous first,
     /// in place. Its value (dtype, shape, bytes) does not change, only where
     /// the bytes lie, so a read command may do this.
-    pub(crate) fn contiguous_array(&self) -> Result<Option<&NpArray>, RedisError> {
-        if !self.array()?.is_some_and(NpArray::is_wrapped) {
-            return self.array();
-        }
-        // SAFETY: the key holds an array (checked just above) and the shared
-        // borrow taken to check it has ended.
-        let array = unsafe { self.array_mut() };
+    pub(crate) fn contiguous_array(&mut self) -> Result<Option<&NpArray>, RedisError> {
+        let Some(array) = self.array_mut()? else {
+            return Ok(None);
+        };
         array.make_contiguous();
         Ok(Some(array))
     }
 
-    /// The array at the key, writable.
-    ///
-    /// # Safety
-    /// The key holds an array (`array` found one), and no other reference to
-    /// it is alive while the result is.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn array_mut(&self) -> &mut NpArray {
+    /// The array at the key, writable: the exclusive borrow of `self` rules
+    /// out any other reference to it obtained through this key.
+    fn array_mut(&mut self) -> Result<Option<&mut NpArray>, RedisError> {
+        if self.array()?.is_none() {
+            return Ok(None);
+        }
         // SAFETY: `self.raw` is open (its RedisKey is alive) and holds a value
-        // of our type (the caller's contract); the raw getter returns the
-        // pointer to the `Box<NpArray>` the module gave Redis, with its full
-        // provenance.
+        // of our type (`array` found one); the raw getter returns the pointer
+        // to the `Box<NpArray>` the module gave Redis, with its full provenance.
         let value: *mut c_void = unsafe { raw::RedisModule_ModuleTypeGetValue.unwrap()(self.raw) };
-        // SAFETY: the pointer is valid and aligned (a live Box), and nothing
-        // else refers to the array while this borrow lives (the caller's
-        // contract; no other thread reads values while a command runs, see
-        // the module doc). The borrow is bounded by `self`, so the key stays open.
-        unsafe { &mut *value.cast::<NpArray>() }
+        // SAFETY: the pointer is valid and aligned (a live Box). References to
+        // the array are only handed out through `self` (`array`, this
+        // function), so the exclusive borrow of `self` makes this one the
+        // only one alive; no other thread reads values while a command runs
+        // (see the module doc). The borrow is bounded by `self`, so the key
+        // stays open.
+        Ok(Some(unsafe { &mut *value.cast::<NpArray>() }))
     }
 }
 
-/// Replies with `np.save(arr[spec])` for the run `run` of the array at `key`
-/// (where `array_at` found an array; the caller holds no borrow of it now).
-pub(super) fn reply(ctx: &Context, key: &ReadKey, run: &StoredRun) {
-    // SAFETY: per this function's contract the key holds an array and no
-    // other reference to it is alive; this borrow ends when it returns.
-    let array = unsafe { key.array_mut() };
+/// Replies with `np.save(arr[spec])` for the run `run` of the array at `key`,
+/// which holds an array.
+pub(super) fn reply(ctx: &Context, key: &mut ReadKey, run: &StoredRun) {
+    let array = key.array_mut().ok().flatten().expect("the key holds an array");
     // From the recently written headers: reads of the same run (the last
     // frames of a rolling buffer, a whole array) write it once.
     let header: SmallVec<[u8; 256]> =

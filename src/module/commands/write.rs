@@ -32,7 +32,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         };
         let options = set_options::parse(option_args, now_ms, from_master_or_aof)?;
         let value = parse_payload(ctx, payload.as_slice())?;
-        let key = WriteKey::open(ctx, key_name);
+        let mut key = WriteKey::open(ctx, key_name);
         let exists = !key.is_empty();
         // SET checks the old value's type for GET, and NX on an existing key
         // of any type is simply not met.
@@ -170,7 +170,7 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         let maxlen = parse_maxlen(option_args)?;
         let rows = parse_npy(payload.as_slice())?;
-        let key = WriteKey::open(ctx, key_name);
+        let mut key = WriteKey::open(ctx, key_name);
         let finish = |length: u64| -> RedisResult {
             guard::checkpoint("after-change");
             ctx.replicate_verbatim();
@@ -226,7 +226,7 @@ pub fn np_trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let keep = parse_length(n)?;
-        let key = WriteKey::open(ctx, key_name);
+        let mut key = WriteKey::open(ctx, key_name);
         let Some(array) = key.array_mut()? else {
             return Ok(int(0));
         };
@@ -260,7 +260,7 @@ pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         };
         let items = slice::parse(&spec.to_string_lossy())?;
         let value = parse_npy(payload.as_slice())?;
-        let key = WriteKey::open(ctx, key_name);
+        let mut key = WriteKey::open(ctx, key_name);
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
