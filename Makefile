@@ -19,7 +19,7 @@ COVERAGE_PACKAGES := llvm-19
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package test-python-valkey test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-numpy-format test-client-compat test-inspect test-package test-python-valkey test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -75,7 +75,7 @@ run: build
 
 # The Python suites run twice: on Debian's redis-server 7.0 (jemalloc) and on
 # Valkey 8.1 (libc malloc).
-test: deps build test-rust test-python test-python-valkey test-client-compat test-inspect test-package
+test: deps build test-rust test-python test-numpy-format test-python-valkey test-client-compat test-inspect test-package
 
 # The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
@@ -85,6 +85,14 @@ test-rust:
 
 test-python:
 	$(PY) -m pytest -q tests/python python-client/tests
+
+# NumPy's own .npy format tests (numpy/lib/tests/test_format.py), every array
+# they write or read routed through NP.SET and NP.GET (tests/numpy_format/).
+# NumPy's test conftest needs hypothesis.
+test-numpy-format: python-deps build
+	$(PY) -m pip install -q hypothesis
+	cd tests/numpy_format && PYTHONPATH=$(CURDIR)/tests/numpy_format:$(CURDIR)/tests/support \
+		$(CURDIR)/$(PY) -m pytest -q -p no:cacheprovider -p route_npy_through_redis --pyargs numpy.lib.tests.test_format
 
 # The inspector against a real server, in headless Chromium too.
 test-inspect: browser-deps inspect-deps build
