@@ -17,6 +17,12 @@ def main(argv: list[str] | None = None) -> int:
         help="redis://[user:password@]host:port/db or rediss://... (default: $REDIS_URL or redis://localhost:6379/0)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME",
+        help="also answer requests for this host name (e.g. the name a reverse proxy forwards); "
+        "by default only localhost, 127.0.0.1, [::1] and the --host address are answered, "
+        "against DNS rebinding. May be given more than once",
+    )
     parser.add_argument("--port", type=int, default=8008, help="port to serve on (default 8008)")
     parser.add_argument("--page-size", type=int, default=100, help="arrays per list page (default 100)")
     parser.add_argument(
@@ -32,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as err:
         print(f"the inspector needs its extra: pip install 'redis-numpy[inspect]' ({err})", file=sys.stderr)
         return 2
-    app = create_app(args.url, page_size=args.page_size, allow_writes=args.allow_writes)
+    app = create_app(
+        args.url, page_size=args.page_size, allow_writes=args.allow_writes,
+        bound_host=args.host, allowed_hosts=args.allow_host,
+    )
     print(f"redis-numpy inspector for {redacted(args.url)} on http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -14,7 +14,7 @@ import contextlib
 import math
 import secrets
 from pathlib import Path
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Optional, Sequence
 from urllib.parse import parse_qs, urlencode
 
 import numpy as np
@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from . import render
+from .hosts import HostCheck, HostCheckMiddleware
 from .selection import Selection, SelectionError, default_choices, select
 from .store import GAUGES, READ_COMMANDS, WRITE_COMMANDS, Store, StoreError, redacted
 
@@ -89,11 +90,15 @@ def choices_from(request: Request, shape: tuple[int, ...], dtype: np.dtype) -> l
     return [request.query_params.get(f"a{n}", default).strip() or ":" for n, default in enumerate(defaults)]
 
 
-def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool = False) -> Starlette:
+def create_app(
+    url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool = False,
+    bound_host: str = "127.0.0.1", allowed_hosts: Sequence[str] = (),
+) -> Starlette:
     """The inspector for the Redis at `url` (`redis://[user:password@]host:port/db`).
 
     Read-only unless `allow_writes`: then the detail page can delete a key or
-    change its TTL."""
+    change its TTL. Answers only requests whose Host header is a loopback name,
+    `bound_host` or one of `allowed_hosts` (see hosts.py)."""
     store = Store(url)
     # Posted forms must carry this, so another site cannot make a browser
     # that has the inspector open post to it.
@@ -269,4 +274,5 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(HostCheckMiddleware, check=HostCheck(bound_host, allowed_hosts))
     return app
