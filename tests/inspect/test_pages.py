@@ -268,3 +268,45 @@ def test_allow_writes_deletes_and_sets_ttl_with_a_token(redis_server, r):
         stop_inspector(writer)
         stop_inspector(reader)
         r.acl_deluser("viewer2")
+
+
+def test_wide_elements_are_not_read_whole(r, inspector):
+    """A 5-row U2000000 array is 40 MB: its page reads none of it, and a table
+    of wide records reads at most TABLE_BYTES."""
+    from redis_numpy.inspect.selection import TABLE_BYTES
+
+    arrays = Numpy(r)
+    arrays.set("wide:str", np.array(["x" * 2_000_000] * 5, dtype="U2000000"))
+    before = net_output_bytes(r)
+    status, body, _ = inspector.get("array?key=wide:str")
+    sent = net_output_bytes(r) - before
+    text = html.unescape(body.decode())
+    assert status == 200 and "each element is 8,000,000 bytes" in text and "not read" in text
+    assert sent < 16 * 1024, f"{sent} bytes left the server for a page about a 40 MB string array"
+    rec = np.zeros(200, dtype=[("id", "<i4"), ("blob", "S100000")])
+    rec["id"] = np.arange(200)
+    arrays.set("wide:rec", rec)
+    before = net_output_bytes(r)
+    status, body, _ = inspector.get("array?key=wide:rec")
+    sent = net_output_bytes(r) - before
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>", body.decode())
+    assert status == 200 and rows and len(rows) == TABLE_BYTES // rec.dtype.itemsize
+    assert rows[-1] == (str(len(rows) - 1),) * 2
+    assert sent <= TABLE_BYTES + 16 * 1024, f"{sent} bytes for a table bounded at {TABLE_BYTES}"
+    # The same bound for a 0-d wide element (every axis indexed).
+    status, body, _ = inspector.get("array?key=wide:str&a0=2")
+    assert status == 200 and "not read" in html.unescape(body.decode())
+
+
+def test_tall_matrix_heatmap_shows_every_column(r, inspector):
+    """20000 x 384: rows are strided, columns are not, so a gradient along the
+    columns draws as hundreds of colours across the plot, not two bands."""
+    tall = np.broadcast_to(np.arange(384, dtype=np.float32), (20_000, 384))
+    Numpy(r).set("tall", np.ascontiguousarray(tall))
+    status, body, _ = inspector.get("array?key=tall")
+    assert status == 200 and 'SLICE "<span id="spec">::40, :</span>"' in body.decode()
+    status, png, _ = inspector.get("preview.png?key=tall")
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    middle = pixels[pixels.shape[0] // 2]
+    colours = {tuple(p) for p in middle}
+    assert len(colours) > 150, len(colours)

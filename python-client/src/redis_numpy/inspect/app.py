@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import math
 import secrets
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional, Sequence
@@ -177,10 +176,9 @@ def create_app(
             selection = select(info["shape"], info["dtype"], choices)
         except SelectionError as err:
             return page(request, "detail.html", 400, selection_error=str(err), **context)
-        read_elements = math.prod(a.length for _, a in selection.kept)
         context.update(
             selection=selection,
-            read_bytes=read_elements * info["itemsize"],
+            read_bytes=selection.elements * info["itemsize"],
             preview_url="preview.png?" + urlencode({**key_query(key), **{f"a{n}": c for n, c in enumerate(choices)}}),
         )
         if selection.kind in ("table", "scalar"):

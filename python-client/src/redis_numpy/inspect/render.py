@@ -67,10 +67,19 @@ def heatmap_png(arr: np.ndarray, selection: Selection, title: str) -> bytes:
     )
     image = ax.imshow(values, cmap="viridis", aspect="auto", interpolation="nearest", extent=extent)
     fig.colorbar(image, ax=ax, label=label)
-    ax.set_xlabel(f"axis {col_axis}")
-    ax.set_ylabel(f"axis {row_axis}")
+    ax.set_xlabel(_axis_label(col_axis, cols))
+    ax.set_ylabel(_axis_label(row_axis, rows))
     ax.set_title(title, fontsize=10)
     return _png(fig)
+
+
+def _axis_label(number: int, axis: Axis) -> str:
+    """`axis 0`, or `axis 0 (every 196th)` when the preview strides it."""
+    step = abs(axis.step)
+    if step == 1:
+        return f"axis {number}"
+    suffix = "th" if 10 <= step % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(step % 10, "th")
+    return f"axis {number} (every {step}{suffix})"
 
 
 def line_png(arr: np.ndarray, selection: Selection, title: str) -> bytes:
