@@ -27,7 +27,9 @@ from starlette.templating import Jinja2Templates
 
 from . import render
 from .hosts import HostCheck, HostCheckMiddleware
-from .selection import Selection, SelectionError, default_choices, select
+from .selection import (
+    STATS_COLUMNS, SUMMARY_ELEMENTS, Selection, SelectionError, column_selection, default_choices, select, summary_selection,
+)
 from .store import GAUGES, READ_COMMANDS, WRITE_COMMANDS, Store, StoreError, redacted
 
 HERE = Path(__file__).parent
@@ -109,6 +111,8 @@ def create_app(
     templates.env.globals["gauges"] = GAUGES
     templates.env.globals["allow_writes"] = allow_writes
     templates.env.globals["token"] = token
+    templates.env.globals["summary_limit"] = SUMMARY_ELEMENTS
+    templates.env.globals["columns_limit"] = STATS_COLUMNS
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(request, name, context, status_code=status)
@@ -142,7 +146,7 @@ def create_app(
                     "key": key_text(r.key),
                     "href": "array?" + urlencode(key_query(r.key)),
                     "info": r.info,
-                    "dtype": r.info["dtype"].name,
+                    "dtype": render.dtype_label(r.info["dtype"]),
                     "memory": r.memory,
                     "ttl_ms": r.ttl_ms,
                 }
@@ -165,6 +169,7 @@ def create_app(
         context: dict[str, Any] = {
             "key": key_text(key),
             "info": info,
+            "dtype_label": render.dtype_label(info["dtype"]),
             "memory": row.memory,
             "ttl_ms": row.ttl_ms,
             "axes": [
@@ -190,7 +195,36 @@ def create_app(
                 context["table"] = render.table_rows(arr, selection)
             else:
                 context["scalar"] = render.cell(arr[()])
+        try:
+            context.update(summary_context(key, info, choices, selection))
+        except StoreError as err:
+            return error_page(request, err)
         return page(request, "detail.html", **context)
+
+    def summary_context(key: bytes, info: dict[str, Any], choices: list[str], selection: Selection) -> dict[str, Any]:
+        """The summary (NP.REDUCE over a bounded slice), the per-column view of
+        a matrix, and the range of a grey image that is drawn stretched."""
+        out: dict[str, Any] = {}
+        if selection.kind == "image" and len(selection.kept) == 2 and selection.elements:
+            found = store.reduce(key, [("min", None), ("max", None)], selection.spec)
+            if not any(isinstance(v, StoreError) for v in found.values()):
+                out["stretch"] = render.stretch_range(int(found["min"][()]), int(found["max"][()]))
+        summary = summary_selection(info["shape"], info["dtype"], choices)
+        if summary is None or selection.kind == "none":
+            return out
+        ops: list[tuple[str, Optional[int]]] = [("min", None), ("max", None), ("mean", None), ("std", None)]
+        found = store.reduce(key, ops, summary.spec)
+        out["summary"] = {"spec": summary.spec, "elements": summary.elements, "stats": render.stats(found)}
+        nan = render.nan_state(found)
+        if nan == "present":
+            where = store.reduce(key, [("argmax", None)], summary.spec)["argmax"]
+            nan = "present" if isinstance(where, StoreError) else "first at " + render.original_index(int(where[()]), summary)
+        out["summary"]["nan"] = nan
+        columns = column_selection(summary)
+        if columns is not None and columns.elements:
+            per_column = store.reduce(key, [("min", 0), ("max", 0), ("mean", 0)], columns.spec)
+            out["columns"] = {"spec": columns.spec, "table": render.column_stats(per_column, columns)}
+        return out
 
     def preview_png(request: Request) -> Response:
         try:

@@ -202,3 +202,43 @@ def select(shape: tuple[int, ...], dtype: np.dtype, choices: Optional[list[str]]
         if len(kept) > 1:
             axes[kept[1]] = axes[kept[1]].first(columns)
     return Selection(kind, tuple(axes), note, tuple(factors))
+
+
+# The per-array summary (min, max, mean, ...) is reduced on the server over at
+# most this many elements of the chosen slice: whole rows from its start, so
+# each NP.REDUCE holds Redis for a millisecond or so (about 0.1 s per GB).
+SUMMARY_ELEMENTS = 1 << 20
+# The per-column view of a matrix shows the first columns of the chosen slice.
+STATS_COLUMNS = 32
+
+
+def summary_selection(shape: tuple[int, ...], dtype: np.dtype, choices: list[str]) -> Optional[Selection]:
+    """The slice the summary reduces: the chosen slice (not strided), cut to
+    its first SUMMARY_ELEMENTS elements by taking its first rows (and, when a
+    row alone is larger, the first rows of the next axis). None for dtypes
+    NP.REDUCE does not summarize and for a single element."""
+    if dtype.names is not None or dtype.kind not in "biufc" or not shape:
+        return None
+    axes = [parse_axis(text, n, dim) for n, (text, dim) in enumerate(zip(choices, shape))]
+    kept = [n for n, a in enumerate(axes) if a.index is None]
+    if not kept:
+        return None
+    for i, n in enumerate(kept):
+        inner = math.prod(axes[m].length for m in kept[i + 1:])
+        if inner <= SUMMARY_ELEMENTS:
+            axes[n] = axes[n].first(max(1, SUMMARY_ELEMENTS // max(inner, 1)))
+            break
+        axes[n] = axes[n].first(1)
+    return Selection("summary", tuple(axes), factors=(1,) * len(axes))
+
+
+def column_selection(summary: Selection) -> Optional[Selection]:
+    """For a 2-D summary slice, the same rows and its first STATS_COLUMNS
+    columns, reduced along the rows (AXIS of the first kept axis)."""
+    kept = summary.kept
+    if len(kept) != 2:
+        return None
+    axes = list(summary.axes)
+    n = kept[1][0]
+    axes[n] = axes[n].first(STATS_COLUMNS)
+    return Selection("columns", tuple(axes), factors=summary.factors)

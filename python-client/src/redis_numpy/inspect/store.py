@@ -1,5 +1,5 @@
 """The inspector's only door to Redis. Pages send only reads (SCAN, TYPE,
-PTTL, MEMORY USAGE, INFO, NP.INFO, NP.GET), so the inspector works for an ACL
+PTTL, MEMORY USAGE, INFO, NP.INFO, NP.GET, NP.REDUCE), so the inspector works for an ACL
 user granted just those; the delete and TTL buttons, there only when the
 inspector was started with --allow-writes, send UNLINK, PEXPIRE and PERSIST."""
 
@@ -27,7 +27,7 @@ MIN_SCAN_COUNT = 100
 GAUGES = ("numpy_arrays", "numpy_data_bytes", "numpy_commands", "numpy_rejected_payloads")
 
 # The commands the inspector sends, for an ACL user that may run nothing else.
-READ_COMMANDS = ("scan", "type", "pttl", "memory|usage", "info", "ping", "np.info", "np.get")
+READ_COMMANDS = ("scan", "type", "pttl", "memory|usage", "info", "ping", "np.info", "np.get", "np.reduce")
 # What --allow-writes adds.
 WRITE_COMMANDS = ("unlink", "pexpire", "persist")
 
@@ -165,6 +165,30 @@ class Store:
         if payload is None:
             raise StoreError(f"No array at key {key!r}", 404)
         return decode(payload)
+
+    def reduce(self, key: bytes, ops: list[tuple[str, Optional[int]]], spec: str) -> dict[str, Any]:
+        """`NP.REDUCE key op [AXIS n] SLICE spec` for each (op, axis), in one
+        pipeline: the result arrays by op name (with `@axis` when given), or
+        the StoreError of an op that failed (e.g. a user without np.reduce)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for op, axis in ops:
+                args: list[Any] = ["NP.REDUCE", key, op]
+                if axis is not None:
+                    args += ["AXIS", axis]
+                if spec:
+                    args += ["SLICE", spec]
+                pipe.execute_command(*args)
+            replies = self._call(pipe.execute, raise_on_error=False)
+        out: dict[str, Any] = {}
+        for (op, axis), reply in zip(ops, replies):
+            name = op if axis is None else f"{op}@{axis}"
+            if isinstance(reply, Exception):
+                out[name] = self._explain(reply)
+            elif reply is None:
+                out[name] = StoreError(f"No array at key {key!r}", 404)
+            else:
+                out[name] = decode(reply)
+        return out
 
     def delete(self, key: bytes) -> bool:
         """UNLINK: True if the key was there."""
