@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8008, help="port to serve on (default 8008)")
     parser.add_argument("--page-size", type=int, default=100, help="arrays per list page (default 100)")
     parser.add_argument(
+        "--scan-budget", type=int, default=100, metavar="CALLS",
+        help="SCAN calls (COUNT 1000 each) one list page may make while filling itself "
+        "(default 100, about 100,000 keys); the largest-arrays view may make twice as many",
+    )
+    parser.add_argument(
         "--allow-writes", action="store_true",
         help="add Delete and TTL buttons to the detail page (UNLINK, PEXPIRE, PERSIST); read-only without it",
     )
@@ -40,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = create_app(
         args.url, page_size=args.page_size, allow_writes=args.allow_writes,
-        bound_host=args.host, allowed_hosts=args.allow_host,
+        bound_host=args.host, allowed_hosts=args.allow_host, scan_budget=max(1, args.scan_budget),
     )
     print(f"redis-numpy inspector for {redacted(args.url)} on http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -30,7 +30,10 @@ from .hosts import HostCheck, HostCheckMiddleware
 from .selection import (
     STATS_COLUMNS, SUMMARY_ELEMENTS, Selection, SelectionError, column_selection, default_choices, select, summary_selection,
 )
-from .store import GAUGES, READ_COMMANDS, WRITE_COMMANDS, Store, StoreError, redacted
+from .filters import ArrayFilter, FilterError
+from .store import (
+    GAUGES, READ_COMMANDS, SCAN_COUNT, SCANS_PER_PAGE, WRITE_COMMANDS, Store, StoreError, redacted,
+)
 
 HERE = Path(__file__).parent
 DEFAULT_PAGE_SIZE = 100
@@ -93,14 +96,14 @@ def choices_from(request: Request, shape: tuple[int, ...], dtype: np.dtype) -> l
 
 def create_app(
     url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool = False,
-    bound_host: str = "127.0.0.1", allowed_hosts: Sequence[str] = (),
+    bound_host: str = "127.0.0.1", allowed_hosts: Sequence[str] = (), scan_budget: int = SCANS_PER_PAGE,
 ) -> Starlette:
     """The inspector for the Redis at `url` (`redis://[user:password@]host:port/db`).
 
     Read-only unless `allow_writes`: then the detail page can delete a key or
     change its TTL. Answers only requests whose Host header is a loopback name,
     `bound_host` or one of `allowed_hosts` (see hosts.py)."""
-    store = Store(url)
+    store = Store(url, scans_per_page=scan_budget)
     # Posted forms must carry this, so another site cannot make a browser
     # that has the inspector open post to it.
     token = secrets.token_urlsafe(32)
@@ -121,37 +124,86 @@ def create_app(
         commands = READ_COMMANDS + (WRITE_COMMANDS if allow_writes else ())
         return page(request, "error.html", err.status, message=str(err), read_commands=commands)
 
-    def list_page(request: Request) -> Response:
+    def list_rows(rows: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "key": key_text(r.key),
+                "href": "array?" + urlencode(key_query(r.key)),
+                "info": r.info,
+                "dtype": render.dtype_label(r.info["dtype"]),
+                "memory": r.memory,
+                "ttl_ms": r.ttl_ms,
+            }
+            for r in rows
+        ]
+
+    def list_params(request: Request) -> tuple[str, int, ArrayFilter, dict[str, str]]:
+        """MATCH, the start cursor, the dtype/shape filter, and those as URL
+        parameters for the links that carry on."""
         params = request.query_params
         match = params.get("match", "")
         try:
             cursor = int(params.get("cursor", "0"))
-            size = max(1, min(int(params.get("page_size", str(page_size))), 10_000))
         except ValueError:
-            return error_page(request, StoreError("cursor and page_size must be integers", 400))
+            raise StoreError("cursor must be an integer", 400) from None
+        if cursor < 0:
+            raise StoreError("cursor must not be negative", 400)
         try:
+            keep = ArrayFilter.parse(params.get("dtype", ""), params.get("shape", ""))
+        except FilterError as err:
+            raise StoreError(str(err), 400) from None
+        carry = {"match": match, "dtype": params.get("dtype", ""), "shape": params.get("shape", "")}
+        return match, cursor, keep, carry
+
+    def list_page(request: Request) -> Response:
+        params = request.query_params
+        try:
+            match, cursor, keep, carry = list_params(request)
+            try:
+                size = max(1, min(int(params.get("page_size", str(page_size))), 10_000))
+            except ValueError:
+                raise StoreError("cursor and page_size must be integers", 400) from None
+            after = key_from(request, {"hex": params["after_hex"]} if "after_hex" in params else
+                             {"key": params["after"]}) if ("after" in params or "after_hex" in params) else None
             stats = store.stats()
-            rows, next_cursor, skipped = store.scan_page(cursor, match, size)
+            found = store.scan_page(cursor, match, size, after, keep.keeps)
         except StoreError as err:
             return error_page(request, err)
-        next_url = (
-            "?" + urlencode({"match": match, "cursor": next_cursor, "page_size": size}) if next_cursor else None
-        )
+        next_url = None
+        if found.resume is not None:
+            resume_cursor, resume_after = found.resume
+            link = {**carry, "cursor": str(resume_cursor), "page_size": str(size)}
+            if resume_after is not None:
+                link.update({"after" if "key" in key_query(resume_after) else "after_hex":
+                             next(iter(key_query(resume_after).values()))})
+            next_url = "?" + urlencode(link)
         return page(
             request, "list.html",
             deleted=params.get("deleted"),
-            stats=stats, match=match, page_size=size, cursor=cursor, next_url=next_url, skipped=skipped,
-            rows=[
-                {
-                    "key": key_text(r.key),
-                    "href": "array?" + urlencode(key_query(r.key)),
-                    "info": r.info,
-                    "dtype": render.dtype_label(r.info["dtype"]),
-                    "memory": r.memory,
-                    "ttl_ms": r.ttl_ms,
-                }
-                for r in rows
-            ],
+            stats=stats, page_size=size, cursor=cursor, next_url=next_url, found=found,
+            scan_count=SCAN_COUNT, filtered=keep.active, rows=list_rows(found.rows),
+            largest_url="largest?" + urlencode({k: v for k, v in carry.items() if v}),
+            **carry,
+        )
+
+    def largest_page(request: Request) -> Response:
+        params = request.query_params
+        try:
+            match, cursor, keep, carry = list_params(request)
+            try:
+                n = max(1, min(int(params.get("n", "50")), 1000))
+            except ValueError:
+                raise StoreError("n must be an integer", 400) from None
+            stats = store.stats()
+            found = store.largest(cursor, match, n, keep.keeps)
+        except StoreError as err:
+            return error_page(request, err)
+        more_url = None
+        if found.resume is not None:
+            more_url = "largest?" + urlencode({**carry, "cursor": str(found.resume[0]), "n": str(n)})
+        return page(
+            request, "largest.html", stats=stats, n=n, cursor=cursor, found=found, more_url=more_url,
+            scan_count=SCAN_COUNT, scan_calls=2 * scan_budget, rows=list_rows(found.rows), **carry,
         )
 
     def selection_for(request: Request, info: dict[str, Any]) -> tuple[list[str], Selection]:
@@ -295,6 +347,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", list_page),
+            Route("/largest", largest_page),
             Route("/array", detail_page),
             Route("/preview.png", preview_png),
             Route("/api/stats", stats_json),
