@@ -134,10 +134,22 @@ def dtype_label(dtype: np.dtype) -> str:
 
 
 def number(value: Any) -> str:
-    """A float or complex as NumPy prints it in an array: the shortest text
-    that tells it apart, at most 8 digits after the point (`0.3`, not
-    `0.30000000000000004`), scientific for very large or small values."""
-    return np.array2string(np.asarray([value]), precision=8, separator=",")[1:-1].strip()
+    """A float or complex printed as NumPy prints array elements: the shortest
+    text that tells the value apart, at most 8 digits after the point (`0.3`,
+    not `0.30000000000000004`), scientific below 1e-4 or from 1e16 on; a
+    whole number keeps one zero (`880.0`)."""
+    if isinstance(value, (complex, np.complexfloating)):
+        real, imag = np.real(value), np.imag(value)  # of the matching float type
+        sign = "-" if np.signbit(imag) else "+"
+        return f"{number(real)}{sign}{number(abs(imag))}j"
+    # The value's own type, so float16 and float32 print their shortest text.
+    x = value if isinstance(value, np.floating) else np.float64(value)
+    if not np.isfinite(x):
+        return str(float(x))
+    magnitude = abs(float(x))
+    if magnitude != 0 and (magnitude >= 1e16 or magnitude < 1e-4):
+        return np.format_float_scientific(x, precision=8, unique=True, trim="-")
+    return np.format_float_positional(x, precision=8, unique=True, trim="0")
 
 
 def cell(value: Any) -> str:
