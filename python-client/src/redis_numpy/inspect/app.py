@@ -137,7 +137,7 @@ def create_app(
             for r in rows
         ]
 
-    def list_params(request: Request) -> tuple[str, int, ArrayFilter, dict[str, str]]:
+    def list_params(request: Request) -> tuple[str, int, ArrayFilter, dict[str, Any]]:
         """MATCH, the start cursor, the dtype/shape filter, and those as URL
         parameters for the links that carry on."""
         params = request.query_params
@@ -152,7 +152,7 @@ def create_app(
             keep = ArrayFilter.parse(params.get("dtype", ""), params.get("shape", ""))
         except FilterError as err:
             raise StoreError(str(err), 400) from None
-        carry = {"match": match, "dtype": params.get("dtype", ""), "shape": params.get("shape", "")}
+        carry: dict[str, Any] = {"match": match, "dtype": params.get("dtype", ""), "shape": params.get("shape", "")}
         return match, cursor, keep, carry
 
     def list_page(request: Request) -> Response:

@@ -139,7 +139,8 @@ def number(value: Any) -> str:
     not `0.30000000000000004`), scientific below 1e-4 or from 1e16 on; a
     whole number keeps one zero (`880.0`)."""
     if isinstance(value, (complex, np.complexfloating)):
-        real, imag = np.real(value), np.imag(value)  # of the matching float type
+        real: Any = np.real(value)  # of the matching float type
+        imag: Any = np.imag(value)
         sign = "-" if np.signbit(imag) else "+"
         return f"{number(real)}{sign}{number(abs(imag))}j"
     # The value's own type, so float16 and float32 print their shortest text.
