@@ -127,3 +127,18 @@ def test_largest_arrays_across_the_keyspace(redis_server, r, inspector):
         assert status == 200 and 'id="partial"' in body.decode() and 'id="more"' in body.decode()
     finally:
         stop_inspector(small)
+
+
+def test_pages_resume_after_binary_keys(r, inspector):
+    arrays = Numpy(r)
+    want = {b"bin:\xfe" + bytes([n]) for n in range(40)}
+    for key in want:
+        arrays.set(key, np.arange(2))
+    seen: list[bytes] = []
+    path = "?page_size=7"
+    while path:
+        status, body, _ = inspector.get(path)
+        assert status == 200
+        seen += [bytes.fromhex(h) for h in re.findall(r'href="array\?hex=([0-9a-f]+)"', body.decode())]
+        path = next_link(body)
+    assert sorted(seen) == sorted(want)

@@ -168,3 +168,22 @@ def test_random_selections_match_numpy_on_the_server(r):
         assert got.tobytes() == np.ascontiguousarray(want).tobytes(), (shape, choices, sel.spec)
         cases += 1
     assert cases > 100
+
+
+def test_summary_slice_is_bounded_whole_rows_of_the_choice():
+    from redis_numpy.inspect.selection import SUMMARY_ELEMENTS, column_selection, summary_selection
+
+    f4 = np.dtype(np.float32)
+    tall = summary_selection((100_000, 400), f4, [":", ":"])
+    assert tall.spec == f":{SUMMARY_ELEMENTS // 400}, :" and tall.elements <= SUMMARY_ELEMENTS
+    assert column_selection(tall).spec == f":{SUMMARY_ELEMENTS // 400}, :32"
+    # A row longer than the bound: one row, cut.
+    wide = summary_selection((10, 5_000_000), f4, [":", ":"])
+    assert wide.spec == f":1, :{SUMMARY_ELEMENTS}" and wide.elements == SUMMARY_ELEMENTS
+    # The boxes' choice, not strided; small slices whole.
+    assert summary_selection((50, 60), f4, ["10:20", "5::3"]).spec == "10:20, 5::3"
+    assert summary_selection((8, 60, 80), f4, ["2", ":", ":"]).spec == "2, :, :"
+    for shape, dtype in [((0, 5), f4), ((), f4), ((4,), np.dtype("U3")), ((4,), np.dtype(np.longdouble)),
+                         ((4,), np.dtype([("a", "<f4")])), ((4,), np.dtype("M8[s]"))]:
+        assert summary_selection(shape, dtype, [":"] * len(shape)) is None, (shape, dtype)
+    assert column_selection(summary_selection((9,), f4, [":"])) is None

@@ -172,7 +172,7 @@ def create_app(
         next_url = None
         if found.resume is not None:
             resume_cursor, resume_after = found.resume
-            link = {**carry, "cursor": str(resume_cursor), "page_size": str(size)}
+            link = {**{k: v for k, v in carry.items() if v}, "cursor": str(resume_cursor), "page_size": str(size)}
             if resume_after is not None:
                 link.update({"after" if "key" in key_query(resume_after) else "after_hex":
                              next(iter(key_query(resume_after).values()))})
@@ -200,7 +200,7 @@ def create_app(
             return error_page(request, err)
         more_url = None
         if found.resume is not None:
-            more_url = "largest?" + urlencode({**carry, "cursor": str(found.resume[0]), "n": str(n)})
+            more_url = "largest?" + urlencode({**{k: v for k, v in carry.items() if v}, "cursor": str(found.resume[0]), "n": str(n)})
         return page(
             request, "largest.html", stats=stats, n=n, cursor=cursor, found=found, more_url=more_url,
             scan_count=SCAN_COUNT, scan_calls=2 * scan_budget, rows=list_rows(found.rows), **carry,

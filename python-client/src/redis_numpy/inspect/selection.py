@@ -216,9 +216,11 @@ def summary_selection(shape: tuple[int, ...], dtype: np.dtype, choices: list[str
     """The slice the summary reduces: the chosen slice (not strided), cut to
     its first SUMMARY_ELEMENTS elements by taking its first rows (and, when a
     row alone is larger, the first rows of the next axis). None for dtypes
-    NP.REDUCE does not summarize and for a single element."""
+    NP.REDUCE does not summarize, for a single element and for an empty slice."""
     if dtype.names is not None or dtype.kind not in "biufc" or not shape:
         return None
+    if dtype.kind in "fc" and dtype.itemsize > (8 if dtype.kind == "f" else 16):
+        return None  # longdouble: NP.REDUCE has no loop for it
     axes = [parse_axis(text, n, dim) for n, (text, dim) in enumerate(zip(choices, shape))]
     kept = [n for n, a in enumerate(axes) if a.index is None]
     if not kept:
@@ -229,7 +231,8 @@ def summary_selection(shape: tuple[int, ...], dtype: np.dtype, choices: list[str
             axes[n] = axes[n].first(max(1, SUMMARY_ELEMENTS // max(inner, 1)))
             break
         axes[n] = axes[n].first(1)
-    return Selection("summary", tuple(axes), factors=(1,) * len(axes))
+    summary = Selection("summary", tuple(axes), factors=(1,) * len(axes))
+    return summary if summary.elements else None
 
 
 def column_selection(summary: Selection) -> Optional[Selection]:
