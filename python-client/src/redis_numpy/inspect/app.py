@@ -1,7 +1,8 @@
 """The inspector's web pages (Starlette, server-rendered with Jinja2).
 
 Every page is a GET and works without JavaScript except the live gauges and
-the client-side sort and filter of the list. With `allow_writes`, two POST
+the client-side sort and filter of the list page. Requests naming another
+host than this one are refused first (hosts.py). With `allow_writes`, two POST
 routes (delete, TTL) are added, each checked against a per-process token. Pages and previews are
 built per request in Starlette's thread pool, with one shared Redis
 connection pool.
@@ -27,10 +28,11 @@ from starlette.templating import Jinja2Templates
 
 from . import render
 from .hosts import HostCheck, HostCheckMiddleware
-from .selection import (
-    STATS_COLUMNS, SUMMARY_ELEMENTS, Selection, SelectionError, column_selection, default_choices, select, summary_selection,
-)
 from .filters import ArrayFilter, FilterError
+from .selection import (
+    STATS_COLUMNS, SUMMARY_ELEMENTS, Selection, SelectionError, column_selection, default_choices, select,
+    summary_selection,
+)
 from .store import (
     GAUGES, READ_COMMANDS, SCAN_COUNT, SCANS_PER_PAGE, WRITE_COMMANDS, Store, StoreError, redacted,
 )
@@ -86,6 +88,21 @@ def key_from(request: Request, params: Any = None) -> bytes:
     if "key" in params:
         return params["key"].encode("utf-8")
     raise StoreError("no key given (?key=...)", 400)
+
+
+def after_query(key: bytes) -> dict[str, str]:
+    """The key a list page resumes after, in its URL: `after` as text when
+    UTF-8, else `after_hex`."""
+    return {("after" if name == "key" else "after_hex"): value for name, value in key_query(key).items()}
+
+
+def after_from(request: Request) -> Optional[bytes]:
+    params = request.query_params
+    if "after_hex" in params:
+        return key_from(request, {"hex": params["after_hex"]})
+    if "after" in params:
+        return key_from(request, {"key": params["after"]})
+    return None
 
 
 def choices_from(request: Request, shape: tuple[int, ...], dtype: np.dtype) -> list[str]:
@@ -162,9 +179,8 @@ def create_app(
             try:
                 size = max(1, min(int(params.get("page_size", str(page_size))), 10_000))
             except ValueError:
-                raise StoreError("cursor and page_size must be integers", 400) from None
-            after = key_from(request, {"hex": params["after_hex"]} if "after_hex" in params else
-                             {"key": params["after"]}) if ("after" in params or "after_hex" in params) else None
+                raise StoreError("page_size must be an integer", 400) from None
+            after = after_from(request)
             stats = store.stats()
             found = store.scan_page(cursor, match, size, after, keep.keeps)
         except StoreError as err:
@@ -174,8 +190,7 @@ def create_app(
             resume_cursor, resume_after = found.resume
             link = {**{k: v for k, v in carry.items() if v}, "cursor": str(resume_cursor), "page_size": str(size)}
             if resume_after is not None:
-                link.update({"after" if "key" in key_query(resume_after) else "after_hex":
-                             next(iter(key_query(resume_after).values()))})
+                link.update(after_query(resume_after))
             next_url = "?" + urlencode(link)
         return page(
             request, "list.html",
