@@ -5,8 +5,10 @@
 Stores a 1-D float64, a 2-D float32 and a 2-D uint8 array of GiB each (default
 1), one at a time, opens each one's detail page and preview through a real
 inspector, and prints the change of Redis's `total_net_output_bytes` (every
-byte the server wrote to any client) over those two requests. The suite tests
-the same bound on a 64 MiB array (test_pages.py).
+byte the server wrote to any client) over those two requests; then the same
+for arrays of wide elements (5 strings of 2,000,000 characters, 40 MB, and
+records with a 100 kB field), whatever GiB says. The suite tests the same
+bounds (test_pages.py).
 """
 
 from __future__ import annotations
@@ -69,6 +71,16 @@ def main() -> None:
                 print(f"{key:9} shape={shape} nbytes={nbytes / (1 << 30):.2f} GiB: "
                       f"{sent:,} bytes from Redis for page + preview ({sent / nbytes:.2e} of the array), "
                       f"PNG {len(png[1]):,} bytes, {seconds:.2f} s", flush=True)
+                r.delete(key)
+            wide = np.zeros(400, dtype=[("id", "<i4"), ("blob", "S100000")])
+            for key, arr in [("wide:U2000000", np.array(["x" * 2_000_000] * 5, dtype="U2000000")), ("wide:rec", wide)]:
+                arrays.set(key, arr)
+                before = int(r.info("stats")["total_net_output_bytes"])
+                page = inspector.get(f"array?key={key}")
+                sent = int(r.info("stats")["total_net_output_bytes"]) - before
+                assert page[0] == 200
+                print(f"{key:9} shape={arr.shape} nbytes={arr.nbytes / 1e6:.1f} MB: {sent:,} bytes from Redis "
+                      f"for the page, page {len(page[1]):,} bytes", flush=True)
                 r.delete(key)
         finally:
             stop_inspector(inspector)

@@ -82,6 +82,17 @@ def volume() -> np.ndarray:
     return np.exp(-((x - 40) ** 2 + (y - 30) ** 2) / (60.0 * (z + 1))) + 0.1 * np.sin(x / 5.0) * np.cos(y / 7.0)
 
 
+def labels() -> np.ndarray:
+    """A label map (0 background, 1..4 objects): black when drawn as stored."""
+    y, x = np.mgrid[0:90, 0:120]
+    out = np.zeros((90, 120), dtype=np.uint8)
+    out[(x - 35) ** 2 + (y - 40) ** 2 < 400] = 1
+    out[20:70, 70:110] = 2
+    out[60:85, 10:50] = 3
+    out[5:15, 5:115] = 4
+    return out
+
+
 @pytest.fixture(scope="module")
 def arrays(redis_server) -> dict[str, np.ndarray]:
     r = redis_server.client()
@@ -99,6 +110,7 @@ def arrays(redis_server) -> dict[str, np.ndarray]:
         "orders": np.array([(1, b"AAPL", 187.5), (2, b"MSFT", 402.25), (3, b"NVDA", 880.0)],
                            dtype=[("id", "<i4"), ("symbol", "S4"), ("price", "<f8")]),
         "embeddings": rng.normal(size=(10_000, 384)).astype(np.float16),
+        "segmentation:labels": labels(),
     }
     for key, arr in made.items():
         client.set(key, arr)
@@ -193,7 +205,63 @@ def test_other_previews_render(browser, inspector, arrays):
     browser.get(inspector.base + "array?key=orders")
     cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#values tbody tr:nth-child(2) td")]
     assert cells == ["1", "2", "b'MSFT'", "402.25"]
+    assert browser.find_element(By.ID, "dtype").text.startswith("record (3 fields)")
     screenshot(browser, "inspector-table.png")
+
+
+def test_tall_matrix_heatmap_keeps_its_columns(browser, inspector, arrays):
+    browser.get(inspector.base + "array?key=embeddings")
+    wait_for(browser, image_loaded)
+    assert browser.find_element(By.ID, "spec").text == "::20, :"
+    width, height, data = browser.execute_script(READ_PIXELS)
+    rgba = np.array(data, dtype=np.uint8).reshape(height, width, 4)
+    # Random values in every column: hundreds of colours across the middle row.
+    assert len({tuple(p) for p in rgba[height // 2, :, :3]}) > 60
+    screenshot(browser, "inspector-tall-heatmap.png")
+
+
+def test_label_map_is_drawn_contrast_stretched(browser, inspector, arrays):
+    browser.get(inspector.base + "array?key=segmentation:labels")
+    wait_for(browser, image_loaded)
+    assert "values 0…4 are drawn black…white" in browser.find_element(By.ID, "stretch").text
+    width, height, data = browser.execute_script(READ_PIXELS)
+    grey = np.array(data, dtype=np.uint8).reshape(height, width, 4)[..., 0]
+    assert np.array_equal(grey, np.rint(arrays["segmentation:labels"] * (255 / 4)).astype(np.uint8))
+    assert sorted(set(grey.ravel().tolist())) == [0, 64, 128, 191, 255]
+    screenshot(browser, "inspector-labels.png")
+
+
+def test_summary_and_per_column_view(browser, inspector, arrays):
+    from redis_numpy.inspect.render import number
+
+    browser.get(inspector.base + "array?key=model:weights:layer1")
+    weights = arrays["model:weights:layer1"]
+    summary = browser.find_element(By.ID, "summary")
+    assert browser.find_element(By.ID, "summary-spec").text == ":, :"
+    assert browser.find_element(By.ID, "stat-min").text == number(weights.min())
+    assert browser.find_element(By.ID, "stat-mean").text == number(weights.mean())
+    assert browser.find_element(By.ID, "stat-nan").text == "none"
+    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#columns tbody tr:nth-child(2) td")]
+    assert cells[0] == "max" and cells[1:4] == [number(v) for v in weights.max(axis=0)[:3]]
+    browser.execute_script("arguments[0].scrollIntoView()", summary)
+    screenshot(browser, "inspector-summary.png")
+
+
+def test_largest_arrays_and_filters(browser, inspector, arrays):
+    browser.get(inspector.base)
+    browser.find_element(By.ID, "dtype-filter").send_keys("float32")
+    browser.find_element(By.ID, "scan").click()
+    wait_for(browser, lambda d: "dtype=float32" in d.current_url)
+    keys = [row.find_element(By.TAG_NAME, "td").text for row in browser.find_elements(By.CSS_SELECTOR, "#arrays tbody tr")]
+    assert sorted(keys) == sorted(k for k, a in arrays.items() if a.dtype == np.float32)
+    browser.get(inspector.base)
+    browser.find_element(By.ID, "largest-link").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "largest-summary"))
+    keys = [row.find_element(By.TAG_NAME, "td").text for row in browser.find_elements(By.CSS_SELECTOR, "#arrays tbody tr")]
+    assert keys[:3] == ["embeddings", "sensor:temperature", "model:weights:layer1"]
+    assert sorted(keys) == sorted(arrays)
+    assert browser.find_element(By.ID, "complete").text == "The whole keyspace was scanned."
+    screenshot(browser, "inspector-largest.png")
 
 
 def test_connection_error_shown(browser, redis_server):

@@ -268,3 +268,141 @@ def test_allow_writes_deletes_and_sets_ttl_with_a_token(redis_server, r):
         stop_inspector(writer)
         stop_inspector(reader)
         r.acl_deluser("viewer2")
+
+
+def test_wide_elements_are_not_read_whole(r, inspector):
+    """A 5-row U2000000 array is 40 MB: its page reads none of it, and a table
+    of wide records reads at most TABLE_BYTES."""
+    from redis_numpy.inspect.selection import TABLE_BYTES
+
+    arrays = Numpy(r)
+    arrays.set("wide:str", np.array(["x" * 2_000_000] * 5, dtype="U2000000"))
+    before = net_output_bytes(r)
+    status, body, _ = inspector.get("array?key=wide:str")
+    sent = net_output_bytes(r) - before
+    text = html.unescape(body.decode())
+    assert status == 200 and "each element is 8,000,000 bytes" in text and "not read" in text
+    assert sent < 16 * 1024, f"{sent} bytes left the server for a page about a 40 MB string array"
+    rec = np.zeros(200, dtype=[("id", "<i4"), ("blob", "S100000")])
+    rec["id"] = np.arange(200)
+    arrays.set("wide:rec", rec)
+    before = net_output_bytes(r)
+    status, body, _ = inspector.get("array?key=wide:rec")
+    sent = net_output_bytes(r) - before
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>", body.decode())
+    assert status == 200 and rows and len(rows) == TABLE_BYTES // rec.dtype.itemsize
+    assert rows[-1] == (str(len(rows) - 1),) * 2
+    assert sent <= TABLE_BYTES + 16 * 1024, f"{sent} bytes for a table bounded at {TABLE_BYTES}"
+    # The same bound for a 0-d wide element (every axis indexed).
+    status, body, _ = inspector.get("array?key=wide:str&a0=2")
+    assert status == 200 and "not read" in html.unescape(body.decode())
+
+
+def test_tall_matrix_heatmap_shows_every_column(r, inspector):
+    """20000 x 384: rows are strided, columns are not, so a gradient along the
+    columns draws as hundreds of colours across the plot, not two bands."""
+    tall = np.broadcast_to(np.arange(384, dtype=np.float32), (20_000, 384))
+    Numpy(r).set("tall", np.ascontiguousarray(tall))
+    status, body, _ = inspector.get("array?key=tall")
+    assert status == 200 and 'SLICE "<span id="spec">::40, :</span>"' in body.decode()
+    status, png, _ = inspector.get("preview.png?key=tall")
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    middle = pixels[pixels.shape[0] // 2]
+    colours = {tuple(p) for p in middle}
+    assert len(colours) > 150, len(colours)
+
+
+def stat(body: bytes, name: str) -> str:
+    found = re.search(rf'<dd id="stat-{name}">([^<]*)</dd>', body.decode())
+    return html.unescape(found.group(1)) if found else ""
+
+
+def test_summary_is_reduced_on_the_server_over_a_bounded_slice(r, inspector):
+    from redis_numpy.inspect.selection import STATS_COLUMNS, SUMMARY_ELEMENTS
+
+    rng = np.random.default_rng(11)
+    m = rng.normal(size=(5000, 400)).astype(np.float32)
+    m[3000, 7] = np.nan  # past the summarized rows: not seen
+    m[100, 9] = np.nan
+    Numpy(r).set("m", m)
+    status, body, _ = inspector.get("array?key=m")
+    assert status == 200
+    rows = SUMMARY_ELEMENTS // 400
+    part = m[:rows]
+    assert html.unescape(re.search(r'id="summary-spec">([^<]*)<', body.decode()).group(1)) == f":{rows}, :"
+    from redis_numpy.inspect.render import number
+    assert stat(body, "min") == "nan" and stat(body, "max") == "nan"
+    assert stat(body, "nan") == "first at [100, 9]"
+    clean = m.copy()
+    clean[100, 9] = 0
+    Numpy(r).set("m", clean)
+    status, body, _ = inspector.get("array?key=m")
+    part = clean[:rows]
+    assert stat(body, "nan") == "none"
+    assert stat(body, "min") == number(part.min()) and stat(body, "max") == number(part.max())
+    assert stat(body, "mean") == number(np.mean(part)) and stat(body, "std") == number(np.std(part))
+    # Per column: NP.REDUCE AXIS 0 over the same rows, the first columns.
+    table = re.search(r'<table class="values" id="columns">(.*?)</table>', body.decode(), re.S).group(1)
+    header = re.findall(r"<th>([^<]*)</th>", table)
+    assert header == ["column"] + [str(j) for j in range(STATS_COLUMNS)]
+    lines = {cells[0]: cells[1:] for cells in (re.findall(r"<td>([^<]*)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", table))
+             if cells}
+    assert lines["max"] == [number(v) for v in part[:, :STATS_COLUMNS].max(axis=0)]
+    assert lines["mean"] == [number(v) for v in part[:, :STATS_COLUMNS].mean(axis=0)]
+    # The slice boxes choose what is summarized: rows 10..19, every 3rd column from 5.
+    status, body, _ = inspector.get("array?key=m&a0=10:20&a1=5::3")
+    assert html.unescape(re.search(r'id="summary-spec">([^<]*)<', body.decode()).group(1)) == "10:20, 5::3"
+    assert stat(body, "max") == number(clean[10:20, 5::3].max())
+    # Integers have no NaN line; a user without np.reduce still gets the page.
+    Numpy(r).set("ints", np.arange(10, dtype=np.int16))
+    status, body, _ = inspector.get("array?key=ints")
+    assert stat(body, "min") == "0" and stat(body, "mean") == "4.5" and 'id="stat-nan"' not in body.decode()
+
+
+def test_summary_without_np_reduce_permission(redis_server, r):
+    Numpy(r).set("v", np.arange(10.0))
+    old = [c for c in READ_COMMANDS if c != "np.reduce"]
+    r.acl_setuser("old-reader", enabled=True, passwords=["+pw"], keys=["*"], commands=["-@all"] + ["+" + c for c in old])
+    reader = start_inspector(f"redis://old-reader:pw@127.0.0.1:{redis_server.port}/0")
+    try:
+        status, body, _ = reader.get("array?key=v")
+        assert status == 200 and 'id="preview-img"' in body.decode()
+        assert "Permission denied" in body.decode() and "+np.reduce" in body.decode()
+    finally:
+        stop_inspector(reader)
+        r.acl_deluser("old-reader")
+
+
+def test_grey_images_of_a_narrow_range_are_stretched(r, inspector):
+    labels = np.zeros((40, 60), dtype=np.uint8)
+    labels[10:30, 10:30] = 1
+    labels[5:15, 40:55] = 3
+    Numpy(r).set("labels", labels)
+    status, body, _ = inspector.get("array?key=labels")
+    assert status == 200 and "values 0…3 are drawn black…white" in html.unescape(body.decode())
+    status, png, _ = inspector.get("preview.png?key=labels")
+    drawn = np.asarray(Image.open(io.BytesIO(png)))
+    assert np.array_equal(drawn, np.rint(labels * 85.0).astype(np.uint8))  # 0, 85, 255
+    # A full-range photo is drawn as stored, without the note.
+    photo = np.random.default_rng(3).integers(0, 256, (20, 30), dtype=np.uint8)
+    Numpy(r).set("photo", photo)
+    status, body, _ = inspector.get("array?key=photo")
+    assert 'id="stretch"' not in body.decode()
+    status, png, _ = inspector.get("preview.png?key=photo")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), photo)
+
+
+def test_record_floats_and_void_dtypes_print_as_numpy_does(r, inspector):
+    rec = np.zeros(3, dtype=[("x", "<f8"), ("y", "<f4")])
+    rec["x"] = [0.1 + 0.2, 1e-20, 2.5]
+    rec["y"] = [1 / 3, 0, 7]
+    Numpy(r).set("rec2", rec)
+    status, body, _ = inspector.get("array?key=rec2")
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", body.decode())
+    assert rows[:3] == [("0", "0.3", "0.33333334"), ("1", "1e-20", "0.0"), ("2", "2.5", "7.0")]
+    assert 'id="dtype">record (2 fields)' in body.decode()
+    Numpy(r).set("blob", np.zeros(4, dtype="V80"))
+    status, body, _ = inspector.get("array?key=blob")
+    assert status == 200 and 'id="dtype">|V80 ' in body.decode()
+    status, body, _ = inspector.get("")
+    assert '<td data-value="|V80">|V80</td>' in body.decode() and "void640" not in body.decode()

@@ -1,6 +1,6 @@
 """The preview's slice: for random shapes and per-axis choices, what
 `NP.GET key SLICE spec` returns must be exactly NumPy's `arr[choices]`,
-strided by the downsampling factor (or cut to the table's first rows)."""
+strided by each axis's downsampling factor (or cut to the table's first rows)."""
 
 from __future__ import annotations
 
@@ -41,8 +41,7 @@ def expected(arr: np.ndarray, choices: list[str], sel: selection.Selection) -> n
         cut = (slice(0, selection.TABLE_ROWS), slice(0, selection.TABLE_COLUMNS))[: chosen.ndim]
         return chosen[cut]
     if sel.kind in ("line", "heatmap", "image"):
-        spatial = 1 if sel.kind == "line" else 2
-        return chosen[(slice(None, None, sel.factor),) * min(spatial, chosen.ndim)]
+        return chosen[tuple(slice(None, None, sel.factors[n]) for n, _ in sel.kept)]
     return chosen
 
 
@@ -98,6 +97,41 @@ def test_budgets_bound_what_is_read():
     assert [a.length for _, a in image.kept][:2] == [1000, 500] and image.kept[2][1].length == 4
 
 
+def test_tall_heatmap_strides_each_axis_on_its_own():
+    """A 100000 x 384 matrix keeps all its columns; only the rows are strided."""
+    heat = select((100_000, 384), np.dtype(np.float32))
+    assert heat.spec == "::196, :" and heat.factors == (196, 1)
+    assert [a.length for _, a in heat.kept] == [511, 384]
+    wide = select((3, 50_000), np.dtype(np.float64))
+    assert wide.spec == ":, ::98" and wide.factors == (1, 98)
+    # Images keep their shape: one factor for both axes.
+    assert select((100_000, 384), np.dtype(np.uint8)).factors == (98, 98)
+
+
+WIDE_DTYPES = [
+    "U2000000", "S300000", "V80", "V5000000", "U20", "S1", "<f8", "<c32",
+    [("id", "<i4"), ("blob", "S3000000")], [("a", "<f8"), ("s", "U1000")],
+]
+
+
+@pytest.mark.parametrize("descr", WIDE_DTYPES)
+@pytest.mark.parametrize("shape", [(5,), (7, 40), (100_000, 384), (), (3, 4, 5)])
+def test_every_preview_reads_a_bounded_number_of_bytes(descr, shape):
+    dtype = np.dtype(descr)
+    for choices in (None, [":"] * len(shape)):
+        sel = select(shape, dtype, choices)
+        read = sel.elements * dtype.itemsize
+        assert read <= selection.READ_BUDGET, (descr, shape, sel.spec, read)
+        if sel.kind in ("table", "scalar"):
+            assert read <= selection.TABLE_BYTES
+        if sel.kind != "none":
+            assert sel.elements >= 1 or 0 in shape
+    huge = select((5,), np.dtype("U2000000"))
+    assert huge.kind == "none" and "8,000,000 bytes" in huge.note
+    few = select((5, 40), np.dtype("U20000"))  # 80 KB per element: 16 columns, 1 row... or fewer
+    assert few.kind == "table" and few.elements * 80_000 <= selection.TABLE_BYTES and few.elements >= 1
+
+
 def test_random_selections_match_numpy_on_the_server(r):
     arrays = Numpy(r)
     rng = random.Random(1234)
@@ -134,3 +168,22 @@ def test_random_selections_match_numpy_on_the_server(r):
         assert got.tobytes() == np.ascontiguousarray(want).tobytes(), (shape, choices, sel.spec)
         cases += 1
     assert cases > 100
+
+
+def test_summary_slice_is_bounded_whole_rows_of_the_choice():
+    from redis_numpy.inspect.selection import SUMMARY_ELEMENTS, column_selection, summary_selection
+
+    f4 = np.dtype(np.float32)
+    tall = summary_selection((100_000, 400), f4, [":", ":"])
+    assert tall.spec == f":{SUMMARY_ELEMENTS // 400}, :" and tall.elements <= SUMMARY_ELEMENTS
+    assert column_selection(tall).spec == f":{SUMMARY_ELEMENTS // 400}, :32"
+    # A row longer than the bound: one row, cut.
+    wide = summary_selection((10, 5_000_000), f4, [":", ":"])
+    assert wide.spec == f":1, :{SUMMARY_ELEMENTS}" and wide.elements == SUMMARY_ELEMENTS
+    # The boxes' choice, not strided; small slices whole.
+    assert summary_selection((50, 60), f4, ["10:20", "5::3"]).spec == "10:20, 5::3"
+    assert summary_selection((8, 60, 80), f4, ["2", ":", ":"]).spec == "2, :, :"
+    for shape, dtype in [((0, 5), f4), ((), f4), ((4,), np.dtype("U3")), ((4,), np.dtype(np.longdouble)),
+                         ((4,), np.dtype([("a", "<f4")])), ((4,), np.dtype("M8[s]"))]:
+        assert summary_selection(shape, dtype, [":"] * len(shape)) is None, (shape, dtype)
+    assert column_selection(summary_selection((9,), f4, [":"])) is None

@@ -1,7 +1,8 @@
 """The inspector's web pages (Starlette, server-rendered with Jinja2).
 
 Every page is a GET and works without JavaScript except the live gauges and
-the client-side sort and filter of the list. With `allow_writes`, two POST
+the client-side sort and filter of the list page. Requests naming another
+host than this one are refused first (hosts.py). With `allow_writes`, two POST
 routes (delete, TTL) are added, each checked against a per-process token. Pages and previews are
 built per request in Starlette's thread pool, with one shared Redis
 connection pool.
@@ -11,10 +12,9 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import math
 import secrets
 from pathlib import Path
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Optional, Sequence
 from urllib.parse import parse_qs, urlencode
 
 import numpy as np
@@ -27,8 +27,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from . import render
-from .selection import Selection, SelectionError, default_choices, select
-from .store import GAUGES, READ_COMMANDS, WRITE_COMMANDS, Store, StoreError, redacted
+from .hosts import HostCheck, HostCheckMiddleware
+from .filters import ArrayFilter, FilterError
+from .selection import (
+    STATS_COLUMNS, SUMMARY_ELEMENTS, Selection, SelectionError, column_selection, default_choices, select,
+    summary_selection,
+)
+from .store import (
+    GAUGES, READ_COMMANDS, SCAN_COUNT, SCANS_PER_PAGE, WRITE_COMMANDS, Store, StoreError, redacted,
+)
 
 HERE = Path(__file__).parent
 DEFAULT_PAGE_SIZE = 100
@@ -83,18 +90,37 @@ def key_from(request: Request, params: Any = None) -> bytes:
     raise StoreError("no key given (?key=...)", 400)
 
 
+def after_query(key: bytes) -> dict[str, str]:
+    """The key a list page resumes after, in its URL: `after` as text when
+    UTF-8, else `after_hex`."""
+    return {("after" if name == "key" else "after_hex"): value for name, value in key_query(key).items()}
+
+
+def after_from(request: Request) -> Optional[bytes]:
+    params = request.query_params
+    if "after_hex" in params:
+        return key_from(request, {"hex": params["after_hex"]})
+    if "after" in params:
+        return key_from(request, {"key": params["after"]})
+    return None
+
+
 def choices_from(request: Request, shape: tuple[int, ...], dtype: np.dtype) -> list[str]:
     """The per-axis choices in the URL (a0, a1, ...), defaults where absent."""
     defaults = default_choices(shape, dtype)
     return [request.query_params.get(f"a{n}", default).strip() or ":" for n, default in enumerate(defaults)]
 
 
-def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool = False) -> Starlette:
+def create_app(
+    url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool = False,
+    bound_host: str = "127.0.0.1", allowed_hosts: Sequence[str] = (), scan_budget: int = SCANS_PER_PAGE,
+) -> Starlette:
     """The inspector for the Redis at `url` (`redis://[user:password@]host:port/db`).
 
     Read-only unless `allow_writes`: then the detail page can delete a key or
-    change its TTL."""
-    store = Store(url)
+    change its TTL. Answers only requests whose Host header is a loopback name,
+    `bound_host` or one of `allowed_hosts` (see hosts.py)."""
+    store = Store(url, scans_per_page=scan_budget)
     # Posted forms must carry this, so another site cannot make a browser
     # that has the inspector open post to it.
     token = secrets.token_urlsafe(32)
@@ -105,6 +131,8 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
     templates.env.globals["gauges"] = GAUGES
     templates.env.globals["allow_writes"] = allow_writes
     templates.env.globals["token"] = token
+    templates.env.globals["summary_limit"] = SUMMARY_ELEMENTS
+    templates.env.globals["columns_limit"] = STATS_COLUMNS
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(request, name, context, status_code=status)
@@ -113,37 +141,84 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
         commands = READ_COMMANDS + (WRITE_COMMANDS if allow_writes else ())
         return page(request, "error.html", err.status, message=str(err), read_commands=commands)
 
-    def list_page(request: Request) -> Response:
+    def list_rows(rows: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "key": key_text(r.key),
+                "href": "array?" + urlencode(key_query(r.key)),
+                "info": r.info,
+                "dtype": render.dtype_label(r.info["dtype"]),
+                "memory": r.memory,
+                "ttl_ms": r.ttl_ms,
+            }
+            for r in rows
+        ]
+
+    def list_params(request: Request) -> tuple[str, int, ArrayFilter, dict[str, Any]]:
+        """MATCH, the start cursor, the dtype/shape filter, and those as URL
+        parameters for the links that carry on."""
         params = request.query_params
         match = params.get("match", "")
         try:
             cursor = int(params.get("cursor", "0"))
-            size = max(1, min(int(params.get("page_size", str(page_size))), 10_000))
         except ValueError:
-            return error_page(request, StoreError("cursor and page_size must be integers", 400))
+            raise StoreError("cursor must be an integer", 400) from None
+        if cursor < 0:
+            raise StoreError("cursor must not be negative", 400)
         try:
+            keep = ArrayFilter.parse(params.get("dtype", ""), params.get("shape", ""))
+        except FilterError as err:
+            raise StoreError(str(err), 400) from None
+        carry: dict[str, Any] = {"match": match, "dtype": params.get("dtype", ""), "shape": params.get("shape", "")}
+        return match, cursor, keep, carry
+
+    def list_page(request: Request) -> Response:
+        params = request.query_params
+        try:
+            match, cursor, keep, carry = list_params(request)
+            try:
+                size = max(1, min(int(params.get("page_size", str(page_size))), 10_000))
+            except ValueError:
+                raise StoreError("page_size must be an integer", 400) from None
+            after = after_from(request)
             stats = store.stats()
-            rows, next_cursor, skipped = store.scan_page(cursor, match, size)
+            found = store.scan_page(cursor, match, size, after, keep.keeps)
         except StoreError as err:
             return error_page(request, err)
-        next_url = (
-            "?" + urlencode({"match": match, "cursor": next_cursor, "page_size": size}) if next_cursor else None
-        )
+        next_url = None
+        if found.resume is not None:
+            resume_cursor, resume_after = found.resume
+            link = {**{k: v for k, v in carry.items() if v}, "cursor": str(resume_cursor), "page_size": str(size)}
+            if resume_after is not None:
+                link.update(after_query(resume_after))
+            next_url = "?" + urlencode(link)
         return page(
             request, "list.html",
             deleted=params.get("deleted"),
-            stats=stats, match=match, page_size=size, cursor=cursor, next_url=next_url, skipped=skipped,
-            rows=[
-                {
-                    "key": key_text(r.key),
-                    "href": "array?" + urlencode(key_query(r.key)),
-                    "info": r.info,
-                    "dtype": r.info["dtype"].name,
-                    "memory": r.memory,
-                    "ttl_ms": r.ttl_ms,
-                }
-                for r in rows
-            ],
+            stats=stats, page_size=size, cursor=cursor, next_url=next_url, found=found,
+            scan_count=SCAN_COUNT, filtered=keep.active, rows=list_rows(found.rows),
+            largest_url="largest?" + urlencode({k: v for k, v in carry.items() if v}),
+            **carry,
+        )
+
+    def largest_page(request: Request) -> Response:
+        params = request.query_params
+        try:
+            match, cursor, keep, carry = list_params(request)
+            try:
+                n = max(1, min(int(params.get("n", "50")), 1000))
+            except ValueError:
+                raise StoreError("n must be an integer", 400) from None
+            stats = store.stats()
+            found = store.largest(cursor, match, n, keep.keeps)
+        except StoreError as err:
+            return error_page(request, err)
+        more_url = None
+        if found.resume is not None:
+            more_url = "largest?" + urlencode({**{k: v for k, v in carry.items() if v}, "cursor": str(found.resume[0]), "n": str(n)})
+        return page(
+            request, "largest.html", stats=stats, n=n, cursor=cursor, found=found, more_url=more_url,
+            scan_count=SCAN_COUNT, scan_calls=2 * scan_budget, rows=list_rows(found.rows), **carry,
         )
 
     def selection_for(request: Request, info: dict[str, Any]) -> tuple[list[str], Selection]:
@@ -161,6 +236,7 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
         context: dict[str, Any] = {
             "key": key_text(key),
             "info": info,
+            "dtype_label": render.dtype_label(info["dtype"]),
             "memory": row.memory,
             "ttl_ms": row.ttl_ms,
             "axes": [
@@ -172,10 +248,9 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
             selection = select(info["shape"], info["dtype"], choices)
         except SelectionError as err:
             return page(request, "detail.html", 400, selection_error=str(err), **context)
-        read_elements = math.prod(a.length for _, a in selection.kept)
         context.update(
             selection=selection,
-            read_bytes=read_elements * info["itemsize"],
+            read_bytes=selection.elements * info["itemsize"],
             preview_url="preview.png?" + urlencode({**key_query(key), **{f"a{n}": c for n, c in enumerate(choices)}}),
         )
         if selection.kind in ("table", "scalar"):
@@ -187,7 +262,36 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
                 context["table"] = render.table_rows(arr, selection)
             else:
                 context["scalar"] = render.cell(arr[()])
+        try:
+            context.update(summary_context(key, info, choices, selection))
+        except StoreError as err:
+            return error_page(request, err)
         return page(request, "detail.html", **context)
+
+    def summary_context(key: bytes, info: dict[str, Any], choices: list[str], selection: Selection) -> dict[str, Any]:
+        """The summary (NP.REDUCE over a bounded slice), the per-column view of
+        a matrix, and the range of a grey image that is drawn stretched."""
+        out: dict[str, Any] = {}
+        if selection.kind == "image" and len(selection.kept) == 2 and selection.elements:
+            found = store.reduce(key, [("min", None), ("max", None)], selection.spec)
+            if not any(isinstance(v, StoreError) for v in found.values()):
+                out["stretch"] = render.stretch_range(int(found["min"][()]), int(found["max"][()]))
+        summary = summary_selection(info["shape"], info["dtype"], choices)
+        if summary is None or selection.kind == "none":
+            return out
+        ops: list[tuple[str, Optional[int]]] = [("min", None), ("max", None), ("mean", None), ("std", None)]
+        found = store.reduce(key, ops, summary.spec)
+        out["summary"] = {"spec": summary.spec, "elements": summary.elements, "stats": render.stats(found)}
+        nan = render.nan_state(found)
+        if nan == "present":
+            where = store.reduce(key, [("argmax", None)], summary.spec)["argmax"]
+            nan = "present" if isinstance(where, StoreError) else "first at " + render.original_index(int(where[()]), summary)
+        out["summary"]["nan"] = nan
+        columns = column_selection(summary)
+        if columns is not None and columns.elements:
+            per_column = store.reduce(key, [("min", 0), ("max", 0), ("mean", 0)], columns.spec)
+            out["columns"] = {"spec": columns.spec, "table": render.column_stats(per_column, columns)}
+        return out
 
     def preview_png(request: Request) -> Response:
         try:
@@ -258,6 +362,7 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
     app = Starlette(
         routes=[
             Route("/", list_page),
+            Route("/largest", largest_page),
             Route("/array", detail_page),
             Route("/preview.png", preview_png),
             Route("/api/stats", stats_json),
@@ -269,4 +374,5 @@ def create_app(url: str, page_size: int = DEFAULT_PAGE_SIZE, allow_writes: bool 
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(HostCheckMiddleware, check=HostCheck(bound_host, allowed_hosts))
     return app

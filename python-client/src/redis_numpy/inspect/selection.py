@@ -16,14 +16,21 @@ from typing import Optional
 
 import numpy as np
 
-# Most elements a preview reads along one axis. The largest preview is an
-# RGBA image of 1024 x 1024 x 4 bytes (4 MiB); a heatmap reads at most
-# 512 x 512 elements, a line plot 2000, a table 50 rows x 16 columns.
+# Most elements a preview reads along one axis. A heatmap strides each axis
+# on its own to at most 512 elements, a line plot reads 2000 points, a table
+# 50 rows x 16 columns, an image 1024 x 1024 pixels (one factor for both
+# axes, so it keeps its shape).
 LINE_POINTS = 2000
 HEATMAP_SIDE = 512
 IMAGE_SIDE = 1024
 TABLE_ROWS = 50
 TABLE_COLUMNS = 16
+# Most bytes of array data any preview reads, whatever the dtype: the largest
+# is an RGBA image of 1024 x 1024 x 4 bytes. A table of wide elements (long
+# strings, big records) reads fewer rows and columns, at most TABLE_BYTES; an
+# element wider than that is not read at all.
+READ_BUDGET = 4 << 20
+TABLE_BYTES = 1 << 20
 
 
 class SelectionError(ValueError):
@@ -110,7 +117,9 @@ class Selection:
     kind: str  # image, heatmap, line, table, scalar, or none
     axes: tuple[Axis, ...]
     note: str = ""
-    factor: int = 1  # every factor-th element of the chosen slice is read
+    # Per axis: every k-th element of the chosen slice is read (1 for indexed
+    # axes and for axes read in full or cut).
+    factors: tuple[int, ...] = ()
 
     @property
     def spec(self) -> str:
@@ -123,7 +132,12 @@ class Selection:
 
     @property
     def downsampled(self) -> bool:
-        return self.factor > 1
+        return any(k > 1 for k in self.factors)
+
+    @property
+    def elements(self) -> int:
+        """How many elements the preview reads."""
+        return 0 if self.kind == "none" else math.prod(a.length for _, a in self.kept)
 
 
 def preview_kind(kept_shape: tuple[int, ...], dtype: np.dtype) -> str:
@@ -152,22 +166,82 @@ def select(shape: tuple[int, ...], dtype: np.dtype, choices: Optional[list[str]]
     axes = [parse_axis(text, n, dim) for n, (text, dim) in enumerate(zip(choices, shape))]
     kept = [n for n, a in enumerate(axes) if a.index is None]
     kind = preview_kind(tuple(axes[n].length for n in kept), dtype)
+    itemsize = max(dtype.itemsize, 1)
     note = ""
-    k = 1
+    factors = [1] * len(axes)
+
+    def stride(n: int, k: int) -> None:
+        axes[n] = axes[n].every(k)
+        factors[n] = k
+
     if kind == "none":
         note = f"{len(kept)} axes remain: pick an index on all but two of them"
+    elif kind in ("table", "scalar") and itemsize > TABLE_BYTES:
+        kind = "none"
+        note = (f"each element is {itemsize:,} bytes, more than the {TABLE_BYTES:,} bytes a preview reads: "
+                "not read (NP.GET cannot read part of an element)")
     elif kind == "line":
-        k = max(1, math.ceil(axes[kept[0]].length / LINE_POINTS))
-        axes[kept[0]] = axes[kept[0]].every(k)
-    elif kind in ("heatmap", "image"):
-        side = HEATMAP_SIDE if kind == "heatmap" else IMAGE_SIDE
+        stride(kept[0], max(1, math.ceil(axes[kept[0]].length / LINE_POINTS)))
+    elif kind == "image":
         # One factor for both axes keeps the picture's aspect ratio; an image's
         # colour channels are never subsampled.
-        k = max(1, max(math.ceil(axes[n].length / side) for n in kept[:2]))
+        k = max(1, max(math.ceil(axes[n].length / IMAGE_SIDE) for n in kept[:2]))
         for n in kept[:2]:
-            axes[n] = axes[n].every(k)
+            stride(n, k)
+    elif kind == "heatmap":
+        # A heatmap has no aspect to keep: each axis is strided on its own, so
+        # a tall matrix still shows all of its columns.
+        side = min(HEATMAP_SIDE, math.isqrt(READ_BUDGET // itemsize))
+        for n in kept[:2]:
+            stride(n, max(1, math.ceil(axes[n].length / side)))
     elif kind == "table":
-        axes[kept[0]] = axes[kept[0]].first(TABLE_ROWS)
+        columns = min(TABLE_COLUMNS, axes[kept[1]].length) if len(kept) > 1 else 1
+        columns = max(1, min(columns, TABLE_BYTES // itemsize))
+        rows = max(1, min(TABLE_ROWS, TABLE_BYTES // (columns * itemsize)))
+        axes[kept[0]] = axes[kept[0]].first(rows)
         if len(kept) > 1:
-            axes[kept[1]] = axes[kept[1]].first(TABLE_COLUMNS)
-    return Selection(kind, tuple(axes), note, k)
+            axes[kept[1]] = axes[kept[1]].first(columns)
+    return Selection(kind, tuple(axes), note, tuple(factors))
+
+
+# The per-array summary (min, max, mean, ...) is reduced on the server over at
+# most this many elements of the chosen slice: whole rows from its start, so
+# each NP.REDUCE holds Redis for a millisecond or so (about 0.1 s per GB).
+SUMMARY_ELEMENTS = 1 << 20
+# The per-column view of a matrix shows the first columns of the chosen slice.
+STATS_COLUMNS = 32
+
+
+def summary_selection(shape: tuple[int, ...], dtype: np.dtype, choices: list[str]) -> Optional[Selection]:
+    """The slice the summary reduces: the chosen slice (not strided), cut to
+    its first SUMMARY_ELEMENTS elements by taking its first rows (and, when a
+    row alone is larger, the first rows of the next axis). None for dtypes
+    NP.REDUCE does not summarize, for a single element and for an empty slice."""
+    if dtype.names is not None or dtype.kind not in "biufc" or not shape:
+        return None
+    if dtype.kind in "fc" and dtype.itemsize > (8 if dtype.kind == "f" else 16):
+        return None  # longdouble: NP.REDUCE has no loop for it
+    axes = [parse_axis(text, n, dim) for n, (text, dim) in enumerate(zip(choices, shape))]
+    kept = [n for n, a in enumerate(axes) if a.index is None]
+    if not kept:
+        return None
+    for i, n in enumerate(kept):
+        inner = math.prod(axes[m].length for m in kept[i + 1:])
+        if inner <= SUMMARY_ELEMENTS:
+            axes[n] = axes[n].first(max(1, SUMMARY_ELEMENTS // max(inner, 1)))
+            break
+        axes[n] = axes[n].first(1)
+    summary = Selection("summary", tuple(axes), factors=(1,) * len(axes))
+    return summary if summary.elements else None
+
+
+def column_selection(summary: Selection) -> Optional[Selection]:
+    """For a 2-D summary slice, the same rows and its first STATS_COLUMNS
+    columns, reduced along the rows (AXIS of the first kept axis)."""
+    kept = summary.kept
+    if len(kept) != 2:
+        return None
+    axes = list(summary.axes)
+    n = kept[1][0]
+    axes[n] = axes[n].first(STATS_COLUMNS)
+    return Selection("columns", tuple(axes), factors=summary.factors)

@@ -1,12 +1,13 @@
 """The inspector's only door to Redis. Pages send only reads (SCAN, TYPE,
-PTTL, MEMORY USAGE, INFO, NP.INFO, NP.GET), so the inspector works for an ACL
+PTTL, MEMORY USAGE, INFO, NP.INFO, NP.GET, NP.REDUCE), so the inspector works for an ACL
 user granted just those; the delete and TTL buttons, there only when the
 inspector was started with --allow-writes, send UNLINK, PEXPIRE and PERSIST."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -17,17 +18,18 @@ from ..commands import _parse_info
 from ..npy import decode
 
 TYPE_NAME = b"numpy-arr"
-# SCAN calls one page may make before it stops looking for more arrays.
-MAX_SCANS_PER_PAGE = 50
-# SCAN's COUNT hint is at least this, so a keyspace with few arrays among many
-# other keys still moves on quickly.
-MIN_SCAN_COUNT = 100
+# SCAN's COUNT hint: about this many keys are looked at per SCAN call.
+SCAN_COUNT = 1000
+# SCAN calls one list page may make while filling itself (so about 100,000
+# keys looked at per request; --scan-budget changes it); the "largest arrays"
+# view may make twice as many.
+SCANS_PER_PAGE = 100
 
 # INFO numpy fields shown as gauges on the list page, in that order.
 GAUGES = ("numpy_arrays", "numpy_data_bytes", "numpy_commands", "numpy_rejected_payloads")
 
 # The commands the inspector sends, for an ACL user that may run nothing else.
-READ_COMMANDS = ("scan", "type", "pttl", "memory|usage", "info", "ping", "np.info", "np.get")
+READ_COMMANDS = ("scan", "type", "pttl", "memory|usage", "info", "ping", "np.info", "np.get", "np.reduce")
 # What --allow-writes adds.
 WRITE_COMMANDS = ("unlink", "pexpire", "persist")
 
@@ -55,15 +57,42 @@ def redacted(url: str) -> str:
 class Row:
     key: bytes
     info: dict[str, Any]
-    memory: Optional[int]
-    ttl_ms: int  # -1: no expiry
+    memory: Optional[int] = None
+    ttl_ms: int = -1  # -1: no expiry
+
+
+@dataclass
+class Scanned:
+    """What one bounded scan found."""
+
+    rows: list[Row]
+    # Where the next page starts: the SCAN cursor, and the last key shown of
+    # the batch that cursor returns (None: start at the batch's first key).
+    # None when the keyspace ended.
+    resume: Optional[tuple[int, Optional[bytes]]]
+    scans: int  # SCAN calls made
+    budget_spent: bool  # stopped by the SCAN budget, not by a full page
+    skipped: int = 0  # keys this user may not read
+    arrays_seen: int = 0  # arrays examined (before any filter)
+    cursors: tuple[int, int] = field(default=(0, 0))  # the first cursor scanned and the one after the last
+
+
+@dataclass(frozen=True)
+class _Descending:
+    """A key that sorts in reverse byte order."""
+
+    key: bytes
+
+    def __lt__(self, other: "_Descending") -> bool:
+        return self.key > other.key
 
 
 class Store:
     """Read-only access to the arrays of one Redis database."""
 
-    def __init__(self, url: str, timeout: float = 10.0):
+    def __init__(self, url: str, timeout: float = 10.0, scans_per_page: int = SCANS_PER_PAGE):
         self.url = url
+        self.scans_per_page = scans_per_page
         self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
     def close(self) -> None:
@@ -97,57 +126,145 @@ class Store:
         info = self._call(self.client.info, "numpy")
         return {k: int(v) for k, v in info.items() if k.startswith("numpy_")}
 
-    def scan_page(self, cursor: int, match: str, page_size: int) -> tuple[list[Row], int, int]:
-        """Array rows from SCAN (never KEYS) starting at `cursor`, until at least
-        `page_size` arrays or the end; returns the rows, the next cursor (0 at
-        the end) and how many keys were skipped as unreadable for this user."""
+    def _scan_batch(self, cursor: int, match: str) -> tuple[int, list[bytes], int]:
+        """One SCAN call and TYPE on what it returned (pipelined): the next
+        cursor, the array keys in key order, and the keys this user may not
+        read. Sorting makes the batch's order independent of the hash table's,
+        so a page can resume after a key in the middle of it."""
+        cursor, batch = self._call(self.client.scan, cursor=cursor, match=match or None, count=SCAN_COUNT)
         keys: list[bytes] = []
         denied = 0
-        for _ in range(MAX_SCANS_PER_PAGE):
-            cursor, batch = self._call(self.client.scan, cursor=cursor, match=match or None, count=max(page_size, MIN_SCAN_COUNT))
-            if batch:
-                with self.client.pipeline(transaction=False) as pipe:
-                    for key in batch:
-                        pipe.type(key)
-                    types = self._call(pipe.execute, raise_on_error=False)
-                for key, kind in zip(batch, types):
-                    if isinstance(kind, NoPermissionError):
-                        denied += 1
-                    elif isinstance(kind, Exception):
-                        raise self._explain(kind)
-                    elif kind == TYPE_NAME:
-                        keys.append(key)
-            if cursor == 0 or len(keys) >= page_size:
-                break
-        rows, lost = self._rows(keys)
-        return rows, cursor, denied + lost
+        if batch:
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in batch:
+                    pipe.type(key)
+                types = self._call(pipe.execute, raise_on_error=False)
+            for key, kind in zip(batch, types):
+                if isinstance(kind, NoPermissionError):
+                    denied += 1
+                elif isinstance(kind, Exception):
+                    raise self._explain(kind)
+                elif kind == TYPE_NAME:
+                    keys.append(key)
+        return cursor, sorted(set(keys)), denied
 
-    def _rows(self, keys: list[bytes]) -> tuple[list[Row], int]:
+    def _scan(self, cursor: int, after: Optional[bytes], match: str, max_scans: int,
+              take: Callable[[Row], bool], full: Callable[[], bool] = lambda: False) -> Scanned:
+        """SCAN from `cursor` (skipping the keys up to `after` in its first
+        batch) for at most `max_scans` calls, handing each array's row (with
+        NP.INFO only) to `take` until it refuses one or `full()` after a batch."""
+        first = cursor
+        scans = denied = lost = seen = 0
+        rows: list[Row] = []  # filled by the caller from what `take` kept
+        while True:
+            batch_cursor = cursor
+            cursor, keys, batch_denied = self._scan_batch(cursor, match)
+            scans += 1
+            denied += batch_denied
+            if after is not None:
+                keys = [k for k in keys if k > after]
+                after = None
+            infos, batch_lost = self._infos(keys)
+            lost += batch_lost
+            seen += len(infos)
+            for n, row in enumerate(infos):
+                if not take(row):
+                    # Full: the next page starts after the last key shown.
+                    resume = (batch_cursor, infos[n - 1].key if n else None)
+                    return Scanned(rows, resume, scans, False, denied + lost, seen, (first, cursor))
+            if cursor == 0:
+                return Scanned(rows, None, scans, False, denied + lost, seen, (first, cursor))
+            if full():
+                return Scanned(rows, (cursor, None), scans, False, denied + lost, seen, (first, cursor))
+            if scans >= max_scans:
+                return Scanned(rows, (cursor, None), scans, True, denied + lost, seen, (first, cursor))
+
+    def scan_page(self, cursor: int, match: str, page_size: int, after: Optional[bytes] = None,
+                  keep: Callable[[dict[str, Any]], bool] = lambda info: True) -> Scanned:
+        """Exactly `page_size` array rows that `keep` accepts (fewer at the end
+        of the keyspace or when scans_per_page SCAN calls found fewer), from SCAN
+        (never KEYS) at `cursor`, after the key `after` of that batch."""
+        kept: list[Row] = []
+
+        def take(row: Row) -> bool:
+            if len(kept) >= page_size:
+                return False
+            if keep(row.info):
+                kept.append(row)
+            return True
+
+        found = self._scan(cursor, after, match, self.scans_per_page, take, lambda: len(kept) >= page_size)
+        found.rows = kept
+        self._details(kept)
+        return found
+
+    def largest(self, cursor: int, match: str, n: int,
+                keep: Callable[[dict[str, Any]], bool] = lambda info: True) -> Scanned:
+        """The `n` arrays with the most memory (NP.INFO's allocation-accurate
+        `memory`) among those 2 * scans_per_page SCAN calls from `cursor` find."""
+        # A min-heap of the n kept so far; among equal sizes the first key
+        # (in byte order) ranks higher, so it is the last to be dropped.
+        heap: list[tuple[int, _Descending, Row]] = []
+        ranked: set[bytes] = set()  # SCAN may return a key twice
+
+        def take(row: Row) -> bool:
+            if row.key not in ranked and keep(row.info):
+                ranked.add(row.key)
+                item = (int(row.info["memory"]), _Descending(row.key), row)
+                if len(heap) < n:
+                    heapq.heappush(heap, item)
+                else:
+                    heapq.heappushpop(heap, item)
+            return True
+
+        found = self._scan(cursor, None, match, 2 * self.scans_per_page, take)
+        found.rows = [row for _, _, row in sorted(heap, reverse=True)]
+        self._details(found.rows)
+        return found
+
+    def _infos(self, keys: list[bytes]) -> tuple[list[Row], int]:
+        """NP.INFO of each key (pipelined): the rows of those still arrays,
+        and how many this user may not read."""
         if not keys:
             return [], 0
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.execute_command("NP.INFO", key)
-                pipe.execute_command("MEMORY", "USAGE", key)
-                pipe.pttl(key)
             replies = self._call(pipe.execute, raise_on_error=False)
         rows, lost = [], 0
-        for n, key in enumerate(keys):
-            info, memory, ttl = replies[3 * n: 3 * n + 3]
+        for key, info in zip(keys, replies):
             if isinstance(info, ResponseError) and str(info).startswith("WRONGTYPE"):
                 continue  # no longer an array (replaced since SCAN saw it)
-            for reply in (info, memory, ttl):
+            if isinstance(info, NoPermissionError):
+                lost += 1
+                continue
+            if isinstance(info, Exception):
+                raise self._explain(info)
+            if info is None:
+                continue  # deleted since SCAN saw it
+            rows.append(Row(key, dict(_parse_info(info) or {})))
+        return rows, lost
+
+    def _details(self, rows: list[Row]) -> None:
+        """MEMORY USAGE and PTTL of the rows shown (pipelined), filled in."""
+        if not rows:
+            return
+        with self.client.pipeline(transaction=False) as pipe:
+            for row in rows:
+                pipe.execute_command("MEMORY", "USAGE", row.key)
+                pipe.pttl(row.key)
+            replies = self._call(pipe.execute, raise_on_error=False)
+        for n, row in enumerate(rows):
+            memory, ttl = replies[2 * n: 2 * n + 2]
+            for reply in (memory, ttl):
                 if isinstance(reply, Exception) and not isinstance(reply, NoPermissionError):
                     raise self._explain(reply)
-            if info is None or isinstance(info, Exception):
-                lost += info is not None  # None: deleted since SCAN saw it
-                continue
-            rows.append(Row(
-                key,
-                dict(_parse_info(info) or {}),
-                memory if isinstance(memory, int) else None,
-                ttl if isinstance(ttl, int) else -1,
-            ))
+            row.memory = memory if isinstance(memory, int) else None
+            row.ttl_ms = ttl if isinstance(ttl, int) else -1
+
+    def _rows(self, keys: list[bytes]) -> tuple[list[Row], int]:
+        rows, lost = self._infos(keys)
+        self._details(rows)
         return rows, lost
 
     def row(self, key: bytes) -> Row:
@@ -165,6 +282,30 @@ class Store:
         if payload is None:
             raise StoreError(f"No array at key {key!r}", 404)
         return decode(payload)
+
+    def reduce(self, key: bytes, ops: list[tuple[str, Optional[int]]], spec: str) -> dict[str, Any]:
+        """`NP.REDUCE key op [AXIS n] SLICE spec` for each (op, axis), in one
+        pipeline: the result arrays by op name (with `@axis` when given), or
+        the StoreError of an op that failed (e.g. a user without np.reduce)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for op, axis in ops:
+                args: list[Any] = ["NP.REDUCE", key, op]
+                if axis is not None:
+                    args += ["AXIS", axis]
+                if spec:
+                    args += ["SLICE", spec]
+                pipe.execute_command(*args)
+            replies = self._call(pipe.execute, raise_on_error=False)
+        out: dict[str, Any] = {}
+        for (op, axis), reply in zip(ops, replies):
+            name = op if axis is None else f"{op}@{axis}"
+            if isinstance(reply, Exception):
+                out[name] = self._explain(reply)
+            elif reply is None:
+                out[name] = StoreError(f"No array at key {key!r}", 404)
+            else:
+                out[name] = decode(reply)
+        return out
 
     def delete(self, key: bytes) -> bool:
         """UNLINK: True if the key was there."""

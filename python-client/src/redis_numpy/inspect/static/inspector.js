@@ -75,6 +75,7 @@ function startTable() {
   });
   const filter = document.getElementById("filter");
   const count = document.getElementById("row-count");
+  if (!filter) return;
   filter.addEventListener("input", () => {
     const needle = filter.value.trim().toLowerCase();
     let shown = 0;
