@@ -4,7 +4,8 @@
 //! exactly its shape's worth of elements, each one an element of the array,
 //! with the size `result_nbytes` announced; assigning a scalar through it must
 //! keep the array's size, and writing the selection back through the same
-//! spec must change nothing, repeated indices included.
+//! spec must change nothing, repeated indices included; a write's distinct
+//! selection (`slice::distinct`) keeps the shape but for the gathered axis.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -38,6 +39,17 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(slice::result_nbytes(&array, &items), Ok(part.nbytes()));
     for item in part.data().chunks_exact(4) {
         assert!(u64::from(u32::from_le_bytes(item.try_into().unwrap())) < size.max(1));
+    }
+
+    // A write visits each distinct element once: the kept positions of the
+    // gathered axis select the same shape but for that axis.
+    if let Some(distinct) = slice::distinct(&array, &items).expect("the selection resolved above") {
+        assert_eq!(distinct.full_shape.as_slice(), part.shape());
+        let once = slice::slice(&array, &distinct.items).expect("fewer of the same indices");
+        let mut shape = distinct.full_shape.clone();
+        shape[distinct.axis] = distinct.kept.len() as u64;
+        assert_eq!(once.shape(), shape.as_slice());
+        assert!(distinct.kept.windows(2).all(|w| w[0] < w[1]));
     }
 
     let part_npy = part.npy_bytes();
