@@ -8,9 +8,9 @@
 
 use std::borrow::Cow;
 
-use crate::dtype::{self, Dtype};
+use crate::dtype::Dtype;
 use crate::error::{excerpt, NpyError, Result};
-use crate::pyliteral::{Literal, Next, Parser};
+use crate::pyliteral::{self, Literal, Next, Parser};
 use crate::shape::{self, Shape};
 
 pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -164,7 +164,7 @@ fn array_shape(p: &mut Parser) -> Result<Shape> {
     let mut dims = Shape::new();
     let count = p.items(|p, i| {
         if i < shape::MAX_NDIM {
-            dims.push(dtype::dim(p)?);
+            dims.push(pyliteral::dim(p)?);
         } else {
             p.value()?;
         }
@@ -189,7 +189,7 @@ pub fn write_header(dtype: &Dtype, shape: &[u64], fortran_order: bool) -> Vec<u8
     text.push_str(", 'fortran_order': ");
     text.push_str(if fortran_order { "True" } else { "False" });
     text.push_str(", 'shape': ");
-    dtype::write_tuple(&mut text, shape);
+    pyliteral::write_tuple(&mut text, shape);
     text.push_str(", }");
     let growth = if fortran_order { shape.last() } else { shape.first() };
     if let Some(d) = growth {
@@ -417,7 +417,7 @@ mod tests {
             fields.push(field);
         }
         let n = fields.len();
-        assert!(n < dtype::MAX_FIELDS, "{n} fields");
+        assert!(n < crate::dtype::MAX_FIELDS, "{n} fields");
         let d = Dtype::from_descr_text(&format!("[{}]", fields.join(", "))).unwrap();
         assert_eq!(d.descr_len(), descr_len);
         assert_eq!(parse(&write_header(&d, &[0], false)).unwrap().dtype, d);

@@ -137,7 +137,7 @@ fn subarray_shape() -> impl Strategy<Value = Option<(String, u64)>> {
         1 => (0u64..=4).prop_map(|n| Some((n.to_string(), n))),
         2 => prop::collection::vec(0u64..=3, 0..=3).prop_map(|dims| {
             let mut text = String::new();
-            crate::dtype::write_tuple(&mut text, &dims);
+            crate::pyliteral::write_tuple(&mut text, &dims);
             Some((text, dims.iter().product()))
         }),
     ]

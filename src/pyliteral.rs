@@ -450,9 +450,49 @@ fn is_printable(c: char) -> bool {
     pair.escape_debug().nth(1) == Some(c)
 }
 
+/// Python's `repr` of a tuple of ints: `()`, `(3,)`, `(3, 4)`.
+pub fn write_tuple(out: &mut String, dims: &[u64]) {
+    out.push('(');
+    for (i, d) in dims.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write!(out, "{d}").expect("write to String");
+    }
+    if dims.len() == 1 {
+        out.push(',');
+    }
+    out.push(')');
+}
+
+/// Reads a dimension: a non-negative integer up to 2^63-1.
+pub fn dim(p: &mut Parser) -> Result<u64> {
+    match p.peek_kind()? {
+        Next::Int => match p.int()? {
+            (false, magnitude) if magnitude <= i64::MAX as u64 => Ok(magnitude),
+            (false, magnitude) => Err(NpyError::invalid(format!("dimension {magnitude} is too large"))),
+            (true, 0) => Ok(0),
+            (true, magnitude) => Err(NpyError::invalid(format!("negative dimension -{magnitude}"))),
+        },
+        other => Err(NpyError::invalid(format!(
+            "dimensions must be integers, got {}",
+            other.kind()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tuples_are_written_like_python() {
+        let mut s = String::new();
+        write_tuple(&mut s, &[]);
+        write_tuple(&mut s, &[3]);
+        write_tuple(&mut s, &[3, 4]);
+        assert_eq!(s, "()(3,)(3, 4)");
+    }
 
     fn s(v: &'static str) -> Literal<'static> {
         Literal::Str {

@@ -34,7 +34,7 @@ pub fn nbytes(shape: &[u64], itemsize: u64) -> Result<u64> {
 /// Python's `repr` of the shape tuple.
 pub fn repr(shape: &[u64]) -> String {
     let mut s = String::new();
-    crate::dtype::write_tuple(&mut s, shape);
+    crate::pyliteral::write_tuple(&mut s, shape);
     s
 }
 

@@ -304,7 +304,12 @@ pub fn update(array: &mut NpArray, items: &[Item], op: BinOp, value: &ParsedNpy)
 fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, value: &ParsedNpy) -> Result<()> {
     let full = &distinct.full_shape;
     let broadcasts = value.shape.len() <= full.len()
-        && value.shape.iter().rev().zip(full.iter().rev()).all(|(&v, &t)| v == t || v == 1);
+        && value
+            .shape
+            .iter()
+            .rev()
+            .zip(full.iter().rev())
+            .all(|(&v, &t)| v == t || v == 1);
     if !broadcasts {
         // NumPy resolves the loop's dtypes before it broadcasts: a dry run on
         // empty operands of the same dtypes gives its type errors, if any.
@@ -333,7 +338,12 @@ fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, v
         value.shape.len()
     ];
     items[axis] = Item::List(distinct.kept.iter().map(|&p| p as i64).collect());
-    let whole = NpArray::from_parts(value.dtype.clone(), value.shape.clone(), value.fortran_order, value.data)?;
+    let whole = NpArray::from_parts(
+        value.dtype.clone(),
+        value.shape.clone(),
+        value.fortran_order,
+        value.data,
+    )?;
     let cut = slice::slice(&whole, &items)?;
     let cut_value = ParsedNpy {
         dtype: cut.dtype().clone(),
@@ -716,7 +726,11 @@ mod tests {
         let one_one = Complex::new(1.0f64, 1.0);
         for (re, im) in [(-0.0, 0.0), (-0.0, -0.0), (0.0, -0.0), (0.0, 0.0)] {
             let q = complex_divide(one_one, Complex::new(re, im));
-            assert_eq!((q.re, q.im), (f64::INFINITY, f64::INFINITY), "(1+1j) / complex({re}, {im})");
+            assert_eq!(
+                (q.re, q.im),
+                (f64::INFINITY, f64::INFINITY),
+                "(1+1j) / complex({re}, {im})"
+            );
         }
         let q = complex_divide(Complex::new(-1.0f32, 2.0), Complex::new(-0.0, 0.0));
         assert_eq!((q.re, q.im), (f32::NEG_INFINITY, f32::INFINITY));

@@ -11,7 +11,8 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// Commands from the master link or the AOF are never refused: the value was
 /// accepted once, and a replica that refused would diverge.
 fn exempt(ctx: &Context) -> bool {
-    ctx.get_flags().intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
+    ctx.get_flags()
+        .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
 }
 
 /// Refuses, as Redis refuses a `deny-oom` command, work that builds a copy
