@@ -639,8 +639,8 @@ fn without_axis(shape: &[u64], axis: usize) -> Shape {
 /// and faults in fresh pages (Rust's `realloc` through Redis's allocator is
 /// allocate + copy + free, and jemalloc hands big blocks' pages back on
 /// free), so a buffer that doubled would fault in about twice the array and
-/// copy it once more: loading 64 MiB arrays took 1.6× the time of strings of
-/// the same bytes. Growing to 64× the data received, a 64 MiB array in 1 MiB
+/// copy it once more, and loading big arrays took clearly longer than strings
+/// of the same bytes (docs/benchmarks.md). Growing to 64× the data received, a 64 MiB array in 1 MiB
 /// strings grows once, from its first string's 1 MiB straight to its exact
 /// size. The reservation stays proportional to data that really arrived, so a
 /// record claiming a huge shape can reserve at most 64× what it sent.

@@ -4,7 +4,7 @@
 //! redis-module's `RedisKeyWritable` can only put a value with
 //! `RM_ModuleTypeSetValue`, which over an existing key deletes it and adds it
 //! again (two dictionary operations, a new key name, value wrapper and
-//! object: about 1,900 instructions). `RM_ModuleTypeReplaceValue` swaps the
+//! object; docs/benchmarks.md has the count). `RM_ModuleTypeReplaceValue` swaps the
 //! value under the key instead, which is what an overwrite that cannot reuse
 //! the old buffer needs; the wrapper exposes no handle to call it with.
 
