@@ -1,6 +1,6 @@
 //! Command options, parsed free of Redis so they are unit-tested and fuzzed:
-//! `NP.SET`'s (with `SET`'s rules), `NP.APPEND`'s `MAXLEN` and `NP.TRIM`'s
-//! length, `NP.REDUCE`'s and `NP.UPDATE`'s. Arguments are anything that
+//! `NP.SET`'s (with `SET`'s rules), `NP.GET`'s, `NP.APPEND`'s `MAXLEN` and
+//! `NP.TRIM`'s length, `NP.REDUCE`'s and `NP.UPDATE`'s. Arguments are anything that
 //! derefs to bytes (Redis's strings do); the module turns an [`OptionError`]
 //! into its reply.
 
@@ -185,6 +185,46 @@ fn expire_at(kind: ExpireKind, value: &[u8], now_ms: i64, allow_past: bool) -> R
         return Err(EXPIRE_IN_PAST);
     }
     Ok(at)
+}
+
+/// What `NP.GET` was asked for beyond the plain `.npy` bytes.
+#[derive(Default, Debug)]
+pub struct GetOptions {
+    pub slice: Option<Vec<slice::Item>>,
+    pub cast: Option<Dtype>,
+    pub values: bool,
+    /// `MAXBYTES n`: refuse a reply whose array data would exceed `n` bytes.
+    pub max_bytes: Option<u64>,
+}
+
+/// `[SLICE spec] [AS dtype] [VALUES] [MAXBYTES n]`, each at most once, in any
+/// order. Option names are matched without allocating: the client's
+/// whole-array get sends `MAXBYTES` with every read, and a small read notices.
+pub fn parse_get<A: Deref<Target = [u8]>>(args: &[A]) -> Result<GetOptions> {
+    let mut options = GetOptions::default();
+    let mut rest = args.iter();
+    while let Some(token) = rest.next() {
+        let mut value = || rest.next().ok_or(OptionError::WrongArity);
+        if is(token, "SLICE") && options.slice.is_none() {
+            options.slice = Some(slice::parse(&String::from_utf8_lossy(value()?))?);
+        } else if is(token, "AS") && options.cast.is_none() {
+            options.cast = Some(convert::parse_target(&String::from_utf8_lossy(value()?))?);
+        } else if is(token, "VALUES") && !options.values {
+            options.values = true;
+        } else if is(token, "MAXBYTES") && options.max_bytes.is_none() {
+            let n = redis_integer(value()?).and_then(|n| u64::try_from(n).ok());
+            options.max_bytes = Some(n.ok_or(OptionError::Reply(Cow::Borrowed(
+                "ERR MAXBYTES must be a non-negative integer",
+            )))?);
+        } else {
+            let token = shout(token);
+            return Err(OptionError::Reply(match token.as_str() {
+                "SLICE" | "AS" | "VALUES" | "MAXBYTES" => format!("ERR {token} given twice").into(),
+                _ => format!("ERR unknown NP.GET option '{}'", crate::error::excerpt(&token)).into(),
+            }));
+        }
+    }
+    Ok(options)
 }
 
 /// A rolling-buffer length (`MAXLEN n`, `NP.TRIM key n`): a non-negative

@@ -1,7 +1,7 @@
 //! Command options as the module receives them: NUL-separated arguments
 //! after a clock byte. `NP.SET`'s options (NX/XX/GET/EX/PX/EXAT/PXAT/KEEPTTL),
-//! `NP.APPEND`'s MAXLEN, `NP.TRIM`'s length, `NP.REDUCE`'s and `NP.UPDATE`'s
-//! arguments. Nothing may panic; option names are case-insensitive; accepted
+//! `NP.GET`'s, `NP.APPEND`'s MAXLEN, `NP.TRIM`'s length, `NP.REDUCE`'s and
+//! `NP.UPDATE`'s arguments. Nothing may panic; option names are case-insensitive; accepted
 //! NP.SET options written back in the form replicas receive (absolute PXAT)
 //! parse to the same options; an accepted integer is Redis's canonical text.
 #![no_main]
@@ -81,6 +81,16 @@ fuzz_target!(|data: &[u8]| {
         "MAXLEN is case-insensitive"
     );
 
+    match options::parse_get(&args) {
+        Ok(o) => {
+            let given = usize::from(o.values)
+                + 2 * (usize::from(o.slice.is_some())
+                    + usize::from(o.cast.is_some())
+                    + usize::from(o.max_bytes.is_some()));
+            assert_eq!(given, args.len(), "every NP.GET argument is one option or its value");
+        }
+        Err(_) => {}
+    }
     if let Ok(o) = options::parse_reduce(&args) {
         assert!(o.dtype.is_none_or(|d| d.is_numeric()), "AS takes numeric dtypes only");
         assert!(args.len() <= 7);

@@ -20,45 +20,6 @@ fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&NpArray
     })
 }
 
-/// What `NP.GET` was asked for beyond the plain `.npy` bytes.
-#[derive(Default)]
-struct GetOptions {
-    slice: Option<Vec<slice::Item>>,
-    cast: Option<crate::dtype::Dtype>,
-    values: bool,
-    /// `MAXBYTES n`: refuse a reply whose array data would exceed `n` bytes.
-    max_bytes: Option<u64>,
-}
-
-fn parse_get_options(args: &[RedisString]) -> Result<GetOptions, RedisError> {
-    let mut options = GetOptions::default();
-    let mut rest = args.iter();
-    while let Some(token) = rest.next() {
-        // Matched without allocating: the client's whole-array get sends
-        // MAXBYTES with every read, and a small array's read notices.
-        let name = token.as_slice();
-        let is = |option: &str| name.eq_ignore_ascii_case(option.as_bytes());
-        let mut value = || rest.next().ok_or(RedisError::WrongArity);
-        if is("SLICE") && options.slice.is_none() {
-            options.slice = Some(slice::parse(&value()?.to_string_lossy())?);
-        } else if is("AS") && options.cast.is_none() {
-            options.cast = Some(convert::parse_target(&value()?.to_string_lossy())?);
-        } else if is("VALUES") && !options.values {
-            options.values = true;
-        } else if is("MAXBYTES") && options.max_bytes.is_none() {
-            let n = value()?.parse_integer().ok().and_then(|n| u64::try_from(n).ok());
-            options.max_bytes = Some(n.ok_or(RedisError::Str("ERR MAXBYTES must be a non-negative integer"))?);
-        } else {
-            let token = token.to_string_lossy().to_ascii_uppercase();
-            return Err(match token.as_str() {
-                "SLICE" | "AS" | "VALUES" | "MAXBYTES" => RedisError::String(format!("ERR {token} given twice")),
-                _ => RedisError::String(format!("ERR unknown NP.GET option '{token}'")),
-            });
-        }
-    }
-    Ok(options)
-}
-
 /// The start of `MAXBYTES`'s refusal, which clients match to fall back to
 /// reading the array in pieces (docs/commands.md documents it as stable).
 const OVER_MAXBYTES: &str = "ERR reply array would be";
@@ -83,7 +44,7 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let [_, key_name, option_args @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
-        let options = parse_get_options(option_args)?;
+        let options = crate::options::parse_get(option_args)?;
         let mut key = stored_run::open(ctx, key_name);
         let Some(stored) = array_at(&key.key)? else {
             return Ok(RedisValue::Null);
