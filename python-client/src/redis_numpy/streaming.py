@@ -4,12 +4,13 @@ commands of `Numpy` that take more than one round trip (docs/big-arrays.md)."""
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Optional
 
 import numpy as np
 import redis
 
-from . import batch_reply, chunked, piecewise, wire
+from . import batch_reply, chunked, chunked_async, piecewise, wire
 from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
@@ -29,8 +30,8 @@ class StreamingCommands(NumpyCommands):
     """Arrays bigger than `chunk_bytes` (64 MiB unless set on the instance) move
     in chunks of that size: `set` through a staging key published whole, `get`
     slice by slice into one preallocated array. Set `chunk_bytes = None` to send
-    every array in one command. Streaming applies to synchronous clients and
-    Cluster clients; pipelines and asyncio clients send one command."""
+    every array in one command. Streaming applies to synchronous and asyncio
+    clients, on a server or a cluster; pipelines send one command."""
 
     chunk_bytes: Optional[int] = chunked.DEFAULT_CHUNK_BYTES
     # Seconds a staging key outlives its last chunk (an interrupted upload's leftovers).
@@ -44,6 +45,11 @@ class StreamingCommands(NumpyCommands):
         """A synchronous client, not a pipeline: a command's reply is its value."""
         return not self._queued and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
 
+    @functools.cached_property
+    def _async_client(self) -> bool:
+        """An asyncio client (redis-py's or valkey's), not a pipeline."""
+        return not self._queued and inspect.iscoroutinefunction(getattr(self.client, "execute_command", None))
+
     def _streams(self) -> bool:
         return self.chunk_bytes is not None and self._sync_client
 
@@ -56,13 +62,13 @@ class StreamingCommands(NumpyCommands):
         With SET's options (`ex`, `nx`, `get`, ... see `NumpyCommands.set`) the
         array goes in one command. Values `.npy` cannot hold raise TypeError
         before anything is sent."""
-        if self._streams() and not any(options.values()):
-            data = np.asanyarray(arr)
-            assert self.chunk_bytes is not None
-            if data.ndim and data.nbytes > self.chunk_bytes:
-                return chunked.upload(
-                    self, key, data, chunk_bytes=self.chunk_bytes, ttl=self.staging_ttl, progress=progress
-                )
+        chunk_bytes = self.chunk_bytes
+        if chunk_bytes is not None and (self._sync_client or self._async_client) and not any(options.values()):
+            data = as_storable_array(arr)
+            if data.ndim and data.nbytes > chunk_bytes:
+                stream = chunked_async.upload if self._async_client else chunked.upload
+                return stream(self, key, data, chunk_bytes=chunk_bytes, ttl=self.staging_ttl, progress=progress)
+            arr = data
         return super().set(key, arr, **options)
 
     def get(
@@ -84,6 +90,8 @@ class StreamingCommands(NumpyCommands):
         few MiB in one transaction, and a whole array past `chunk_bytes` in
         chunks; either way the array is then writable. `progress` as for `set`."""
         chunk_bytes = self.chunk_bytes
+        if self._async_client and chunk_bytes is not None and slice is None and as_dtype is None:
+            return chunked_async.get(self, key, copy=copy, chunk_bytes=chunk_bytes, progress=progress)
         if (
             as_dtype is None
             and chunk_bytes is not None
@@ -170,10 +178,18 @@ class StreamingCommands(NumpyCommands):
         """The error as `Numpy` raises it for `args`' command (see client.py)."""
         return err
 
-    def upload(self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None) -> chunked.Upload:
-        """An array of `shape` and `dtype` written in pieces along axis 0 with
-        `write(block)` and published whole by `commit()` (or a `with` block)."""
-        return chunked.Upload(self, key, shape, dtype, ttl=self.staging_ttl, progress=progress)
+    def upload(
+        self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None, order: str = "C"
+    ) -> Any:
+        """An array of `shape` and `dtype` written in pieces along axis 0 (along
+        the last axis with `order="F"`, stored in Fortran order) with
+        `write(block)` and published whole by `commit()` (or a `with` block).
+        On an asyncio client an `AsyncUpload`: `async with`, `await up.write(block)`."""
+        if self._async_client:
+            return chunked_async.AsyncUpload(
+                self, key, shape, dtype, ttl=self.staging_ttl, progress=progress, order=order
+            )
+        return chunked.Upload(self, key, shape, dtype, ttl=self.staging_ttl, progress=progress, order=order)
 
     def view(self, key: Any) -> ArrayView:
         """The array at `key` as an `ArrayView`: read and written slice by slice, on the server."""

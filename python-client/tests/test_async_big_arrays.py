@@ -1,0 +1,149 @@
+"""Big arrays through asyncio clients (redis-py's and valkey's, a server and a
+cluster): chunked upload through a staging key and chunked download, with
+the client's memory bounded by the array and a few chunks, and progress."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+
+import numpy as np
+import pytest
+import redis
+import redis.asyncio
+
+from npy_bytes import npy
+from redis_numpy import Numpy, NumpyError, UploadAborted
+from chunking import staging_keys
+
+MiB = 1024 * 1024
+CHUNK = 2 * MiB
+# Besides the array: the chunk in flight, the connection's copy of it, the
+# reply being parsed; plus a little for everything else.
+ALLOWED_EXTRA = 3 * CHUNK + MiB
+
+
+def big_array(nbytes: int, fortran: bool = False) -> np.ndarray:
+    rows = nbytes // (1024 * 4)
+    arr = (np.arange(rows * 1024, dtype=np.uint32) * np.uint32(2654435761)).view(np.float32).reshape(rows, 1024)
+    return np.asfortranarray(arr) if fortran else arr
+
+
+def async_client(library: str, port: int, cluster: bool = False):
+    if library == "valkey":
+        valkey_asyncio = pytest.importorskip("valkey.asyncio", reason="the valkey client is installed by the test extra")
+        return (valkey_asyncio.ValkeyCluster if cluster else valkey_asyncio.Valkey)(host="127.0.0.1", port=port)
+    return (redis.asyncio.RedisCluster if cluster else redis.asyncio.Redis)(host="127.0.0.1", port=port)
+
+
+async def peak_extra(awaitable, baseline_objects=()) -> tuple[object, int]:
+    """(the result, the peak of traced memory above what was held before)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = await awaitable
+        return result, tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+async def round_trip(arrays, raw, arr: np.ndarray) -> None:
+    seen: list[tuple[int, int]] = []
+    ok, up_peak = await peak_extra(arrays.set("big", arr, progress=lambda d, t: seen.append((d, t))))
+    assert ok is True
+    assert up_peak < ALLOWED_EXTRA, f"upload held {up_peak / MiB:.1f} MiB besides the array"
+    assert len(seen) >= arr.nbytes // CHUNK and seen[-1] == (arr.nbytes, arr.nbytes)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert raw.execute_command("NP.GET", "big") == npy(arr)  # as np.save writes it, order included
+    assert staging_keys(raw) == []
+    seen.clear()
+    got, down_peak = await peak_extra(arrays.get("big", progress=lambda d, t: seen.append((d, t))))
+    assert down_peak < arr.nbytes + ALLOWED_EXTRA, f"download held {(down_peak - arr.nbytes) / MiB:.1f} MiB extra"
+    assert seen[-1] == (arr.nbytes, arr.nbytes)
+    assert got.flags.writeable and npy(got) == npy(arr)
+    print(f"upload: {up_peak / MiB:.1f} MiB, download: {(down_peak - arr.nbytes) / MiB:.1f} MiB besides the array")
+
+
+@pytest.mark.parametrize("library", ["redis", "valkey"])
+def test_asyncio_set_and_get_of_a_big_array_hold_a_few_chunks(redis_server, r, library):
+    arr = big_array(64 * MiB)
+
+    async def main():
+        arrays = Numpy(async_client(library, redis_server.port))
+        arrays.chunk_bytes = CHUNK
+        await round_trip(arrays, r, arr)
+        r.config_resetstat()
+        assert await arrays.get("big", slice=np.s_[5:7, :3]) is not None  # slices go as one command
+        await arrays.aclose()
+
+    asyncio.run(main())
+
+
+def test_asyncio_chunked_set_keeps_fortran_order(redis_server, r):
+    arr = big_array(8 * MiB, fortran=True)
+
+    async def main():
+        arrays = Numpy(redis.asyncio.Redis(port=redis_server.port))
+        arrays.chunk_bytes = 256 * 1024
+        assert await arrays.set("f", arr) is True
+        assert (await arrays.info("f"))["fortran_order"] is True
+        assert r.execute_command("NP.GET", "f") == npy(arr)
+        got = await arrays.get("f")
+        assert npy(got) == npy(arr)
+        await arrays.aclose()
+
+    asyncio.run(main())
+
+
+def test_asyncio_upload_is_published_whole_and_refusals_leave_the_old_value(redis_server, r):
+    old = np.arange(10.0)
+    r.execute_command("NP.SET", "big", npy(old))
+    r.set("text", "hello")
+
+    async def main():
+        arrays = Numpy(redis.asyncio.Redis(port=redis_server.port))
+        arrays.chunk_bytes = 4096
+        arr = np.arange(4096, dtype=np.float64).reshape(512, 8)
+
+        def check(done, total):
+            # readers see the old array until the rename
+            if done < total:
+                assert r.execute_command("NP.GET", "big") == npy(old)
+
+        assert await arrays.set("big", arr, progress=check) is True
+        assert r.execute_command("NP.GET", "big") == npy(arr)
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            await arrays.set("text", arr)
+        assert r.get("text") == b"hello"
+        async with arrays.upload("piece", (4, 3), np.int16) as up:
+            await up.write(np.zeros((1, 3), np.int16))
+            await up.write(np.ones((3, 3), np.int16))
+        assert r.execute_command("NP.GET", "piece") == npy(np.r_[np.zeros((1, 3)), np.ones((3, 3))].astype(np.int16))
+        with pytest.raises(UploadAborted, match="incomplete"):
+            async with arrays.upload("piece", (4, 3), np.int16) as up:
+                await up.write(np.full((1, 3), 7, np.int16))
+        assert (await arrays.get("piece"))[0, 0] == 0
+        assert staging_keys(r) == []
+        assert await arrays.get("missing") is None
+        with pytest.raises(NumpyError, match="WRONGTYPE"):
+            await arrays.get("text")
+        await arrays.aclose()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("library", ["redis", "valkey"])
+def test_asyncio_cluster_set_and_get_of_a_big_array_hold_a_few_chunks(cluster, library):
+    arr = big_array(32 * MiB)
+    raw = cluster.client()
+    raw.flushall()
+
+    async def main():
+        arrays = Numpy(async_client(library, cluster.nodes[0].port, cluster=True))
+        arrays.chunk_bytes = CHUNK
+        await round_trip(arrays, raw, arr)
+        await arrays.aclose()
+
+    asyncio.run(main())
+    raw.close()
