@@ -174,7 +174,7 @@ class _Staging:
             raise ValueError("a 0-d array has no axis to upload in pieces; use set()")
         if order not in ("C", "F"):
             raise ValueError(f"order must be 'C' or 'F', got {order!r}")
-        self.order = order
+        self.order: Literal["C", "F"] = "F" if order == "F" else "C"
         self.axis = len(self.shape) - 1 if order == "F" else 0
         self.ttl = ttl
         self.staging = staging_key(key)
@@ -448,7 +448,7 @@ def warn_if_too_big_to_move(client: Any, key: Any, nbytes: int) -> None:
     if not isinstance(client, redis.cluster.RedisCluster) or nbytes + RDB_OVERHEAD <= MIN_PROTO_MAX_BULK_LEN:
         return
     try:
-        node = client.get_node_from_key(key)
+        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
         limit = proto_max_bulk_len(node.redis_connection.config_get("proto-max-bulk-len"))
     except redis.exceptions.RedisError:
         limit = DEFAULT_PROTO_MAX_BULK_LEN
@@ -475,7 +475,8 @@ def download(
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the node's pool: registering the NP.* callbacks
             # on the node's client would convert the cluster client's replies twice.
-            pool = client.get_node_from_key(key).redis_connection.connection_pool
+            node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
+            pool = node.redis_connection.connection_pool
             node = Numpy(redis.Redis(connection_pool=pool))
             try:
                 return download(node, key, chunk_bytes=chunk_bytes, progress=progress)
