@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import redis
 import redis.asyncio
 
 from npy_bytes import npy
-from redis_numpy import Numpy, NumpyError, UploadAborted
+from redis_numpy import ClusterMoveWarning, Numpy, NumpyError, UploadAborted
 from chunking import staging_keys
 
 MiB = 1024 * 1024
@@ -146,4 +147,41 @@ def test_asyncio_cluster_set_and_get_of_a_big_array_hold_a_few_chunks(cluster, l
         await arrays.aclose()
 
     asyncio.run(main())
+    raw.close()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "asyncio"])
+def test_cluster_upload_warns_when_the_key_could_not_move_between_nodes(cluster, asynchronous):
+    """An array at one cluster key whose RESTORE payload exceeds proto-max-bulk-len
+    on any node cannot be resharded: the client says so when it stores one."""
+    arr = big_array(2 * MiB)
+    raw = cluster.client()
+    raw.flushall()
+    other = next(n for n in raw.get_primaries() if n.port != raw.get_node_from_key("big").port)
+    other.redis_connection.config_set("proto-max-bulk-len", MiB)  # one node: enough to pin the key
+
+    async def store_async():
+        arrays = Numpy(redis.asyncio.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port))
+        arrays.chunk_bytes = 256 * 1024
+        assert await arrays.set("big", arr) is True
+        await arrays.aclose()
+
+    def store():
+        if asynchronous:
+            asyncio.run(store_async())
+        else:
+            arrays = Numpy(cluster.client())
+            arrays.chunk_bytes = 256 * 1024
+            assert arrays.set("big", arr) is True
+            arrays.close()
+
+    try:
+        with pytest.warns(ClusterMoveWarning, match=r"proto-max-bulk-len on every node \(1048576 on the smallest\)"):
+            store()
+        assert raw.execute_command("NP.GET", "big", target_nodes=raw.get_node_from_key("big")) == npy(arr)
+    finally:
+        other.redis_connection.config_set("proto-max-bulk-len", 512 * MiB)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ClusterMoveWarning)
+        store()  # fits every node's limit: no warning
     raw.close()

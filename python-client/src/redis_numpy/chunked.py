@@ -416,14 +416,16 @@ class ClusterMoveWarning(UserWarning):
 
 def move_warning(key: Any, nbytes: int, limit: int) -> Optional[str]:
     """The warning for an array of `nbytes` at `key` when its RDB payload
-    would not fit `limit` (a node's proto-max-bulk-len), else None."""
+    would not fit `limit` (the smallest proto-max-bulk-len of the cluster's
+    primaries), else None."""
     if nbytes + RDB_OVERHEAD <= limit:
         return None
     return (
-        f"{key!r} holds {nbytes} bytes at one cluster key: resharding moves a key with MIGRATE/RESTORE, "
-        f"whose payload (the data plus a few hundred bytes) must fit proto-max-bulk-len ({limit}) on every "
-        f"node, so this key cannot move between nodes. Raise proto-max-bulk-len (and client-query-buffer-limit) "
-        f"on every node above the array's size, or store it as a sharded array (arrays.create_sharded)"
+        f"{key!r} holds {nbytes} bytes at one cluster key: resharding moves a key with MIGRATE, whose "
+        f"RESTORE payload (the data plus a few hundred bytes) must fit proto-max-bulk-len on every node "
+        f"({limit} on the smallest), so this key cannot move between nodes. Raise proto-max-bulk-len (and "
+        f"client-query-buffer-limit) on every node above the array's size, or store it as a sharded "
+        f"array (arrays.create_sharded)"
     )
 
 
@@ -444,15 +446,16 @@ def proto_max_bulk_len(reply: Any) -> int:
 
 def warn_if_too_big_to_move(client: Any, key: Any, nbytes: int) -> None:
     """On a cluster client, warn when an array of `nbytes` at `key` could not be
-    moved between nodes (asked of the node that serves the key)."""
+    moved between nodes (the limit asked of every primary)."""
     if not isinstance(client, redis.cluster.RedisCluster) or nbytes + RDB_OVERHEAD <= MIN_PROTO_MAX_BULK_LEN:
         return
-    try:
-        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
-        limit = proto_max_bulk_len(node.redis_connection.config_get("proto-max-bulk-len"))
-    except redis.exceptions.RedisError:
-        limit = DEFAULT_PROTO_MAX_BULK_LEN
-    message = move_warning(key, nbytes, limit)
+    limits = []
+    for node in client.get_primaries():  # type: ignore[no-untyped-call, unused-ignore]
+        try:
+            limits.append(proto_max_bulk_len(node.redis_connection.config_get("proto-max-bulk-len")))
+        except redis.exceptions.RedisError:
+            limits.append(DEFAULT_PROTO_MAX_BULK_LEN)
+    message = move_warning(key, nbytes, min(limits, default=DEFAULT_PROTO_MAX_BULK_LEN))
     if message is not None:
         warnings.warn(message, ClusterMoveWarning, stacklevel=4)
 

@@ -100,15 +100,15 @@ class AsyncUpload(_Staging):
         self._start_progress(self._progress)
 
     async def _warn_if_too_big_to_move(self) -> None:
-        try:
-            node = self.client.get_node_from_key(self.key)
-            reply = await node.execute_command("CONFIG", "GET", "proto-max-bulk-len")
-            limit = proto_max_bulk_len(reply)
-        except _base_error(self._errors):
-            limit = proto_max_bulk_len(None)
-        message = move_warning(self.key, self.nbytes, limit)
+        limits = []
+        for node in self.client.get_primaries():
+            try:
+                limits.append(proto_max_bulk_len(await node.execute_command("CONFIG", "GET", "proto-max-bulk-len")))
+            except _base_error(self._errors):
+                limits.append(proto_max_bulk_len(None))
+        message = move_warning(self.key, self.nbytes, min(limits, default=proto_max_bulk_len(None)))
         if message is not None:
-            warnings.warn(message, ClusterMoveWarning, stacklevel=4)
+            warnings.warn(message, ClusterMoveWarning, stacklevel=5)
 
     async def write(self, block: Any) -> None:
         """Stage the next entries (see `Upload.write`)."""
