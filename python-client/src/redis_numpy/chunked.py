@@ -29,14 +29,13 @@ from redis.client import NEVER_DECODE
 from redis.crc import key_slot
 
 from . import piecewise, wire
-from .commands import NP_APPEND, NP_GET, NP_INFO, NP_SET
+from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET
 from .npy import check_dtype, encode
 
 if TYPE_CHECKING:
     from .streaming import StreamingCommands
 
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
-NP_RESERVE = "NP.RESERVE"
 # Seconds an abandoned staging key lives after its last chunk arrived.
 DEFAULT_STAGING_TTL = 120
 STAGING_INFIX = b":np-staging:"

@@ -24,7 +24,6 @@ from .chunked import (
     DEFAULT_STAGING_TTL,
     DOWNLOAD_ATTEMPTS,
     MIN_PROTO_MAX_BULK_LEN,
-    NP_RESERVE,
     RDB_OVERHEAD,
     ClusterMoveWarning,
     ConcurrentWrite,
@@ -40,7 +39,7 @@ from .chunked import (
     proto_max_bulk_len,
     reserve_refused,
 )
-from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_INFO, NP_SET, OVER_MAXBYTES
+from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, OVER_MAXBYTES
 from . import wire
 from .npy import encode
 

@@ -149,14 +149,28 @@ class StreamingCommands(NumpyCommands):
                 pool.release(conn)
         return super().mget(keys, copy=copy)
 
-    def append(self, key: Any, arr: Any, *, maxlen: Optional[int] = None) -> Any:
+    def append(
+        self,
+        key: Any,
+        arr: Any,
+        *,
+        maxlen: Optional[int] = None,
+        ex: Any = None,
+        px: Any = None,
+        exat: Any = None,
+        pxat: Any = None,
+    ) -> Any:
         """Concatenate `arr` to the array at `key` along its growth axis (NP.APPEND),
         creating the key if absent. Returns the new length of that axis.
 
         `maxlen=n` then keeps only the last `n` entries along that axis: a rolling buffer.
+        NP.APPEND keeps the key's TTL; `ex`, `px`, `exat` or `pxat` (as for `set`)
+        set one in the same atomic step.
         On a plain connection to one server, a C-ordered block of 64 KiB or more is
         sent from its own memory (its `.npy` header, then the array's bytes): no copy
         of it is built."""
+        if any(v is not None for v in (ex, px, exat, pxat)):
+            return super().append(key, arr, maxlen=maxlen, ex=ex, px=px, exat=exat, pxat=pxat)
         if self._streams() and not isinstance(self.client, redis.cluster.RedisCluster):
             data = as_storable_array(arr)
             if data.nbytes >= DIRECT_APPEND_BYTES and (data.flags.c_contiguous or not data.flags.f_contiguous):
@@ -173,6 +187,26 @@ class StreamingCommands(NumpyCommands):
                 finally:
                     pool.release(conn)
         return super().append(key, arr, maxlen=maxlen)
+
+    def setslice(self, key: Any, slice: IndexSpec, arr: Any) -> Any:
+        """`arr_at_key[slice] = arr` on the server (NP.SETSLICE); returns True.
+
+        A Python scalar, list or tuple is cast to the stored dtype first, as
+        NumPy's `arr[i] = 0.0` casts it (one NP.INFO before; in a pipeline it is
+        sent as `np.asarray` makes it). Arrays and NumPy scalars must have the
+        stored dtype: the server does not cast."""
+        python_value = isinstance(arr, (bool, int, float, complex, str, bytes, list, tuple))
+        if python_value and not isinstance(arr, np.generic) and not self._queued:
+            if self._async_client:
+                return self._setslice_cast(key, slice, arr)
+            dtype = self.dtype(key)
+            if dtype is not None:
+                arr = np.asarray(arr, dtype=dtype)
+        return super().setslice(key, slice, arr)
+
+    async def _setslice_cast(self, key: Any, slice: IndexSpec, value: Any) -> Any:
+        dtype = await self.dtype(key)
+        return await super().setslice(key, slice, value if dtype is None else np.asarray(value, dtype=dtype))
 
     def _mark(self, args: tuple[Any, ...], err: Exception) -> Exception:
         """The error as `Numpy` raises it for `args`' command (see client.py)."""
