@@ -459,8 +459,10 @@ def test_view_out_of_range_is_an_index_error(arrays, stored):
         view[0, -8]
     with pytest.raises(IndexError, match="out of bounds"):
         view[30] = 1
-    with pytest.raises(TypeError, match="basic indexing"):
-        view[[1, 2]]
+    with pytest.raises(IndexError, match="out of bounds"):
+        view[[1, 30]]
+    with pytest.raises(TypeError, match="boolean masks"):
+        view[np.ones(30, bool)]
     assert_same(arrays.get("m"), stored)
 
 

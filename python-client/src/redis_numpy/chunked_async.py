@@ -315,6 +315,7 @@ async def download(
                 await client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
             finally:
                 await on_node.aclose()
+                await pool.disconnect()  # the client does not own a pool it was given
         raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
     async with client.pipeline(transaction=True) as pipe:
         for _ in range(DOWNLOAD_ATTEMPTS):
