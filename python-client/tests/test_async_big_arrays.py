@@ -185,3 +185,40 @@ def test_cluster_upload_warns_when_the_key_could_not_move_between_nodes(cluster,
         warnings.simplefilter("error", ClusterMoveWarning)
         store()  # fits every node's limit: no warning
     raw.close()
+
+
+def test_asyncio_cluster_download_follows_a_slot_that_moves_mid_read(cluster):
+    """Last in this file: it moves a slot to another node."""
+    arr = big_array(256 * 1024)
+    raw = cluster.client()
+    raw.flushall()
+    slot = raw.keyslot("big")
+    source = next(n for n in cluster.nodes if n.port == raw.get_node_from_key("big").port)
+    target = next(n for n in cluster.nodes if n is not source)
+    ids = {n.port: n.client().execute_command("CLUSTER", "MYID") for n in cluster.nodes}
+    ids = {port: i.decode() if isinstance(i, bytes) else i for port, i in ids.items()}
+    moves = []
+
+    def move_slot(done, total):
+        if moves:
+            return
+        moves.append(done)
+        src, dst = source.client(), target.client()
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+        src.execute_command("MIGRATE", "127.0.0.1", target.port, "big", 0, 5000)
+        for node in cluster.nodes:
+            node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+
+    async def main():
+        arrays = Numpy(redis.asyncio.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port))
+        arrays.chunk_bytes = 16 * 1024
+        await arrays.set("big", arr)
+        got = await arrays.get("big", progress=move_slot)
+        assert npy(got) == npy(arr)
+        assert arrays.client.get_node_from_key("big").port == target.port
+        await arrays.aclose()
+
+    asyncio.run(main())
+    assert moves and source.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    raw.close()
