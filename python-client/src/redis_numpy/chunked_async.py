@@ -2,12 +2,14 @@
 a server or a cluster): the protocol of chunked.py, awaited.
 
 Upload: `NP.SET` of the first chunk on a staging key, `NP.APPEND` of the
-others (each with the staging TTL, in one MULTI on a server), `NP.RESERVE`
-after the first, then the script that renames the finished array over the
-target. Download: `NP.INFO`, then `NP.GET key SLICE a:b` chunks into one
-preallocated array, with the key WATCHed (on a cluster, on the node serving
-it). The client holds the array and about two chunks: the `.npy` bytes of the
-chunk in flight and the connection's copy of it.
+others (each with the staging TTL, in one MULTI on the key's node),
+`NP.RESERVE` after the first, then the script that renames the finished array
+over the target. Each chunk is written from the array's own memory: the
+client holds the array and what the event loop's transport copies of the
+chunk in flight (the part the socket did not take at once). Download:
+`NP.INFO`, then `NP.GET key SLICE a:b` chunks into one preallocated array,
+with the key WATCHed (on a cluster, on the node serving it): the client holds
+the result and one chunk's reply (with the parser's buffer of it).
 """
 
 from __future__ import annotations
