@@ -179,6 +179,18 @@ def test_cluster_upload_warns_when_the_key_could_not_move_between_nodes(cluster,
         with pytest.warns(ClusterMoveWarning, match=r"proto-max-bulk-len on every node \(1048576 on the smallest\)"):
             store()
         assert raw.execute_command("NP.GET", "big", target_nodes=raw.get_node_from_key("big")) == npy(arr)
+        if not asynchronous:
+            # What the warning says: MIGRATE moves a key as one RESTORE argument,
+            # which a node refuses past its proto-max-bulk-len, and takes once it fits.
+            payload = raw.get_node_from_key("big").redis_connection.dump("big")
+            there = next(k for k in (f"probe{i}" for i in range(10_000)) if raw.get_node_from_key(k).port == other.port)
+            with pytest.raises((redis.ResponseError, redis.ConnectionError)):
+                other.redis_connection.restore(there, 0, payload)
+            other.redis_connection.config_set("proto-max-bulk-len", 4 * MiB)
+            assert other.redis_connection.restore(there, 0, payload)
+            assert other.redis_connection.execute_command("NP.GET", there) == npy(arr)
+            other.redis_connection.delete(there)
+            other.redis_connection.config_set("proto-max-bulk-len", MiB)
     finally:
         other.redis_connection.config_set("proto-max-bulk-len", 512 * MiB)
     with warnings.catch_warnings():
