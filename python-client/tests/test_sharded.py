@@ -236,6 +236,14 @@ def test_reduce_matches_numpy_exactly(arrays, data_name, axis):
         assert npy(np.asarray(got)) == npy(np.asarray(want)), (op, got, want)
 
 
+def test_reduce_with_a_dtype_wraps_as_numpy_does(arrays):
+    data = REDUCE_DATA["int16"]
+    a = arrays.create_sharded("t", data, chunk_bytes=7 * 6 * 2)
+    for axis in (None, 0, 1):
+        want = np.sum(data, axis=axis, dtype=np.int8)
+        assert npy(np.asarray(a.reduce("sum", axis=axis, dtype=np.int8))) == npy(np.asarray(want))
+
+
 def test_reduce_refuses_what_it_cannot_merge_exactly(arrays):
     a = arrays.create_sharded("t", DATA, chunk_bytes=7 * 6 * 2 * 8)
     for op in ("mean", "var", "std"):
