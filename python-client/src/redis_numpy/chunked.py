@@ -272,8 +272,8 @@ class Upload(_Staging):
     ):
         super().__init__(key, shape, dtype, ttl=ttl, order=order)
         self.arrays = arrays
-        warn_if_too_big_to_move(arrays.client, key, self.nbytes)
         self._check_target_type()
+        warn_if_too_big_to_move(arrays.client, key, self.nbytes)
         self._start_progress(progress)  # after the checks: a refused upload draws no bar
 
     def _check_target_type(self) -> None:
