@@ -234,3 +234,20 @@ def test_asyncio_cluster_download_follows_a_slot_that_moves_mid_read(cluster):
     asyncio.run(main())
     assert moves and source.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
     raw.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_asyncio_chunking_on_a_decoding_client_and_resp3(redis_server, r, protocol):
+    arr = np.asfortranarray(np.arange(20_000, dtype=np.float64).reshape(100, 200))
+
+    async def main():
+        arrays = Numpy(redis.asyncio.Redis(port=redis_server.port, decode_responses=True, protocol=protocol))
+        arrays.chunk_bytes = 4096
+        r.config_resetstat()
+        assert await arrays.set("x", arr) is True
+        assert r.info("commandstats")["cmdstat_np.append"]["calls"] > 1
+        assert npy(await arrays.get("x")) == npy(arr)
+        await arrays.aclose()
+
+    asyncio.run(main())
+    assert r.execute_command("NP.GET", "x") == npy(arr)
