@@ -21,7 +21,9 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import assert_type
 
-from redis_numpy import ArrayInfo, ArrayValues, AsyncNumpy, Numpy, NumpyError, NumpyPipeline, SyncNumpy
+from redis_numpy import (
+    ArrayInfo, ArrayValues, AsyncNumpy, AsyncUpload, Numpy, NumpyError, NumpyPipeline, SyncNumpy, Upload,
+)
 
 Array = npt.NDArray[Any]
 
@@ -50,6 +52,13 @@ def sync_example(port: int) -> None:
         assert_type(info["fortran_order"], bool)
     values = arrays.values("typed:a")
     assert_type(values, Optional[ArrayValues])
+    assert_type(arrays.append("typed:log", np.ones((1, 4), np.float32), ex=60), int)
+    assert_type(arrays.trim("typed:log", 10), int)
+    assert_type(arrays.reserve("typed:log", 1000), bool)
+    with arrays.upload("typed:up", (2, 3), np.float32) as up:
+        assert_type(up, Upload)
+        up.write(np.zeros((2, 3), np.float32))
+    store_rows(arrays)
 
     with arrays.pipeline() as pipe:
         assert_type(pipe, NumpyPipeline)
@@ -64,6 +73,14 @@ def sync_example(port: int) -> None:
     arrays.close()
 
 
+def store_rows(arrays: SyncNumpy) -> int:
+    """Annotate with SyncNumpy / AsyncNumpy: `Numpy` stands for every kind of
+    client, so its commands return Any."""
+    rows = arrays.append("typed:rows", np.zeros((1, 4)))
+    assert_type(rows, int)
+    return rows
+
+
 async def async_example(port: int) -> None:
     arrays = Numpy(redis.asyncio.Redis(port=port))
     assert_type(arrays, AsyncNumpy)
@@ -71,6 +88,9 @@ async def async_example(port: int) -> None:
     assert_type(await arrays.get("typed:x"), Optional[Array])
     assert_type(await arrays.mget(["typed:x"]), list[Optional[Array]])
     assert_type(await arrays.info("typed:x"), Optional[ArrayInfo])
+    async with arrays.upload("typed:up", (2,), np.int64) as up:
+        assert_type(up, AsyncUpload)
+        await up.write(np.arange(2))
     async with arrays.pipeline() as pipe:
         pipe.set("typed:y", np.arange(2)).shape("typed:y")
         assert_type(await pipe.execute(), list[Any])

@@ -64,3 +64,24 @@ def test_other_server_refusals_keep_their_error_class(arrays, r):
     r.set("m", "text")  # replaced by another type under the view
     with pytest.raises(redis.ResponseError, match="^WRONGTYPE"):
         view[0]
+
+
+LIST_INDEXES = [
+    np.s_[[3, 17, 0, 17]],
+    np.s_[[-1, 2], 1:5],
+    np.s_[:, [0, 6]],
+    np.s_[2:9:3, [5, 1], 1],
+    np.s_[np.array([4, 29]), ..., 0],
+]
+
+
+@pytest.mark.parametrize("index", LIST_INDEXES, ids=str)
+def test_a_view_takes_integer_lists_like_get(arrays, r, index):
+    arrays.set("a", STORED)
+    view = arrays.view("a")
+    npy_got = npy(view[index])
+    assert npy_got == npy(STORED[index]) == npy(arrays.get("a", slice=index))
+    view[index] = 9
+    want = STORED.copy()
+    want[index] = 9
+    assert r.execute_command("NP.GET", "a") == npy(want)

@@ -127,12 +127,24 @@ def test_a_staging_key_gone_before_commit_aborts(arrays, r):
     assert_untouched(r)
 
 
-def test_progress_true_without_tqdm_uploads_silently(arrays, r, monkeypatch, capsys):
+def test_progress_true_without_tqdm_warns_and_uploads(arrays, r, monkeypatch, capsys):
     # tqdm is optional: a None entry in sys.modules makes its import fail as if absent.
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     big = np.arange(4000, dtype=np.int32).reshape(1000, 4)
-    assert arrays.set("target", big, progress=True) is True
-    assert arrays.get("target", progress=True).tobytes() == big.tobytes()
+    with pytest.warns(UserWarning, match=r"tqdm, which is not installed: pip install 'redis-numpy\[progress\]'"):
+        assert arrays.set("target", big, progress=True) is True
+    with pytest.warns(UserWarning, match="tqdm"):
+        assert arrays.get("target", progress=True).tobytes() == big.tobytes()
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
     assert r.execute_command("NP.GET", "target") == npy(big)
+
+
+def test_a_refused_upload_draws_no_progress_bar(arrays, r, capsys):
+    pytest.importorskip("tqdm")
+    r.set("target", "text")
+    big = np.arange(4000, dtype=np.int32).reshape(1000, 4)
+    with pytest.raises(redis.ResponseError, match="^WRONGTYPE"):
+        arrays.set("target", big, progress=True)
+    assert "%" not in capsys.readouterr().err  # no bar left at 0%
+    assert r.get("target") == b"text" and staging_keys(r) == []

@@ -101,7 +101,7 @@ def test_info_has_python_types(arrays):
     arrays.set("a", arr)
     info = arrays.info("a")
     assert info["dtype"] == np.dtype(">f4")
-    assert info["descr"] == "'>f4'"
+    assert info["descr"] == ">f4"
     assert info["shape"] == (3, 4) and info["ndim"] == 2 and info["size"] == 12
     assert info["itemsize"] == 4 and info["nbytes"] == 48
     assert info["fortran_order"] is True

@@ -75,3 +75,14 @@ def test_mget_mset_group_keys_by_slot_and_keep_the_callers_order(cluster, needs)
         await arc.aclose()
 
     asyncio.run(main())
+
+
+def test_append_with_a_ttl_trim_and_reserve_route_by_key(cluster_arrays):
+    rc = cluster_arrays.client
+    for i in range(6):
+        key = f"log:{i}"
+        assert cluster_arrays.append(key, np.ones((2, 3)), ex=60, maxlen=3) == 2
+        assert 58 <= rc.ttl(key) <= 60
+        assert cluster_arrays.reserve(key, 10) is True
+        assert cluster_arrays.trim(key, 1) == 1
+    assert len({rc.get_node_from_key(f"log:{i}").port for i in range(6)}) > 1

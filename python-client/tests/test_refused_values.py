@@ -40,6 +40,8 @@ def test_masked_arrays_are_refused(arrays, r):
 
 PANDAS_COLUMNS = {
     "Int64 with NA": (lambda pd: pd.Series([1, None, 3], dtype="Int64"), r"nullable column.*na_value"),
+    "Int64": (lambda pd: pd.Series([1, 2, 3], dtype="Int64"), r"nullable column.*na_value"),
+    "Float64 with NA": (lambda pd: pd.Series([1.5, None], dtype="Float64"), r"nullable column.*na_value"),
     "boolean with NA": (lambda pd: pd.Series([True, None], dtype="boolean"), r"nullable column.*na_value"),
     "string": (lambda pd: pd.Series(["a", None, "c"], dtype="string"), r"string column.*to_numpy\(dtype='U'\)"),
     "default str": (lambda pd: pd.Series(["a", "b"]), r"string column.*to_numpy\(dtype='U'\)"),
@@ -49,20 +51,37 @@ PANDAS_COLUMNS = {
 
 
 @pytest.mark.parametrize("name", PANDAS_COLUMNS)
-def test_pandas_columns_without_numpy_dtype_get_a_hint(arrays, r, name):
-    """Columns np.asarray turns into object arrays are refused with the conversion to
-    use; the others are stored as np.asarray (np.save's) gives them."""
+def test_pandas_columns_without_numpy_dtype_are_refused_with_a_hint(arrays, r, name):
+    """A nullable column's NA never becomes a number (np.asarray makes it NaN in
+    a float64 array): every column without a NumPy dtype is refused, with the
+    conversion to use, also past chunk_bytes."""
     pd = pytest.importorskip("pandas")
     make, hint = PANDAS_COLUMNS[name]
     series = make(pd)
-    want = np.asarray(series)
-    if want.dtype.hasobject:
-        refused(arrays, r, series, rf"pandas Series of dtype {series.dtype}.*{hint}")
-        refused(arrays, r, series.array, hint)
-    else:
-        arrays.set("k", series)
-        got = arrays.get("k")
-        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=want.dtype.kind == "f")
+    refused(arrays, r, series, rf"pandas Series of dtype {series.dtype}.*{hint}")
+    refused(arrays, r, series.array, hint)
+    refused(arrays, r, pd.DataFrame({"col": series}), rf"pandas DataFrame column 'col' of dtype {series.dtype}.*{hint}")
+    arrays.chunk_bytes = 8  # the chunked upload refuses the same
+    refused(arrays, r, pd.concat([series] * 10), hint)
+
+
+def test_pandas_values_with_a_numpy_dtype_are_stored_as_np_asarray(arrays, r):
+    pd = pytest.importorskip("pandas")
+    series = pd.Series([1.5, np.nan, 3.0])
+    arrays.set("s", series)
+    assert npy_of(arrays.get("s")) == npy_of(np.asarray(series))
+    frame = pd.DataFrame({"a": [1, 2], "b": [3, 4]})
+    arrays.set("df", frame)
+    assert npy_of(arrays.get("df")) == npy_of(np.asarray(frame))
+    with pytest.raises(TypeError, match=r"DataFrame of several dtypes \('a': int64, 'b': float64\).*to_records"):
+        arrays.set("mixed", pd.DataFrame({"a": [1, 2], "b": [1.5, 2.5]}))
+    assert r.exists("mixed") == 0
+
+
+def npy_of(arr):
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
 
 
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")

@@ -8,7 +8,8 @@
     arrays.get("embeddings", slice="10:20")
 """
 
-from .chunked import ConcurrentWrite, Upload, UploadAborted
+from .chunked import ClusterMoveWarning, ConcurrentWrite, Upload, UploadAborted
+from .chunked_async import AsyncUpload
 from .client import AsyncNumpy, AsyncNumpyPipeline, Numpy, NumpyError, NumpyPipeline, SyncNumpy
 from .commands import ArrayInfo, ArrayValues, NumpyCommands, format_index, format_slice
 from .npy import decode, encode
@@ -23,6 +24,8 @@ __all__ = [
     "ArrayView",
     "AsyncNumpy",
     "AsyncNumpyPipeline",
+    "AsyncUpload",
+    "ClusterMoveWarning",
     "ConcurrentWrite",
     "Numpy",
     "NumpyCommands",

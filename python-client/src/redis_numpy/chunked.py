@@ -20,7 +20,8 @@ import functools
 import itertools
 import math
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 import numpy as np
 import redis
@@ -28,14 +29,13 @@ from redis.client import NEVER_DECODE
 from redis.crc import key_slot
 
 from . import piecewise, wire
-from .commands import NP_APPEND, NP_GET, NP_INFO, NP_SET
+from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET
 from .npy import check_dtype, encode
 
 if TYPE_CHECKING:
     from .streaming import StreamingCommands
 
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
-NP_RESERVE = "NP.RESERVE"
 # Seconds an abandoned staging key lives after its last chunk arrived.
 DEFAULT_STAGING_TTL = 120
 STAGING_INFIX = b":np-staging:"
@@ -107,6 +107,11 @@ def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int]
         try:
             from tqdm.auto import tqdm  # type: ignore[import-untyped, import-not-found, unused-ignore]
         except ImportError:
+            warnings.warn(
+                "progress=True draws a bar with tqdm, which is not installed: "
+                "pip install 'redis-numpy[progress]' (or tqdm), or pass a callable",
+                stacklevel=4,
+            )
             return (lambda n: None), (lambda: None)
         bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=what)
         return bar.update, bar.close
@@ -121,15 +126,127 @@ def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int]
     return (lambda n: None), (lambda: None)
 
 
-def _rows_per_chunk(shape: tuple[int, ...], itemsize: int, chunk_bytes: int) -> int:
-    """Rows of axis 0 per chunk: at least one, so a chunk can exceed `chunk_bytes`
-    only when a single row does."""
-    row_bytes = math.prod(shape[1:]) * itemsize
-    return max(1, chunk_bytes // max(row_bytes, 1))
+def _rows_per_chunk(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, axis: int = 0) -> int:
+    """Entries of `axis` per chunk: at least one, so a chunk can exceed
+    `chunk_bytes` only when a single entry does."""
+    axis %= len(shape)
+    entry_bytes = math.prod(d for i, d in enumerate(shape) if i != axis) * itemsize
+    return max(1, chunk_bytes // max(entry_bytes, 1))
 
 
-class Upload:
-    """An array written in pieces along axis 0, published whole or not at all.
+def growth_order(arr: np.ndarray) -> Literal["C", "F"]:
+    """The order `arr` is stored in (as `np.save` writes it), which fixes the
+    axis a staged upload grows along: the first in C order, the last in Fortran."""
+    return "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
+
+
+def plan_blocks(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, order: str) -> list[slice]:
+    """The growth-axis ranges of an upload's chunks. A Fortran upload's first
+    chunk has at least two entries: one column alone is also C-contiguous, and
+    the server would store it, and grow it, in C order."""
+    axis = -1 if order == "F" else 0
+    length = shape[axis]
+    step = _rows_per_chunk(shape, itemsize, chunk_bytes, axis)
+    first = min(length, max(step, 2) if order == "F" else step)
+    return [slice(0, first)] + [slice(a, min(a + step, length)) for a in range(first, length, step)]
+
+
+class _Staging:
+    """What the synchronous and the asyncio upload share: the target's shape,
+    the growth axis (axis 0 in C order, the last axis in Fortran order), the
+    checks each block passes before anything is sent, and progress."""
+
+    def __init__(
+        self,
+        key: Any,
+        shape: tuple[int, ...],
+        dtype: Any,
+        *,
+        ttl: int,
+        order: str,
+    ):
+        self.key = key
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        check_dtype(self.dtype)
+        if not self.shape:
+            raise ValueError("a 0-d array has no axis to upload in pieces; use set()")
+        if order not in ("C", "F"):
+            raise ValueError(f"order must be 'C' or 'F', got {order!r}")
+        self.order: Literal["C", "F"] = "F" if order == "F" else "C"
+        self.axis = len(self.shape) - 1 if order == "F" else 0
+        self.ttl = ttl
+        self.staging = staging_key(key)
+        self.rows = 0  # entries of the growth axis staged so far
+        self.nbytes = math.prod(self.shape) * self.dtype.itemsize
+        self._advance: Callable[[int], None] = lambda n: None
+        self._close_progress: Callable[[], None] = lambda: None
+        self._done = False
+
+    @property
+    def unit(self) -> str:
+        """What one step of the growth axis is called in messages."""
+        return "rows" if self.order == "C" else "entries along the last axis"
+
+    @property
+    def length(self) -> int:
+        """The target's length along the growth axis."""
+        return self.shape[self.axis]
+
+    def _start_progress(self, progress: Progress) -> None:
+        self._advance, self._close_progress = _reporter(progress, self.nbytes, f"set {self.key!r}")
+
+    def _block(self, block: Any) -> Optional[np.ndarray]:
+        """`block` as it is sent (contiguous in the upload's order), or None
+        when there is nothing to send; raises before anything is sent."""
+        if self._done:
+            raise ValueError("this upload is already committed or aborted")
+        block = np.asarray(block)
+        if block.dtype != self.dtype:
+            raise TypeError(f"chunk dtype {block.dtype} does not match the upload's dtype {self.dtype}")
+        others = self.shape[:-1] if self.order == "F" else self.shape[1:]
+        if block.ndim != len(self.shape) or (block.shape[:-1] if self.order == "F" else block.shape[1:]) != others:
+            want = f"{others} + (n,)" if self.order == "F" else f"(n,) + {others}"
+            raise ValueError(
+                f"chunk of shape {block.shape} does not fit the staged shape {self.shape} "
+                f"(every chunk must have shape {want})"
+            )
+        n = block.shape[self.axis]
+        if self.rows + n > self.length:
+            raise ValueError(
+                f"chunk of {n} {self.unit} does not fit: {self.rows} of {self.length} {self.unit} are already staged"
+            )
+        if self.rows == 0 and self.order == "F" and self.length >= 2 and n < 2:
+            raise ValueError("the first chunk of a Fortran-order upload needs at least 2 entries along the last axis")
+        if n == 0 and self.rows > 0:
+            return None
+        return np.asfortranarray(block) if self.order == "F" else np.ascontiguousarray(block)
+
+    def _check_reply(self, first: bool, n: int, reply: Any) -> Optional[str]:
+        """Why the upload must stop after a chunk's reply, or None."""
+        # NP.APPEND creates a missing key: a length short of what was staged means
+        # the staging key expired and this chunk started a new, partial array.
+        if not first and reply != self.rows + n:
+            return (
+                f"upload of {self.key!r} aborted: its staging key expired (TTL {self.ttl} s) "
+                f"after {self.rows} of {self.length} {self.unit}; the old value is untouched"
+            )
+        return None
+
+    def _incomplete(self) -> Optional[str]:
+        if self.rows != self.length:
+            return f"upload of {self.key!r} incomplete: {self.rows} of {self.length} {self.unit} staged"
+        return None
+
+
+def reserve_refused(err: Exception) -> bool:
+    """Whether NP.RESERVE's error means the server (or the ACL user) has no
+    NP.RESERVE: the upload then goes on with a growing buffer."""
+    return type(err).__name__ == "NoPermissionError" or "unknown command" in str(err)
+
+
+class Upload(_Staging):
+    """An array written in pieces along its growth axis, published whole or not at all.
 
     >>> with arrays.upload("weights", (1_000_000, 768), np.float32) as up:
     ...     for block in blocks:            # any number of rows each
@@ -138,7 +255,8 @@ class Upload:
 
     Leaving the `with` block by an exception (or calling `abort()`) deletes the
     staging key; `commit()` (done by the `with` block) refuses an incomplete array.
-    Streamed arrays are stored in C order.
+    The array is stored in C order and written in rows (blocks along axis 0),
+    or with `order="F"` in Fortran order, written in blocks along the last axis.
     """
 
     def __init__(
@@ -150,21 +268,13 @@ class Upload:
         *,
         ttl: int = DEFAULT_STAGING_TTL,
         progress: Progress = None,
+        order: str = "C",
     ):
+        super().__init__(key, shape, dtype, ttl=ttl, order=order)
         self.arrays = arrays
-        self.key = key
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-        check_dtype(self.dtype)
-        if not self.shape:
-            raise ValueError("a 0-d array has no axis to upload in pieces; use set()")
-        self.ttl = ttl
-        self.staging = staging_key(key)
-        self.rows = 0  # rows of axis 0 staged so far
-        self.nbytes = math.prod(self.shape) * self.dtype.itemsize
-        self._advance, self._close_progress = _reporter(progress, self.nbytes, f"set {key!r}")
-        self._done = False
         self._check_target_type()
+        warn_if_too_big_to_move(arrays.client, key, self.nbytes)
+        self._start_progress(progress)  # after the checks: a refused upload draws no bar
 
     def _check_target_type(self) -> None:
         """Fail before sending gigabytes when the target is not an array (the commit checks again)."""
@@ -174,43 +284,25 @@ class Upload:
             raise redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
 
     def write(self, block: Any) -> None:
-        """Stage the next rows. `block` has the upload's dtype and its shape
-        except along axis 0; the rows must not run past `shape[0]`."""
-        if self._done:
-            raise ValueError("this upload is already committed or aborted")
-        block = np.asarray(block)
-        if block.dtype != self.dtype:
-            raise TypeError(f"chunk dtype {block.dtype} does not match the upload's dtype {self.dtype}")
-        if block.ndim != len(self.shape) or block.shape[1:] != self.shape[1:]:
-            raise ValueError(
-                f"chunk of shape {block.shape} does not fit the staged shape {self.shape} "
-                f"(every chunk must have shape (n,) + {self.shape[1:]})"
-            )
-        if self.rows + block.shape[0] > self.shape[0]:
-            raise ValueError(
-                f"chunk of {block.shape[0]} rows does not fit: {self.rows} of {self.shape[0]} rows are already staged"
-            )
-        if block.shape[0] == 0 and self.rows > 0:
+        """Stage the next entries. `block` has the upload's dtype and its shape
+        except along the growth axis; it must not run past the target's length."""
+        data = self._block(block)
+        if data is None:
             return
-        first = self.rows == 0
+        first, n = self.rows == 0, data.shape[self.axis]
         try:
-            reply = self._stage(NP_SET if first else NP_APPEND, np.ascontiguousarray(block))
-            if first and self.shape[0] > block.shape[0]:
+            reply = self._stage(NP_SET if first else NP_APPEND, data)
+            if first and self.length > n:
                 self._reserve()
         except redis.exceptions.RedisError as err:
             self._discard()
-            raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} rows: {err}") from err
-        expected = self.rows + block.shape[0]
-        # NP.APPEND creates a missing key: a length short of what was staged means
-        # the staging key expired and this chunk started a new, partial array.
-        if not first and reply != expected:
+            raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}") from err
+        failure = self._check_reply(first, n, reply)
+        if failure is not None:
             self._discard()
-            raise UploadAborted(
-                f"upload of {self.key!r} aborted: its staging key expired (TTL {self.ttl} s) "
-                f"after {self.rows} of {self.shape[0]} rows; the old value is untouched"
-            )
-        self.rows = expected
-        self._advance(block.nbytes)
+            raise UploadAborted(failure)
+        self.rows += n
+        self._advance(data.nbytes)
 
     def _stage(self, command: str, block: np.ndarray) -> Any:
         """Sends one chunk with the staging TTL in one MULTI; returns the
@@ -237,21 +329,21 @@ class Upload:
         that every later chunk is one copy into place. A server or ACL user
         without NP.RESERVE still gets the upload, with a growing buffer."""
         try:
-            self.arrays.client.execute_command(NP_RESERVE, self.staging, self.shape[0])
+            self.arrays.client.execute_command(NP_RESERVE, self.staging, self.length)
         except redis.exceptions.ResponseError as err:
-            if isinstance(err, redis.exceptions.NoPermissionError) or "unknown command" in str(err):
-                return
-            raise
+            if not reserve_refused(err):
+                raise
 
     def commit(self) -> None:
         """Publish the staged array at the key, replacing its value and any TTL."""
         if self._done:
             raise ValueError("this upload is already committed or aborted")
-        if self.rows != self.shape[0]:
+        failure = self._incomplete()
+        if failure is not None:
             self.abort()
-            raise UploadAborted(f"upload of {self.key!r} incomplete: {self.rows} of {self.shape[0]} rows staged")
-        if self.shape[0] == 0:  # nothing was sent: stage the empty array now
-            self.write(np.empty(self.shape, self.dtype))
+            raise UploadAborted(failure)
+        if self.length == 0:  # nothing was sent: stage the empty array now
+            self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
             self.arrays.client.eval(_COMMIT, 2, self.staging, self.key)
         except redis.exceptions.ResponseError as err:
@@ -294,14 +386,77 @@ def upload(
     ttl: int = DEFAULT_STAGING_TTL,
     progress: Progress = None,
 ) -> bool:
-    """Store `arr` at `key` in chunks of about `chunk_bytes`; True, like `set`."""
+    """Store `arr` at `key` in chunks of about `chunk_bytes`, in the order
+    `np.save` would store it; True, like `set`."""
     if arr.ndim == 0:
         raise ValueError("a 0-d array has no axis to upload in pieces; use set()")
-    step = _rows_per_chunk(arr.shape, arr.dtype.itemsize, chunk_bytes)
-    with Upload(arrays, key, arr.shape, arr.dtype, ttl=ttl, progress=progress) as up:
-        for start in range(0, arr.shape[0], step):
-            up.write(arr[start : start + step])
+    order = growth_order(arr)
+    index: list[Any] = [Ellipsis if order == "F" else slice(None)]
+    with Upload(arrays, key, arr.shape, arr.dtype, ttl=ttl, progress=progress, order=order) as up:
+        for part in plan_blocks(arr.shape, arr.dtype.itemsize, chunk_bytes, order):
+            up.write(arr[tuple(index + [part])] if order == "F" else arr[part])
     return True
+
+
+# -- arrays one key cannot move across a cluster ------------------------------------
+
+# Redis's default proto-max-bulk-len, for a node that does not say its own.
+DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
+# RDB payload bytes beyond the data (metadata, the DUMP trailer): generous.
+RDB_OVERHEAD = 4096
+# Redis refuses a proto-max-bulk-len below 1 MiB: smaller arrays always move.
+MIN_PROTO_MAX_BULK_LEN = 1024 * 1024
+
+
+class ClusterMoveWarning(UserWarning):
+    """An array stored at one key of a Redis Cluster that resharding cannot move
+    with the nodes' present `proto-max-bulk-len` (see docs/operations.md)."""
+
+
+def move_warning(key: Any, nbytes: int, limit: int) -> Optional[str]:
+    """The warning for an array of `nbytes` at `key` when its RDB payload
+    would not fit `limit` (the smallest proto-max-bulk-len of the cluster's
+    primaries), else None."""
+    if nbytes + RDB_OVERHEAD <= limit:
+        return None
+    return (
+        f"{key!r} holds {nbytes} bytes at one cluster key: resharding moves a key with MIGRATE, whose "
+        f"RESTORE payload (the data plus a few hundred bytes) must fit proto-max-bulk-len on every node "
+        f"({limit} on the smallest), so this key cannot move between nodes. Raise proto-max-bulk-len (and "
+        f"client-query-buffer-limit) on every node above the array's size, or store it as a sharded "
+        f"array (arrays.create_sharded)"
+    )
+
+
+def proto_max_bulk_len(reply: Any) -> int:
+    """proto-max-bulk-len from a CONFIG GET reply (a dict or a flat list), the
+    default when the node does not say (a renamed or refused CONFIG)."""
+    if isinstance(reply, dict) and reply:
+        value = next(iter(reply.values()))
+    elif isinstance(reply, (list, tuple)) and len(reply) >= 2:
+        value = reply[1]
+    else:
+        return DEFAULT_PROTO_MAX_BULK_LEN
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_PROTO_MAX_BULK_LEN
+
+
+def warn_if_too_big_to_move(client: Any, key: Any, nbytes: int) -> None:
+    """On a cluster client, warn when an array of `nbytes` at `key` could not be
+    moved between nodes (the limit asked of every primary)."""
+    if not isinstance(client, redis.cluster.RedisCluster) or nbytes + RDB_OVERHEAD <= MIN_PROTO_MAX_BULK_LEN:
+        return
+    limits = []
+    for node in client.get_primaries():  # type: ignore[no-untyped-call, unused-ignore]
+        try:
+            limits.append(proto_max_bulk_len(node.redis_connection.config_get("proto-max-bulk-len")))
+        except redis.exceptions.RedisError:
+            limits.append(DEFAULT_PROTO_MAX_BULK_LEN)
+    message = move_warning(key, nbytes, min(limits, default=DEFAULT_PROTO_MAX_BULK_LEN))
+    if message is not None:
+        warnings.warn(message, ClusterMoveWarning, stacklevel=4)
 
 
 def download(
@@ -322,7 +477,8 @@ def download(
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the node's pool: registering the NP.* callbacks
             # on the node's client would convert the cluster client's replies twice.
-            pool = client.get_node_from_key(key).redis_connection.connection_pool
+            node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
+            pool = node.redis_connection.connection_pool
             node = Numpy(redis.Redis(connection_pool=pool))
             try:
                 return download(node, key, chunk_bytes=chunk_bytes, progress=progress)

@@ -33,6 +33,8 @@ NEVER_DECODE = "NEVER_DECODE"
 NP_SET = "NP.SET"
 NP_MSET = "NP.MSET"
 NP_APPEND = "NP.APPEND"
+NP_TRIM = "NP.TRIM"
+NP_RESERVE = "NP.RESERVE"
 NP_GET = "NP.GET"
 NP_MGET = "NP.MGET"
 NP_SETSLICE = "NP.SETSLICE"
@@ -48,7 +50,7 @@ NP_UPDATE = "NP.UPDATE"
 # "ERR " code redis-py moves into the exception class (docs/commands.md, NP.GET).
 OVER_MAXBYTES = "reply array would be "
 COMMANDS = (
-    NP_SET, NP_MSET, NP_APPEND, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
+    NP_SET, NP_MSET, NP_APPEND, NP_TRIM, NP_RESERVE, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
     NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE,
 )  # fmt: skip
 UpdateOp = Literal["add", "sub", "mul", "div", "min", "max", "and", "or", "xor"]
@@ -70,7 +72,9 @@ class ArrayInfo(TypedDict):
     """`info(key)`: NP.INFO's fields with Python types."""
 
     dtype: np.dtype[Any]  # exact, from descr: byte order and fields included
-    descr: str  # the header's descr text, e.g. "'<f4'"
+    # The header's descr as np.save writes it (np.lib.format.dtype_to_descr):
+    # "<f4", or a list of (name, descr[, shape]) tuples for a structured dtype.
+    descr: Union[str, list[Any]]
     shape: tuple[int, ...]
     ndim: int
     size: int
@@ -122,9 +126,9 @@ def _parse_info(reply: Any) -> Optional[ArrayInfo]:
     if reply is None:
         return None
     fields = _pairs(reply)
-    descr = _text(fields["descr"])
+    descr = ast.literal_eval(_text(fields["descr"]))
     return {
-        "dtype": _dtype_from_descr(descr),
+        "dtype": np.lib.format.descr_to_dtype(descr),
         "descr": descr,
         "shape": tuple(int(d) for d in fields["shape"]),
         "ndim": int(fields["ndim"]),
@@ -135,12 +139,6 @@ def _parse_info(reply: Any) -> Optional[ArrayInfo]:
         "layout": _text(fields["layout"]) if "layout" in fields else None,
         "memory": int(fields["memory"]),
     }
-
-
-def _dtype_from_descr(descr: str) -> np.dtype[Any]:
-    """NP.INFO's descr is the header's literal text, e.g. `'<f4'` or `[('a', '<i4')]`."""
-    dtype: np.dtype[Any] = np.lib.format.descr_to_dtype(ast.literal_eval(descr))
-    return dtype
 
 
 def _parse_values(reply: Any) -> ArrayValues:
@@ -221,6 +219,8 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
         NP_SET: _on_set,
         NP_MSET: _on_ok,
         NP_APPEND: _on_int,
+        NP_TRIM: _on_int,
+        NP_RESERVE: _on_ok,
         NP_GET: _on_get,
         NP_MGET: _on_mget,
         NP_SETSLICE: _on_ok,
@@ -303,6 +303,37 @@ def _timestamp(value: AbsExpiryT, unit: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise DataError(f"an expiry time must be an int or a datetime.datetime, got {value!r}")
+
+
+# NP.APPEND, then the TTL, in one step; an error reply comes back as NP.APPEND gave it.
+# ARGV: the payload, PEXPIRE or PEXPIREAT, its time, then NP.APPEND's options.
+_APPEND_EXPIRE = """
+local grown = redis.pcall('NP.APPEND', KEYS[1], ARGV[1], unpack(ARGV, 4))
+if type(grown) == 'table' and grown.err then return grown end
+redis.call(ARGV[2], KEYS[1], ARGV[3])
+return grown
+"""
+
+
+# Scripts whose errors are those of the NP.* command they run.
+NP_SCRIPTS = (_APPEND_EXPIRE,)
+
+
+def _expiry_args(
+    ex: Optional[ExpiryT], px: Optional[ExpiryT], exat: Optional[AbsExpiryT], pxat: Optional[AbsExpiryT]
+) -> Optional[tuple[str, int]]:
+    """(PEXPIRE or PEXPIREAT, milliseconds) for at most one of SET's TTL options."""
+    if sum(option is not None for option in (ex, px, exat, pxat)) > 1:
+        raise DataError("``ex``, ``px``, ``exat`` and ``pxat`` are mutually exclusive.")
+    if ex is not None:
+        return "PEXPIRE", _seconds(ex, 1) * 1000 if isinstance(ex, int) else _seconds(ex, 1000)
+    if px is not None:
+        return "PEXPIRE", _seconds(px, 1000)
+    if exat is not None:
+        return "PEXPIREAT", _timestamp(exat, 1) * 1000 if isinstance(exat, int) else _timestamp(exat, 1000)
+    if pxat is not None:
+        return "PEXPIREAT", _timestamp(pxat, 1000)
+    return None
 
 
 def set_args(
@@ -391,15 +422,40 @@ class NumpyCommands:
             args += [key, encode(arr)]
         return self.execute_command(*args)
 
-    def append(self, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None) -> Any:
+    def append(
+        self,
+        key: KeyT,
+        arr: npt.ArrayLike,
+        *,
+        maxlen: Optional[int] = None,
+        ex: Optional[ExpiryT] = None,
+        px: Optional[ExpiryT] = None,
+        exat: Optional[AbsExpiryT] = None,
+        pxat: Optional[AbsExpiryT] = None,
+    ) -> Any:
         """Concatenate `arr` to the array at `key` along its growth axis (NP.APPEND),
         creating the key if absent. Returns the new length of that axis.
 
-        `maxlen=n` then keeps only the last `n` entries along that axis: a rolling buffer."""
-        args: list[Any] = [NP_APPEND, key, encode(arr)]
-        if maxlen is not None:
-            args += ["MAXLEN", int(maxlen)]
-        return self.execute_command(*args)
+        `maxlen=n` then keeps only the last `n` entries along that axis: a rolling buffer.
+        NP.APPEND keeps the key's TTL; `ex`/`px` (a TTL in seconds/milliseconds, an
+        int or a timedelta) or `exat`/`pxat` (an expiry time) set one in the same
+        atomic step (a script: NP.APPEND, then PEXPIRE or PEXPIREAT)."""
+        extra: list[Any] = [] if maxlen is None else ["MAXLEN", int(maxlen)]
+        expiry = _expiry_args(ex, px, exat, pxat)
+        if expiry is not None:
+            return self.execute_command("EVAL", _APPEND_EXPIRE, 1, key, encode(arr), *expiry, *extra)
+        return self.execute_command(NP_APPEND, key, encode(arr), *extra)
+
+    def trim(self, key: KeyT, n: int) -> Any:
+        """Keep only the last `n` entries along the growth axis (NP.TRIM): `arr[-n:]`
+        in C order, `arr[..., -n:]` in Fortran order. Returns the new length of that
+        axis (0 for a missing key)."""
+        return self.execute_command(NP_TRIM, key, int(n))
+
+    def reserve(self, key: KeyT, length: int) -> Any:
+        """Make room for the array at `key` to grow to `length` entries along its growth
+        axis (NP.RESERVE), so later appends copy only what they append. Returns True."""
+        return self.execute_command(NP_RESERVE, key, int(length))
 
     def get(
         self,
@@ -504,6 +560,7 @@ class NumpyCommands:
         return self.execute_command(NP_SIZE, key)
 
     def info(self, key: KeyT) -> Any:
-        """NP.INFO as an `ArrayInfo` dict: dtype (np.dtype), descr, shape (tuple), ndim,
-        size, itemsize, nbytes, fortran_order (bool), memory (bytes used), or None."""
+        """NP.INFO as an `ArrayInfo` dict: dtype (np.dtype), descr (as np.save's header
+        holds it: "<f4", or a list for a structured dtype), shape (tuple), ndim, size,
+        itemsize, nbytes, fortran_order (bool), layout, memory (bytes used), or None."""
         return self.execute_command(NP_INFO, key)

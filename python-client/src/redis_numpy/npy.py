@@ -59,14 +59,42 @@ def as_storable_array(value: Any) -> np.ndarray[Any, Any]:
             "masked arrays are not stored: .npy has no place for the mask (np.save drops it); "
             "store arr.filled(fill_value), or arr.data and np.ma.getmaskarray(arr) under two keys"
         )
-    arr = np.asarray(value)
     module = type(value).__module__ or ""
+    if module.startswith("pandas"):
+        _check_pandas(value)
+    arr = np.asarray(value)
     if module.startswith("pandas") and (arr.dtype.hasobject or not getattr(type(arr.dtype), "_legacy", True)):
-        pandas_dtype = str(getattr(value, "dtype", ""))
-        hint = next((h for word, h in _PANDAS_HINTS if word in pandas_dtype.lower()), _PANDAS_NULLABLE_HINT)
-        raise TypeError(f"pandas {type(value).__name__} of dtype {pandas_dtype} has no NumPy dtype; it is {hint}")
+        raise TypeError(_pandas_refusal(f"pandas {type(value).__name__}", getattr(value, "dtype", "object")))
     check_dtype(arr.dtype)
     return arr
+
+
+def _pandas_refusal(what: str, dtype: Any) -> str:
+    hint = next((h for word, h in _PANDAS_HINTS if word in str(dtype).lower()), _PANDAS_NULLABLE_HINT)
+    return f"{what} of dtype {dtype} has no NumPy dtype; it is {hint}"
+
+
+def _check_pandas(value: Any) -> None:
+    """Refuses pandas values whose dtype is not a NumPy dtype (nullable Int64,
+    boolean, string, category...): `np.asarray` would turn NA into a number
+    (NaN in a float64 array) or the column into objects, silently. A
+    DataFrame is stored only when every column has one and the same NumPy dtype."""
+    dtypes = getattr(value, "dtypes", None)
+    if type(value).__name__ == "DataFrame" and dtypes is not None:
+        for column, dtype in dtypes.items():
+            if not isinstance(dtype, np.dtype) or dtype.hasobject:
+                raise TypeError(_pandas_refusal(f"pandas DataFrame column {column!r}", dtype))
+        if len(set(dtypes)) > 1:
+            listed = ", ".join(f"{column!r}: {dtype}" for column, dtype in dtypes.items())
+            raise TypeError(
+                f"pandas DataFrame of several dtypes ({listed}) has no single NumPy dtype: store "
+                f"df.to_numpy(dtype=...) with the dtype to convert to, df.to_records(index=False) "
+                f"for a structured array, or each column under its own key"
+            )
+        return
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and not isinstance(dtype, np.dtype):
+        raise TypeError(_pandas_refusal(f"pandas {type(value).__name__}", dtype))
 
 
 @functools.lru_cache(maxsize=512)

@@ -133,7 +133,8 @@ def read(client: Any, key: Any, spec: Any) -> Union[Optional[np.ndarray], _NotDo
     if split is None:
         return NOT_DONE
     if isinstance(client, redis.cluster.RedisCluster):
-        pool = client.get_node_from_key(key).redis_connection.connection_pool
+        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
+        pool = node.redis_connection.connection_pool
     else:
         pool = client.connection_pool
     conn = wire.connection(pool)
@@ -147,7 +148,8 @@ def read(client: Any, key: Any, spec: Any) -> Union[Optional[np.ndarray], _NotDo
                 conn.disconnect()
                 return NOT_DONE
             if got is not None:
-                return got[0]
+                found: Optional[np.ndarray] = got[0]
+                return found
         return NOT_DONE
     finally:
         pool.release(conn)

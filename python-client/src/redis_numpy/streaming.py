@@ -4,12 +4,13 @@ commands of `Numpy` that take more than one round trip (docs/big-arrays.md)."""
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Optional
 
 import numpy as np
 import redis
 
-from . import batch_reply, chunked, piecewise, wire
+from . import batch_reply, chunked, chunked_async, piecewise, wire
 from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
@@ -29,8 +30,8 @@ class StreamingCommands(NumpyCommands):
     """Arrays bigger than `chunk_bytes` (64 MiB unless set on the instance) move
     in chunks of that size: `set` through a staging key published whole, `get`
     slice by slice into one preallocated array. Set `chunk_bytes = None` to send
-    every array in one command. Streaming applies to synchronous clients and
-    Cluster clients; pipelines and asyncio clients send one command."""
+    every array in one command. Streaming applies to synchronous and asyncio
+    clients, on a server or a cluster; pipelines send one command."""
 
     chunk_bytes: Optional[int] = chunked.DEFAULT_CHUNK_BYTES
     # Seconds a staging key outlives its last chunk (an interrupted upload's leftovers).
@@ -44,6 +45,11 @@ class StreamingCommands(NumpyCommands):
         """A synchronous client, not a pipeline: a command's reply is its value."""
         return not self._queued and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
 
+    @functools.cached_property
+    def _async_client(self) -> bool:
+        """An asyncio client (redis-py's or valkey's), not a pipeline."""
+        return not self._queued and inspect.iscoroutinefunction(getattr(self.client, "execute_command", None))
+
     def _streams(self) -> bool:
         return self.chunk_bytes is not None and self._sync_client
 
@@ -56,13 +62,13 @@ class StreamingCommands(NumpyCommands):
         With SET's options (`ex`, `nx`, `get`, ... see `NumpyCommands.set`) the
         array goes in one command. Values `.npy` cannot hold raise TypeError
         before anything is sent."""
-        if self._streams() and not any(options.values()):
-            data = np.asanyarray(arr)
-            assert self.chunk_bytes is not None
-            if data.ndim and data.nbytes > self.chunk_bytes:
-                return chunked.upload(
-                    self, key, data, chunk_bytes=self.chunk_bytes, ttl=self.staging_ttl, progress=progress
-                )
+        chunk_bytes = self.chunk_bytes
+        if chunk_bytes is not None and (self._sync_client or self._async_client) and not any(options.values()):
+            data = as_storable_array(arr)
+            if data.ndim and data.nbytes > chunk_bytes:
+                stream = chunked_async.upload if self._async_client else chunked.upload
+                return stream(self, key, data, chunk_bytes=chunk_bytes, ttl=self.staging_ttl, progress=progress)
+            arr = data
         return super().set(key, arr, **options)
 
     def get(
@@ -84,6 +90,8 @@ class StreamingCommands(NumpyCommands):
         few MiB in one transaction, and a whole array past `chunk_bytes` in
         chunks; either way the array is then writable. `progress` as for `set`."""
         chunk_bytes = self.chunk_bytes
+        if self._async_client and chunk_bytes is not None and slice is None and as_dtype is None:
+            return chunked_async.get(self, key, copy=copy, chunk_bytes=chunk_bytes, progress=progress)
         if (
             as_dtype is None
             and chunk_bytes is not None
@@ -141,14 +149,28 @@ class StreamingCommands(NumpyCommands):
                 pool.release(conn)
         return super().mget(keys, copy=copy)
 
-    def append(self, key: Any, arr: Any, *, maxlen: Optional[int] = None) -> Any:
+    def append(
+        self,
+        key: Any,
+        arr: Any,
+        *,
+        maxlen: Optional[int] = None,
+        ex: Any = None,
+        px: Any = None,
+        exat: Any = None,
+        pxat: Any = None,
+    ) -> Any:
         """Concatenate `arr` to the array at `key` along its growth axis (NP.APPEND),
         creating the key if absent. Returns the new length of that axis.
 
         `maxlen=n` then keeps only the last `n` entries along that axis: a rolling buffer.
+        NP.APPEND keeps the key's TTL; `ex`, `px`, `exat` or `pxat` (as for `set`)
+        set one in the same atomic step.
         On a plain connection to one server, a C-ordered block of 64 KiB or more is
         sent from its own memory (its `.npy` header, then the array's bytes): no copy
         of it is built."""
+        if any(v is not None for v in (ex, px, exat, pxat)):
+            return super().append(key, arr, maxlen=maxlen, ex=ex, px=px, exat=exat, pxat=pxat)
         if self._streams() and not isinstance(self.client, redis.cluster.RedisCluster):
             data = as_storable_array(arr)
             if data.nbytes >= DIRECT_APPEND_BYTES and (data.flags.c_contiguous or not data.flags.f_contiguous):
@@ -166,14 +188,42 @@ class StreamingCommands(NumpyCommands):
                     pool.release(conn)
         return super().append(key, arr, maxlen=maxlen)
 
+    def setslice(self, key: Any, slice: IndexSpec, arr: Any) -> Any:
+        """`arr_at_key[slice] = arr` on the server (NP.SETSLICE); returns True.
+
+        A Python scalar, list or tuple is cast to the stored dtype first, as
+        NumPy's `arr[i] = 0.0` casts it (one NP.INFO before; in a pipeline it is
+        sent as `np.asarray` makes it). Arrays and NumPy scalars must have the
+        stored dtype: the server does not cast."""
+        python_value = isinstance(arr, (bool, int, float, complex, str, bytes, list, tuple))
+        if python_value and not isinstance(arr, np.generic) and not self._queued:
+            if self._async_client:
+                return self._setslice_cast(key, slice, arr)
+            dtype = self.dtype(key)
+            if dtype is not None:
+                arr = np.asarray(arr, dtype=dtype)
+        return super().setslice(key, slice, arr)
+
+    async def _setslice_cast(self, key: Any, slice: IndexSpec, value: Any) -> Any:
+        dtype = await self.dtype(key)
+        return await super().setslice(key, slice, value if dtype is None else np.asarray(value, dtype=dtype))
+
     def _mark(self, args: tuple[Any, ...], err: Exception) -> Exception:
         """The error as `Numpy` raises it for `args`' command (see client.py)."""
         return err
 
-    def upload(self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None) -> chunked.Upload:
-        """An array of `shape` and `dtype` written in pieces along axis 0 with
-        `write(block)` and published whole by `commit()` (or a `with` block)."""
-        return chunked.Upload(self, key, shape, dtype, ttl=self.staging_ttl, progress=progress)
+    def upload(
+        self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None, order: str = "C"
+    ) -> Any:
+        """An array of `shape` and `dtype` written in pieces along axis 0 (along
+        the last axis with `order="F"`, stored in Fortran order) with
+        `write(block)` and published whole by `commit()` (or a `with` block).
+        On an asyncio client an `AsyncUpload`: `async with`, `await up.write(block)`."""
+        if self._async_client:
+            return chunked_async.AsyncUpload(
+                self, key, shape, dtype, ttl=self.staging_ttl, progress=progress, order=order
+            )
+        return chunked.Upload(self, key, shape, dtype, ttl=self.staging_ttl, progress=progress, order=order)
 
     def view(self, key: Any) -> ArrayView:
         """The array at `key` as an `ArrayView`: read and written slice by slice, on the server."""

@@ -10,7 +10,7 @@ import redis
 from redis.client import NEVER_DECODE
 
 from . import chunked
-from .commands import NP_GET, NP_SETSLICE, format_slice
+from .commands import NP_GET, NP_SETSLICE, format_index
 from .npy import encode
 
 if TYPE_CHECKING:
@@ -51,7 +51,8 @@ class ArrayView(RemoteArrayMeta):
     the selected elements cross the network); `view[index] = value` is
     NP.SETSLICE; `np.asarray(view)` reads the whole array in chunks.
 
-    Indexes are NumPy basic indexes (ints, slices, `...`, `None`). The metadata
+    Indexes are NumPy basic indexes (ints, slices, `...`, `None`) and integer
+    lists (`v[[3, 17, 99]]`, `v[:, [0, 5]]`), as `get(slice=...)` takes. The metadata
     is read once; call `refresh()` after the array changed shape on the server.
     Works with `dask.array.from_array(view, chunks=...)`.
     """
@@ -99,7 +100,7 @@ class ArrayView(RemoteArrayMeta):
     def _spec(index: Any) -> str:
         if isinstance(index, tuple) and index == ():
             return "..."
-        return format_slice(index)
+        return format_index(index)
 
     def _call(self, *args: Any, **options: Any) -> Any:
         return indexed_call(self.arrays, *args, **options)

@@ -86,9 +86,11 @@ def packed(conn: Any, *args: Any) -> Any:
 
 def npy_command(name: str, key: Any, block: np.ndarray[Any, Any], *extra: Any) -> list[Any]:
     """`name key <.npy of block> [extra ...]` as pieces for `send_packed_command`:
-    the payload is the cached header and a view of `block`'s memory (C-contiguous)."""
-    header = npy._header(block.dtype, block.shape, False)
-    data = block.reshape(-1).view(np.uint8).data
+    the payload is the cached header and a view of `block`'s memory (C- or
+    Fortran-contiguous, stored in that order as `np.save` would)."""
+    fortran = block.flags.f_contiguous and not block.flags.c_contiguous
+    header = npy._header(block.dtype, block.shape, fortran)
+    data = (block.T if fortran else block).reshape(-1).view(np.uint8).data
     head = b"*%d\r\n" % (3 + len(extra)) + _bulk(name) + _bulk(key) + b"$%d\r\n" % (len(header) + data.nbytes) + header
     return [head, data, b"\r\n" + b"".join(_bulk(a) for a in extra)]
 
