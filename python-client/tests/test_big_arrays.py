@@ -370,6 +370,27 @@ def test_an_upload_works_for_a_user_without_np_reserve(redis_server, r):
         r.acl_deluser("noreserve")
 
 
+def test_an_upload_goes_on_when_the_room_would_cross_maxmemory(arrays, r):
+    """The server refuses room past maxmemory (it would evict keys for memory
+    nothing has written yet); the upload then grows its buffer chunk by chunk,
+    and Redis evicts only as the data arrives."""
+    arr = np.arange(4 << 20, dtype=np.float32).reshape(-1, 1024)  # 16 MiB
+    arrays.chunk_bytes = 1 << 20
+    for i in range(32):
+        r.set(f"other:{i}", b"x" * (1 << 20))
+    r.config_resetstat()
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 8 * (1 << 20)))
+    try:
+        arrays.set("k", arr)
+        assert r.info("commandstats")["cmdstat_np.reserve"]["failed_calls"] == 1
+        assert_same(arrays.get("k"), arr)
+        assert staging_keys(r) == []
+    finally:
+        r.config_set("maxmemory", "0")
+        r.config_set("maxmemory-policy", "noeviction")
+
+
 def test_a_chunk_the_server_refuses_aborts_and_the_connection_stays_in_step(arrays, r):
     arrays.set("k", np.ones(3))
     block = CASES["float32_2d"]

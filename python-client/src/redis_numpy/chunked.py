@@ -241,8 +241,9 @@ class _Staging:
 
 def reserve_refused(err: Exception) -> bool:
     """Whether NP.RESERVE's error means the server (or the ACL user) has no
-    NP.RESERVE: the upload then goes on with a growing buffer."""
-    return type(err).__name__ == "NoPermissionError" or "unknown command" in str(err)
+    NP.RESERVE, or the room would take the server past maxmemory: the upload
+    then goes on with a growing buffer, which takes memory only as chunks arrive."""
+    return type(err).__name__ in ("NoPermissionError", "OutOfMemoryError") or "unknown command" in str(err)
 
 
 class Upload(_Staging):
