@@ -14,7 +14,7 @@ mod value_type;
 mod write_key;
 
 use redis_module::configuration::ConfigurationFlags;
-use redis_module::{redis_module, AclCategory, Context, RedisString, Status};
+use redis_module::{redis_module, Context, RedisString, Status};
 
 use command_docs::{Arg, Choice, CommandDoc, KeyAccess, Keys};
 pub use value_type::NP_TYPE;
@@ -246,6 +246,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
         redis_module::ModuleOptions::HANDLE_IO_ERRORS | redis_module::ModuleOptions::HANDLE_REPL_ASYNC_LOAD,
     );
     value_type::check_allocator_classes();
+    value_type::log_defrag_support(ctx);
     #[cfg(feature = "debug-panic")]
     if debug_panic::register(ctx) == Status::Err {
         return Status::Err;
@@ -274,9 +275,6 @@ redis_module! {
     version: 1,
     allocator: (allocator::Alloc, allocator::ALLOC),
     data_types: [NP_TYPE],
-    // Module ACL categories need Redis 7.4+; older servers log a warning and
-    // the commands' categories are set in `init` (see command_docs.rs).
-    acl_categories: ["numpy",],
     init: init,
     commands: [
         ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, ""],
