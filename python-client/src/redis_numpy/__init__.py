@@ -11,6 +11,7 @@
 from .chunked import ConcurrentWrite, Upload, UploadAborted
 from .client import AsyncNumpy, AsyncNumpyPipeline, Numpy, NumpyError, NumpyPipeline, SyncNumpy
 from .commands import ArrayInfo, ArrayValues, NumpyCommands, format_index, format_slice
+from .migrate import MigrationReport
 from .npy import decode, encode
 from .sharded import ShardedArray
 from .view import ArrayView
@@ -24,6 +25,7 @@ __all__ = [
     "AsyncNumpy",
     "AsyncNumpyPipeline",
     "ConcurrentWrite",
+    "MigrationReport",
     "Numpy",
     "NumpyCommands",
     "NumpyError",
