@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PORT ?= 6379
+CLUSTER_PORT ?= 7000
 MODULE := target/release/libredis_numpy.so
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -19,10 +20,11 @@ COVERAGE_PACKAGES := llvm-19
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-client-compat test-inspect test-package test-python-valkey test-python-redis8 test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run cluster cluster-stop test test-rust test-python test-client-compat test-inspect test-package test-python-valkey test-python-redis8 test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
+	@echo "make cluster  build and start a local 3-master Redis Cluster with the module on 127.0.0.1:$(CLUSTER_PORT)-$$(($(CLUSTER_PORT)+2)) (make cluster-stop stops it)"
 	@echo "make test   install what is missing, build, run every Rust and Python test (Python on Redis 7.0, Redis 8.0 and Valkey 8.1)"
 	@echo "make lint   cargo fmt --check, clippy -D warnings, mypy on the Python client"
 	@echo "make test-inspect  the web inspector's tests, in headless Chromium too"
@@ -72,6 +74,14 @@ run: build
 	@echo "       redis-cli -p $(PORT) -x NP.SET a < a.npy && redis-cli -p $(PORT) NP.INFO a"
 	@mkdir -p run
 	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
+
+# Three masters on CLUSTER_PORT..CLUSTER_PORT+2, each keeping its data in
+# run/cluster/<port>/: a later `make cluster` brings the same cluster back.
+cluster: build
+	scripts/cluster.sh start $(CLUSTER_PORT) run/cluster
+
+cluster-stop:
+	scripts/cluster.sh stop $(CLUSTER_PORT) run/cluster
 
 # The Python suites run three times: on Debian's redis-server 7.0 (jemalloc),
 # on Valkey 8.1 (libc malloc) and on Redis 8.0 (built from source).
