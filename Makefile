@@ -13,8 +13,9 @@ COMPAT_PY := $(COMPAT_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # iproute2 and util-linux: the doc examples run in their own network namespace.
 APT_PACKAGES := redis-server redis-tools libclang-dev gcc iproute2 util-linux
-# Debian's headless browser and its driver, for the inspector's browser tests.
-BROWSER_PACKAGES := chromium chromium-driver
+# Debian's headless browser and its driver, for the inspector's browser tests;
+# Debian's redis_exporter, for the monitoring recipe's test (tests/inspect/test_exporter.py).
+BROWSER_PACKAGES := chromium chromium-driver prometheus-redis-exporter
 # llvm-profdata and llvm-cov read the profiles of rustc's -C instrument-coverage.
 COVERAGE_PACKAGES := llvm-19
 
