@@ -131,12 +131,14 @@ REDIS8_SERVER := $(REDIS8_DIR)/bin/redis-server
 REDIS8_APT = -o Dir::Etc::sourcelist=$(CURDIR)/$(REDIS8_DIR)/apt/sources.list -o Dir::Etc::sourceparts=- \
 	-o Dir::State::Lists=$(CURDIR)/$(REDIS8_DIR)/apt/lists -o Dir::Cache=$(CURDIR)/$(REDIS8_DIR)/apt/cache
 $(REDIS8_SERVER):
-	@dpkg -s make gcc >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq make gcc; }
+	@dpkg -s make gcc debian-archive-keyring >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq make gcc debian-archive-keyring; }
 	rm -rf $(REDIS8_DIR) && mkdir -p $(REDIS8_DIR)/apt/lists/partial $(REDIS8_DIR)/apt/cache $(REDIS8_DIR)/src $(REDIS8_DIR)/bin
 	echo 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian unstable main' \
 		> $(REDIS8_DIR)/apt/sources.list
 	$(SUDO) apt-get -qq $(REDIS8_APT) update
-	cd $(REDIS8_DIR)/src && apt-get -q $(REDIS8_APT) source --download-only redis
+	cd $(REDIS8_DIR)/src && $(SUDO) apt-get -q $(REDIS8_APT) source --download-only redis
+	$(SUDO) chown -R $$(id -u):$$(id -g) $(REDIS8_DIR)
 	cd $(REDIS8_DIR)/src && tarball=$$(ls redis_8.*.orig.tar.*) && \
 		sed -n '/^Checksums-Sha256:/,/^[^ ]/p' redis_8.*.dsc | grep " $$tarball$$" | awk '{print $$1"  "$$3}' | sha256sum -c - && \
 		tar xf $$tarball
