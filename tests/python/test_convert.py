@@ -166,3 +166,13 @@ def test_cluster_converts_on_the_key_owner(cluster):
     finally:
         rc.flushall()
         rc.close()
+
+
+def test_command_docs_and_key_spec(r):
+    raw = redis.Redis(connection_pool=r.connection_pool)
+    raw.response_callbacks.clear()
+    docs = str(raw.execute_command("COMMAND", "DOCS", "np.convert"))
+    assert "summary" in docs and "0.1.0" in docs and "keeping its TTL" in docs
+    info = raw.execute_command("COMMAND", "INFO", "np.convert")[0]
+    assert info[1] == 2 and set(info[2]) >= {b"write", b"denyoom"}
+    assert "[b'RW', b'update']" in str(info[8])
