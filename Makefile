@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PORT ?= 6379
+CLUSTER_PORT ?= 7000
 MODULE := target/release/libredis_numpy.so
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,18 +13,20 @@ COMPAT_PY := $(COMPAT_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # iproute2 and util-linux: the doc examples run in their own network namespace.
 APT_PACKAGES := redis-server redis-tools libclang-dev gcc iproute2 util-linux
-# Debian's headless browser and its driver, for the inspector's browser tests.
-BROWSER_PACKAGES := chromium chromium-driver
+# Debian's headless browser and its driver, for the inspector's browser tests;
+# Debian's redis_exporter, for the monitoring recipe's test (tests/inspect/test_exporter.py).
+BROWSER_PACKAGES := chromium chromium-driver prometheus-redis-exporter
 # llvm-profdata and llvm-cov read the profiles of rustc's -C instrument-coverage.
 COVERAGE_PACKAGES := llvm-19
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run test test-rust test-python test-numpy-format test-client-compat test-inspect test-package test-python-valkey test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run cluster cluster-stop test test-rust test-python test-numpy-format test-client-compat test-inspect test-package test-python-valkey test-python-redis8 test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
-	@echo "make test   install what is missing, build, run every Rust and Python test (Python on Redis and Valkey)"
+	@echo "make cluster  build and start a local 3-master Redis Cluster with the module on 127.0.0.1:$(CLUSTER_PORT)-$$(($(CLUSTER_PORT)+2)) (make cluster-stop stops it)"
+	@echo "make test   install what is missing, build, run every Rust and Python test (Python on Redis 7.0, Redis 8.0 and Valkey 8.1)"
 	@echo "make lint   cargo fmt --check, clippy -D warnings, mypy on the Python client"
 	@echo "make test-inspect  the web inspector's tests, in headless Chromium too"
 	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
@@ -73,9 +76,17 @@ run: build
 	@mkdir -p run
 	redis-server --port $(PORT) --bind 127.0.0.1 --dir run --loadmodule $(CURDIR)/$(MODULE)
 
-# The Python suites run twice: on Debian's redis-server 7.0 (jemalloc) and on
-# Valkey 8.1 (libc malloc).
-test: deps build test-rust test-python test-numpy-format test-python-valkey test-client-compat test-inspect test-package
+# Three masters on CLUSTER_PORT..CLUSTER_PORT+2, each keeping its data in
+# run/cluster/<port>/: a later `make cluster` brings the same cluster back.
+cluster: build
+	scripts/cluster.sh start $(CLUSTER_PORT) run/cluster
+
+cluster-stop:
+	scripts/cluster.sh stop $(CLUSTER_PORT) run/cluster
+
+# The Python suites run three times: on Debian's redis-server 7.0 (jemalloc),
+# on Valkey 8.1 (libc malloc) and on Redis 8.0 (built from source).
+test: deps build test-rust test-python test-numpy-format test-python-valkey test-python-redis8 test-client-compat test-inspect test-package
 
 # The panic-safety test loads a module built with NP._PANIC (debug-panic feature).
 test-rust:
@@ -116,6 +127,40 @@ $(VALKEY_SERVER): | $(PY)
 
 test-python-valkey: $(VALKEY_SERVER) python-deps build
 	REDIS_SERVER=$(CURDIR)/$(VALKEY_SERVER) $(PY) -m pytest -q -p no:cacheprovider tests/python python-client/tests
+
+# Redis 8.0 from Debian's archive: its upstream tarball is the source of the
+# unstable suite's `redis` package, fetched from the Debian mirror this
+# machine's apt already uses. A throwaway sources list (one deb-src line)
+# leaves the system's apt configuration as it is. apt checks the downloaded
+# files against the Sources index of the suite's InRelease, whose signature it
+# verifies with Debian's archive keyring; the tarball's SHA-256 is then checked
+# again against the .dsc. The build is cached in .redis8/ (git-ignored).
+REDIS8_DIR := .redis8
+REDIS8_SERVER := $(REDIS8_DIR)/bin/redis-server
+REDIS8_APT = -o Dir::Etc::sourcelist=$(CURDIR)/$(REDIS8_DIR)/apt/sources.list -o Dir::Etc::sourceparts=- \
+	-o Dir::State::Lists=$(CURDIR)/$(REDIS8_DIR)/apt/lists -o Dir::Cache=$(CURDIR)/$(REDIS8_DIR)/apt/cache
+$(REDIS8_SERVER):
+	@dpkg -s make gcc debian-archive-keyring >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq make gcc debian-archive-keyring; }
+	rm -rf $(REDIS8_DIR) && mkdir -p $(REDIS8_DIR)/apt/lists/partial $(REDIS8_DIR)/apt/cache $(REDIS8_DIR)/src $(REDIS8_DIR)/bin
+	mirror=$$(sed -n 's|^URIs: *\([^ ]*/debian\)/*$$|\1|p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1); \
+	[ -n "$$mirror" ] || mirror=$$(sed -n 's|^deb  *\(\[[^]]*\]  *\)\{0,1\}\([^ ]*/debian\)/* .*|\2|p' /etc/apt/sources.list 2>/dev/null | head -1); \
+	[ -n "$$mirror" ] || { echo "no Debian mirror in this machine's apt sources"; exit 1; }; \
+	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $$mirror unstable main" \
+		> $(REDIS8_DIR)/apt/sources.list
+	$(SUDO) apt-get -qq $(REDIS8_APT) update
+	cd $(REDIS8_DIR)/src && $(SUDO) apt-get -q $(REDIS8_APT) source --download-only redis
+	$(SUDO) chown -R $$(id -u):$$(id -g) $(REDIS8_DIR)
+	cd $(REDIS8_DIR)/src && tarball=$$(ls redis_8.*.orig.tar.*) && \
+		sed -n '/^Checksums-Sha256:/,/^[^ ]/p' redis_8.*.dsc | grep " $$tarball$$" | awk '{print $$1"  "$$3}' | sha256sum -c - && \
+		tar xf $$tarball
+	$(MAKE) -C $$(ls -d $(REDIS8_DIR)/src/redis-8.*/) BUILD_TLS=no MALLOC=jemalloc -j2 >$(REDIS8_DIR)/build.log 2>&1 \
+		|| { tail -40 $(REDIS8_DIR)/build.log; exit 1; }
+	cp $$(ls -d $(REDIS8_DIR)/src/redis-8.*/)src/redis-server $(REDIS8_DIR)/bin/
+	$(REDIS8_SERVER) --version
+
+test-python-redis8: $(REDIS8_SERVER) python-deps build
+	REDIS_SERVER=$(CURDIR)/$(REDIS8_SERVER) $(PY) -m pytest -q -p no:cacheprovider tests/python python-client/tests
 
 $(COMPAT_PY):
 	python3 -m venv $(COMPAT_VENV)
@@ -182,4 +227,4 @@ lint: inspect-deps
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(COMPAT_VENV) $(VALKEY_DIR) run
+	rm -rf $(VENV) $(COMPAT_VENV) $(VALKEY_DIR) $(REDIS8_DIR) run

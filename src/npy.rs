@@ -37,6 +37,18 @@ pub struct ParsedNpy<'a> {
     pub data: &'a [u8],
 }
 
+/// The refusal of a payload that is not `.npy`, with a hint for the two
+/// formats NumPy users most often have at hand instead.
+fn bad_magic(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"PK\x03\x04") {
+        "bad magic: this is an np.savez archive (a zip of .npy files), not .npy; store each array it holds on its own"
+    } else if bytes.first() == Some(&0x80) {
+        "bad magic: this looks like a pickle, which is never unpickled; store np.save's bytes instead"
+    } else {
+        "bad magic (expected \\x93NUMPY, as np.save writes)"
+    }
+}
+
 /// Validates a whole `.npy` payload. Sizes are checked against the payload
 /// before anything is allocated, and the data length must match exactly.
 pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
@@ -44,7 +56,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
         return Err(NpyError::invalid("empty payload"));
     }
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(NpyError::invalid("bad magic (expected \\x93NUMPY, as np.save writes)"));
+        return Err(NpyError::invalid(bad_magic(bytes)));
     }
     let (major, minor) = match bytes.get(6..8) {
         Some(&[major, minor]) => (major, minor),
@@ -313,6 +325,8 @@ mod tests {
     fn refuses_bad_containers() {
         assert!(err(b"").contains("empty payload"));
         assert!(err(b"hello world").contains("bad magic"));
+        assert!(err(b"PK\x03\x04\x14\x00").contains("this is an np.savez archive"));
+        assert!(err(b"\x80\x04\x95").contains("looks like a pickle"));
         assert!(err(b"\x93NUMPY").contains("truncated"));
         assert!(err(b"\x93NUMPY\x04\x00\x10\x00").contains("unsupported format version 4.0"));
         assert!(err(b"\x93NUMPY\x01\x00\x10").contains("truncated"));

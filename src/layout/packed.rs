@@ -6,12 +6,13 @@
 //!
 //! ```text
 //! u64 word 0     dtype slot (u8), ndim (u8), flags (u8, bit 0 = Fortran order),
-//!                kept header length / 64 (u8, 0 = none), 0…
+//!                kept header length / 64 (u8, 0 = none), tail padding (u8), 0…
 //! u64 words 1..  the shape, one native-endian u64 per axis
 //! zero padding   to the next multiple of 16 bytes
 //! header         the header np.save writes for this dtype, shape and order, if kept
 //!                (a multiple of 64 bytes, so the data stays 16-byte aligned)
-//! data           nbytes, to the end of the allocation
+//! data           nbytes
+//! tail padding   0 to 15 zero bytes, to the end of the allocation
 //! ```
 //!
 //! A float32[384] takes 16 + 128 + 1536 = 1680 bytes with its header, in the
@@ -20,9 +21,13 @@
 //! A float32[16] is one 80-byte block (16 + 64), against 192 bytes for the
 //! header + data buffer and about 130 bytes of decoded metadata it would take
 //! in the full layout. The dtype is one of [`SIMPLE_DTYPES`], so `dtype()`
-//! can still hand out a `&Dtype`. The block must start at a 16-byte boundary
-//! (every malloc gives that); [`Packed::new`] checks it and the caller falls
-//! back to the full layout if not.
+//! can still hand out a `&Dtype`. The block must start at a 16-byte boundary.
+//! jemalloc places a block at a multiple of its size class, and Redis 8 builds
+//! it with 8-byte classes (24, 40, 56 bytes): with jemalloc's classes the
+//! block's length is padded to a multiple of 16 (the tail padding, 0 to 15
+//! bytes, which costs nothing where the classes are 16 bytes apart, as on
+//! Redis 7), so that every block is aligned. [`Packed::new`] still checks the
+//! address and the caller falls back to the full layout if it is not.
 
 use super::{header_cache, size_class};
 use crate::dtype::{ByteOrder, Dtype, Kind};
@@ -83,11 +88,22 @@ fn meta_len(ndim: usize) -> usize {
     (8 + 8 * ndim).next_multiple_of(DATA_ALIGN)
 }
 
+/// Bytes put after the data so that the block's length is a multiple of
+/// [`DATA_ALIGN`] (the metadata and a kept header are multiples already);
+/// none where the allocator does not use jemalloc's classes.
+fn tail_padding(nbytes: usize) -> usize {
+    if size_class::classes_hold() {
+        nbytes.wrapping_neg() % DATA_ALIGN
+    } else {
+        0
+    }
+}
+
 /// The block size a packed array of this metadata needs without its header,
 /// if it can be packed.
 pub fn block_len(dtype: &Dtype, ndim: usize, nbytes: usize) -> Option<usize> {
     slot(dtype)?;
-    let len = meta_len(ndim) + nbytes;
+    let len = meta_len(ndim) + tail_padding(nbytes) + nbytes;
     (ndim <= shape::MAX_NDIM && len <= MAX_BLOCK).then_some(len)
 }
 
@@ -118,6 +134,7 @@ fn with_kept_header<R>(dtype: &Dtype, shape: &[u64], fortran_order: bool, len: u
 /// Writes metadata, the kept header and data into a block of exactly
 /// [`block_len`] + `header.len()` bytes.
 fn fill(block: &mut [u8], dtype: &Dtype, shape: &[u64], fortran_order: bool, header: &[u8], data: &[u8]) {
+    let padding = tail_padding(data.len());
     let meta = meta_len(shape.len());
     write_meta(
         &mut block[..meta],
@@ -125,17 +142,21 @@ fn fill(block: &mut [u8], dtype: &Dtype, shape: &[u64], fortran_order: bool, hea
         shape,
         fortran_order,
         header.len(),
+        padding,
     );
     block[meta..meta + header.len()].copy_from_slice(header);
-    block[meta + header.len()..].copy_from_slice(data);
+    let data_start = meta + header.len();
+    block[data_start..data_start + data.len()].copy_from_slice(data);
+    block[data_start + data.len()..].fill(0);
 }
 
-fn write_meta(meta: &mut [u8], slot: u8, shape: &[u64], fortran_order: bool, header_len: usize) {
+fn write_meta(meta: &mut [u8], slot: u8, shape: &[u64], fortran_order: bool, header_len: usize, padding: usize) {
     meta.fill(0);
     meta[0] = slot;
     meta[1] = shape.len() as u8;
     meta[2] = if fortran_order { FLAG_FORTRAN } else { 0 };
     meta[3] = (header_len / 64) as u8;
+    meta[4] = padding as u8;
     for (i, d) in shape.iter().enumerate() {
         meta[8 + 8 * i..16 + 8 * i].copy_from_slice(&d.to_ne_bytes());
     }
@@ -181,11 +202,11 @@ impl Packed {
     /// Returns false, changing nothing, if the metadata or the kept header
     /// would change length.
     pub fn relabel(&mut self, shape: &[u64], fortran_order: bool) -> bool {
-        let meta = meta_len(shape.len());
-        if shape.len() > shape::MAX_NDIM || meta != meta_len(usize::from(self.0[1])) {
+        if shape.len() > shape::MAX_NDIM || meta_len(shape.len()) != meta_len(usize::from(self.0[1])) {
             return false;
         }
-        let (slot, header_len) = (self.0[0], self.header_len());
+        let meta = meta_len(shape.len());
+        let (slot, header_len, padding) = (self.0[0], self.header_len(), self.tail_padding());
         if header_len > 0 {
             let dtype = self.dtype();
             let written = header_cache::with_written(dtype, shape, fortran_order, |header| {
@@ -199,7 +220,7 @@ impl Packed {
                 return false;
             }
         }
-        write_meta(&mut self.0[..meta], slot, shape, fortran_order, header_len);
+        write_meta(&mut self.0[..meta], slot, shape, fortran_order, header_len, padding);
         true
     }
 
@@ -208,13 +229,21 @@ impl Packed {
         usize::from(self.0[3]) * 64
     }
 
+    fn tail_padding(&self) -> usize {
+        usize::from(self.0[4])
+    }
+
     fn data_start(&self) -> usize {
         meta_len(usize::from(self.0[1])) + self.header_len()
     }
 
+    fn data_end(&self) -> usize {
+        self.0.len() - self.tail_padding()
+    }
+
     /// The whole `.npy` when the header is kept in front of the data.
     pub fn stored_npy(&self) -> Option<&[u8]> {
-        (self.header_len() > 0).then(|| &self.0[meta_len(usize::from(self.0[1]))..])
+        (self.header_len() > 0).then(|| &self.0[meta_len(usize::from(self.0[1]))..self.data_end()])
     }
 
     pub fn dtype(&self) -> &'static Dtype {
@@ -232,18 +261,18 @@ impl Packed {
     }
 
     pub fn data(&self) -> &[u8] {
-        &self.0[self.data_start()..]
+        &self.0[self.data_start()..self.data_end()]
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {
-        let start = self.data_start();
-        &mut self.0[start..]
+        let (start, end) = (self.data_start(), self.data_end());
+        &mut self.0[start..end]
     }
 
-    /// The whole block and where the data starts in it.
+    /// The block up to the end of the data, and where the data starts in it.
     pub fn block_and_data_start_mut(&mut self) -> (&mut [u8], usize) {
-        let start = self.data_start();
-        (&mut self.0, start)
+        let (start, end) = (self.data_start(), self.data_end());
+        (&mut self.0[..end], start)
     }
 
     /// Whether the block still starts at a 16-byte boundary (after a move).

@@ -237,19 +237,40 @@ fn c_arg(arg: Arg, blocks: &mut Vec<Vec<raw::RedisModuleCommandArg>>) -> raw::Re
     out
 }
 
-/// Puts each command in its built-in ACL categories and in `numpy`. Redis 7.2
-/// can set built-in categories but cannot add a module's own, and refuses a
-/// category string that names one whole; there each command gets its built-in
+/// Adds the `numpy` ACL category (Redis 7.4+, Valkey 8) and puts each
+/// command in its built-in ACL categories and in `numpy`. Redis 7.2 can set
+/// built-in categories but cannot add a module's own, and refuses a category
+/// string that names one whole; there each command gets its built-in
 /// categories only. Redis 7.0 has no category API: the commands stay in no
-/// category and are granted by name.
+/// category and are granted by name. Each case is logged once, as
+/// information: none of them is a fault.
 pub fn set_acl_categories(ctx: &Context, docs: &[CommandDoc]) -> Status {
     // SAFETY: the API pointers are written once by RedisModule_Init, before OnLoad runs this.
-    let api = unsafe { (raw::RedisModule_GetCommand, raw::RedisModule_SetCommandACLCategories) };
-    let (Some(get_command), Some(set_categories)) = api else {
-        ctx.log_notice("this Redis has no ACL categories for module commands; grant NP.* commands by name");
+    let api = unsafe {
+        (
+            raw::RedisModule_GetCommand,
+            raw::RedisModule_SetCommandACLCategories,
+            raw::RedisModule_AddACLCategory,
+        )
+    };
+    let (Some(get_command), Some(set_categories), add_category) = api else {
+        ctx.log_notice(
+            "ACL: this Redis version has no ACL categories for module commands (Redis 7.2+ has); \
+             grant NP.* commands to users by name, as docs/security.md shows",
+        );
         return Status::Ok;
     };
-    let mut module_category = true;
+    let module_category = match add_category {
+        // SAFETY: called from OnLoad, the only place Redis allows it, with a C string.
+        Some(add) => unsafe { add(ctx.ctx, c"numpy".as_ptr()) == raw::REDISMODULE_OK as c_int },
+        None => false,
+    };
+    if !module_category {
+        ctx.log_notice(
+            "ACL: NP.* commands are in the built-in categories (@read, @write, @fast); \
+             the @numpy category needs Redis 7.4+ or Valkey 8",
+        );
+    }
     for doc in docs {
         // SAFETY: `ctx` is the module's load context and the name a C string.
         let command = unsafe { get_command(ctx.ctx, doc.name.as_ptr()) };
@@ -257,26 +278,19 @@ pub fn set_acl_categories(ctx: &Context, docs: &[CommandDoc]) -> Status {
             ctx.log_warning(&format!("no command {} to categorise", doc.name.to_string_lossy()));
             return Status::Err;
         }
-        let set = |categories: &str| {
-            let categories = CString::new(categories).expect("category names have no NUL");
-            // SAFETY: `command` was just returned by Redis for this module and
-            // `categories` outlives the call; Redis parses and copies it.
-            unsafe { set_categories(command, categories.as_ptr()) == raw::REDISMODULE_OK as c_int }
+        let categories = if module_category {
+            format!("{} numpy", doc.acl)
+        } else {
+            doc.acl.to_string()
         };
-        if module_category && set(&format!("{} numpy", doc.acl)) {
-            continue;
-        }
-        if module_category {
-            module_category = false;
-            ctx.log_notice(
-                "this Redis cannot add the numpy ACL category; NP.* commands are in the built-in categories only",
-            );
-        }
-        if !set(doc.acl) {
+        let categories = CString::new(categories).expect("category names have no NUL");
+        // SAFETY: `command` was just returned by Redis for this module and
+        // `categories` outlives the call; Redis parses and copies it.
+        if unsafe { set_categories(command, categories.as_ptr()) } != raw::REDISMODULE_OK as c_int {
             ctx.log_warning(&format!(
                 "could not put {} in the ACL categories '{}'",
                 doc.name.to_string_lossy(),
-                doc.acl
+                categories.to_string_lossy()
             ));
             return Status::Err;
         }

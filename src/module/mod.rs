@@ -15,7 +15,7 @@ mod value_type;
 mod write_key;
 
 use redis_module::configuration::ConfigurationFlags;
-use redis_module::{redis_module, AclCategory, Context, RedisString, Status};
+use redis_module::{redis_module, Context, RedisString, Status};
 
 use command_docs::{Arg, Choice, CommandDoc, KeyAccess, Keys};
 pub use value_type::NP_TYPE;
@@ -93,6 +93,16 @@ const DOCS: &[CommandDoc] = &[
         access: KeyAccess::Update,
         keys: Keys::One,
         args: &[KEY, Arg::String(c"length")],
+        acl: "write",
+    },
+    CommandDoc {
+        name: c"np.convert",
+        summary: c"Turns a string holding .npy bytes (SET key <np.save bytes>) into an array in place, keeping its TTL",
+        complexity: c"O(N) where N is the size of the string",
+        arity: 2,
+        access: KeyAccess::Update,
+        keys: Keys::One,
+        args: &[KEY],
         acl: "write",
     },
     CommandDoc {
@@ -247,6 +257,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
         redis_module::ModuleOptions::HANDLE_IO_ERRORS | redis_module::ModuleOptions::HANDLE_REPL_ASYNC_LOAD,
     );
     value_type::check_allocator_classes();
+    value_type::log_defrag_support(ctx);
     #[cfg(feature = "debug-panic")]
     if debug_panic::register(ctx) == Status::Err {
         return Status::Err;
@@ -275,14 +286,12 @@ redis_module! {
     version: 1,
     allocator: (allocator::Alloc, allocator::ALLOC),
     data_types: [NP_TYPE],
-    // Module ACL categories need Redis 7.4+; older servers log a warning and
-    // the commands' categories are set in `init` (see command_docs.rs).
-    acl_categories: ["numpy",],
     init: init,
     commands: [
         ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, ""],
         ["np.trim", commands::np_trim, "write", 1, 1, 1, ""],
         ["np.reserve", commands::np_reserve, "write deny-oom", 1, 1, 1, ""],
+        ["np.convert", commands::np_convert, "write deny-oom", 1, 1, 1, ""],
         ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, ""],
         ["np.reshape", compute_commands::np_reshape, "write deny-oom", 1, 1, 1, ""],
         ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, ""],

@@ -11,7 +11,7 @@ use std::ptr;
 
 use redis_module::defrag::DefragContext;
 use redis_module::native_types::RedisType;
-use redis_module::raw;
+use redis_module::{raw, Context};
 
 use super::{guard, stats};
 use crate::array::{BlocksMut, NpArray};
@@ -169,6 +169,20 @@ pub fn memory_usage(array: &NpArray) -> usize {
         Some(malloc_size) if requested > 0 => unsafe { malloc_size(block.cast_mut().cast()) },
         _ => requested,
     })
+}
+
+/// Says, as information, what a warning-level line of redis-module logs at
+/// load on servers before Redis 8 ("Skip register defrag callbacks ..."):
+/// those are the global defrag start/end callbacks, which this module does
+/// not use; its arrays defragment through the type's own callback.
+pub fn log_defrag_support(ctx: &Context) {
+    // SAFETY: the API table is written once by RedisModule_Init, before this runs.
+    if unsafe { raw::RedisModule_RegisterDefragCallbacks }.is_none() {
+        ctx.log_notice(
+            "defrag: arrays defragment through the numpy-arr type's callback; \
+             the 'Skip register defrag callbacks' line above is expected (this module uses no global defrag callbacks)",
+        );
+    }
 }
 
 /// Asks the allocator whether it rounds requests up to jemalloc's size

@@ -36,6 +36,32 @@ impl WriteKey {
         kind == raw::REDISMODULE_KEYTYPE_EMPTY as i32
     }
 
+    /// The bytes of the string at the key, `None` if it is missing,
+    /// `WRONGTYPE` for other types (arrays included). They are Redis's and
+    /// live while the key is open and unchanged, which the borrow of `self` bounds.
+    pub(crate) fn string_bytes(&self) -> Result<Option<&[u8]>, RedisError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        // SAFETY: `self.key` is an open key handle.
+        let kind = unsafe { raw::RedisModule_KeyType.expect("module API")(self.key) };
+        if kind != raw::REDISMODULE_KEYTYPE_STRING as i32 {
+            return Err(RedisError::WrongType);
+        }
+        let mut len: usize = 0;
+        // SAFETY: the key is open and holds a string; READ access does not
+        // change its contents (an integer-encoded string is decoded first).
+        let ptr = unsafe {
+            raw::RedisModule_StringDMA.expect("module API")(self.key, &mut len, raw::REDISMODULE_READ as i32)
+        };
+        if ptr.is_null() {
+            return Err(RedisError::WrongType);
+        }
+        // SAFETY: Redis returned `len` readable bytes at `ptr`, owned by the
+        // value, which nothing changes while this command holds the key.
+        Ok(Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) }))
+    }
+
     /// The array at the key, `None` if it is missing, `WRONGTYPE` for other
     /// types. The value is Redis's, behind the handle; the exclusive borrow of
     /// `self` makes the result the only reference to it handed out.

@@ -183,3 +183,23 @@ def test_memory_usage_at_powers_of_two(r, log2):
         assert r.memory_usage("b", samples=0) <= r.memory_usage("s", samples=0) + 256
     else:  # no size classes: the target holds one element past 2^k too
         assert r.memory_usage("b", samples=0) <= 1.10 * longer.nbytes + 256
+
+
+def test_every_small_numeric_array_is_packed_whatever_the_allocator_classes(r):
+    """Redis 8 builds jemalloc with 8-byte size classes (24, 40, 56 bytes),
+    whose blocks may start 8 bytes off a 16-byte boundary; the packed layout
+    pads its blocks to a multiple of 16 so that it applies to every small
+    array there too, after NP.SET and after a reload."""
+    keys = []
+    for n in range(0, 48):
+        for dtype in (np.uint8, np.int16, np.float32, np.float64):
+            key = f"small:{dtype.__name__}:{n}"
+            r.execute_command("NP.SET", key, npy(np.arange(n, dtype=dtype)))
+            keys.append(key)
+        r.execute_command("NP.SET", f"scalar:{n}", npy(np.float64(n)))
+        keys.append(f"scalar:{n}")
+    layouts = {key: info(r, key)[b"layout"] for key in keys}
+    assert set(layouts.values()) == {b"packed"}, [k for k, v in layouts.items() if v != b"packed"][:10]
+    r.execute_command("DEBUG", "RELOAD")
+    after = {key: info(r, key)[b"layout"] for key in keys}
+    assert set(after.values()) == {b"packed"}, [k for k, v in after.items() if v != b"packed"][:10]

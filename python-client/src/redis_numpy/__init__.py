@@ -12,6 +12,7 @@ from .chunked import ClusterMoveWarning, ConcurrentWrite, Upload, UploadAborted
 from .chunked_async import AsyncUpload
 from .client import AsyncNumpy, AsyncNumpyPipeline, Numpy, NumpyError, NumpyPipeline, SyncNumpy
 from .commands import ArrayInfo, ArrayValues, NumpyCommands, format_index, format_slice
+from .migrate import MigrationReport
 from .npy import decode, encode
 from .sharded import ShardedArray
 from .view import ArrayView
@@ -27,6 +28,7 @@ __all__ = [
     "AsyncUpload",
     "ClusterMoveWarning",
     "ConcurrentWrite",
+    "MigrationReport",
     "Numpy",
     "NumpyCommands",
     "NumpyError",

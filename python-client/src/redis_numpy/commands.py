@@ -46,12 +46,13 @@ NP_RESHAPE = "NP.RESHAPE"
 NP_TRANSPOSE = "NP.TRANSPOSE"
 NP_REDUCE = "NP.REDUCE"
 NP_UPDATE = "NP.UPDATE"
+NP_CONVERT = "NP.CONVERT"
 # How NP.GET ... MAXBYTES n starts its refusal of a bigger array, after the
 # "ERR " code redis-py moves into the exception class (docs/commands.md, NP.GET).
 OVER_MAXBYTES = "reply array would be "
 COMMANDS = (
     NP_SET, NP_MSET, NP_APPEND, NP_TRIM, NP_RESERVE, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
-    NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE,
+    NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE, NP_CONVERT,
 )  # fmt: skip
 UpdateOp = Literal["add", "sub", "mul", "div", "min", "max", "and", "or", "xor"]
 ReduceOp = Literal[
@@ -202,6 +203,10 @@ def _on_int(reply: Any, **_: Any) -> Any:
     return None if reply is None else int(reply)
 
 
+def _on_converted(reply: Any, **_: Any) -> Any:
+    return bool(int(reply))
+
+
 def _passing_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
     """`callback`, except that an error reply stays the exception it is: redis-py's
     cluster pipelines hand error replies to the callbacks before raising them."""
@@ -232,6 +237,7 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
         NP_TRANSPOSE: _on_shape,
         NP_REDUCE: _on_reduce,
         NP_UPDATE: _on_ok,
+        NP_CONVERT: _on_converted,
     }.items()
 }
 
@@ -542,6 +548,15 @@ class NumpyCommands:
         if slice is not None:
             args += ["SLICE", format_index(slice)]
         return self.execute_command(*args)
+
+    def convert(self, key: KeyT) -> Any:
+        """Turn the string at `key` holding `np.save` bytes (what `SET key <.npy bytes>`
+        stored) into an array in place, keeping its TTL (NP.CONVERT). Returns True,
+        or False if the key does not exist. A string that is not valid `.npy`
+        (an `np.savez` archive, a pickle, an object array) is refused and left as
+        it was; a key of another type, an array included, is WRONGTYPE.
+        `migrate(pattern)` converts every matching string key."""
+        return self.execute_command(NP_CONVERT, key)
 
     def shape(self, key: KeyT) -> Any:
         """The shape of the array at `key` as a tuple (NP.SHAPE), or None."""

@@ -11,6 +11,7 @@ import numpy as np
 import redis
 
 from . import batch_reply, chunked, chunked_async, piecewise, wire
+from .migrate import MigrationReport, migrate
 from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
@@ -224,6 +225,15 @@ class StreamingCommands(NumpyCommands):
                 self, key, shape, dtype, ttl=self.staging_ttl, progress=progress, order=order
             )
         return chunked.Upload(self, key, shape, dtype, ttl=self.staging_ttl, progress=progress, order=order)
+
+    def migrate(self, pattern: str = "*", *, count: int = 1000) -> MigrationReport:
+        """Convert every string key matching `pattern` (SCAN MATCH, on every primary of
+        a Cluster) that holds `np.save` bytes into an array in place, keeping TTLs
+        (NP.CONVERT, atomic per key). Strings that are not `.npy` are left as they
+        were and counted in the report's `refused`. Synchronous clients only."""
+        if not self._sync_client:
+            raise TypeError("migrate() needs a synchronous client (redis.Redis or RedisCluster), not a pipeline")
+        return migrate(self.client, pattern, count)
 
     def view(self, key: Any) -> ArrayView:
         """The array at `key` as an `ArrayView`: read and written slice by slice, on the server."""

@@ -1,12 +1,13 @@
 //! Command handlers, by family: `read` (NP.GET and the metadata commands),
 //! `write` (NP.SET, NP.APPEND, NP.SETSLICE), `reserve` (NP.RESERVE) and
-//! `multi` (NP.MGET, NP.MSET).
+//! `multi` (NP.MGET, NP.MSET), `convert` (NP.CONVERT).
 //!
 //! Each follows the same order: arity, parse, open the key, check its type,
 //! then change it. Bad input is refused before the key is touched, and every
 //! change runs under `guard::commit`, after all the work that can fail: a
 //! refused command never changes or loses the value that was there.
 
+mod convert;
 mod expire;
 mod multi;
 mod read;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisString, RedisValue};
 
+pub use convert::np_convert;
 pub use multi::{np_mget, np_mset};
 pub(crate) use read::values_reply;
 pub use read::{np_dtype, np_get, np_info, np_shape, np_size};
