@@ -68,6 +68,20 @@ pub struct CommandDoc {
     /// Redis's built-in ACL categories, e.g. `read fast`; `numpy` is added
     /// where the server supports module categories.
     pub acl: &'static str,
+    /// Redis's command flags, e.g. `write deny-oom`.
+    pub flags: &'static CStr,
+    /// The handler's entry, made by `entry::lean_entry!`.
+    pub entry: super::entry::Entry,
+}
+
+impl Keys {
+    /// The first key, last key and step of `RedisModule_CreateCommand`.
+    pub fn positions(self) -> (c_int, c_int, c_int) {
+        match self {
+            Keys::One => (1, 1, 1),
+            Keys::All { step } => (1, -1, step),
+        }
+    }
 }
 
 /// Registers the docs of each command. Failures are logged, not fatal: the

@@ -54,10 +54,10 @@ fn commit_change(
 }
 
 /// `NP.RESHAPE key shape`: `arr = arr.reshape(shape)`; replies with the new shape.
-pub fn np_reshape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_reshape(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, shape_text] = args.as_slice() else {
+        let [_, key_name, shape_text] = args else {
             return Err(RedisError::WrongArity);
         };
         let requested = reshape::parse_shape(&shape_text.to_string_lossy())?;
@@ -68,10 +68,10 @@ pub fn np_reshape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 }
 
 /// `NP.TRANSPOSE key`: `arr = arr.T`; replies with the new shape.
-pub fn np_transpose(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_transpose(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name] = args.as_slice() else {
+        let [_, key_name] = args else {
             return Err(RedisError::WrongArity);
         };
         change_in_place(ctx, key_name, "np.transpose", |array| {
@@ -82,10 +82,10 @@ pub fn np_transpose(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 
 /// `NP.REDUCE key op [AXIS n] [SLICE spec] [AS dtype] [VALUES]`: `arr[spec].op(axis=n,
 /// dtype=dtype)` as `.npy` bytes, or its elements with VALUES. Missing keys reply nil.
-pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, op, option_args @ ..] = args.as_slice() else {
+        let [_, key_name, op, option_args @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
         let op = reduce::Op::parse(&op.to_string_lossy())?;
@@ -126,10 +126,10 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 /// `NP.UPDATE key op npy [SLICE spec]` (or `key op SLICE spec npy`):
 /// `arr[spec] op= value` in place, as
 /// NumPy's in-place ufuncs compute it. The key must hold an array.
-pub fn np_update(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_update(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, op, rest @ ..] = args.as_slice() else {
+        let [_, key_name, op, rest @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
         let op = ufunc::BinOp::parse(&op.to_string_lossy())?;

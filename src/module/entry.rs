@@ -1,7 +1,7 @@
-//! A lean command entry for the hottest commands (`NP.SET`, `NP.GET`).
+//! The command entries: every command is registered through them.
 //!
-//! redis-module's generated entry, fine for everything else, costs a small
-//! `NP.SET` about a fifth of the module's own server time: it copies `argv`
+//! redis-module's generated entry costs a small `NP.SET` a good part of the
+//! module's own server time (docs/benchmarks.md): it copies `argv`
 //! into a fresh `Vec<RedisString>`, retaining every argument (and frees both
 //! afterwards), and replies a static status through a freshly allocated
 //! `CString`. Here the handler borrows Redis's `argv` for the call, as C
@@ -71,17 +71,19 @@ fn reply(ctx: &Context, result: RedisResult) -> Status {
     }
 }
 
-/// Defines an `extern "C"` command entry that runs `$handler` through [`dispatch`].
+/// The `extern "C"` command entry that runs `$handler` through [`dispatch`]:
+/// an [`Entry`], usable in a constant (the command table in `mod.rs`).
 macro_rules! lean_entry {
-    ($name:ident, $handler:path) => {
-        extern "C" fn $name(
+    ($handler:path) => {{
+        extern "C" fn entry(
             ctx: *mut redis_module::raw::RedisModuleCtx,
             argv: *mut *mut redis_module::raw::RedisModuleString,
             argc: std::ffi::c_int,
         ) -> std::ffi::c_int {
             $crate::module::entry::dispatch(ctx, argv, argc, $handler)
         }
-    };
+        entry as $crate::module::entry::Entry
+    }};
 }
 pub(crate) use lean_entry;
 

@@ -35,6 +35,8 @@ mod allocator {
 
 const KEY: Arg = Arg::Key(c"key");
 
+/// Every command, declared once: its handler, Redis flags and key positions,
+/// ACL categories, and what `COMMAND DOCS` says of it.
 const DOCS: &[CommandDoc] = &[
     CommandDoc {
         name: c"np.set",
@@ -60,6 +62,8 @@ const DOCS: &[CommandDoc] = &[
             ),
         ],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(commands::np_set),
     },
     CommandDoc {
         name: c"np.append",
@@ -74,6 +78,8 @@ const DOCS: &[CommandDoc] = &[
             Arg::OptionalOneOf(c"trim", &[Choice::Integer(c"MAXLEN", c"count")]),
         ],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(commands::np_append),
     },
     CommandDoc {
         name: c"np.trim",
@@ -84,6 +90,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY, Arg::String(c"count")],
         acl: "write",
+        flags: c"write",
+        entry: entry::lean_entry!(commands::np_trim),
     },
     CommandDoc {
         name: c"np.reserve",
@@ -94,6 +102,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY, Arg::String(c"length")],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(commands::np_reserve),
     },
     CommandDoc {
         name: c"np.convert",
@@ -104,6 +114,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(commands::np_convert),
     },
     CommandDoc {
         name: c"np.get",
@@ -120,6 +132,8 @@ const DOCS: &[CommandDoc] = &[
             Arg::OptionalToken(c"MAXBYTES", c"bytes"),
         ],
         acl: "read",
+        flags: c"readonly",
+        entry: entry::lean_entry!(commands::np_get),
     },
     CommandDoc {
         name: c"np.setslice",
@@ -130,6 +144,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY, Arg::String(c"spec"), Arg::String(c"npy")],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(commands::np_setslice),
     },
     CommandDoc {
         name: c"np.shape",
@@ -140,6 +156,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY],
         acl: "read fast",
+        flags: c"readonly fast",
+        entry: entry::lean_entry!(commands::np_shape),
     },
     CommandDoc {
         name: c"np.dtype",
@@ -150,6 +168,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY],
         acl: "read fast",
+        flags: c"readonly fast",
+        entry: entry::lean_entry!(commands::np_dtype),
     },
     CommandDoc {
         name: c"np.size",
@@ -160,6 +180,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY],
         acl: "read fast",
+        flags: c"readonly fast",
+        entry: entry::lean_entry!(commands::np_size),
     },
     CommandDoc {
         name: c"np.info",
@@ -170,6 +192,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY],
         acl: "read fast",
+        flags: c"readonly fast",
+        entry: entry::lean_entry!(commands::np_info),
     },
     CommandDoc {
         name: c"np.mget",
@@ -180,6 +204,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::All { step: 1 },
         args: &[Arg::Keys(c"key")],
         acl: "read",
+        flags: c"readonly",
+        entry: entry::lean_entry!(commands::np_mget),
     },
     CommandDoc {
         name: c"np.mset",
@@ -190,6 +216,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::All { step: 2 },
         args: &[Arg::KeyValuePairs(c"key", c"npy")],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(commands::np_mset),
     },
     CommandDoc {
         name: c"np.reshape",
@@ -200,6 +228,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY, Arg::String(c"shape")],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(compute_commands::np_reshape),
     },
     CommandDoc {
         name: c"np.reduce",
@@ -217,6 +247,8 @@ const DOCS: &[CommandDoc] = &[
             Arg::OptionalFlag(c"VALUES"),
         ],
         acl: "read",
+        flags: c"readonly",
+        entry: entry::lean_entry!(compute_commands::np_reduce),
     },
     CommandDoc {
         name: c"np.update",
@@ -232,6 +264,8 @@ const DOCS: &[CommandDoc] = &[
             Arg::OptionalToken(c"SLICE", c"spec"),
         ],
         acl: "write",
+        flags: c"write deny-oom",
+        entry: entry::lean_entry!(compute_commands::np_update),
     },
     CommandDoc {
         name: c"np.transpose",
@@ -242,6 +276,8 @@ const DOCS: &[CommandDoc] = &[
         keys: Keys::One,
         args: &[KEY],
         acl: "write fast",
+        flags: c"write fast",
+        entry: entry::lean_entry!(compute_commands::np_transpose),
     },
 ];
 
@@ -262,16 +298,8 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     if debug_panic::register(ctx) == Status::Err {
         return Status::Err;
     }
-    // The hottest commands skip redis-module's argument copy (see entry.rs).
-    entry::lean_entry!(np_set_entry, commands::np_set);
-    entry::lean_entry!(np_get_entry, commands::np_get);
-    entry::lean_entry!(np_mget_entry, commands::np_mget);
-    for (name, entry, flags, keys) in [
-        (c"np.set", np_set_entry as entry::Entry, c"write deny-oom", (1, 1, 1)),
-        (c"np.get", np_get_entry as entry::Entry, c"readonly", (1, 1, 1)),
-        (c"np.mget", np_mget_entry as entry::Entry, c"readonly", (1, -1, 1)),
-    ] {
-        if entry::create(ctx, name, entry, flags, keys) == Status::Err {
+    for doc in DOCS {
+        if entry::create(ctx, doc.name, doc.entry, doc.flags, doc.keys.positions()) == Status::Err {
             return Status::Err;
         }
     }
@@ -287,22 +315,6 @@ redis_module! {
     allocator: (allocator::Alloc, allocator::ALLOC),
     data_types: [NP_TYPE],
     init: init,
-    commands: [
-        ["np.append", commands::np_append, "write deny-oom", 1, 1, 1, ""],
-        ["np.trim", commands::np_trim, "write", 1, 1, 1, ""],
-        ["np.reserve", commands::np_reserve, "write deny-oom", 1, 1, 1, ""],
-        ["np.convert", commands::np_convert, "write deny-oom", 1, 1, 1, ""],
-        ["np.setslice", commands::np_setslice, "write deny-oom", 1, 1, 1, ""],
-        ["np.reshape", compute_commands::np_reshape, "write deny-oom", 1, 1, 1, ""],
-        ["np.reduce", compute_commands::np_reduce, "readonly", 1, 1, 1, ""],
-        ["np.update", compute_commands::np_update, "write deny-oom", 1, 1, 1, ""],
-        ["np.transpose", compute_commands::np_transpose, "write fast", 1, 1, 1, ""],
-        ["np.shape", commands::np_shape, "readonly fast", 1, 1, 1, ""],
-        ["np.dtype", commands::np_dtype, "readonly fast", 1, 1, 1, ""],
-        ["np.size", commands::np_size, "readonly fast", 1, 1, 1, ""],
-        ["np.info", commands::np_info, "readonly fast", 1, 1, 1, ""],
-        ["np.mset", commands::np_mset, "write deny-oom", 1, -1, 2, ""],
-    ],
     configurations: [
         i64: [
             ["max-array-bytes", &config::MAX_ARRAY_BYTES, config::DEFAULT_MAX_ARRAY_BYTES, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],

@@ -15,10 +15,10 @@ use crate::module::{guard, stats};
 /// WRONGTYPE for keys that hold anything but a string (an array included).
 /// Holds the string and a copy of its data at once: at most twice the value.
 /// The result depends only on the key's value, so the command replicates verbatim.
-pub fn np_convert(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_convert(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name] = args.as_slice() else {
+        let [_, key_name] = args else {
             return Err(RedisError::WrongArity);
         };
         let mut key = WriteKey::open(ctx, key_name);

@@ -78,10 +78,10 @@ const MGET_PREFETCH: usize = 4096;
 /// written, so an error writes nothing. As with MSET, a key given twice gets
 /// its last value; as with NP.SET, a key of another type is `WRONGTYPE` and
 /// each written key loses its TTL.
-pub fn np_mset(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_mset(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, pairs @ ..] = args.as_slice() else {
+        let [_, pairs @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
         if pairs.is_empty() || pairs.len() % 2 != 0 {

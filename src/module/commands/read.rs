@@ -147,23 +147,23 @@ pub(crate) fn values_reply(array: &NpArray) -> RedisResult {
 }
 
 /// `NP.SHAPE key`
-pub fn np_shape(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    read_command(ctx, &args, shape_reply)
+pub fn np_shape(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    read_command(ctx, args, shape_reply)
 }
 
 /// `NP.DTYPE key`
-pub fn np_dtype(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    read_command(ctx, &args, |array| RedisValue::BulkString(array.dtype().name()))
+pub fn np_dtype(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    read_command(ctx, args, |array| RedisValue::BulkString(array.dtype().name()))
 }
 
 /// `NP.SIZE key`
-pub fn np_size(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    read_command(ctx, &args, |array| int(array.size()))
+pub fn np_size(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    read_command(ctx, args, |array| int(array.size()))
 }
 
 /// `NP.INFO key`: a map on RESP3, a flat field/value array on RESP2.
-pub fn np_info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    read_command(ctx, &args, |array| {
+pub fn np_info(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    read_command(ctx, args, |array| {
         map_reply([
             ("dtype", RedisValue::BulkString(array.dtype().name())),
             ("descr", RedisValue::BulkString(array.dtype().descr())),

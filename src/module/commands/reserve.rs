@@ -12,10 +12,10 @@ use crate::module::{config, guard, memory, stats, value_type};
 /// O(1) otherwise) and replies `OK`. The stored array does not change, only
 /// its allocation, and the room is a function of the array and `length`, so
 /// the command replicates verbatim and a replica reserves the same room.
-pub fn np_reserve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_reserve(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, length] = args.as_slice() else {
+        let [_, key_name, length] = args else {
             return Err(RedisError::WrongArity);
         };
         let length = parse_length(length)?;

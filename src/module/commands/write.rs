@@ -162,10 +162,10 @@ const ZERO_D: RedisError = RedisError::Str("ERR cannot trim a 0-d array: it has 
 /// that axis (a rolling buffer). Replies with the new length of that axis.
 /// The result is a function of the old value and the arguments, so the
 /// command replicates verbatim.
-pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_append(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, payload, option_args @ ..] = args.as_slice() else {
+        let [_, key_name, payload, option_args @ ..] = args else {
             return Err(RedisError::WrongArity);
         };
         let maxlen = parse_maxlen(option_args)?;
@@ -219,10 +219,10 @@ pub fn np_append(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 /// O(1) (the dropped bytes are reused by later appends, which wrap around to
 /// them, see `crate::layout::full`). Replies with the new length of that
 /// axis; 0 for a missing key, as XTRIM does.
-pub fn np_trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_trim(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, n] = args.as_slice() else {
+        let [_, key_name, n] = args else {
             return Err(RedisError::WrongArity);
         };
         let keep = parse_length(n)?;
@@ -252,10 +252,10 @@ pub fn np_trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 
 /// `NP.SETSLICE key spec npy`: `arr[spec] = value` in place, with NumPy's
 /// broadcasting and no casting. The key must hold an array.
-pub fn np_setslice(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn np_setslice(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, spec, payload] = args.as_slice() else {
+        let [_, key_name, spec, payload] = args else {
             return Err(RedisError::WrongArity);
         };
         let items = slice::parse(&spec.to_string_lossy())?;
