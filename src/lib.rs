@@ -12,8 +12,8 @@
 //! - `module::value_type`: the data type's callbacks (RDB, AOF, digest,
 //!   defrag, free, copy, memory usage);
 //! - `module::entry`: the lean command entries that read `argv` in place;
-//! - `module::write_key`, `module::commands::stored_run`: the value behind an
-//!   open key, handed out through `&mut self` only;
+//! - `module::write_key`, `module::read_key`: the value behind an open key,
+//!   handed out through `&mut self` only;
 //! - `module::commands` (`mod.rs`, `expire.rs`), `module::guard`,
 //!   `module::prefetch`, `module::command_docs`: calls into the module API
 //!   the redis-module crate does not wrap (replies from a buffer, keyspace

@@ -4,7 +4,8 @@
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::commands::{open_read, values_reply};
+use super::commands::values_reply;
+use super::read_key::ReadKey;
 use super::write_key::WriteKey;
 use super::{config, guard, memory, stats};
 use crate::array::NpArray;
@@ -90,7 +91,7 @@ pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
         };
         let op = reduce::Op::parse(&op.to_string_lossy())?;
         let options = crate::options::parse_reduce(option_args)?;
-        let mut key = open_read(ctx, key_name);
+        let mut key = ReadKey::open(ctx, key_name);
         let Some(stored) = key.contiguous_array()? else {
             return Ok(RedisValue::Null);
         };

@@ -10,6 +10,7 @@ mod entry;
 mod guard;
 mod memory;
 mod prefetch;
+mod read_key;
 mod stats;
 mod value_type;
 mod write_key;

@@ -16,7 +16,6 @@ mod set_options;
 mod stored_run;
 mod write;
 
-use redis_module::key::RedisKey;
 use redis_module::redisvalue::RedisValueKey;
 use std::cell::RefCell;
 use std::ffi::CStr;
@@ -29,19 +28,12 @@ pub use multi::{np_mget, np_mset};
 pub(crate) use read::values_reply;
 pub use read::{np_dtype, np_get, np_info, np_shape, np_size};
 pub use reserve::np_reserve;
-pub(crate) use stored_run::open as open_read;
 pub use write::{np_append, np_set, np_setslice, np_trim};
 
-use super::value_type::NP_TYPE;
 use super::{config, stats};
 use crate::array::NpArray;
 use crate::layout::header_cache;
 use crate::npy;
-
-/// The array at `key`, `None` if the key is missing, `WRONGTYPE` for other types.
-pub(crate) fn array_at(key: &RedisKey) -> Result<Option<&NpArray>, RedisError> {
-    key.get_value::<NpArray>(&NP_TYPE).map_err(|_| RedisError::WrongType)
-}
 
 fn int(n: u64) -> RedisValue {
     RedisValue::Integer(n as i64)

@@ -4,9 +4,10 @@ use std::collections::HashMap;
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::{array_at, parse_payload, reply_npy, reply_null};
+use super::{parse_payload, reply_npy, reply_null};
 use crate::array::NpArray;
 use crate::module::prefetch;
+use crate::module::read_key::ReadKey;
 use crate::module::write_key::WriteKey;
 use crate::module::{guard, stats};
 
@@ -36,8 +37,8 @@ pub fn np_mget(ctx: &Context, args: &[RedisString]) -> RedisResult {
         raw::reply_with_array(ctx.ctx, keys.len() as _);
         let mut opened = Vec::with_capacity(keys.len().min(MGET_GROUP));
         for group in keys.chunks(MGET_GROUP) {
-            opened.extend(group.iter().map(|name| ctx.open_key(name)));
-            let found: Vec<Option<&NpArray>> = opened.iter().map(|key| array_at(key).ok().flatten()).collect();
+            opened.extend(group.iter().map(|name| ReadKey::open(ctx, name)));
+            let found: Vec<Option<&NpArray>> = opened.iter().map(|key| key.array().ok().flatten()).collect();
             let stored: Vec<Option<&[u8]>> = found
                 .iter()
                 .map(|array| {

@@ -2,9 +2,10 @@
 
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::{array_at, int, map_reply, reply_npy, shape_reply, stored_run};
+use super::{int, map_reply, reply_npy, shape_reply, stored_run};
 use crate::array::NpArray;
 use crate::convert::{self, Value};
+use crate::module::read_key::ReadKey;
 use crate::module::{config, guard, memory, stats, value_type};
 use crate::slice;
 
@@ -15,8 +16,7 @@ fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&NpArray
         let [_, key_name] = args else {
             return Err(RedisError::WrongArity);
         };
-        let key = ctx.open_key(key_name);
-        Ok(array_at(&key)?.map_or(RedisValue::Null, reply))
+        Ok(ReadKey::open(ctx, key_name).array()?.map_or(RedisValue::Null, reply))
     })
 }
 
@@ -45,8 +45,8 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
             return Err(RedisError::WrongArity);
         };
         let options = crate::options::parse_get(option_args)?;
-        let mut key = stored_run::open(ctx, key_name);
-        let Some(stored) = array_at(&key.key)? else {
+        let mut key = ReadKey::open(ctx, key_name);
+        let Some(stored) = key.array()? else {
             return Ok(RedisValue::Null);
         };
         // A cast (up to 16x the stored data) and VALUES (tens of bytes of

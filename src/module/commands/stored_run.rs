@@ -22,70 +22,12 @@
 //! little earlier. This module runs no threads of its own; one that read
 //! arrays off the main thread would have to lock them against this.
 
-use std::ffi::c_void;
-
-use redis_module::key::RedisKey;
-use redis_module::{raw, Context, RedisError, RedisString};
+use redis_module::{raw, Context};
 use smallvec::SmallVec;
 
-use crate::array::NpArray;
 use crate::layout::header_cache;
+use crate::module::read_key::ReadKey;
 use crate::slice::{HeaderInPlace, StoredRun};
-
-/// A key opened for reading, as `ctx.open_key` opens it, and its raw handle,
-/// which reaches the value by a pointer that may write: for [`reply`], and to
-/// make a wrapped rolling buffer contiguous ([`ReadKey::contiguous_array`]).
-pub(crate) struct ReadKey {
-    pub key: RedisKey,
-    raw: *mut raw::RedisModuleKey,
-}
-
-pub(crate) fn open(ctx: &Context, name: &RedisString) -> ReadKey {
-    let raw = raw::open_key(ctx.ctx, name.inner, raw::KeyMode::READ);
-    // SAFETY: `raw` was just opened in this command's context, which outlives
-    // the RedisKey; the RedisKey owns it from here and closes it when dropped.
-    let key = unsafe { RedisKey::from_raw_parts(ctx.ctx, raw) };
-    ReadKey { key, raw }
-}
-
-impl ReadKey {
-    /// The array at the key (as [`super::array_at`]), for its metadata or
-    /// for readers of [`NpArray::segments`].
-    pub(crate) fn array(&self) -> Result<Option<&NpArray>, RedisError> {
-        super::array_at(&self.key)
-    }
-
-    /// [`ReadKey::array`] with its data in one piece, for readers of
-    /// [`NpArray::data`]: a wrapped rolling buffer is made contiguous first,
-    /// in place. Its value (dtype, shape, bytes) does not change, only where
-    /// the bytes lie, so a read command may do this.
-    pub(crate) fn contiguous_array(&mut self) -> Result<Option<&NpArray>, RedisError> {
-        let Some(array) = self.array_mut()? else {
-            return Ok(None);
-        };
-        array.make_contiguous();
-        Ok(Some(array))
-    }
-
-    /// The array at the key, writable: the exclusive borrow of `self` rules
-    /// out any other reference to it obtained through this key.
-    fn array_mut(&mut self) -> Result<Option<&mut NpArray>, RedisError> {
-        if self.array()?.is_none() {
-            return Ok(None);
-        }
-        // SAFETY: `self.raw` is open (its RedisKey is alive) and holds a value
-        // of our type (`array` found one); the raw getter returns the pointer
-        // to the `Box<NpArray>` the module gave Redis, with its full provenance.
-        let value: *mut c_void = unsafe { raw::RedisModule_ModuleTypeGetValue.unwrap()(self.raw) };
-        // SAFETY: the pointer is valid and aligned (a live Box). References to
-        // the array are only handed out through `self` (`array`, this
-        // function), so the exclusive borrow of `self` makes this one the
-        // only one alive; no other thread reads values while a command runs
-        // (see the module doc). The borrow is bounded by `self`, so the key
-        // stays open.
-        Ok(Some(unsafe { &mut *value.cast::<NpArray>() }))
-    }
-}
 
 /// Replies with `np.save(arr[spec])` for the run `run` of the array at `key`,
 /// which holds an array.
