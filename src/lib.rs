@@ -17,8 +17,7 @@
 //! - `module::commands` (`mod.rs`, `expire.rs`), `module::guard`,
 //!   `module::prefetch`, `module::command_docs`: calls into the module API
 //!   the redis-module crate does not wrap (replies from a buffer, keyspace
-//!   events, expiry, logging, prefetching, command info);
-//! - `module::debug_panic`: the test-only panic command.
+//!   events, expiry, logging, prefetching, command info).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

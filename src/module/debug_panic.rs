@@ -5,12 +5,11 @@
 //! `before-change` must leave the value untouched, `after-change` must stop
 //! the server before the half-done write is replicated.
 
-use std::ffi::c_int;
 use std::sync::Mutex;
 
-use redis_module::{raw, Context, RedisError, RedisValue, Status};
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue, Status};
 
-use super::guard;
+use super::{entry, guard};
 
 static ARMED: Mutex<Option<String>> = Mutex::new(None);
 
@@ -24,24 +23,18 @@ pub fn reached(point: &str) {
     }
 }
 
-extern "C" fn np_panic(ctx: *mut raw::RedisModuleCtx, argv: *mut *mut raw::RedisModuleString, argc: c_int) -> c_int {
-    let context = Context::new(ctx);
-    let args = redis_module::decode_args(ctx, argv, argc);
-    let reply = guard::command(|| match args.as_slice() {
+fn np_panic(_ctx: &Context, args: &[RedisString]) -> RedisResult {
+    guard::command(|| match args {
         [_] => panic!("deliberate panic from NP._PANIC"),
         [_, at, point] if at.to_string_lossy().eq_ignore_ascii_case("AT") => {
             *ARMED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(point.to_string_lossy());
             Ok(RedisValue::SimpleStringStatic("OK"))
         }
         _ => Err(RedisError::WrongArity),
-    });
-    context.reply(reply) as c_int
+    })
 }
 
+/// Registers `NP._PANIC` through the same entry as every other command.
 pub fn register(ctx: &Context) -> Status {
-    // SAFETY: called from OnLoad with the module's context and static C strings.
-    unsafe {
-        raw::RedisModule_CreateCommand.unwrap()(ctx.ctx, c"np._panic".as_ptr(), Some(np_panic), c"".as_ptr(), 0, 0, 0)
-    }
-    .into()
+    entry::create(ctx, c"np._panic", entry::lean_entry!(np_panic), c"", (0, 0, 0))
 }
