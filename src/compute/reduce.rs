@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use half::f16;
 
+use super::axes::{Axes, Plan};
 use super::kernels::{self, Float, Lanes};
 use super::{c_order_data, dtype_repr, is_fortran, numpy_error, pod_vec, saved_fortran};
 use crate::array::NpArray;
@@ -30,9 +31,18 @@ pub enum Op {
     CountNonzero,
     Any,
     All,
+    NanSum,
+    NanProd,
+    NanMean,
+    NanMin,
+    NanMax,
+    NanArgMin,
+    NanArgMax,
+    NanStd,
+    NanVar,
 }
 
-const OPS: [(&str, Op); 12] = [
+const OPS: [(&str, Op); 21] = [
     ("sum", Op::Sum),
     ("prod", Op::Prod),
     ("mean", Op::Mean),
@@ -45,6 +55,15 @@ const OPS: [(&str, Op); 12] = [
     ("count_nonzero", Op::CountNonzero),
     ("any", Op::Any),
     ("all", Op::All),
+    ("nansum", Op::NanSum),
+    ("nanprod", Op::NanProd),
+    ("nanmean", Op::NanMean),
+    ("nanmin", Op::NanMin),
+    ("nanmax", Op::NanMax),
+    ("nanargmin", Op::NanArgMin),
+    ("nanargmax", Op::NanArgMax),
+    ("nanstd", Op::NanStd),
+    ("nanvar", Op::NanVar),
 ];
 
 impl Op {
@@ -66,17 +85,47 @@ impl Op {
             Op::Prod => "multiply",
             Op::Min => "minimum",
             Op::Max => "maximum",
+            Op::NanMin => "fmin",
+            Op::NanMax => "fmax",
             Op::Any => "logical_or",
             Op::All => "logical_and",
             Op::ArgMin => "argmin",
             Op::ArgMax => "argmax",
             Op::CountNonzero => "count_nonzero",
+            other => other.plain().ufunc(),
+        }
+    }
+
+    /// The op a NaN-ignoring one is on data without NaNs (itself otherwise).
+    pub fn plain(self) -> Op {
+        match self {
+            Op::NanSum => Op::Sum,
+            Op::NanProd => Op::Prod,
+            Op::NanMean => Op::Mean,
+            Op::NanMin => Op::Min,
+            Op::NanMax => Op::Max,
+            Op::NanArgMin => Op::ArgMin,
+            Op::NanArgMax => Op::ArgMax,
+            Op::NanStd => Op::Std,
+            Op::NanVar => Op::Var,
+            other => other,
         }
     }
 
     /// Whether `AS dtype` (NumPy's `dtype=` argument) applies.
     pub fn takes_dtype(self) -> bool {
-        matches!(self, Op::Sum | Op::Prod | Op::Mean | Op::Var | Op::Std)
+        matches!(self.plain(), Op::Sum | Op::Prod | Op::Mean | Op::Var | Op::Std)
+    }
+
+    /// Whether `DDOF n` (NumPy's `ddof=` argument) applies.
+    pub fn takes_ddof(self) -> bool {
+        matches!(self.plain(), Op::Var | Op::Std)
+    }
+
+    /// mean, var and std (and their NaN-ignoring forms): NumPy counts their
+    /// items first, so an axis out of bounds is reported before a repeated one.
+    fn counts_first(self) -> bool {
+        matches!(self.plain(), Op::Mean | Op::Var | Op::Std)
     }
 }
 
@@ -96,45 +145,187 @@ fn native(d: &Dtype) -> Dtype {
     }
 }
 
-/// Result of `arr.<op>(axis=axis, dtype=acc)` as `np.save` would store it: a
-/// 0-d array without an axis, else the shape without that axis, in the
-/// memory order of the input. `acc` is the `AS` dtype (sum, prod, mean, var, std).
-pub fn reduce(array: &NpArray, op: Op, axis: Option<i64>, acc: Option<&Dtype>) -> Result<NpArray> {
-    let ndim = array.ndim();
-    // NumPy's ufunc reductions (and argmax) take axis 0 or -1 of a 0-d array
-    // as the whole array; mean, var and std check the axis and refuse.
-    let moments = matches!(op, Op::Mean | Op::Var | Op::Std);
-    let axis = if ndim == 0 && !moments && matches!(axis, Some(0 | -1)) {
-        None
-    } else {
-        axis
-    };
-    let axis = axis
-        .map(|a| {
-            let resolved = if a < 0 { a + ndim as i64 } else { a };
-            if resolved < 0 || resolved >= ndim as i64 {
-                return Err(numpy_error(format!(
-                    "axis {a} is out of bounds for array of dimension {ndim}"
-                )));
-            }
-            Ok(resolved as usize)
-        })
-        .transpose()?;
+/// Result of `np.<op>(arr, axis=axes, dtype=acc, ddof=ddof)` as `np.save`
+/// would store it: a 0-d array when every axis is reduced, else the shape
+/// without the reduced axes, in the memory order of the input. `acc` is the
+/// `AS` dtype (sum, prod, mean, var, std and their NaN forms), `ddof` that of
+/// var and std.
+pub fn reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: Option<i64>) -> Result<NpArray> {
     if let Some(target) = acc {
         if !op.takes_dtype() {
             return Err(numpy_error(
-                "AS applies to sum, prod, mean, var and std (NumPy's dtype= argument)",
+                "AS applies to sum, prod, mean, var and std and their nan forms (NumPy's dtype= argument)",
             ));
         }
+        if target.order == ByteOrder::Big {
+            return Err(numpy_error(
+                "The `dtype` and `signature` arguments to ufuncs only select the general DType and not details such as the byte order or time unit. You can avoid this error by using the scalar types `np.float64` or the dtype string notation.",
+            ));
+        }
+    }
+    if ddof.is_some() && !op.takes_ddof() {
+        return Err(numpy_error("DDOF applies to var, std, nanvar and nanstd (NumPy's ddof= argument)"));
+    }
+    if matches!(array.dtype().kind, Kind::LongDouble(_) | Kind::CLongDouble(_)) {
+        return Err(numpy_error(format!(
+            "NP.REDUCE does not compute in {} (NumPy's longdouble is x87 80-bit extended precision, which the module does not implement)",
+            array.dtype().name()
+        )));
+    }
+    let ddof = ddof.unwrap_or(0);
+    if op != op.plain() {
+        return nan_reduce(array, op, axes, acc, ddof);
+    }
+    if matches!(op, Op::ArgMin | Op::ArgMax) {
+        axes.require_int()?;
+    }
+    // NumPy's ufunc reductions (and argmax) take axis 0 or -1 of a 0-d array
+    // as the whole array; mean, var and std check the axis and refuse.
+    let axes = if array.ndim() == 0 && !op.counts_first() && matches!(axes, Axes::One(0 | -1)) {
+        Axes::All
+    } else {
+        axes
+    };
+    let flags = axes.flags(array.ndim(), op.counts_first())?;
+    if let Some(target) = acc {
         let target = native(target);
         if native(array.dtype()) != target {
             check_supported(array.dtype(), op)?;
             let cast = convert::cast(array, &target)?;
-            return Reduction::new(&cast, op, axis, true, true)?.run();
+            return Reduction::new(&cast, op, &flags, true, true, ddof)?.run();
         }
-        return Reduction::new(array, op, axis, false, true)?.run();
+        return Reduction::new(array, op, &flags, false, true, ddof)?.run();
     }
-    Reduction::new(array, op, axis, false, false)?.run()
+    Reduction::new(array, op, &flags, false, false, ddof)?.run()
+}
+
+/// Float and complex dtypes: those whose NaNs the nan ops skip.
+fn is_inexact(d: &Dtype) -> bool {
+    matches!(
+        d.kind,
+        Kind::Float16 | Kind::Float32 | Kind::Float64 | Kind::Complex64 | Kind::Complex128
+    )
+}
+
+/// numpy/lib/_nanfunctions_impl.py: NaNs replaced (nansum, nanprod,
+/// nanargmin, nanargmax) or skipped (nanmin, nanmax with fmin/fmax;
+/// nanmean, nanvar, nanstd counting the others). On dtypes without NaN the
+/// plain op, except that nanmin and nanmax still skip NaT (fmin, fmax).
+fn nan_reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: i64) -> Result<NpArray> {
+    let inexact = is_inexact(array.dtype());
+    let flags = |axes: Axes| axes.flags(array.ndim(), op.counts_first());
+    match op {
+        Op::NanMin | Op::NanMax => {
+            check_supported(array.dtype(), op)?;
+            Reduction::new(array, op, &flags(axes)?, false, false, 0)?.run()
+        }
+        _ if !inexact => reduce(array, op.plain(), axes, acc, Some(ddof)),
+        Op::NanSum => reduce(&replace_nan(array, 0.0)?, Op::Sum, axes, acc, None),
+        Op::NanProd => reduce(&replace_nan(array, 1.0)?, Op::Prod, axes, acc, None),
+        Op::NanArgMin | Op::NanArgMax => {
+            if array.size() > 0 {
+                let all_nan = reduce(&nan_mask(array)?, Op::All, axes, None, None)?;
+                if all_nan.data().iter().any(|&b| b != 0) {
+                    return Err(numpy_error("All-NaN slice encountered"));
+                }
+            }
+            let (fill, plain) = if op == Op::NanArgMin {
+                (f64::INFINITY, Op::ArgMin)
+            } else {
+                (f64::NEG_INFINITY, Op::ArgMax)
+            };
+            reduce(&replace_nan(array, fill)?, plain, axes, None, None)
+        }
+        _ => {
+            // nanmean, nanvar, nanstd: a dtype= must be inexact, and is the
+            // input's own here (the sums in another dtype are not implemented).
+            if let Some(target) = acc {
+                if !is_inexact(target) {
+                    return Err(numpy_error("If a is inexact, then dtype must be inexact"));
+                }
+                if native(target) != native(array.dtype()) {
+                    return Err(numpy_error(
+                        "AS applies to nanmean, nanvar and nanstd only with the array's own dtype",
+                    ));
+                }
+            }
+            let flags = flags(axes)?;
+            Reduction::new(array, op, &flags, false, false, ddof)?.run()
+        }
+    }
+}
+
+/// The parts of one element of an inexact dtype, read as f64, with their
+/// size in bytes and byte order.
+fn read_part(bytes: &[u8], big: bool) -> f64 {
+    let mut b = [0u8; 8];
+    b[..bytes.len()].copy_from_slice(bytes);
+    if big {
+        b[..bytes.len()].reverse();
+    }
+    match bytes.len() {
+        2 => f16::from_le_bytes([b[0], b[1]]).to_f64(),
+        4 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        _ => f64::from_le_bytes(b),
+    }
+}
+
+fn write_part(value: f64, out: &mut [u8], big: bool) {
+    match out.len() {
+        2 => out.copy_from_slice(&f16::from_f64(value).to_le_bytes()),
+        4 => out.copy_from_slice(&(value as f32).to_le_bytes()),
+        _ => out.copy_from_slice(&value.to_le_bytes()),
+    }
+    if big {
+        out.reverse();
+    }
+}
+
+/// Calls `each(element bytes, part size, is NaN)` for every element of an
+/// inexact array (complex: NaN when either part is).
+fn each_element(array: &NpArray, mut each: impl FnMut(usize, usize, bool)) {
+    let d = array.dtype();
+    let big = d.order == ByteOrder::Big;
+    let size = d.itemsize() as usize;
+    let part = if matches!(d.kind, Kind::Complex64 | Kind::Complex128) {
+        size / 2
+    } else {
+        size
+    };
+    for (i, item) in array.data().chunks_exact(size).enumerate() {
+        let nan = item.chunks_exact(part).any(|p| read_part(p, big).is_nan());
+        each(i * size, part, nan);
+    }
+}
+
+/// `np.copyto(a.copy(), value, where=np.isnan(a))` (complex: `value + 0j`),
+/// in the input's dtype, byte order and memory order.
+fn replace_nan(array: &NpArray, value: f64) -> Result<NpArray> {
+    let big = array.dtype().order == ByteOrder::Big;
+    let size = array.itemsize() as usize;
+    let mut data = array.data().to_vec();
+    each_element(array, |at, part, nan| {
+        if nan {
+            let item = &mut data[at..at + size];
+            write_part(value, &mut item[..part], big);
+            if part < size {
+                write_part(0.0, &mut item[part..], big);
+            }
+        }
+    });
+    NpArray::from_parts(
+        array.dtype().clone(),
+        Shape::from_slice(array.shape()),
+        array.fortran_order(),
+        &data,
+    )
+}
+
+/// `np.isnan(a)`, in the input's memory order.
+fn nan_mask(array: &NpArray) -> Result<NpArray> {
+    let mut mask = Vec::with_capacity(array.size() as usize);
+    each_element(array, |_, _, nan| mask.push(u8::from(nan)));
+    NpArray::from_parts(dtype("|b1"), Shape::from_slice(array.shape()), array.fortran_order(), &mask)
 }
 
 fn check_supported(d: &Dtype, op: Op) -> Result<()> {
@@ -151,11 +342,11 @@ fn check_supported(d: &Dtype, op: Op) -> Result<()> {
 }
 
 /// One reduction, set up: the data in native order (and in C order where the
-/// result depends on it), its lanes and the result's shape and order.
+/// result depends on it), the plan of its walk and the result's shape and order.
 struct Reduction<'a> {
     dtype: Dtype,
     data: Cow<'a, [u8]>,
-    lanes: Lanes,
+    plan: Plan,
     out_shape: Shape,
     out_fortran: bool,
     op: Op,
@@ -163,53 +354,42 @@ struct Reduction<'a> {
     buffered: bool,
     /// The dtype sums and products accumulate in is the input's own (`AS`).
     own_accumulator: bool,
+    ddof: i64,
 }
 
 impl<'a> Reduction<'a> {
+    /// `reduced` flags the axes to reduce.
     fn new(
         array: &'a NpArray,
         op: Op,
-        axis: Option<usize>,
+        reduced: &[bool],
         cast: bool,
         own_accumulator: bool,
+        ddof: i64,
     ) -> Result<Reduction<'a>> {
         check_supported(array.dtype(), op)?;
         let shape = array.shape();
-        let size = shape.iter().product::<u64>() as usize;
-        let (lanes, out_shape, out_fortran, data) = match axis {
-            None => {
-                // argmin/argmax index the C-order ravel; everything else runs in memory order.
-                let data = if matches!(op, Op::ArgMin | Op::ArgMax) && is_fortran(array) {
-                    Cow::Owned(c_order_data(array))
-                } else {
-                    Cow::Borrowed(array.data())
-                };
-                (
-                    Lanes {
-                        outer: 1,
-                        len: size,
-                        inner: 1,
-                    },
-                    Shape::new(),
-                    false,
-                    data,
-                )
-            }
-            Some(axis) => {
-                let fortran = array.fortran_order();
-                let (before, after) = (&shape[..axis], &shape[axis + 1..]);
-                let (inner, outer) = if fortran { (before, after) } else { (after, before) };
-                let count = |dims: &[u64]| dims.iter().product::<u64>() as usize;
-                let lanes = Lanes {
-                    outer: count(outer),
-                    len: shape[axis] as usize,
-                    inner: count(inner),
-                };
-                let out_shape: Shape = before.iter().chain(after).copied().collect();
-                let out_fortran = saved_fortran(&out_shape, fortran);
-                (lanes, out_shape, out_fortran, Cow::Borrowed(array.data()))
-            }
+        let every = reduced.iter().all(|&r| r);
+        // argmin/argmax over everything index the C-order ravel; everything
+        // else runs in memory order.
+        let (plan, data) = if every && matches!(op, Op::ArgMin | Op::ArgMax) && is_fortran(array) {
+            let lanes = Lanes {
+                outer: 1,
+                len: array.size() as usize,
+                inner: 1,
+            };
+            (Plan::of_lanes(lanes), Cow::Owned(c_order_data(array)))
+        } else {
+            let plan = Plan::new(shape, array.fortran_order(), reduced);
+            (plan, Cow::Borrowed(array.data()))
         };
+        let out_shape: Shape = shape
+            .iter()
+            .zip(reduced)
+            .filter(|(_, &r)| !r)
+            .map(|(&d, _)| d)
+            .collect();
+        let out_fortran = saved_fortran(&out_shape, array.fortran_order());
         let mut data = data;
         if array.dtype().order == ByteOrder::Big {
             let unit = match array.dtype().kind {
@@ -221,13 +401,14 @@ impl<'a> Reduction<'a> {
         Ok(Reduction {
             dtype: native(array.dtype()),
             data,
-            lanes,
+            plan,
             out_shape,
             out_fortran,
             op,
             // A byte-swapped input is cast too, so NumPy sums it in buffers.
             buffered: cast || array.dtype().order == ByteOrder::Big,
             own_accumulator,
+            ddof,
         })
     }
 
@@ -250,12 +431,89 @@ impl<'a> Reduction<'a> {
     /// NumPy refuses a reduction without identity along an empty axis, even
     /// when the result would be empty too.
     fn is_empty_reduction(&self) -> bool {
-        self.lanes.len == 0
+        self.plan.reduced() == 0
+    }
+
+    /// Number of elements each result reduces, as a float divisor.
+    fn count(&self) -> f64 {
+        self.plan.reduced() as f64
+    }
+
+    /// [`kernels::fold`] over the whole plan: each block of lanes continues
+    /// from what the blocks before it accumulated, as NumPy's iterator does.
+    fn fold<T: Copy, A: Copy>(&self, x: &[T], init: A, step: impl Fn(A, T) -> A) -> Vec<A> {
+        let g = self.plan.lanes;
+        if self.plan.is_simple() {
+            return kernels::fold(x, g, init, step);
+        }
+        let mut out = vec![init; self.plan.results()];
+        self.plan.for_each_block(|i, o| {
+            kernels::fold_into(&x[i..][..g.size()], g, &mut out[o..][..g.count()], &step);
+        });
+        out
+    }
+
+    /// [`kernels::sum`] over the whole plan (see [`Reduction::fold`]).
+    fn sum<T: Copy, A: Float>(
+        &self,
+        x: &[T],
+        buffered: bool,
+        conv: impl Fn(T) -> A,
+        round: impl Fn(A) -> A,
+    ) -> Vec<A> {
+        let g = self.plan.lanes;
+        if self.plan.is_simple() {
+            return kernels::sum(x, g, buffered, conv, round);
+        }
+        let mut out = vec![A::ZERO; self.plan.results()];
+        self.plan.for_each_block(|i, o| {
+            let part = &x[i..][..g.size()];
+            kernels::sum_into(part, g, buffered, &conv, &round, &mut out[o..][..g.count()]);
+        });
+        out
+    }
+
+    /// [`kernels::sum_complex`] over the whole plan (interleaved parts).
+    fn sum_complex<A: Float>(&self, f: &[A], buffered: bool) -> Vec<(A, A)> {
+        let g = self.plan.lanes;
+        if self.plan.is_simple() {
+            return kernels::sum_complex(f, g, buffered);
+        }
+        let mut out = vec![(A::ZERO, A::ZERO); self.plan.results()];
+        self.plan.for_each_block(|i, o| {
+            let part = &f[2 * i..][..2 * g.size()];
+            kernels::sum_complex_into(part, g, buffered, &mut out[o..][..g.count()]);
+        });
+        out
+    }
+
+    /// A reduction whose blocks of lanes are reduced on their own by `block`
+    /// (given the first element of the block and the lanes) and combined in
+    /// the order NumPy visits them by `merge(earlier, later)`: for min, max,
+    /// any and all, where only the value matters.
+    fn combined<A: Copy>(&self, block: impl Fn(usize, Lanes) -> Vec<A>, merge: impl Fn(A, A) -> A) -> Vec<A> {
+        let g = self.plan.lanes;
+        if self.plan.is_simple() {
+            return block(0, g);
+        }
+        let mut out: Vec<A> = Vec::with_capacity(self.plan.results());
+        // Each block of results is first met in increasing order.
+        self.plan.for_each_block(|i, o| {
+            let part = block(i, g);
+            if o == out.len() {
+                out.extend(part);
+            } else {
+                for (a, v) in out[o..][..g.count()].iter_mut().zip(part) {
+                    *a = merge(*a, v);
+                }
+            }
+        });
+        out
     }
 
     fn run(self) -> Result<NpArray> {
         let op = self.op;
-        if matches!(op, Op::Min | Op::Max) && self.is_empty_reduction() {
+        if matches!(op, Op::Min | Op::Max | Op::NanMin | Op::NanMax) && self.is_empty_reduction() {
             return Err(numpy_error(format!(
                 "zero-size array to reduction operation {} which has no identity",
                 op.ufunc()
@@ -268,9 +526,13 @@ impl<'a> Reduction<'a> {
         match op {
             Op::Any | Op::All | Op::CountNonzero => self.truth(),
             Op::ArgMin | Op::ArgMax => self.argument(),
-            Op::Min | Op::Max => self.extreme(),
+            Op::Min | Op::Max | Op::NanMin | Op::NanMax => self.extreme(),
             Op::Sum | Op::Prod => self.sum_or_prod(op == Op::Sum),
             Op::Mean | Op::Var | Op::Std => self.moments(),
+            Op::NanMean | Op::NanVar | Op::NanStd => self.nan_moments(),
+            Op::NanSum | Op::NanProd | Op::NanArgMin | Op::NanArgMax => {
+                unreachable!("replaced by the plain op in nan_reduce")
+            }
         }
     }
 
@@ -296,21 +558,25 @@ impl<'a> Reduction<'a> {
     }
 
     fn truth_of<T: Copy>(&self, x: &[T], nonzero: impl Fn(T) -> bool + Copy) -> Result<NpArray> {
-        let g = self.lanes;
         match self.op {
             Op::Any | Op::All => {
-                let out = kernels::truth(x, g, self.op == Op::All, nonzero);
+                let all = self.op == Op::All;
+                let out = self.combined(
+                    |i, g| kernels::truth(&x[i..][..g.size()], g, all, nonzero),
+                    |a, v| if all { a & v } else { a | v },
+                );
                 self.output(dtype("|b1"), &out)
             }
             _ => {
-                let out = kernels::fold(x, g, 0i64, move |a, v| a + i64::from(nonzero(v)));
+                let out = self.fold(x, 0i64, move |a, v| a + i64::from(nonzero(v)));
                 self.output(dtype("<i8"), &out)
             }
         }
     }
 
     fn argument(&self) -> Result<NpArray> {
-        let g = self.lanes;
+        assert!(self.plan.is_simple(), "argmin and argmax take one axis");
+        let g = self.plan.lanes;
         let max = self.op == Op::ArgMax;
         let out = match self.dtype.kind {
             Kind::Bool | Kind::UInt8 => arg_ord(&self.view::<u8>(), g, max),
@@ -349,11 +615,13 @@ impl<'a> Reduction<'a> {
         )
     }
 
+    /// min and max (NaN and NaT win), nanmin and nanmax (NumPy's fmin and
+    /// fmax: NaN and NaT lose, and are the result only where all are).
     fn extreme(&self) -> Result<NpArray> {
-        let g = self.lanes;
-        let max = self.op == Op::Max;
+        let max = matches!(self.op, Op::Max | Op::NanMax);
+        let skip = matches!(self.op, Op::NanMin | Op::NanMax);
         let out_dtype = self.dtype.clone();
-        if g.count() == 0 {
+        if self.plan.results() == 0 {
             return self.output::<u8>(out_dtype, &[]);
         }
         macro_rules! ord {
@@ -361,9 +629,9 @@ impl<'a> Reduction<'a> {
                 // One call per function, so each loop is monomorphic and vectorises.
                 let x = self.view::<$t>();
                 let out = if max {
-                    kernels::fold_first(&x, g, Ord::max)
+                    self.combined(|i, g| kernels::fold_first(&x[i..][..g.size()], g, Ord::max), Ord::max)
                 } else {
-                    kernels::fold_first(&x, g, Ord::min)
+                    self.combined(|i, g| kernels::fold_first(&x[i..][..g.size()], g, Ord::min), Ord::min)
                 };
                 self.output(out_dtype, &out)
             }};
@@ -378,30 +646,83 @@ impl<'a> Reduction<'a> {
             Kind::UInt32 => ord!(u32),
             Kind::UInt64 => ord!(u64),
             Kind::DateTime(_) | Kind::TimeDelta(_) => {
-                // NaT (the smallest i64) wins, as in NumPy 1.18 and later.
-                let pick = |a: i64, v: i64| match (a == i64::MIN, v == i64::MIN) {
+                // NaT (the smallest i64) wins min and max, as in NumPy 1.18
+                // and later, and loses fmin and fmax.
+                let pick = move |a: i64, v: i64| match (a == i64::MIN, v == i64::MIN) {
+                    (true, _) if skip => v,
+                    (_, true) if skip => a,
                     (true, _) => a,
                     (_, true) => v,
                     _ if max => a.max(v),
                     _ => a.min(v),
                 };
-                self.output(out_dtype, &kernels::fold_first(&self.view::<i64>(), g, pick))
+                let x = self.view::<i64>();
+                let out = self.combined(|i, g| kernels::fold_first(&x[i..][..g.size()], g, pick), pick);
+                self.output(out_dtype, &out)
             }
             Kind::Float16 => {
                 let x: Vec<f32> = self.view::<f16>().iter().map(|h| h.to_f32()).collect();
-                let out: Vec<f16> = kernels::extreme(&x, g, max).into_iter().map(f16::from_f32).collect();
+                let out: Vec<f16> = self.real_extreme(&x, max, skip).into_iter().map(f16::from_f32).collect();
                 self.output(out_dtype, &out)
             }
-            Kind::Float32 => self.output(out_dtype, &kernels::extreme(&self.view::<f32>(), g, max)),
-            Kind::Float64 => self.output(out_dtype, &kernels::extreme(&self.view::<f64>(), g, max)),
-            Kind::Complex64 => self.output(out_dtype, &extreme_complex(&self.view::<[f32; 2]>(), g, max)),
-            Kind::Complex128 => self.output(out_dtype, &extreme_complex(&self.view::<[f64; 2]>(), g, max)),
+            Kind::Float32 => self.output(out_dtype, &self.real_extreme(&self.view::<f32>(), max, skip)),
+            Kind::Float64 => self.output(out_dtype, &self.real_extreme(&self.view::<f64>(), max, skip)),
+            Kind::Complex64 => self.output(out_dtype, &self.complex_extreme(&self.view::<[f32; 2]>(), max, skip)),
+            Kind::Complex128 => self.output(out_dtype, &self.complex_extreme(&self.view::<[f64; 2]>(), max, skip)),
             _ => unreachable!("checked by check_supported"),
         }
     }
 
+    fn real_extreme<A: Float>(&self, x: &[A], max: bool, skip: bool) -> Vec<A> {
+        let better = move |v: A, a: A| if max { v > a } else { v < a };
+        if skip {
+            // fmin/fmax: a NaN gives way to anything; of two NaNs the first stays.
+            let step = move |a: A, v: A| {
+                if v.is_nan() || (!a.is_nan() && !better(v, a)) {
+                    a
+                } else {
+                    v
+                }
+            };
+            return self.combined(|i, g| kernels::fold_first(&x[i..][..g.size()], g, step), step);
+        }
+        let step = move |a: A, v: A| {
+            if a.is_nan() || !(better(v, a) || v.is_nan()) {
+                a
+            } else {
+                v
+            }
+        };
+        self.combined(|i, g| kernels::extreme(&x[i..][..g.size()], g, max), step)
+    }
+
+    /// NumPy's complex maximum/minimum: lexicographic, and a NaN in either
+    /// part wins (fmax/fmin: loses).
+    fn complex_extreme<A: Float + bytemuck::Pod>(&self, x: &[[A; 2]], max: bool, skip: bool) -> Vec<[A; 2]> {
+        let nan = |c: [A; 2]| c[0].is_nan() || c[1].is_nan();
+        let keep = move |a: [A; 2], v: [A; 2]| {
+            if max {
+                (a[0] > v[0] && !nan(a) && !nan(v)) || (a[0] == v[0] && a[1] >= v[1])
+            } else {
+                (a[0] < v[0] && !nan(a) && !nan(v)) || (a[0] == v[0] && a[1] <= v[1])
+            }
+        };
+        let step = move |a: [A; 2], v: [A; 2]| {
+            let a_wins = if skip {
+                nan(v) || (!nan(a) && keep(a, v))
+            } else {
+                keep(a, v) || nan(a)
+            };
+            if a_wins {
+                a
+            } else {
+                v
+            }
+        };
+        self.combined(|i, g| kernels::fold_first(&x[i..][..g.size()], g, step), step)
+    }
+
     fn sum_or_prod(&self, sum: bool) -> Result<NpArray> {
-        let g = self.lanes;
         let own = self.own_accumulator;
         // Integers accumulate in int64 / uint64 (NumPy's default on Linux), or
         // in their own width with AS, wrapping either way.
@@ -409,9 +730,9 @@ impl<'a> Reduction<'a> {
             ($t:ty, $acc:ty, $typestr:expr) => {{
                 let x = self.view::<$t>();
                 let out: Vec<$acc> = if sum {
-                    kernels::fold(&x, g, 0 as $acc, |a, v| a.wrapping_add(v as $acc))
+                    self.fold(&x, 0 as $acc, |a, v| a.wrapping_add(v as $acc))
                 } else {
-                    kernels::fold(&x, g, 1 as $acc, |a, v| a.wrapping_mul(v as $acc))
+                    self.fold(&x, 1 as $acc, |a, v| a.wrapping_mul(v as $acc))
                 };
                 if own {
                     let narrowed: Vec<$t> = out.into_iter().map(|v| v as $t).collect();
@@ -425,9 +746,9 @@ impl<'a> Reduction<'a> {
             Kind::Bool => {
                 let x = self.view::<u8>();
                 let out: Vec<i64> = if sum {
-                    kernels::fold(&x, g, 0i64, |a, v| a + i64::from(v))
+                    self.fold(&x, 0i64, |a, v| a + i64::from(v))
                 } else {
-                    kernels::fold(&x, g, 1i64, |a, v| a * i64::from(v))
+                    self.fold(&x, 1i64, |a, v| a * i64::from(v))
                 };
                 if own {
                     let truth: Vec<u8> = out.into_iter().map(|v| u8::from(v != 0)).collect();
@@ -447,7 +768,7 @@ impl<'a> Reduction<'a> {
             Kind::TimeDelta(_) if sum => {
                 let nat = i64::MIN;
                 let add = |a: i64, v: i64| if a == nat || v == nat { nat } else { a.wrapping_add(v) };
-                self.output(self.dtype.clone(), &kernels::fold(&self.view::<i64>(), g, 0, add))
+                self.output(self.dtype.clone(), &self.fold(&self.view::<i64>(), 0, add))
             }
             Kind::Float16 => {
                 // NumPy's half loops compute in float32 and store halves: a
@@ -455,9 +776,9 @@ impl<'a> Reduction<'a> {
                 let round = |v: f32| f16::from_f32(v).to_f32();
                 let x = self.view::<f16>();
                 let out = if sum {
-                    kernels::sum(&x, g, self.buffered, |h: f16| h.to_f32(), round)
+                    self.sum(&x, self.buffered, |h: f16| h.to_f32(), round)
                 } else {
-                    product(&x, g, |h: f16| h.to_f32(), round)
+                    self.product(&x, |h: f16| h.to_f32(), round)
                 };
                 let out: Vec<f16> = out.into_iter().map(f16::from_f32).collect();
                 self.output(self.dtype.clone(), &out)
@@ -465,18 +786,18 @@ impl<'a> Reduction<'a> {
             Kind::Float32 => {
                 let x = self.view::<f32>();
                 let out = if sum {
-                    kernels::sum(&x, g, self.buffered, |v| v, |v| v)
+                    self.sum(&x, self.buffered, |v| v, |v| v)
                 } else {
-                    product(&x, g, |v| v, |v| v)
+                    self.product(&x, |v| v, |v| v)
                 };
                 self.output(self.dtype.clone(), &out)
             }
             Kind::Float64 => {
                 let x = self.view::<f64>();
                 let out = if sum {
-                    kernels::sum(&x, g, self.buffered, |v| v, |v| v)
+                    self.sum(&x, self.buffered, |v| v, |v| v)
                 } else {
-                    product(&x, g, |v| v, |v| v)
+                    self.product(&x, |v| v, |v| v)
                 };
                 self.output(self.dtype.clone(), &out)
             }
@@ -503,36 +824,36 @@ impl<'a> Reduction<'a> {
     fn complex_sum_or_prod<A: Float + bytemuck::Pod>(&self, sum: bool) -> Vec<(A, A)> {
         let f = self.view::<A>();
         if sum {
-            return kernels::sum_complex(&f, self.lanes, self.buffered);
+            return self.sum_complex(&f, self.buffered);
         }
         let pairs: Vec<(A, A)> = f.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-        if self.lanes.inner == 1 {
+        if self.plan.lanes.inner == 1 {
             // NumPy's reduce loop: the textbook product.
-            return kernels::fold(&pairs, self.lanes, (A::ONE, A::ZERO), |(ar, ai), (br, bi)| {
+            return self.fold(&pairs, (A::ONE, A::ZERO), |(ar, ai), (br, bi)| {
                 (ar * br - ai * bi, ar * bi + ai * br)
             });
         }
         // Rows multiplied into the result go through NumPy's SIMD loop, whose
         // products are fused: a.re*b.re - (a.im*b.im) in one rounding.
-        kernels::fold(&pairs, self.lanes, (A::ONE, A::ZERO), |(ar, ai), (br, bi)| {
+        self.fold(&pairs, (A::ONE, A::ZERO), |(ar, ai), (br, bi)| {
             (ar.mul_add(br, A::ZERO - ai * bi), ar.mul_add(bi, ai * br))
         })
     }
 
     /// mean, var and std, following numpy/_core/_methods.py step by step.
     fn moments(&self) -> Result<NpArray> {
-        let g = self.lanes;
-        let n = g.len as f64;
+        let n = self.count();
         let is_time = matches!(self.dtype.kind, Kind::TimeDelta(_) | Kind::DateTime(_));
         if is_time {
             if let (Op::Mean, Kind::TimeDelta(_)) = (self.op, &self.dtype.kind) {
                 // timedelta64 mean: the timedelta sum divided by the count (NaT stays NaT).
                 let nat = i64::MIN;
                 let add = |a: i64, v: i64| if a == nat || v == nat { nat } else { a.wrapping_add(v) };
-                let sums = kernels::fold(&self.view::<i64>(), g, 0, add);
+                let sums = self.fold(&self.view::<i64>(), 0, add);
+                let count = self.plan.reduced() as i64;
                 let out: Vec<i64> = sums
                     .into_iter()
-                    .map(|s| if s == nat || g.len == 0 { nat } else { s / g.len as i64 })
+                    .map(|s| if s == nat || count == 0 { nat } else { s / count })
                     .collect();
                 return self.output(self.dtype.clone(), &out);
             }
@@ -553,7 +874,7 @@ impl<'a> Reduction<'a> {
             Kind::Float16 if self.op == Op::Mean && !own => {
                 // Summed in float32 (dtype='f4', so NumPy casts in buffers),
                 // divided in float64, stored as float16.
-                let sums = kernels::sum(&self.view::<f16>(), g, true, |h: f16| h.to_f32(), |v| v);
+                let sums = self.sum(&self.view::<f16>(), true, |h: f16| h.to_f32(), |v| v);
                 let out: Vec<f16> = sums
                     .into_iter()
                     .map(|s| {
@@ -616,10 +937,9 @@ impl<'a> Reduction<'a> {
 
     /// Sums of integers or bools in float64, in NumPy's buffered order.
     fn int_sums_as_f64(&self) -> Vec<f64> {
-        let g = self.lanes;
         macro_rules! sums {
             ($t:ty) => {
-                kernels::sum(&self.view::<$t>(), g, true, |v: $t| v as f64, |v| v)
+                self.sum(&self.view::<$t>(), true, |v: $t| v as f64, |v| v)
             };
         }
         match self.dtype.kind {
@@ -662,9 +982,8 @@ impl<'a> Reduction<'a> {
         quotient: impl Fn(f64) -> A + Copy,
         scalar_quotient: impl Fn(f64) -> A + Copy,
     ) -> Vec<A> {
-        let g = self.lanes;
-        let n = g.len as f64;
-        let sums = kernels::sum(x, g, mean_buffered, |v| v, round);
+        let n = self.count();
+        let sums = self.sum(x, mean_buffered, |v| v, round);
         if self.op == Op::Mean {
             let scalar = self.out_shape.is_empty();
             return sums
@@ -685,24 +1004,35 @@ impl<'a> Reduction<'a> {
             let d = round(v - m);
             round(d * d)
         };
-        let sums = if g.inner == 1 && g.len > 0 {
+        let g = self.plan.lanes;
+        let sums = if self.plan.is_simple() && g.inner == 1 && g.len > 0 {
             // One lane per result: the squares are summed as they are made.
             x.chunks_exact(g.len)
                 .zip(&means)
                 .map(|(lane, &m)| round(A::ZERO + kernels::pairwise(lane, &|v| deviation(v, m))))
                 .collect()
         } else {
-            let mut squares = Vec::with_capacity(x.len());
-            for o in 0..g.outer {
-                for l in 0..g.len {
-                    let row = &x[g.at(o, l, 0)..][..g.inner];
-                    let row_means = &means[o * g.inner..][..g.inner];
-                    squares.extend(row.iter().zip(row_means).map(|(&v, &m)| deviation(v, m)));
-                }
-            }
-            kernels::sum(&squares, g, false, |v| v, round)
+            let squares = self.deviations(x, &means, deviation);
+            self.sum(&squares, false, |v| v, round)
         };
         self.finish_variance(sums, round, quotient)
+    }
+
+    /// `f(x, mean)` for every element, in the elements' order, with the mean
+    /// of the result each element is reduced into.
+    fn deviations<T: Copy, M: Copy, D>(&self, x: &[T], means: &[M], f: impl Fn(T, M) -> D) -> Vec<D> {
+        let g = self.plan.lanes;
+        let mut out = Vec::with_capacity(x.len());
+        self.plan.for_each_block(|i, o| {
+            for outer in 0..g.outer {
+                let row_means = &means[o + outer * g.inner..][..g.inner];
+                for l in 0..g.len {
+                    let row = &x[i + g.at(outer, l, 0)..][..g.inner];
+                    out.extend(row.iter().zip(row_means).map(|(&v, &m)| f(v, m)));
+                }
+            }
+        });
+        out
     }
 
     /// The sums of squared deviations, divided by the count (and their root for std).
@@ -712,11 +1042,12 @@ impl<'a> Reduction<'a> {
         round: impl Fn(A) -> A + Copy,
         quotient: impl Fn(f64) -> A + Copy,
     ) -> Vec<A> {
-        let n = self.lanes.len as f64;
+        // NumPy divides by max(count - ddof, 0), giving inf or NaN at 0.
+        let n = (self.plan.reduced() as i64 - self.ddof).max(0) as f64;
         sums.into_iter()
             .map(|s| {
                 let var = quotient(s.to_f64() / n);
-                if self.op == Op::Std {
+                if matches!(self.op, Op::Std | Op::NanStd) {
                     round(var.sqrt())
                 } else {
                     var
@@ -726,10 +1057,9 @@ impl<'a> Reduction<'a> {
     }
 
     fn complex_moments<A: Float + bytemuck::Pod>(&self, typestr: &str, real_typestr: &str) -> Result<NpArray> {
-        let g = self.lanes;
-        let n = g.len as f64;
+        let n = self.count();
         let f = self.view::<A>();
-        let sums = kernels::sum_complex(&f, g, self.buffered);
+        let sums = self.sum_complex(&f, self.buffered);
         // NumPy divides complex by complex: (re + im*0) * (1/n), in complex128.
         let scale = 1.0 / n;
         let divide = |(re, im): (A, A)| {
@@ -743,33 +1073,153 @@ impl<'a> Reduction<'a> {
             return self.output(dtype(typestr), &flat);
         }
         let means: Vec<(A, A)> = sums.into_iter().map(divide).collect();
-        let mut squares = Vec::with_capacity(f.len() / 2);
-        for o in 0..g.outer {
-            for l in 0..g.len {
-                let start = 2 * g.at(o, l, 0);
-                let row = &f[start..][..2 * g.inner];
-                for (pair, &(mr, mi)) in row.chunks_exact(2).zip(&means[o * g.inner..][..g.inner]) {
-                    let (dr, di) = (pair[0] - mr, pair[1] - mi);
-                    squares.push(dr * dr + di * di);
-                }
-            }
-        }
-        let sums = kernels::sum(&squares, g, false, |v| v, |v| v);
+        let pairs: Vec<(A, A)> = f.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        let squares = self.deviations(&pairs, &means, |(r, i), (mr, mi)| {
+            let (dr, di) = (r - mr, i - mi);
+            dr * dr + di * di
+        });
+        let sums = self.sum(&squares, false, |v| v, |v| v);
         let out = self.finish_variance(sums, |v| v, |q| A::from_f64(q));
         self.output(dtype(real_typestr), &out)
     }
-}
 
-/// Products: sequential in every case (NumPy's multiply loop has no pairwise form).
-fn product<T: Copy, A: Float>(x: &[T], g: Lanes, conv: impl Fn(T) -> A, round: impl Fn(A) -> A) -> Vec<A> {
-    if g.inner == 1 {
-        // One inner loop per lane: float16 is rounded once, at its end.
-        return kernels::fold(x, g, A::ONE, |a, v| a * conv(v))
-            .into_iter()
-            .map(round)
-            .collect();
+    /// nanmean, nanvar and nanstd of floats and complex numbers, step by
+    /// step as numpy/lib/_nanfunctions_impl.py makes them: NaNs count as
+    /// zeros in the sums and not at all in the counts; the sums are in the
+    /// array's dtype (float16 too); a variance with `count - ddof <= 0` is NaN.
+    fn nan_moments(&self) -> Result<NpArray> {
+        match self.dtype.kind {
+            Kind::Float16 => {
+                let x: Vec<f32> = self.view::<f16>().iter().map(|h| h.to_f32()).collect();
+                let round = |v: f32| f16::from_f32(v).to_f32();
+                let half = |q: f64| f16::from_f64(q).to_f32();
+                let out = self.real_nan_moments(&x, round, half);
+                let out: Vec<f16> = out.into_iter().map(f16::from_f32).collect();
+                self.output(self.dtype.clone(), &out)
+            }
+            Kind::Float32 => {
+                let out = self.real_nan_moments(&self.view::<f32>(), |v| v, |q| q as f32);
+                self.output(self.dtype.clone(), &out)
+            }
+            Kind::Float64 => {
+                let out = self.real_nan_moments(&self.view::<f64>(), |v| v, |q| q);
+                self.output(self.dtype.clone(), &out)
+            }
+            Kind::Complex64 => self.complex_nan_moments::<f32>("<c8", "<f4"),
+            Kind::Complex128 => self.complex_nan_moments::<f64>("<c16", "<f8"),
+            _ => unreachable!("nan_reduce sends other dtypes to the plain op"),
+        }
     }
-    kernels::fold(x, g, A::ONE, |a, v| round(a * conv(v)))
+
+    /// The variances (or standard deviations) from the sums of squared
+    /// deviations and the counts of non-NaN elements.
+    fn nan_variance<A: Float>(
+        &self,
+        sums: Vec<A>,
+        counts: &[i64],
+        round: impl Fn(A) -> A,
+        quotient: impl Fn(f64) -> A,
+    ) -> Vec<A> {
+        sums.into_iter()
+            .zip(counts)
+            .map(|(s, &c)| {
+                let dof = c - self.ddof;
+                if dof <= 0 {
+                    return A::from_f64(f64::NAN);
+                }
+                let var = quotient(s.to_f64() / dof as f64);
+                if self.op == Op::NanStd {
+                    round(var.sqrt())
+                } else {
+                    var
+                }
+            })
+            .collect()
+    }
+
+    fn real_nan_moments<A: Float>(&self, x: &[A], round: impl Fn(A) -> A + Copy, quotient: impl Fn(f64) -> A) -> Vec<A> {
+        let counts = self.fold(x, 0i64, |c, v: A| c + i64::from(!v.is_nan()));
+        let zeroed = |v: A| if v.is_nan() { A::ZERO } else { v };
+        // The copy with NaNs zeroed keeps the input's byte order: buffered like it.
+        let sums = self.sum(x, self.buffered, zeroed, round);
+        let means: Vec<A> = sums
+            .into_iter()
+            .zip(&counts)
+            .map(|(s, &c)| quotient(s.to_f64() / c as f64))
+            .collect();
+        if self.op == Op::NanMean {
+            return means;
+        }
+        let squares = self.deviations(x, &means, |v: A, m: A| {
+            if v.is_nan() {
+                return A::ZERO;
+            }
+            let d = round(v - m);
+            round(d * d)
+        });
+        let sums = self.sum(&squares, self.buffered, |v| v, round);
+        self.nan_variance(sums, &counts, round, quotient)
+    }
+
+    fn complex_nan_moments<A: Float + bytemuck::Pod>(&self, typestr: &str, real_typestr: &str) -> Result<NpArray> {
+        let f = self.view::<A>();
+        let pairs: Vec<(A, A)> = f.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        let nan = |(r, i): (A, A)| r.is_nan() || i.is_nan();
+        let counts = self.fold(&pairs, 0i64, |c, p| c + i64::from(!nan(p)));
+        let zeroed: Vec<A> = pairs
+            .iter()
+            .flat_map(|&p| if nan(p) { [A::ZERO, A::ZERO] } else { [p.0, p.1] })
+            .collect();
+        let sums = self.sum_complex(&zeroed, self.buffered);
+        drop(zeroed);
+        // np.divide(sum, count): complex128 division by (count + 0j).
+        let means: Vec<(A, A)> = sums
+            .into_iter()
+            .zip(&counts)
+            .map(|((re, im), &c)| {
+                let (re, im, c) = (re.to_f64(), im.to_f64(), c as f64);
+                let (r, i) = if c == 0.0 {
+                    (re / c, im / c)
+                } else {
+                    let scale = 1.0 / c;
+                    ((re + im * 0.0) * scale, (im - re * 0.0) * scale)
+                };
+                (A::from_f64(r), A::from_f64(i))
+            })
+            .collect();
+        if self.op == Op::NanMean {
+            let flat: Vec<A> = means.into_iter().flat_map(|(r, i)| [r, i]).collect();
+            return self.output(dtype(typestr), &flat);
+        }
+        // (d * conj(d)).real through NumPy's SIMD complex product: fused.
+        let squares = self.deviations(&pairs, &means, |p, (mr, mi)| {
+            if nan(p) {
+                return A::ZERO;
+            }
+            let (dr, di) = (p.0 - mr, p.1 - mi);
+            dr.mul_add(dr, di * di)
+        });
+        let sums = self.sum(&squares, self.buffered, |v| v, |v| v);
+        let out = self.nan_variance(sums, &counts, |v| v, A::from_f64);
+        self.output(dtype(real_typestr), &out)
+    }
+
+    /// Products: sequential in every case (NumPy's multiply loop has no
+    /// pairwise form), each block continuing from the ones before it.
+    fn product<T: Copy, A: Float>(&self, x: &[T], conv: impl Fn(T) -> A, round: impl Fn(A) -> A) -> Vec<A> {
+        let g = self.plan.lanes;
+        if g.inner != 1 {
+            return self.fold(x, A::ONE, |a, v| round(a * conv(v)));
+        }
+        // One inner loop per lane: float16 is rounded once, at its end.
+        let mut out = vec![A::ONE; self.plan.results()];
+        self.plan.for_each_block(|i, o| {
+            let results = &mut out[o..][..g.count()];
+            kernels::fold_into(&x[i..][..g.size()], g, results, |a, v| a * conv(v));
+            results.iter_mut().for_each(|a| *a = round(*a));
+        });
+        out
+    }
 }
 
 fn arg_ord<T: Copy + PartialOrd>(x: &[T], g: Lanes, max: bool) -> Vec<i64> {
@@ -797,26 +1247,13 @@ fn arg_complex<A: Float>(x: &[[A; 2]], g: Lanes, max: bool) -> Vec<i64> {
     kernels::arg(x, g, better, |v| v[0].is_nan() || v[1].is_nan())
 }
 
-/// NumPy's complex maximum/minimum: lexicographic, and a NaN in either part wins.
-fn extreme_complex<A: Float + bytemuck::Pod>(x: &[[A; 2]], g: Lanes, max: bool) -> Vec<[A; 2]> {
-    let nan = |c: [A; 2]| c[0].is_nan() || c[1].is_nan();
-    let keep = |a: [A; 2], v: [A; 2]| {
-        if max {
-            (a[0] > v[0] && !nan(a) && !nan(v)) || (a[0] == v[0] && a[1] >= v[1])
-        } else {
-            (a[0] < v[0] && !nan(a) && !nan(v)) || (a[0] == v[0] && a[1] <= v[1])
-        }
-    };
-    kernels::fold_first(x, g, |a, v| if keep(a, v) || nan(a) { a } else { v })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::array::test_array;
 
     fn run(a: &NpArray, op: &str, axis: Option<i64>) -> Result<NpArray> {
-        reduce(a, Op::parse(op)?, axis, None)
+        reduce(a, Op::parse(op)?, axis.map_or(Axes::All, Axes::One), None, None)
     }
 
     #[test]
