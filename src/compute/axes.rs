@@ -38,11 +38,9 @@ impl<'a> Axes<'a> {
         }
     }
 
-    /// One flag per dimension: whether it is reduced. `bounds_first` checks
-    /// every axis's range before looking for a repeat (mean, var and std
-    /// count their items first); otherwise each axis is checked in turn, as
-    /// the ufunc's own conversion does.
-    pub fn flags(self, ndim: usize, bounds_first: bool) -> Result<Vec<bool>> {
+    /// One flag per dimension: whether it is reduced. Every axis's range is
+    /// checked before any repeat is looked for, as NumPy does.
+    pub fn flags(self, ndim: usize) -> Result<Vec<bool>> {
         let one;
         let list: &[i64] = match self {
             Axes::All => return Ok(vec![true; ndim]),
@@ -61,9 +59,7 @@ impl<'a> Axes<'a> {
             }
             Ok(resolved as usize)
         };
-        if bounds_first {
-            list.iter().try_for_each(|&a| resolve(a).map(drop))?;
-        }
+        list.iter().try_for_each(|&a| resolve(a).map(drop))?;
         let mut flags = vec![false; ndim];
         for &a in list {
             let d = resolve(a)?;
@@ -218,20 +214,13 @@ mod tests {
 
     #[test]
     fn axes_follow_numpys_rules() {
-        assert_eq!(Axes::All.flags(2, false).unwrap(), [true, true]);
-        assert_eq!(Axes::One(-1).flags(3, false).unwrap(), [false, false, true]);
-        assert_eq!(Axes::Tuple(&[2, 0]).flags(3, false).unwrap(), [true, false, true]);
-        let err = |axes: Axes, bounds_first| axes.flags(3, bounds_first).unwrap_err().to_string();
-        assert_eq!(err(Axes::Tuple(&[1, -2]), false), "duplicate value in 'axis'");
-        assert_eq!(err(Axes::Tuple(&[1, 1, 5]), false), "duplicate value in 'axis'");
-        assert_eq!(
-            err(Axes::Tuple(&[1, 1, 5]), true),
-            "axis 5 is out of bounds for array of dimension 3"
-        );
-        assert_eq!(
-            err(Axes::Tuple(&[-4, 0]), false),
-            "axis -4 is out of bounds for array of dimension 3"
-        );
+        assert_eq!(Axes::All.flags(2).unwrap(), [true, true]);
+        assert_eq!(Axes::One(-1).flags(3).unwrap(), [false, false, true]);
+        assert_eq!(Axes::Tuple(&[2, 0]).flags(3).unwrap(), [true, false, true]);
+        let err = |axes: Axes| axes.flags(3).unwrap_err().to_string();
+        assert_eq!(err(Axes::Tuple(&[1, -2])), "duplicate value in 'axis'");
+        assert_eq!(err(Axes::Tuple(&[1, 1, 5])), "axis 5 is out of bounds for array of dimension 3");
+        assert_eq!(err(Axes::Tuple(&[-4, 0])), "axis -4 is out of bounds for array of dimension 3");
         assert!(Axes::Tuple(&[0, 1]).require_int().is_err());
         assert_eq!(Axes::from_list(Some(&[3])), Axes::One(3));
     }

@@ -122,9 +122,9 @@ impl Op {
         matches!(self.plain(), Op::Var | Op::Std)
     }
 
-    /// mean, var and std (and their NaN-ignoring forms): NumPy counts their
-    /// items first, so an axis out of bounds is reported before a repeated one.
-    fn counts_first(self) -> bool {
+    /// mean, var and std (and their NaN-ignoring forms), which check the
+    /// axis of a 0-d array where the ufunc reductions take 0 or -1 as None.
+    fn checks_axis(self) -> bool {
         matches!(self.plain(), Op::Mean | Op::Var | Op::Std)
     }
 }
@@ -172,21 +172,21 @@ pub fn reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: Op
             array.dtype().name()
         )));
     }
-    let ddof = ddof.unwrap_or(0);
     if op != op.plain() {
         return nan_reduce(array, op, axes, acc, ddof);
     }
+    let ddof = ddof.unwrap_or(0);
     if matches!(op, Op::ArgMin | Op::ArgMax) {
         axes.require_int()?;
     }
     // NumPy's ufunc reductions (and argmax) take axis 0 or -1 of a 0-d array
     // as the whole array; mean, var and std check the axis and refuse.
-    let axes = if array.ndim() == 0 && !op.counts_first() && matches!(axes, Axes::One(0 | -1)) {
+    let axes = if array.ndim() == 0 && !op.checks_axis() && matches!(axes, Axes::One(0 | -1)) {
         Axes::All
     } else {
         axes
     };
-    let flags = axes.flags(array.ndim(), op.counts_first())?;
+    let flags = axes.flags(array.ndim())?;
     if let Some(target) = acc {
         let target = native(target);
         if native(array.dtype()) != target {
@@ -207,19 +207,23 @@ fn is_inexact(d: &Dtype) -> bool {
     )
 }
 
+fn is_complex(d: &Dtype) -> bool {
+    matches!(d.kind, Kind::Complex64 | Kind::Complex128)
+}
+
 /// numpy/lib/_nanfunctions_impl.py: NaNs replaced (nansum, nanprod,
 /// nanargmin, nanargmax) or skipped (nanmin, nanmax with fmin/fmax;
 /// nanmean, nanvar, nanstd counting the others). On dtypes without NaN the
 /// plain op, except that nanmin and nanmax still skip NaT (fmin, fmax).
-fn nan_reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: i64) -> Result<NpArray> {
+fn nan_reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: Option<i64>) -> Result<NpArray> {
     let inexact = is_inexact(array.dtype());
-    let flags = |axes: Axes| axes.flags(array.ndim(), op.counts_first());
+    let flags = |axes: Axes| axes.flags(array.ndim());
     match op {
         Op::NanMin | Op::NanMax => {
             check_supported(array.dtype(), op)?;
             Reduction::new(array, op, &flags(axes)?, false, false, 0)?.run()
         }
-        _ if !inexact => reduce(array, op.plain(), axes, acc, Some(ddof)),
+        _ if !inexact => reduce(array, op.plain(), axes, acc, ddof),
         Op::NanSum => reduce(&replace_nan(array, 0.0)?, Op::Sum, axes, acc, None),
         Op::NanProd => reduce(&replace_nan(array, 1.0)?, Op::Prod, axes, acc, None),
         Op::NanArgMin | Op::NanArgMax => {
@@ -237,20 +241,24 @@ fn nan_reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: i6
             reduce(&replace_nan(array, fill)?, plain, axes, None, None)
         }
         _ => {
-            // nanmean, nanvar, nanstd: a dtype= must be inexact, and is the
-            // input's own here (the sums in another dtype are not implemented).
-            if let Some(target) = acc {
-                if !is_inexact(target) {
-                    return Err(numpy_error("If a is inexact, then dtype must be inexact"));
-                }
-                if native(target) != native(array.dtype()) {
-                    return Err(numpy_error(
-                        "AS applies to nanmean, nanvar and nanstd only with the array's own dtype",
-                    ));
-                }
-            }
+            // nanmean, nanvar, nanstd: a dtype= must be inexact; the input
+            // is cast to it first (NumPy casts inside its buffers: the same
+            // sums, but nanvar's deviations are rounded to the input's dtype).
             let flags = flags(axes)?;
-            Reduction::new(array, op, &flags, false, false, ddof)?.run()
+            let ddof = ddof.unwrap_or(0);
+            match acc {
+                Some(target) if !is_inexact(target) => {
+                    Err(numpy_error("If a is inexact, then dtype must be inexact"))
+                }
+                Some(target) if op != Op::NanMean && is_complex(target) && !is_complex(array.dtype()) => {
+                    Err(numpy_error("AS a complex dtype applies to nanvar and nanstd of complex arrays only"))
+                }
+                Some(target) if native(target) != native(array.dtype()) => {
+                    let cast = convert::cast(array, &native(target))?;
+                    Reduction::new(&cast, op, &flags, true, false, ddof)?.run()
+                }
+                _ => Reduction::new(array, op, &flags, false, false, ddof)?.run(),
+            }
         }
     }
 }
@@ -1078,9 +1086,31 @@ impl<'a> Reduction<'a> {
             let (dr, di) = (r - mr, i - mi);
             dr * dr + di * di
         });
-        let sums = self.sum(&squares, false, |v| v, |v| v);
-        let out = self.finish_variance(sums, |v| v, |q| A::from_f64(q));
-        self.output(dtype(real_typestr), &out)
+        if !self.own_accumulator {
+            let sums = self.sum(&squares, false, |v| v, |v| v);
+            let out = self.finish_variance(sums, |v| v, |q| A::from_f64(q));
+            return self.output(dtype(real_typestr), &out);
+        }
+        // AS a complex dtype: NumPy sums the (real) squares in that dtype,
+        // cast in its buffers, and divides and takes the root as complex numbers.
+        let as_complex: Vec<A> = squares.iter().flat_map(|&v| [v, A::ZERO]).collect();
+        drop(squares);
+        let sums = self.sum_complex(&as_complex, true);
+        let n = (self.plan.reduced() as i64 - self.ddof).max(0) as f64;
+        let flat: Vec<A> = sums
+            .into_iter()
+            .flat_map(|(re, _)| {
+                let re = re.to_f64();
+                let (var, im) = if n == 0.0 {
+                    (re / n, 0.0 / n)
+                } else {
+                    (re * (1.0 / n), (0.0 - re * 0.0) * (1.0 / n))
+                };
+                let (var, im) = (A::from_f64(var), A::from_f64(im));
+                [if self.op == Op::Std { var.sqrt() } else { var }, im]
+            })
+            .collect();
+        self.output(dtype(typestr), &flat)
     }
 
     /// nanmean, nanvar and nanstd of floats and complex numbers, step by
