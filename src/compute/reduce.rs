@@ -187,6 +187,12 @@ pub fn reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: Op
         axes
     };
     let flags = axes.flags(array.ndim())?;
+    if let (Some(target), Op::Var | Op::Std) = (acc, op) {
+        let data = array.dtype();
+        if is_integer(target) && (is_integer(data) || data.kind == Kind::Bool) {
+            return integer_variance(array, op, &flags, target, ddof);
+        }
+    }
     if let Some(target) = acc {
         let target = native(target);
         if native(array.dtype()) != target {
@@ -205,6 +211,123 @@ fn is_inexact(d: &Dtype) -> bool {
         d.kind,
         Kind::Float16 | Kind::Float32 | Kind::Float64 | Kind::Complex64 | Kind::Complex128
     )
+}
+
+fn is_integer(d: &Dtype) -> bool {
+    matches!(
+        d.kind,
+        Kind::Int8 | Kind::Int16 | Kind::Int32 | Kind::Int64 | Kind::UInt8 | Kind::UInt16 | Kind::UInt32 | Kind::UInt64
+    )
+}
+
+fn is_signed(d: &Dtype) -> bool {
+    matches!(d.kind, Kind::Int8 | Kind::Int16 | Kind::Int32 | Kind::Int64)
+}
+
+/// `np.var(a, dtype=I)` and `np.std` of integer or bool data with an integer
+/// `I`, as numpy/_core/_methods.py makes them: the sum in `I` (wrapping), the
+/// mean truncated to `I`, the deviations and their squares in the promoted
+/// dtype (an integer at least as wide as `I`, so wrapping in `I` gives the
+/// same sums once cast back; float64 for uint64 with a signed dtype, each
+/// square then truncated to `I`), their sum in `I`, divided by
+/// `max(count - ddof, 0)` and truncated. std takes the root in the float
+/// type NumPy's sqrt picks for `I` and truncates it for a 0-d result; for an
+/// array result NumPy refuses to cast the root back, and so does this.
+/// The bits C's cast of a double to the integer `kind` gives on x86-64
+/// (SSE2 `cvttsd2si`), where NumPy's unsafe casts of out-of-range values
+/// and NaN land: the "integer indefinite" (the smallest int32 or int64),
+/// truncated to narrower types; uint64 splits at 2^63 as compilers do.
+fn c_cast(v: f64, kind: &Kind) -> u64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let to_i64 = |v: f64| if (-TWO_63..TWO_63).contains(&v) { v as i64 } else { i64::MIN };
+    let to_i32 = |v: f64| {
+        if v > -2_147_483_649.0 && v < 2_147_483_648.0 {
+            v as i32
+        } else {
+            i32::MIN
+        }
+    };
+    match kind {
+        Kind::Int64 | Kind::UInt32 => to_i64(v) as u64,
+        Kind::UInt64 if v < TWO_63 => to_i64(v) as u64,
+        Kind::UInt64 => (to_i64(v - TWO_63) as u64) ^ (1 << 63),
+        _ => i64::from(to_i32(v)) as u64,
+    }
+}
+
+fn integer_variance(array: &NpArray, op: Op, reduced: &[bool], target: &Dtype, ddof: i64) -> Result<NpArray> {
+    let target = native(target);
+    let cast = convert::cast(array, &target)?;
+    let red = Reduction::new(&cast, op, reduced, true, true, ddof)?;
+    let root_type = match target.itemsize() {
+        1 => "float16",
+        2 => "float32",
+        _ => "float64",
+    };
+    if op == Op::Std && !red.out_shape.is_empty() {
+        return Err(numpy_error(format!(
+            "Cannot cast ufunc 'sqrt' output from dtype('{root_type}') to dtype('{}') with casting rule 'same_kind'",
+            target.name()
+        )));
+    }
+    // The promoted dtype of the deviations is float64 (uint64 with a signed dtype).
+    let float_deviations = (array.dtype().kind == Kind::UInt64 && is_signed(&target))
+        || (is_signed(array.dtype()) && target.kind == Kind::UInt64);
+    let exact = if float_deviations {
+        Some(convert::cast(array, &dtype("<f8"))?)
+    } else {
+        None
+    };
+    let n = red.plan.reduced() as f64;
+    let dof = (red.plan.reduced() as i64 - ddof).max(0) as f64;
+    macro_rules! var {
+        ($t:ty) => {{
+            let x = red.view::<$t>();
+            let sums = red.fold(&x, 0 as $t, |a, v| a.wrapping_add(v));
+            let to_int = |v: f64| c_cast(v, &target.kind) as $t;
+            let means: Vec<$t> = sums.into_iter().map(|s| to_int(s as f64 / n)).collect();
+            let squares: Vec<$t> = match &exact {
+                Some(values) => {
+                    let xf = pod_vec::<f64>(values.data());
+                    red.deviations(&xf, &means, |v, m| {
+                        let d = v - m as f64;
+                        to_int(d * d)
+                    })
+                }
+                None => red.deviations(&x, &means, |v: $t, m| {
+                    let d = v.wrapping_sub(m);
+                    d.wrapping_mul(d)
+                }),
+            };
+            let sums = red.fold(&squares, 0 as $t, |a, v| a.wrapping_add(v));
+            let out: Vec<$t> = sums
+                .into_iter()
+                .map(|s| {
+                    let var = to_int(s as f64 / dof);
+                    if op == Op::Var {
+                        return var;
+                    }
+                    to_int(match root_type {
+                        "float16" => f16::from_f32(f16::from_f64(var as f64).to_f32().sqrt()).to_f64(),
+                        "float32" => f64::from((var as f32).sqrt()),
+                        _ => (var as f64).sqrt(),
+                    })
+                })
+                .collect();
+            red.output(target.clone(), &out)
+        }};
+    }
+    match target.kind {
+        Kind::Int8 => var!(i8),
+        Kind::Int16 => var!(i16),
+        Kind::Int32 => var!(i32),
+        Kind::Int64 => var!(i64),
+        Kind::UInt8 => var!(u8),
+        Kind::UInt16 => var!(u16),
+        Kind::UInt32 => var!(u32),
+        Kind::UInt64 => var!(u64),
+        _ => unreachable!("integer dtypes only"),
+    }
 }
 
 fn is_complex(d: &Dtype) -> bool {
@@ -920,7 +1043,7 @@ impl<'a> Reduction<'a> {
                 // truncated back (NumPy's unsafe cast into the result).
                 if self.op != Op::Mean {
                     return Err(numpy_error(
-                        "AS with an integer or bool dtype applies to sum, prod and mean",
+                        "var and std AS an integer dtype apply to integer and bool arrays; AS bool to sum, prod and mean",
                     ));
                 }
                 let sums = convert::cast(&self.sum_or_prod(true)?, &dtype("<f8"))?;
