@@ -238,7 +238,11 @@ pub fn parse_reduce<A: Deref<Target = [u8]>>(args: &[A]) -> Result<ReduceOptions
         match token.as_str() {
             "AXIS" if options.axis.is_none() => {
                 let mut axes = vec![integer("AXIS", value()?)?];
-                while let Some(more) = rest.clone().next().and_then(|t| std::str::from_utf8(t).ok()?.trim().parse().ok()) {
+                while let Some(more) = rest
+                    .clone()
+                    .next()
+                    .and_then(|t| std::str::from_utf8(t).ok()?.trim().parse().ok())
+                {
                     axes.push(more);
                     rest.next();
                 }

@@ -109,11 +109,7 @@ impl Plan {
             };
         }
         // Memory order, outermost first; length-1 dimensions change nothing.
-        let mut order: Vec<(usize, bool)> = shape
-            .iter()
-            .zip(reduced)
-            .map(|(&d, &r)| (d as usize, r))
-            .collect();
+        let mut order: Vec<(usize, bool)> = shape.iter().zip(reduced).map(|(&d, &r)| (d as usize, r)).collect();
         if fortran {
             order.reverse();
         }
@@ -219,8 +215,14 @@ mod tests {
         assert_eq!(Axes::Tuple(&[2, 0]).flags(3).unwrap(), [true, false, true]);
         let err = |axes: Axes| axes.flags(3).unwrap_err().to_string();
         assert_eq!(err(Axes::Tuple(&[1, -2])), "duplicate value in 'axis'");
-        assert_eq!(err(Axes::Tuple(&[1, 1, 5])), "axis 5 is out of bounds for array of dimension 3");
-        assert_eq!(err(Axes::Tuple(&[-4, 0])), "axis -4 is out of bounds for array of dimension 3");
+        assert_eq!(
+            err(Axes::Tuple(&[1, 1, 5])),
+            "axis 5 is out of bounds for array of dimension 3"
+        );
+        assert_eq!(
+            err(Axes::Tuple(&[-4, 0])),
+            "axis -4 is out of bounds for array of dimension 3"
+        );
         assert!(Axes::Tuple(&[0, 1]).require_int().is_err());
         assert_eq!(Axes::from_list(Some(&[3])), Axes::One(3));
     }
@@ -238,7 +240,10 @@ mod tests {
         assert_eq!(blocks(&p), [(0, 0), (12, 0)]);
         // The same array in Fortran order: axis 2 is outermost.
         let p = Plan::new(&[2, 3, 4], true, &[true, false, true]);
-        assert_eq!((p.lanes, blocks(&p)), (lanes(3, 2, 1), vec![(0, 0), (6, 0), (12, 0), (18, 0)]));
+        assert_eq!(
+            (p.lanes, blocks(&p)),
+            (lanes(3, 2, 1), vec![(0, 0), (6, 0), (12, 0), (18, 0)])
+        );
         // (2, 2, 2, 2) over axes 1 and 3: kept, reduced, kept, reduced.
         let p = Plan::new(&[2, 2, 2, 2], false, &[false, true, false, true]);
         assert_eq!(p.lanes, lanes(2, 2, 1));

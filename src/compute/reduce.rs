@@ -164,7 +164,9 @@ pub fn reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: Op
         }
     }
     if ddof.is_some() && !op.takes_ddof() {
-        return Err(numpy_error("DDOF applies to var, std, nanvar and nanstd (NumPy's ddof= argument)"));
+        return Err(numpy_error(
+            "DDOF applies to var, std, nanvar and nanstd (NumPy's ddof= argument)",
+        ));
     }
     if matches!(array.dtype().kind, Kind::LongDouble(_) | Kind::CLongDouble(_)) {
         return Err(numpy_error(format!(
@@ -239,7 +241,13 @@ fn is_signed(d: &Dtype) -> bool {
 /// truncated to narrower types; uint64 splits at 2^63 as compilers do.
 fn c_cast(v: f64, kind: &Kind) -> u64 {
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-    let to_i64 = |v: f64| if (-TWO_63..TWO_63).contains(&v) { v as i64 } else { i64::MIN };
+    let to_i64 = |v: f64| {
+        if (-TWO_63..TWO_63).contains(&v) {
+            v as i64
+        } else {
+            i64::MIN
+        }
+    };
     let to_i32 = |v: f64| {
         if v > -2_147_483_649.0 && v < 2_147_483_648.0 {
             v as i32
@@ -370,12 +378,10 @@ fn nan_reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: Op
             let flags = flags(axes)?;
             let ddof = ddof.unwrap_or(0);
             match acc {
-                Some(target) if !is_inexact(target) => {
-                    Err(numpy_error("If a is inexact, then dtype must be inexact"))
-                }
-                Some(target) if op != Op::NanMean && is_complex(target) && !is_complex(array.dtype()) => {
-                    Err(numpy_error("AS a complex dtype applies to nanvar and nanstd of complex arrays only"))
-                }
+                Some(target) if !is_inexact(target) => Err(numpy_error("If a is inexact, then dtype must be inexact")),
+                Some(target) if op != Op::NanMean && is_complex(target) && !is_complex(array.dtype()) => Err(
+                    numpy_error("AS a complex dtype applies to nanvar and nanstd of complex arrays only"),
+                ),
                 Some(target) if native(target) != native(array.dtype()) => {
                     let cast = convert::cast(array, &native(target))?;
                     Reduction::new(&cast, op, &flags, true, false, ddof)?.run()
@@ -456,7 +462,12 @@ fn replace_nan(array: &NpArray, value: f64) -> Result<NpArray> {
 fn nan_mask(array: &NpArray) -> Result<NpArray> {
     let mut mask = Vec::with_capacity(array.size() as usize);
     each_element(array, |_, _, nan| mask.push(u8::from(nan)));
-    NpArray::from_parts(dtype("|b1"), Shape::from_slice(array.shape()), array.fortran_order(), &mask)
+    NpArray::from_parts(
+        dtype("|b1"),
+        Shape::from_slice(array.shape()),
+        array.fortran_order(),
+        &mask,
+    )
 }
 
 fn check_supported(d: &Dtype, op: Op) -> Result<()> {
@@ -585,13 +596,7 @@ impl<'a> Reduction<'a> {
     }
 
     /// [`kernels::sum`] over the whole plan (see [`Reduction::fold`]).
-    fn sum<T: Copy, A: Float>(
-        &self,
-        x: &[T],
-        buffered: bool,
-        conv: impl Fn(T) -> A,
-        round: impl Fn(A) -> A,
-    ) -> Vec<A> {
+    fn sum<T: Copy, A: Float>(&self, x: &[T], buffered: bool, conv: impl Fn(T) -> A, round: impl Fn(A) -> A) -> Vec<A> {
         let g = self.plan.lanes;
         if self.plan.is_simple() {
             return kernels::sum(x, g, buffered, conv, round);
@@ -760,9 +765,15 @@ impl<'a> Reduction<'a> {
                 // One call per function, so each loop is monomorphic and vectorises.
                 let x = self.view::<$t>();
                 let out = if max {
-                    self.combined(|i, g| kernels::fold_first(&x[i..][..g.size()], g, Ord::max), Ord::max)
+                    self.combined(
+                        |i, g| kernels::fold_first(&x[i..][..g.size()], g, Ord::max),
+                        Ord::max,
+                    )
                 } else {
-                    self.combined(|i, g| kernels::fold_first(&x[i..][..g.size()], g, Ord::min), Ord::min)
+                    self.combined(
+                        |i, g| kernels::fold_first(&x[i..][..g.size()], g, Ord::min),
+                        Ord::min,
+                    )
                 };
                 self.output(out_dtype, &out)
             }};
@@ -793,7 +804,11 @@ impl<'a> Reduction<'a> {
             }
             Kind::Float16 => {
                 let x: Vec<f32> = self.view::<f16>().iter().map(|h| h.to_f32()).collect();
-                let out: Vec<f16> = self.real_extreme(&x, max, skip).into_iter().map(f16::from_f32).collect();
+                let out: Vec<f16> = self
+                    .real_extreme(&x, max, skip)
+                    .into_iter()
+                    .map(f16::from_f32)
+                    .collect();
                 self.output(out_dtype, &out)
             }
             Kind::Float32 => self.output(out_dtype, &self.real_extreme(&self.view::<f32>(), max, skip)),
@@ -1290,7 +1305,12 @@ impl<'a> Reduction<'a> {
             .collect()
     }
 
-    fn real_nan_moments<A: Float>(&self, x: &[A], round: impl Fn(A) -> A + Copy, quotient: impl Fn(f64) -> A) -> Vec<A> {
+    fn real_nan_moments<A: Float>(
+        &self,
+        x: &[A],
+        round: impl Fn(A) -> A + Copy,
+        quotient: impl Fn(f64) -> A,
+    ) -> Vec<A> {
         let counts = self.fold(x, 0i64, |c, v: A| c + i64::from(!v.is_nan()));
         let zeroed = |v: A| if v.is_nan() { A::ZERO } else { v };
         // The copy with NaNs zeroed keeps the input's byte order: buffered like it.
@@ -1487,5 +1507,94 @@ mod tests {
         let t = test_array("<m8[s]", &[3], false, bytemuck::cast_slice(&[5i64, i64::MIN, 2]));
         assert_eq!(run(&t, "max", None).unwrap().as_slice::<i64>().unwrap(), &[i64::MIN]);
         assert_eq!(run(&t, "argmin", None).unwrap().as_slice::<i64>().unwrap(), &[1]);
+    }
+
+    fn run_axes(a: &NpArray, op: &str, axes: &[i64], ddof: Option<i64>) -> Result<NpArray> {
+        reduce(a, Op::parse(op)?, Axes::from_list(Some(axes)), None, ddof)
+    }
+
+    #[test]
+    fn several_axes_ddof_and_nan_ops() {
+        // arange(24).reshape(2, 3, 4) as int16, in C and in Fortran order.
+        let c: Vec<i16> = (0..24).collect();
+        let f: Vec<i16> = (0..24)
+            .map(|i| ((i % 2) * 12 + (i / 2 % 3) * 4 + i / 6) as i16)
+            .collect();
+        for (data, fortran) in [(c, false), (f, true)] {
+            let a = test_array("<i2", &[2, 3, 4], fortran, bytemuck::cast_slice(&data));
+            let s = run_axes(&a, "sum", &[0, 2], None).unwrap();
+            assert_eq!(
+                (s.shape(), s.as_slice::<i64>().unwrap()),
+                (&[3][..], &[60, 92, 124][..])
+            );
+            let s = run_axes(&a, "max", &[-1, 1], None).unwrap();
+            assert_eq!(s.as_slice::<i16>().unwrap(), &[11, 23]);
+            assert!(run_axes(&a, "any", &[0, 1, 2], None).unwrap().shape().is_empty());
+            let v = run_axes(&a, "var", &[1, 2], Some(1)).unwrap();
+            assert_eq!(v.as_slice::<f64>().unwrap(), &[13.0, 13.0]);
+        }
+        let a = test_array("<f4", &[2], false, bytemuck::cast_slice(&[1.0f32, 2.0]));
+        let v = run_axes(&a, "var", &[0], Some(2)).unwrap();
+        assert_eq!(
+            v.as_slice::<f32>().unwrap(),
+            &[f32::INFINITY],
+            "ddof = count: divided by 0"
+        );
+        let err = |op, axes: &[i64]| run_axes(&a, op, axes, None).unwrap_err().to_string();
+        assert_eq!(err("sum", &[0, -1]), "duplicate value in 'axis'");
+        assert_eq!(
+            err("argmax", &[0, -1]),
+            "'tuple' object cannot be interpreted as an integer"
+        );
+        assert!(
+            reduce(&a, Op::Sum, Axes::All, None, Some(1)).is_err(),
+            "DDOF is var's and std's"
+        );
+
+        let nan = f64::NAN;
+        let x = test_array("<f8", &[2, 2], false, bytemuck::cast_slice(&[nan, 1.0, nan, nan]));
+        let m = run_axes(&x, "nanmin", &[1], None).unwrap();
+        assert!(m.as_slice::<f64>().unwrap()[0] == 1.0 && m.as_slice::<f64>().unwrap()[1].is_nan());
+        assert_eq!(run(&x, "nansum", None).unwrap().as_slice::<f64>().unwrap(), &[1.0]);
+        assert_eq!(run(&x, "nanmean", None).unwrap().as_slice::<f64>().unwrap(), &[1.0]);
+        assert_eq!(run(&x, "nanargmax", None).unwrap().as_slice::<i64>().unwrap(), &[1]);
+        assert_eq!(
+            run(&x, "nanargmin", Some(1)).unwrap_err().to_string(),
+            "All-NaN slice encountered"
+        );
+        let v = run_axes(&x, "nanvar", &[0], None).unwrap();
+        assert!(v.as_slice::<f64>().unwrap()[0].is_nan() && v.as_slice::<f64>().unwrap()[1] == 0.0);
+        let t = test_array("<m8[s]", &[3], false, bytemuck::cast_slice(&[5i64, i64::MIN, 2]));
+        assert_eq!(
+            run(&t, "nanmax", None).unwrap().as_slice::<i64>().unwrap(),
+            &[5],
+            "fmax skips NaT"
+        );
+        let e = test_array("<f4", &[0], false, &[]);
+        assert_eq!(
+            run(&e, "nanmin", None).unwrap_err().to_string(),
+            "zero-size array to reduction operation fmin which has no identity"
+        );
+    }
+
+    #[test]
+    fn var_as_an_integer_dtype_wraps_and_truncates() {
+        let a = test_array("<i4", &[4], false, bytemuck::cast_slice(&[0i32, 1, 2, 4]));
+        let i64_ = Dtype::from_typestr("<i8").unwrap();
+        let v = reduce(&a, Op::Var, Axes::All, Some(&i64_), None).unwrap();
+        // mean 7 // 4 = 1; squares 1 + 0 + 1 + 9 = 11; 11 / 4 -> 2.
+        assert_eq!(v.as_slice::<i64>().unwrap(), &[2]);
+        let s = reduce(&a, Op::Std, Axes::All, Some(&i64_), None).unwrap();
+        assert_eq!(s.as_slice::<i64>().unwrap(), &[1]);
+        let b = test_array("<i4", &[2, 2], false, bytemuck::cast_slice(&[0i32, 1, 2, 4]));
+        assert_eq!(
+            reduce(&b, Op::Std, Axes::One(0), Some(&i64_), None)
+                .unwrap_err()
+                .to_string(),
+            "Cannot cast ufunc 'sqrt' output from dtype('float64') to dtype('int64') with casting rule 'same_kind'"
+        );
+        assert_eq!(c_cast(f64::INFINITY, &Kind::Int64), i64::MIN as u64);
+        assert_eq!(c_cast(-1.5, &Kind::UInt64), u64::MAX);
+        assert_eq!(c_cast(1e10, &Kind::Int8) as i8, 0);
     }
 }
