@@ -429,9 +429,14 @@ pub fn sum<T: Copy, A: Float>(
     conv: impl Fn(T) -> A,
     round: impl Fn(A) -> A,
 ) -> Vec<A> {
-    let mut out = vec![A::ZERO; g.count()];
-    sum_into(x, g, buffered, conv, round, &mut out);
-    out
+    simd::run(
+        #[inline(always)]
+        || {
+            let mut out = vec![A::ZERO; g.count()];
+            sum_in(x, g, buffered, &conv, &round, &mut out);
+            out
+        },
+    )
 }
 
 /// [`sum`] continued from the partial sums in `out` (see [`fold_into`]).
@@ -445,18 +450,28 @@ pub fn sum_into<T: Copy, A: Float>(
 ) {
     simd::run(
         #[inline(always)]
-        || {
-            if g.inner != 1 {
-                return fold_in(x, g, out, |a, v| round(a + conv(v)));
-            }
-            if g.len == 0 {
-                return;
-            }
-            for (lane, a) in x.chunks_exact(g.len).zip(out.iter_mut()) {
-                *a = lane_sum(*a, lane, buffered, &conv, &round);
-            }
-        },
+        || sum_in(x, g, buffered, &conv, &round, out),
     )
+}
+
+#[inline(always)]
+fn sum_in<T: Copy, A: Float>(
+    x: &[T],
+    g: Lanes,
+    buffered: bool,
+    conv: &impl Fn(T) -> A,
+    round: &impl Fn(A) -> A,
+    out: &mut [A],
+) {
+    if g.inner != 1 {
+        return fold_in(x, g, out, |a, v| round(a + conv(v)));
+    }
+    if g.len == 0 {
+        return;
+    }
+    for (lane, a) in x.chunks_exact(g.len).zip(out.iter_mut()) {
+        *a = lane_sum(*a, lane, buffered, conv, round);
+    }
 }
 
 /// The sum of one contiguous lane, as [`sum`] makes it.
