@@ -368,11 +368,11 @@ mod tests {
         let args: [&[u8]; 6] = [b"axis", b" -1 ", b"SLICE", b"0, [1, 2]", b"as", b"float32"];
         let o = parse_reduce(&args).unwrap();
         assert_eq!(o.axis, Some(vec![-1]));
-        let args: [&[u8]; 6] = [b"AXIS", b"1", b"-2", b" 0", b"ddof", b"1"];
-        let o = parse_reduce(&args).unwrap();
-        assert_eq!((o.axis, o.ddof), (Some(vec![1, -2, 0]), Some(1)));
-        let args: [&[u8]; 3] = [b"AXIS", b"1", b"2x"];
-        assert!(matches!(parse_reduce(&args), Err(OptionError::Reply(_))));
+        let several: [&[u8]; 6] = [b"AXIS", b"1", b"-2", b" 0", b"ddof", b"1"];
+        let p = parse_reduce(&several).unwrap();
+        assert_eq!((p.axis, p.ddof), (Some(vec![1, -2, 0]), Some(1)));
+        let not_an_axis: [&[u8]; 3] = [b"AXIS", b"1", b"2x"];
+        assert!(matches!(parse_reduce(&not_an_axis), Err(OptionError::Reply(_))));
         assert_eq!(o.slice.as_ref().map(Vec::len), Some(2));
         assert_eq!(o.dtype.unwrap().typestr().as_deref(), Some("<f4"));
         assert_eq!(parse_reduce(&[&b"AXIS"[..]]).unwrap_err(), OptionError::WrongArity);
