@@ -194,6 +194,14 @@ pub fn reduce(array: &NpArray, op: Op, axes: Axes, acc: Option<&Dtype>, ddof: Op
         if is_integer(target) && (is_integer(data) || data.kind == Kind::Bool) {
             return integer_variance(array, op, &flags, target, ddof);
         }
+        if is_complex(data) && !is_complex(target) {
+            return Err(numpy_error(
+                "var and std of complex arrays AS a real dtype are not implemented (NumPy drops the imaginary parts of the mean only)",
+            ));
+        }
+        if let Some(wide) = wider_deviations(data, target) {
+            return narrow_variance(array, op, &flags, &native(target), &wide, ddof);
+        }
     }
     if let Some(target) = acc {
         let target = native(target);
@@ -335,6 +343,85 @@ fn integer_variance(array: &NpArray, op: Op, reduced: &[bool], target: &Dtype, d
         Kind::UInt32 => var!(u32),
         Kind::UInt64 => var!(u64),
         _ => unreachable!("integer dtypes only"),
+    }
+}
+
+/// The dtype NumPy computes `arr - mean` in for `np.var(arr, dtype=target)`
+/// with a real float target: `np.result_type(arr.dtype, target)`, when it
+/// is wider than `target` (None otherwise, or for complex and time dtypes).
+fn wider_deviations(data: &Dtype, target: &Dtype) -> Option<Dtype> {
+    let rank = |k: &Kind| match k {
+        Kind::Float16 => Some(2),
+        Kind::Float32 => Some(4),
+        Kind::Float64 => Some(8),
+        _ => None,
+    };
+    let target_size = rank(&target.kind)?;
+    // The float an integer needs to hold its values, as NumPy promotes it.
+    let data_size = match data.kind {
+        Kind::Bool => 2,
+        Kind::Int8 | Kind::UInt8 => 2,
+        Kind::Int16 | Kind::UInt16 => 4,
+        Kind::Int32 | Kind::UInt32 | Kind::Int64 | Kind::UInt64 => 8,
+        ref k => rank(k)?,
+    };
+    match data_size.max(target_size) {
+        size if size == target_size => None,
+        4 => Some(dtype("<f4")),
+        _ => Some(dtype("<f8")),
+    }
+}
+
+/// `np.var(arr, dtype=target)` (and std) where NumPy's deviations are in a
+/// dtype `wide` wider than the float `target`: the mean summed in `target`
+/// (cast in buffers), `arr - mean` and its square in `wide`, the squares
+/// summed in `target` (cast in buffers again), divided in `target`.
+fn narrow_variance(
+    array: &NpArray,
+    op: Op,
+    reduced: &[bool],
+    target: &Dtype,
+    wide: &Dtype,
+    ddof: i64,
+) -> Result<NpArray> {
+    let cast = convert::cast(array, target)?;
+    let red = Reduction::new(&cast, op, reduced, true, true, ddof)?;
+    let values = pod_vec::<f64>(convert::cast(array, &dtype("<f8"))?.data());
+    let n = red.count();
+    let wide_round = |v: f64| {
+        if wide.kind == Kind::Float32 {
+            f64::from(v as f32)
+        } else {
+            v
+        }
+    };
+    let deviation = |v: f64, m: f64| {
+        let d = wide_round(v - m);
+        wide_round(d * d)
+    };
+    match target.kind {
+        Kind::Float16 => {
+            let round = |v: f32| f16::from_f32(v).to_f32();
+            let half = |q: f64| f16::from_f64(q).to_f32();
+            let sums = red.sum(&red.view::<f16>(), true, |h: f16| h.to_f32(), round);
+            let means: Vec<f64> = sums.into_iter().map(|s| f64::from(half(f64::from(s) / n))).collect();
+            let squares = red.deviations(&values, &means, deviation);
+            let sums = red.sum(&squares, true, |v: f64| f16::from_f64(v).to_f32(), round);
+            let out: Vec<f16> = red
+                .finish_variance(sums, round, half)
+                .into_iter()
+                .map(f16::from_f32)
+                .collect();
+            red.output(target.clone(), &out)
+        }
+        _ => {
+            let sums = red.sum(&red.view::<f32>(), true, |v: f32| v, |v| v);
+            let means: Vec<f64> = sums.into_iter().map(|s| f64::from((f64::from(s) / n) as f32)).collect();
+            let squares = red.deviations(&values, &means, deviation);
+            let sums = red.sum(&squares, true, |v: f64| v as f32, |v| v);
+            let out = red.finish_variance(sums, |v| v, |q| q as f32);
+            red.output(target.clone(), &out)
+        }
     }
 }
 
