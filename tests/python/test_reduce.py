@@ -389,6 +389,9 @@ def test_refusals_speak_numpy(r):
         r.execute_command("NP.REDUCE", "n", "nanargmax", "AXIS", "1")
     r.execute_command("NP.SET", "n", npy(np.array([[np.nan, 1.0], [2.0, np.nan]])))
     assert r.execute_command("NP.REDUCE", "n", "nanargmax", "AXIS", "0") == npy(np.array([1, 0]))
+    r.execute_command("NP.SET", "c", npy(np.array([1 + 2j, 3 - 1j])))
+    with pytest.raises(redis.ResponseError, match="^var and std of complex arrays AS a real dtype are not implemented"):
+        r.execute_command("NP.REDUCE", "c", "var", "AS", "float64")
     r.execute_command("NP.SET", "ld", npy(np.zeros(3, np.longdouble)))
     with pytest.raises(redis.ResponseError, match="does not compute in float128"):
         r.execute_command("NP.REDUCE", "ld", "sum")
