@@ -247,13 +247,17 @@ pub fn parse_maxlen<A: Deref<Target = [u8]>>(args: &[A]) -> Result<Option<u64>> 
 /// What `NP.REDUCE` was asked for after the op.
 #[derive(Default, Debug)]
 pub struct ReduceOptions {
-    pub axis: Option<i64>,
+    /// `AXIS a [b …]`: one integer (NumPy's `axis=a`) or several (`axis=(a, b, …)`).
+    pub axis: Option<Vec<i64>>,
+    pub ddof: Option<i64>,
     pub slice: Option<Vec<slice::Item>>,
     pub dtype: Option<Dtype>,
     pub values: bool,
 }
 
-/// `[AXIS n] [SLICE spec] [AS dtype] [VALUES]`, each at most once, in any order.
+/// `[AXIS n [n …]] [DDOF n] [SLICE spec] [AS dtype] [VALUES]`, each at most
+/// once, in any order. AXIS takes the integers that follow it (no option
+/// name is an integer).
 pub fn parse_reduce<A: Deref<Target = [u8]>>(args: &[A]) -> Result<ReduceOptions> {
     let mut options = ReduceOptions::default();
     let mut rest = args.iter();
@@ -264,20 +268,31 @@ pub fn parse_reduce<A: Deref<Target = [u8]>>(args: &[A]) -> Result<ReduceOptions
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .ok_or(OptionError::WrongArity)
         };
+        let integer = |name: &str, text: String| {
+            text.trim().parse::<i64>().map_err(|_| {
+                OptionError::Reply(
+                    format!("ERR {name} must be an integer, got {:?}", crate::error::excerpt(&text)).into(),
+                )
+            })
+        };
         match token.as_str() {
             "AXIS" if options.axis.is_none() => {
-                let text = value()?;
-                let axis = text.trim().parse::<i64>().map_err(|_| {
-                    OptionError::Reply(
-                        format!("ERR AXIS must be an integer, got {:?}", crate::error::excerpt(&text)).into(),
-                    )
-                })?;
-                options.axis = Some(axis);
+                let mut axes = vec![integer("AXIS", value()?)?];
+                while let Some(more) = rest
+                    .clone()
+                    .next()
+                    .and_then(|t| std::str::from_utf8(t).ok()?.trim().parse().ok())
+                {
+                    axes.push(more);
+                    rest.next();
+                }
+                options.axis = Some(axes);
             }
+            "DDOF" if options.ddof.is_none() => options.ddof = Some(integer("DDOF", value()?)?),
             "SLICE" if options.slice.is_none() => options.slice = Some(slice::parse(&value()?)?),
             "AS" if options.dtype.is_none() => options.dtype = Some(convert::parse_target(&value()?)?),
             "VALUES" if !options.values => options.values = true,
-            "AXIS" | "SLICE" | "AS" | "VALUES" => {
+            "AXIS" | "DDOF" | "SLICE" | "AS" | "VALUES" => {
                 return Err(OptionError::Reply(format!("ERR {token} given twice").into()))
             }
             _ => {
@@ -392,7 +407,12 @@ mod tests {
     fn reduce_and_update_arguments() {
         let args: [&[u8]; 6] = [b"axis", b" -1 ", b"SLICE", b"0, [1, 2]", b"as", b"float32"];
         let o = parse_reduce(&args).unwrap();
-        assert_eq!(o.axis, Some(-1));
+        assert_eq!(o.axis, Some(vec![-1]));
+        let several: [&[u8]; 6] = [b"AXIS", b"1", b"-2", b" 0", b"ddof", b"1"];
+        let p = parse_reduce(&several).unwrap();
+        assert_eq!((p.axis, p.ddof), (Some(vec![1, -2, 0]), Some(1)));
+        let not_an_axis: [&[u8]; 3] = [b"AXIS", b"1", b"2x"];
+        assert!(matches!(parse_reduce(&not_an_axis), Err(OptionError::Reply(_))));
         assert_eq!(o.slice.as_ref().map(Vec::len), Some(2));
         assert_eq!(o.dtype.unwrap().typestr().as_deref(), Some("<f4"));
         assert_eq!(parse_reduce(&[&b"AXIS"[..]]).unwrap_err(), OptionError::WrongArity);

@@ -93,7 +93,14 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(o) = options::parse_reduce(&args) {
         assert!(o.dtype.is_none_or(|d| d.is_numeric()), "AS takes numeric dtypes only");
-        assert!(args.len() <= 7);
+        assert!(
+            o.axis.as_ref().is_none_or(|a| !a.is_empty()),
+            "AXIS takes at least one integer"
+        );
+        assert!(
+            args.len() <= 9 || o.axis.is_some(),
+            "only AXIS takes a run of arguments"
+        );
     }
     if let Ok((payload, _)) = options::parse_update(&args) {
         assert!(payload < args.len());

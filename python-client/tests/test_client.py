@@ -314,6 +314,24 @@ def test_reshape_transpose_and_reduce_match_numpy(arrays):
     assert pipe.execute() == [arr.max(), (6, 4), (4, 6)]
 
 
+def test_reduce_takes_numpys_axis_tuple_and_ddof(arrays):
+    rng = np.random.default_rng(13)
+    arr = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    arr[0, 1, 2] = np.nan
+    arrays.set("t", arr)
+    assert_same(arrays.reduce("t", "std", axis=(1, 2)), np.std(arr, axis=(1, 2)))
+    assert_same(arrays.reduce("t", "nanvar", axis=(0, -1), ddof=1), np.nanvar(arr, axis=(0, -1), ddof=1))
+    got = arrays.reduce("t", "nansum", axis=(0, 1, 2))
+    assert isinstance(got, np.generic) and got == np.nansum(arr, axis=(0, 1, 2))
+    with pytest.raises(NumpyError, match="duplicate value in 'axis'"):
+        arrays.reduce("t", "sum", axis=(1, -2))
+    with pytest.raises(ValueError, match=r"axis=\(\)"):
+        arrays.reduce("t", "sum", axis=())
+    pipe = arrays.pipeline()
+    pipe.reduce("t", "var", axis=(0, 2), ddof=2)
+    assert_same(pipe.execute()[0], np.var(arr, axis=(0, 2), ddof=2))
+
+
 def test_update_in_place_matches_numpy(arrays):
     rng = np.random.default_rng(12)
     arr = rng.standard_normal((5, 4)).astype(np.float32)

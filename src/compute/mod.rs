@@ -3,6 +3,7 @@
 //! arithmetic (`NP.UPDATE`). Results follow NumPy: the same dtypes, the same
 //! order of operations where it decides the rounding, the same error texts.
 
+pub mod axes;
 pub mod kernels;
 pub mod reduce;
 pub mod reshape;

@@ -81,8 +81,9 @@ pub fn np_transpose(ctx: &Context, args: &[RedisString]) -> RedisResult {
     })
 }
 
-/// `NP.REDUCE key op [AXIS n] [SLICE spec] [AS dtype] [VALUES]`: `arr[spec].op(axis=n,
-/// dtype=dtype)` as `.npy` bytes, or its elements with VALUES. Missing keys reply nil.
+/// `NP.REDUCE key op [AXIS n [n …]] [DDOF n] [SLICE spec] [AS dtype] [VALUES]`:
+/// `np.op(arr[spec], axis=n, dtype=dtype, ddof=n)` as `.npy` bytes, or its
+/// elements with VALUES. Missing keys reply nil.
 pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
@@ -113,7 +114,8 @@ pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
             // AS casts the input first: the same cap as for stored arrays.
             config::check_array_bytes(ctx, input.size().saturating_mul(to.itemsize()))?;
         }
-        let result = reduce::reduce(input, op, options.axis, options.dtype.as_ref())?;
+        let axes = compute::axes::Axes::from_list(options.axis.as_deref());
+        let result = reduce::reduce(input, op, axes, options.dtype.as_ref(), options.ddof)?;
         if options.values {
             convert::check_value_count(result.size())?;
             return values_reply(&result);

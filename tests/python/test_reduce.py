@@ -76,8 +76,11 @@ def random_slice(pyrng: random.Random, ndim: int) -> tuple[str, tuple]:
     return ", ".join(t for t, _ in parts), tuple(p for _, p in parts)
 
 
-def numpy_reduce(arr: np.ndarray, op: str, axis: int | None, dtype: str | None):
-    kwargs = {} if dtype is None else {"dtype": dtype}
+def numpy_reduce(arr: np.ndarray, op: str, axis: int | tuple[int, ...] | None, dtype: str | None,
+                 ddof: int | None = None):
+    kwargs: dict = {} if dtype is None else {"dtype": dtype}
+    if ddof is not None:
+        kwargs["ddof"] = ddof
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         result = getattr(np, op)(arr, axis=axis, **kwargs)
@@ -106,18 +109,22 @@ STRICT = True  # a development run sets this False to list every mismatch
 MISMATCHES: list[tuple] = []
 
 
-def check(r, arr: np.ndarray, op: str, axis: int | None, spec: str | None, index: tuple, dtype: str | None,
-          counts: dict[str, int]) -> None:
+def check(r, arr: np.ndarray, op: str, axis: int | tuple[int, ...] | None, spec: str | None, index: tuple,
+          dtype: str | None, counts: dict[str, int], ddof: int | None = None) -> None:
     args = ["NP.REDUCE", "a", op]
-    if axis is not None:
+    if isinstance(axis, tuple):
+        args += ["AXIS", *map(str, axis)]
+    elif axis is not None:
         args += ["AXIS", str(axis)]
+    if ddof is not None:
+        args += ["DDOF", str(ddof)]
     if spec is not None:
         args += ["SLICE", spec]
     if dtype is not None:
         args += ["AS", dtype]
     try:
         source = arr[index] if spec is not None else arr
-        want = numpy_reduce(source, op, axis, dtype)
+        want = numpy_reduce(source, op, axis, dtype, ddof)
     except (ValueError, TypeError, IndexError) as err:
         with pytest.raises(redis.ResponseError) as got_err:
             r.execute_command(*args)
@@ -131,7 +138,7 @@ def check(r, arr: np.ndarray, op: str, axis: int | None, spec: str | None, index
     if got == expected:
         counts["exact"] += 1
         return
-    context = (arr.dtype, arr.shape, arr.flags.f_contiguous, op, axis, spec, dtype)
+    context = (arr.dtype, arr.shape, arr.flags.f_contiguous, op, axis, spec, dtype, ddof)
     if not STRICT:
         ok = header(got) == header(expected) and want.dtype.kind in "fc" and ulps_apart(load(got), want)
         if not ok:
@@ -183,6 +190,211 @@ def test_as_dtype_is_numpys_dtype_argument(r):
                 continue  # NaN cast to an integer: C leaves it undefined
             check(r, arr, op, axis, None, (), target, counts)
     assert counts["exact"] > 200
+
+
+NAN_OPS = ["nansum", "nanprod", "nanmean", "nanmin", "nanmax", "nanargmin", "nanargmax", "nanstd", "nanvar"]
+
+
+def random_axes(pyrng: random.Random, ndim: int) -> tuple[int, ...]:
+    """Two or more distinct axes, some negative; now and then a repeat or one out of bounds."""
+    chosen = pyrng.sample(range(ndim), pyrng.randint(2, ndim))
+    axes = [a - ndim if pyrng.random() < 0.3 else a for a in chosen]
+    if pyrng.random() < 0.05:
+        axes.append(axes[0] - ndim if axes[0] >= 0 else axes[0] + ndim)  # the same axis again
+    if pyrng.random() < 0.05:
+        axes.insert(pyrng.randrange(len(axes) + 1), pyrng.choice([ndim, -ndim - 1]))
+    return tuple(axes)
+
+
+def test_several_axes_match_numpy(r):
+    """axis=(a, b, …): NumPy's iterator order decides float sums, so float32
+    arrays of shapes where the reduced axes are not neighbours in memory are
+    the cases that show it."""
+    rng, pyrng = np.random.default_rng(7), random.Random(7)
+    counts = {"exact": 0, "within_ulp": 0, "errors": 0}
+    for _ in range(300):
+        arr = random_array(rng, pyrng)
+        if arr.ndim < 2:
+            shape = tuple(pyrng.randint(1, 40) for _ in range(pyrng.choice([2, 3, 4])))
+            arr = random_values(rng, np.dtype(pyrng.choice(["<f4", "<f2", "<f8", "<i4", "<c8"])), int(np.prod(shape)))
+            arr = arr.reshape(shape) if pyrng.random() < 0.6 else np.asfortranarray(arr.reshape(shape))
+        r.execute_command("NP.SET", "a", npy(arr))
+        for _ in range(5):
+            op = pyrng.choice(OPS + NAN_OPS)
+            spec, index = (None, ()) if pyrng.random() < 0.8 else random_slice(pyrng, arr.ndim)
+            try:
+                ndim = np.ndim(arr[index])
+            except IndexError:
+                ndim = arr.ndim
+            axis = random_axes(pyrng, ndim) if ndim >= 2 else None
+            check(r, arr, op, axis, spec, index, None, counts)
+    print(counts)
+    assert counts["exact"] > 1000 and counts["errors"] > 100
+    assert counts["within_ulp"] < counts["exact"] / 20
+
+
+def test_float32_sums_over_several_axes_are_bit_exact(r):
+    """Reduced axes apart in memory (kept, reduced, kept, reduced and the
+    like), long enough for pairwise blocks: the sums are NumPy's bit for bit."""
+    rng = np.random.default_rng(8)
+    for shape, axes in [((3, 300, 5, 200), (1, 3)), ((300, 4, 200), (0, 2)), ((5, 130, 3, 7), (0, 2)),
+                        ((2, 3, 257, 4), (-1, 0, 2)), ((6, 5, 4, 3), (0, 1, 3)), ((2, 2, 2, 2, 2), (0, 2, 4))]:
+        for fortran in [False, True]:
+            arr = (rng.standard_normal(shape) * rng.choice([1.0, 1e4], shape)).astype(np.float32)
+            arr = np.asfortranarray(arr) if fortran else arr
+            r.execute_command("NP.SET", "a", npy(arr))
+            args = ["AXIS", *map(str, axes)]
+            for op in ["sum", "nansum", "prod", "min", "max"]:
+                want = numpy_reduce(arr, op, axes, None)
+                assert r.execute_command("NP.REDUCE", "a", op, *args) == npy(want), (shape, axes, fortran, op)
+            for op in ["mean", "var", "std", "nanmean", "nanvar"]:
+                got, want = load(r.execute_command("NP.REDUCE", "a", op, *args)), numpy_reduce(arr, op, axes, None)
+                assert header(npy(got)) == header(npy(want)) and ulps_apart(got, want), (shape, axes, fortran, op)
+
+
+def test_ddof_matches_numpy(r):
+    rng, pyrng = np.random.default_rng(9), random.Random(9)
+    counts = {"exact": 0, "within_ulp": 0, "errors": 0}
+    for _ in range(120):
+        arr = random_array(rng, pyrng)
+        r.execute_command("NP.SET", "a", npy(arr))
+        for _ in range(4):
+            op = pyrng.choice(["var", "std", "nanvar", "nanstd"])
+            if arr.ndim == 0 or pyrng.random() < 0.3:
+                axis: int | tuple[int, ...] | None = None
+            elif arr.ndim >= 2 and pyrng.random() < 0.3:
+                axis = random_axes(pyrng, arr.ndim)
+            else:
+                axis = pyrng.randrange(arr.ndim)
+            n = arr.size if axis is None else int(np.prod([arr.shape[a] for a in np.atleast_1d(axis)
+                                                           if -arr.ndim <= a < arr.ndim]))
+            ddof = pyrng.choice([-1, 0, 1, 2, n - 1, n, n + 3])
+            check(r, arr, op, axis, None, (), None, counts, ddof=ddof)
+    print(counts)
+    assert counts["exact"] > 200
+
+
+def test_nan_reductions_match_numpy(r):
+    """Many NaNs, whole slices of them, and dtypes without NaN (where the nan
+    ops are the plain ones, except that nanmin and nanmax skip NaT)."""
+    rng, pyrng = np.random.default_rng(10), random.Random(10)
+    counts = {"exact": 0, "within_ulp": 0, "errors": 0}
+    for _ in range(300):
+        arr = random_array(rng, pyrng)
+        if arr.dtype.kind in "fc" and arr.size and pyrng.random() < 0.7:
+            arr = arr.copy()
+            flat = arr.reshape(-1, order="A")
+            flat[rng.random(arr.size) < pyrng.choice([0.1, 0.5, 0.9])] = np.nan
+            if arr.ndim >= 2 and pyrng.random() < 0.5:
+                arr[pyrng.randrange(arr.shape[0])] = np.nan  # an all-NaN slice
+        r.execute_command("NP.SET", "a", npy(arr))
+        for _ in range(5):
+            op = pyrng.choice(NAN_OPS)
+            axis = None if arr.ndim == 0 or pyrng.random() < 0.3 else pyrng.randint(-arr.ndim, arr.ndim - 1)
+            check(r, arr, op, axis, None, (), None, counts)
+    print(counts)
+    assert counts["exact"] > 1000 and counts["errors"] > 20
+    assert counts["within_ulp"] < counts["exact"] / 20
+
+
+def test_nan_reductions_with_as(r):
+    rng, pyrng = np.random.default_rng(12), random.Random(12)
+    counts = {"exact": 0, "within_ulp": 0, "errors": 0}
+    for _ in range(80):
+        arr = random_array(rng, pyrng)
+        if arr.dtype.kind in "mMc":
+            continue
+        r.execute_command("NP.SET", "a", npy(arr))
+        for _ in range(3):
+            op = pyrng.choice(["nansum", "nanprod", "nanmean", "nanvar"])
+            target = pyrng.choice(AS_TARGETS + [arr.dtype.newbyteorder("=").name])
+            if op == "nanmean" and arr.size == 0 and np.dtype(target).kind in "biu":
+                continue  # NaN cast to an integer: C leaves it undefined
+            if op == "nanvar" and arr.dtype.kind == "f" and np.dtype(target).kind in "fc" and \
+                    np.dtype(target).itemsize > arr.dtype.itemsize:
+                continue  # the deviations are rounded to the input's dtype in NumPy: see the docs
+            if op == "nanvar" and np.dtype(target).kind == "c" and arr.dtype.kind != "c":
+                continue  # refused: test_refusals_speak_numpy
+            if op == "nanvar" and np.dtype(target).kind in "biu" and (arr.dtype.kind != "f" or target == "bool"):
+                continue  # refused: see the docs
+            axis = None if arr.ndim == 0 or pyrng.random() < 0.5 else pyrng.randrange(arr.ndim)
+            check(r, arr, op, axis, None, (), target, counts)
+    assert counts["exact"] > 80
+
+
+def test_var_and_std_with_as_match_numpy(r):
+    """np.var(a, dtype=...) and np.std: an integer dtype on integer and bool
+    data computes in that dtype (wrapping, truncating), a float dtype casts
+    first, a complex dtype gives a complex result."""
+    rng, pyrng = np.random.default_rng(14), random.Random(14)
+    counts = {"exact": 0, "within_ulp": 0, "errors": 0}
+    targets = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
+               "float64", "complex64", "complex128"]
+    for _ in range(150):
+        arr = random_array(rng, pyrng)
+        if arr.dtype.kind in "mM" or arr.size == 0:
+            continue  # NaN or infinity cast to an integer: C leaves it undefined
+        r.execute_command("NP.SET", "a", npy(arr))
+        for _ in range(4):
+            op, target = pyrng.choice(["var", "std"]), pyrng.choice(targets)
+            if np.dtype(target).kind in "iu" and arr.dtype.kind in "fc" or \
+                    arr.dtype.kind == "c" and np.dtype(target).kind != "c":
+                continue  # refused: see the docs
+            if np.dtype(target).kind == "c" and np.result_type(arr.dtype, target) != np.dtype(target):
+                continue  # NumPy's deviations are in the wider dtype; the module casts first: see the docs
+            if arr.ndim == 0 or pyrng.random() < 0.4:
+                axis: int | tuple[int, ...] | None = None
+            elif arr.ndim >= 2 and pyrng.random() < 0.4:
+                axis = tuple(pyrng.sample(range(arr.ndim), 2))
+            else:
+                axis = pyrng.randrange(arr.ndim)
+            n = arr.size if axis is None else int(np.prod([arr.shape[a] for a in np.atleast_1d(axis)]))
+            ddof = pyrng.choice([None, 0, 1, -2]) if n > 2 else None
+            check(r, arr, op, axis, None, (), target, counts, ddof=ddof)
+    print(counts)
+    assert counts["exact"] > 250 and counts["errors"] > 10
+
+
+def test_refusals_speak_numpy(r):
+    r.execute_command("NP.SET", "a", npy(np.arange(24.0).reshape(2, 3, 4)))
+    for args, want in [
+        (("AXIS", "1", "1"), "duplicate value in 'axis'"),
+        (("AXIS", "1", "-2"), "duplicate value in 'axis'"),
+        (("AXIS", "0", "3"), "axis 3 is out of bounds for array of dimension 3"),
+        (("AXIS", "-4", "0"), "axis -4 is out of bounds for array of dimension 3"),
+        (("AS", ">i4"), "The `dtype` and `signature` arguments to ufuncs only select the general DType and not "
+                        "details such as the byte order or time unit. You can avoid this error by using the scalar "
+                        "types `np.float64` or the dtype string notation."),
+    ]:
+        with pytest.raises(redis.ResponseError) as err:
+            r.execute_command("NP.REDUCE", "a", "sum", *args)
+        assert str(err.value) == want
+    for op, args, want in [
+        ("argmax", ("AXIS", "0", "1"), "'tuple' object cannot be interpreted as an integer"),
+        ("nanargmin", ("AXIS", "0", "1"), "'tuple' object cannot be interpreted as an integer"),
+        ("mean", ("AXIS", "1", "1", "5"), "axis 5 is out of bounds for array of dimension 3"),
+        ("sum", ("AXIS", "1", "1", "5"), "axis 5 is out of bounds for array of dimension 3"),
+        ("sum", ("DDOF", "1"), "DDOF applies to var, std, nanvar and nanstd (NumPy's ddof= argument)"),
+        ("var", ("DDOF", "x"), "DDOF must be an integer, got \"x\""),
+        ("nanvar", ("AS", "int64"), "If a is inexact, then dtype must be inexact"),
+        ("std", ("AS", "bool"), "var and std AS an integer dtype apply to integer and bool arrays; AS bool to sum, "
+                                "prod and mean"),
+        ("nanvar", ("AS", "complex64"), "AS a complex dtype applies to nanvar and nanstd of complex arrays only"),
+    ]:
+        with pytest.raises(redis.ResponseError) as err:
+            r.execute_command("NP.REDUCE", "a", op, *args)
+        assert str(err.value) == want, op
+    r.execute_command("NP.SET", "n", npy(np.array([[np.nan, 1.0], [np.nan, np.nan]])))
+    with pytest.raises(redis.ResponseError, match="^All-NaN slice encountered$"):
+        r.execute_command("NP.REDUCE", "n", "nanargmax", "AXIS", "1")
+    r.execute_command("NP.SET", "n", npy(np.array([[np.nan, 1.0], [2.0, np.nan]])))
+    assert r.execute_command("NP.REDUCE", "n", "nanargmax", "AXIS", "0") == npy(np.array([1, 0]))
+    r.execute_command("NP.SET", "c", npy(np.array([1 + 2j, 3 - 1j])))
+    with pytest.raises(redis.ResponseError, match="^var and std of complex arrays AS a real dtype are not implemented"):
+        r.execute_command("NP.REDUCE", "c", "var", "AS", "float64")
+    r.execute_command("NP.SET", "ld", npy(np.zeros(3, np.longdouble)))
+    with pytest.raises(redis.ResponseError, match="does not compute in float128"):
+        r.execute_command("NP.REDUCE", "ld", "sum")
 
 
 @pytest.mark.parametrize("dtype", ["<f4", "<f8", "<f2", "<c8"])

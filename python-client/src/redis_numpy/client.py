@@ -26,6 +26,7 @@ from .commands import (
     AbsExpiryT,
     ArrayInfo,
     ArrayValues,
+    AxisLike,
     DtypeLike,
     ExpiryT,
     IndexSpec,
@@ -443,9 +444,10 @@ class SyncNumpy(Numpy):
             key: KeyT,
             op: ReduceOp,
             *,
-            axis: Optional[int] = None,
+            axis: Optional[AxisLike] = None,
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
+            ddof: Optional[int] = None,
         ) -> Optional[Union[np.generic, Array]]: ...
         def update(
             self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
@@ -540,9 +542,10 @@ class AsyncNumpy(Numpy):
             key: KeyT,
             op: ReduceOp,
             *,
-            axis: Optional[int] = None,
+            axis: Optional[AxisLike] = None,
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
+            ddof: Optional[int] = None,
         ) -> Awaitable[Optional[Union[np.generic, Array]]]: ...
         def update(
             self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
@@ -591,9 +594,10 @@ class NumpyPipeline(Numpy):
             key: KeyT,
             op: ReduceOp,
             *,
-            axis: Optional[int] = None,
+            axis: Optional[AxisLike] = None,
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
+            ddof: Optional[int] = None,
         ) -> _P: ...
         def update(
             self: _P, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
@@ -635,9 +639,10 @@ class AsyncNumpyPipeline(Numpy):
             key: KeyT,
             op: ReduceOp,
             *,
-            axis: Optional[int] = None,
+            axis: Optional[AxisLike] = None,
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
+            ddof: Optional[int] = None,
         ) -> _AP: ...
         def update(
             self: _AP, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None

@@ -56,8 +56,11 @@ COMMANDS = (
 )  # fmt: skip
 UpdateOp = Literal["add", "sub", "mul", "div", "min", "max", "and", "or", "xor"]
 ReduceOp = Literal[
-    "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "count_nonzero", "any", "all"
+    "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "count_nonzero", "any", "all",
+    "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax", "nanargmin", "nanargmax",
 ]
+# `axis=` of a reduction: one axis or a tuple of them, as NumPy takes it.
+AxisLike = Union[int, Tuple[int, ...]]
 
 KeyT = Union[str, bytes, memoryview]
 DtypeLike = npt.DTypeLike
@@ -521,16 +524,26 @@ class NumpyCommands:
         key: KeyT,
         op: ReduceOp,
         *,
-        axis: Optional[int] = None,
+        axis: Optional[AxisLike] = None,
         slice: IndexSpec = None,
         dtype: Optional[DtypeLike] = None,
+        ddof: Optional[int] = None,
     ) -> Any:
-        """`np.<op>(arr[slice], axis=axis, dtype=dtype)` computed on the server (NP.REDUCE):
-        a NumPy scalar without `axis`, else an array; None if the key does not exist.
-        `op`: sum, prod, mean, var, std, min, max, argmin, argmax, count_nonzero, any, all."""
+        """`np.<op>(arr[slice], axis=axis, dtype=dtype, ddof=ddof)` computed on the server
+        (NP.REDUCE): a NumPy scalar when every axis is reduced, else an array; None if the
+        key does not exist. `axis`: an int or a tuple of ints (not empty). `ddof`: var,
+        std, nanvar and nanstd. `op`: sum, prod, mean, var, std, min, max, argmin, argmax,
+        count_nonzero, any, all, and nansum, nanprod, nanmean, nanvar, nanstd, nanmin,
+        nanmax, nanargmin, nanargmax."""
         args: list[Any] = [NP_REDUCE, key, op]
-        if axis is not None:
+        if isinstance(axis, tuple):
+            if not axis:
+                raise ValueError("axis=() (no reduction) is not supported by NP.REDUCE")
+            args += ["AXIS", *(int(a) for a in axis)]
+        elif axis is not None:
             args += ["AXIS", int(axis)]
+        if ddof is not None:
+            args += ["DDOF", int(ddof)]
         if slice is not None:
             args += ["SLICE", format_index(slice)]
         if dtype is not None:
