@@ -123,6 +123,19 @@ pub fn wide() -> bool {
     chosen() == Isa::Avx512
 }
 
+/// Whether [`run`] on this thread uses FMA instructions: `mul_add` is then one
+/// instruction, while on the baseline it is a library call, so kernels that
+/// fuse multiplications and additions do so only here (their rounding then
+/// depends on this answer, and their tests ask it too).
+#[inline(always)]
+pub fn fused() -> bool {
+    #[cfg(test)]
+    if let Some(isa) = FORCED.get() {
+        return isa != Isa::Baseline;
+    }
+    chosen() != Isa::Baseline
+}
+
 /// The instruction sets this CPU can run, baseline first (for tests that run
 /// every kernel on each).
 pub fn available() -> Vec<Isa> {
