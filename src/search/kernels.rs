@@ -1,25 +1,68 @@
 //! The arithmetic of a scan: sums of products (or of squared differences)
-//! of rows against queries, `R` rows by `C` queries at a time, and the
-//! widening of stored elements into the type they are summed in.
+//! of a row and a query, and the widening of stored elements into the type
+//! they are summed in.
 //!
-//! Every sum keeps `L` partial sums (one SIMD register of 64 bytes: 16
-//! `f32` or 8 `f64`), each adding its own columns in order, and combines
-//! them as a halving tree; a last partial chunk of columns is padded with
-//! zeros. So a sum depends only on its two vectors, never on which tile it
-//! was computed in: a batch gives the same bits as one query at a time. The
+//! Every sum keeps `L` partial sums (128 bytes: 32 `f32` or 16 `f64`, two
+//! AVX-512 registers, enough independent chains to hide the latency of
+//! the additions), each adding its own columns in order, and combines them
+//! as a halving tree; a last partial chunk of columns is padded with zeros.
+//! So a sum depends only on its two vectors and the instruction set. The
 //! kernels are plain loops compiled per instruction set (`compute::simd`);
 //! with FMA (`simd::fused`) each step is one fused multiply-add, otherwise a
 //! multiplication then an addition, which rounds differently in the last bit.
 
 use half::f16;
 
-use crate::compute::kernels::Float;
+use crate::compute::simd::Gemm;
+
+/// `f32` and `f64` as summands. (Its own trait, every method inlined: a
+/// kernel compiled for AVX2 or AVX-512 must not call out to a baseline
+/// `mul_add`, which would be a library call per element.)
+pub trait Float: Copy + Default + std::fmt::Debug + PartialOrd + Gemm + Send + Sync {
+    const ZERO: Self;
+    fn add(self, b: Self) -> Self;
+    fn sub(self, b: Self) -> Self;
+    fn mul(self, b: Self) -> Self;
+    /// `self * a + b` with one rounding.
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! float {
+    ($t:ty) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            #[inline(always)]
+            fn add(self, b: Self) -> Self {
+                self + b
+            }
+            #[inline(always)]
+            fn sub(self, b: Self) -> Self {
+                self - b
+            }
+            #[inline(always)]
+            fn mul(self, b: Self) -> Self {
+                self * b
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    };
+}
+float!(f32);
+float!(f64);
 
 /// A stored element type NP.KNN searches, and how it is summed.
 pub trait Stored: bytemuck::Pod + Send + Sync {
     /// What rows and queries are summed in: `f32` for float32, float16,
     /// int8 and uint8, `f64` for float64.
-    type A: Float + Default + std::fmt::Debug;
+    type A: Float + Stored<A = Self::A>;
     /// Columns summed before the partial result is added into an `f64`:
     /// for the 8-bit integers, few enough that every product and every
     /// partial sum is an integer below 2^24, so the `f32` arithmetic is
@@ -114,7 +157,7 @@ pub fn f16_to_f32(h: u16) -> f32 {
 #[inline(always)]
 fn step<A: Float, const FUSED: bool, const SQUARES: bool>(x: A, q: A, acc: A) -> A {
     let (a, b) = if SQUARES {
-        let t = x - q;
+        let t = x.sub(q);
         (t, t)
     } else {
         (x, q)
@@ -122,7 +165,7 @@ fn step<A: Float, const FUSED: bool, const SQUARES: bool>(x: A, q: A, acc: A) ->
     if FUSED {
         a.mul_add(b, acc)
     } else {
-        a * b + acc
+        a.mul(b).add(acc)
     }
 }
 
@@ -133,85 +176,71 @@ fn combine<A: Float, const L: usize>(mut lanes: [A; L]) -> A {
     while width > 1 {
         width /= 2;
         for i in 0..width {
-            lanes[i] = lanes[i] + lanes[i + width];
+            lanes[i] = lanes[i].add(lanes[i + width]);
         }
     }
     lanes[0]
 }
 
-/// `out[r][c] = Σ_j step(x[r][j], q[c][j])` over the columns both hold (all
-/// slices have the same length), with `L` partial sums per result.
+/// `Σ_j step(x[j], q[j])` over the columns both hold, with `L` partial sums
+/// (a last partial chunk zero-padded) combined as a halving tree.
 #[inline(always)]
-pub fn tile<A: Float, const L: usize, const R: usize, const C: usize, const FUSED: bool, const SQUARES: bool>(
-    x: [&[A]; R],
-    q: [&[A]; C],
-) -> [[A; C]; R] {
-    let m = q[0].len();
-    let x = x.map(|row| &row[..m]);
-    let q = q.map(|row| &row[..m]);
-    let mut acc = [[[A::ZERO; L]; C]; R];
-    let full = m - m % L;
-    let mut j = 0;
-    while j < full {
-        let xs: [&[A; L]; R] = x.map(|row| row[j..j + L].try_into().expect("L columns"));
-        let qs: [&[A; L]; C] = q.map(|row| row[j..j + L].try_into().expect("L columns"));
-        for r in 0..R {
-            for c in 0..C {
-                for l in 0..L {
-                    acc[r][c][l] = step::<A, FUSED, SQUARES>(xs[r][l], qs[c][l], acc[r][c][l]);
-                }
-            }
-        }
-        j += L;
-    }
-    if full < m {
-        let pad = |row: &[A]| {
-            let mut padded = [A::ZERO; L];
-            padded[..m - full].copy_from_slice(&row[full..]);
-            padded
-        };
-        let xs = x.map(pad);
-        let qs = q.map(pad);
-        for r in 0..R {
-            for c in 0..C {
-                for l in 0..L {
-                    acc[r][c][l] = step::<A, FUSED, SQUARES>(xs[r][l], qs[c][l], acc[r][c][l]);
-                }
-            }
+fn lanes<X: Stored, Y: Stored<A = X::A>, const L: usize, const FUSED: bool, const SQUARES: bool>(
+    x: &[X],
+    q: &[Y],
+) -> X::A {
+    let m = x.len().min(q.len());
+    let (x, q) = (&x[..m], &q[..m]);
+    let mut acc = [X::A::ZERO; L];
+    let (xs, qs) = (x.chunks_exact(L), q.chunks_exact(L));
+    let (x_tail, q_tail) = (xs.remainder(), qs.remainder());
+    for (xc, qc) in xs.zip(qs) {
+        let xc: &[X; L] = xc.try_into().expect("L columns");
+        let qc: &[Y; L] = qc.try_into().expect("L columns");
+        for l in 0..L {
+            acc[l] = step::<X::A, FUSED, SQUARES>(xc[l].widen(), qc[l].widen(), acc[l]);
         }
     }
-    acc.map(|row| row.map(combine::<A, L>))
+    if !x_tail.is_empty() {
+        let (mut xc, mut qc) = ([X::A::ZERO; L], [X::A::ZERO; L]);
+        for (t, &v) in xc.iter_mut().zip(x_tail) {
+            *t = v.widen();
+        }
+        for (t, &v) in qc.iter_mut().zip(q_tail) {
+            *t = v.widen();
+        }
+        for l in 0..L {
+            acc[l] = step::<X::A, FUSED, SQUARES>(xc[l], qc[l], acc[l]);
+        }
+    }
+    combine::<X::A, L>(acc)
 }
 
-/// [`tile`] over all columns in chunks of `chunk`, each chunk's sums added
-/// into `f64` (exact for integer data, see [`Stored::CHUNK`]; one chunk for
-/// floats, whose sum is then the `A` sum, widened).
+/// `Σ x·q` (or `Σ (x − q)²` when `SQUARES`) over all columns, in chunks of
+/// `chunk` columns each summed in `A` then added into an `f64` (exact for
+/// integer data, see [`Stored::CHUNK`]; one chunk for floats, whose sum is
+/// then the `A` sum, widened).
 #[inline(always)]
-pub fn sums<A: Float, const L: usize, const R: usize, const C: usize, const FUSED: bool, const SQUARES: bool>(
-    x: [&[A]; R],
-    q: [&[A]; C],
+pub fn sum<X: Stored, Y: Stored<A = X::A>, const L: usize, const FUSED: bool, const SQUARES: bool>(
+    x: &[X],
+    q: &[Y],
     chunk: usize,
-) -> [[f64; C]; R] {
-    let d = q[0].len();
+) -> f64 {
+    let d = q.len();
     if d <= chunk {
-        return tile::<A, L, R, C, FUSED, SQUARES>(x, q).map(|row| row.map(A::to_f64));
+        return lanes::<X, Y, L, FUSED, SQUARES>(x, q).to_f64();
     }
-    let mut out = [[0.0; C]; R];
+    let mut total = 0.0;
     let mut start = 0;
     while start < d {
-        let end = d.min(start.saturating_add(chunk));
-        let part = tile::<A, L, R, C, FUSED, SQUARES>(x.map(|row| &row[start..end]), q.map(|row| &row[start..end]));
-        for r in 0..R {
-            for c in 0..C {
-                out[r][c] += part[r][c].to_f64();
-            }
-        }
+        let end = d.min(start + chunk);
+        total += lanes::<X, Y, L, FUSED, SQUARES>(&x[start..end], &q[start..end]).to_f64();
         start = end;
     }
-    out
+    total
 }
 
-/// The scalar reference of one [`sums`] result: the same partial sums, the
+/// The scalar reference of [`sum`]: the same partial sums, the
 /// same combination, one element at a time.
 #[cfg(test)]
 pub fn reference<A: Float>(x: &[A], q: &[A], lanes: usize, fused: bool, squares: bool, chunk: usize) -> f64 {
@@ -222,9 +251,13 @@ pub fn reference<A: Float>(x: &[A], q: &[A], lanes: usize, fused: bool, squares:
     {
         let mut acc = vec![A::ZERO; lanes];
         for (j, (&a, &b)) in xc.iter().zip(qc).enumerate() {
-            let (a, b) = if squares { (a - b, a - b) } else { (a, b) };
+            let (a, b) = if squares { (a.sub(b), a.sub(b)) } else { (a, b) };
             let l = j % lanes;
-            acc[l] = if fused { a.mul_add(b, acc[l]) } else { a * b + acc[l] };
+            acc[l] = if fused {
+                a.mul_add(b, acc[l])
+            } else {
+                a.mul(b).add(acc[l])
+            };
         }
         // The padding adds zero products to the lanes after the tail.
         let rem = xc.len() % lanes;
@@ -233,7 +266,7 @@ pub fn reference<A: Float>(x: &[A], q: &[A], lanes: usize, fused: bool, squares:
                 acc[l] = if fused {
                     A::ZERO.mul_add(A::ZERO, acc[l])
                 } else {
-                    A::ZERO * A::ZERO + acc[l]
+                    A::ZERO.mul(A::ZERO).add(acc[l])
                 };
             }
         }
@@ -241,7 +274,7 @@ pub fn reference<A: Float>(x: &[A], q: &[A], lanes: usize, fused: bool, squares:
         while width > 1 {
             width /= 2;
             for i in 0..width {
-                acc[i] = acc[i] + acc[i + width];
+                acc[i] = acc[i].add(acc[i + width]);
             }
         }
         total = if x.len() <= chunk {
@@ -279,33 +312,41 @@ mod tests {
             .collect()
     }
 
-    /// Every tile shape on every instruction set gives the scalar reference's bits.
+    /// Every instruction set gives the scalar reference's bits.
     #[test]
-    fn tiles_match_the_reference_on_every_isa() {
+    fn sums_match_the_reference_on_every_isa() {
         let mut seed = 3;
-        for d in [1, 5, 15, 16, 17, 33, 100, 384, 700] {
-            let xs: Vec<Vec<f32>> = (0..4).map(|_| random(d, &mut seed)).collect();
-            let qs: Vec<Vec<f32>> = (0..4).map(|_| random(d, &mut seed)).collect();
+        for d in [1, 5, 15, 16, 17, 31, 32, 33, 100, 384, 700] {
+            let x = random(d, &mut seed);
+            let q = random(d, &mut seed);
+            let x64: Vec<f64> = x.iter().map(|&v| f64::from(v) / 3.0).collect();
+            let q64: Vec<f64> = q.iter().map(|&v| f64::from(v) / 7.0).collect();
             for isa in simd::available() {
                 simd::forcing(isa, || {
                     let fused = simd::fused();
                     for squares in [false, true] {
-                        let got = simd::run(|| {
-                            let x = [&xs[0][..], &xs[1], &xs[2], &xs[3]];
-                            let q = [&qs[0][..], &qs[1], &qs[2], &qs[3]];
-                            match (fused, squares) {
-                                (true, true) => sums::<f32, 16, 4, 4, true, true>(x, q, usize::MAX),
-                                (true, false) => sums::<f32, 16, 4, 4, true, false>(x, q, usize::MAX),
-                                (false, true) => sums::<f32, 16, 4, 4, false, true>(x, q, usize::MAX),
-                                (false, false) => sums::<f32, 16, 4, 4, false, false>(x, q, usize::MAX),
-                            }
+                        let (got, got64) = simd::run(|| match (fused, squares) {
+                            (true, true) => (
+                                sum::<f32, f32, 32, true, true>(&x, &q, usize::MAX),
+                                sum::<f64, f64, 16, true, true>(&x64, &q64, usize::MAX),
+                            ),
+                            (true, false) => (
+                                sum::<f32, f32, 32, true, false>(&x, &q, usize::MAX),
+                                sum::<f64, f64, 16, true, false>(&x64, &q64, usize::MAX),
+                            ),
+                            (false, true) => (
+                                sum::<f32, f32, 32, false, true>(&x, &q, usize::MAX),
+                                sum::<f64, f64, 16, false, true>(&x64, &q64, usize::MAX),
+                            ),
+                            (false, false) => (
+                                sum::<f32, f32, 32, false, false>(&x, &q, usize::MAX),
+                                sum::<f64, f64, 16, false, false>(&x64, &q64, usize::MAX),
+                            ),
                         });
-                        for r in 0..4 {
-                            for c in 0..4 {
-                                let want = reference(&xs[r], &qs[c], 16, fused, squares, usize::MAX);
-                                assert_eq!(got[r][c].to_bits(), want.to_bits(), "{isa:?} d={d} {r} {c}");
-                            }
-                        }
+                        let want = reference(&x, &q, 32, fused, squares, usize::MAX);
+                        assert_eq!(got.to_bits(), want.to_bits(), "{isa:?} d={d}");
+                        let want = reference(&x64, &q64, 16, fused, squares, usize::MAX);
+                        assert_eq!(got64.to_bits(), want.to_bits(), "{isa:?} d={d}");
                     }
                 });
             }
@@ -325,9 +366,9 @@ mod tests {
             let z: Vec<f32> = vec![0.0; d];
             for isa in simd::available() {
                 simd::forcing(isa, || {
-                    let dot = simd::run(|| sums::<f32, 16, 1, 1, true, false>([&x], [&q], 256))[0][0];
-                    let sq = simd::run(|| sums::<f32, 16, 1, 1, false, true>([&x], [&q], 256))[0][0];
-                    let uu = simd::run(|| sums::<f32, 16, 1, 1, true, true>([&u], [&z], 256))[0][0];
+                    let dot = simd::run(|| sum::<f32, f32, 32, true, false>(&x, &q, 256));
+                    let sq = simd::run(|| sum::<f32, f32, 32, false, true>(&x, &q, 256));
+                    let uu = simd::run(|| sum::<f32, f32, 32, true, true>(&u, &z, 256));
                     assert_eq!((dot, sq, uu), (want_dot as f64, want_sq as f64, 65025.0 * d as f64));
                 });
             }

@@ -186,11 +186,11 @@ pub fn knn(matrix: &NpArray, query: &NpArray, k: i64, metric: Metric, slice: Opt
     let (n, d, k) = (n as usize, d as usize, k as usize);
     let fortran = crate::compute::is_fortran(matrix);
     let tops = match dtype.kind {
-        Kind::Float32 => run::<f32, 16>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
-        Kind::Float64 => run::<f64, 8>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
-        Kind::Float16 => run::<f16, 16>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
-        Kind::Int8 => run::<i8, 16>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
-        _ => run::<u8, 16>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
+        Kind::Float32 => run::<f32, 32>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
+        Kind::Float64 => run::<f64, 16>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
+        Kind::Float16 => run::<f16, 32>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
+        Kind::Int8 => run::<i8, 32>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
+        _ => run::<u8, 32>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
     };
     let mut found = Found {
         shape: match single {

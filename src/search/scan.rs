@@ -1,30 +1,35 @@
 //! One pass over the selected rows for all the queries, a block of rows at a
-//! time: the block is read from the array once (borrowed as it lies when it
-//! already is a run of summands, else widened into a fixed buffer), then
-//! every query meets every row of it in register tiles, and each sum becomes
-//! a key offered to its query's [`TopK`]. Memory: the buffer of one block
-//! (about [`BLOCK_BYTES`], at least a few rows) and the `Q·k` kept
-//! candidates; nothing grows with the number of rows.
+//! time. Memory: one block of widened rows (about [`BLOCK_BYTES`], at least
+//! a few rows), the products of a block with [`QUERY_BLOCK`] queries, and
+//! the `Q·k` kept candidates; nothing grows with the number of rows.
 //!
-//! One query sums `(x − q)²` for `l2` directly. A batch sums `x·q` for every
-//! metric (one kernel, the queries sharing each load of a row) and takes
-//! `l2` as `‖x‖² − 2x·q + ‖q‖²`, as faiss and NumPy users do; that loses
-//! precision where the distance is small against the norms, so the `k` rows
-//! kept are then measured again directly and put back in order: a batch
-//! reports the same distances as its queries one at a time. Cosine
-//! similarity computes the norms of rows on the fly (no cache to keep in
-//! step with writes): one more sum per row, over a row just read.
+//! One query reads the rows of a C-ordered array as they lie and sums each
+//! against the query as it goes (widening float16 and the 8-bit integers
+//! on the fly): one pass at memory speed. A batch widens a block of rows
+//! once and multiplies it with a block of queries as one matrix product
+//! (`simd::Gemm`), so the data is read once for the whole batch.
+//!
+//! The scan ranks by `x·q` for `ip`, by `x·q / (‖x‖‖q‖)` for `cosine` (the
+//! norms of rows computed on the fly: one more sum per row, over a row just
+//! read, instead of a cache to keep in step with every write), and by
+//! `‖x‖² − 2x·q + ‖q‖²` for `l2`, as faiss does. The `k` rows kept are then
+//! measured again one by one (`l2` as `Σ (x − q)²`, which keeps precision
+//! where distances are small against the norms) and put back in order: a
+//! batch reports the distances its queries would one at a time, bit for bit.
 
-use super::kernels::{sums, Stored};
+use super::kernels::{sum, Float, Stored};
 use super::rows::Rows;
 use super::topk::TopK;
 use super::Metric;
-use crate::compute::kernels::Float;
-use crate::compute::simd;
+use crate::compute::simd::{self, Gemm};
 
 /// About how many bytes of summands a block holds: with the tile of queries
 /// it stays in the L2 cache while every query meets it.
-pub const BLOCK_BYTES: usize = 64 << 10;
+pub const BLOCK_BYTES: usize = 256 << 10;
+
+/// Queries multiplied with a block of rows at once: their products (a
+/// block of rows × this many) stay in the L2 cache too.
+pub const QUERY_BLOCK: usize = 64;
 
 /// A 2-D array as stored: C order (row `r` at `r·d`) or Fortran order
 /// (element `(r, j)` at `j·n + r`).
@@ -38,7 +43,7 @@ pub struct Matrix<'a, T> {
 /// The `k` nearest selected rows to each query (`queries` holds `q_count·d`
 /// summands, row after row), for every query its candidates nearest first.
 /// Keys are the metric's distances turned so that smaller is nearer (see
-/// [`Metric::key`]). `L` is the number of partial sums (64 bytes of `A`).
+/// [`Metric::key`]). `L` is the number of partial sums (128 bytes of `A`).
 pub fn search<T: Stored, const L: usize>(
     matrix: &Matrix<T>,
     rows: &Rows,
@@ -47,21 +52,16 @@ pub fn search<T: Stored, const L: usize>(
     metric: Metric,
     k: usize,
 ) -> Vec<TopK> {
-    let fused = simd::fused();
-    let wide = simd::wide();
-    match (fused, wide) {
-        (true, true) => simd::run(
+    if simd::fused() {
+        simd::run(
             #[inline(always)]
-            || scan::<T, L, true, 4, 4>(matrix, rows, queries, q_count, metric, k),
-        ),
-        (true, false) => simd::run(
+            || scan::<T, L, true>(matrix, rows, queries, q_count, metric, k),
+        )
+    } else {
+        simd::run(
             #[inline(always)]
-            || scan::<T, L, true, 2, 2>(matrix, rows, queries, q_count, metric, k),
-        ),
-        (false, _) => simd::run(
-            #[inline(always)]
-            || scan::<T, L, false, 2, 2>(matrix, rows, queries, q_count, metric, k),
-        ),
+            || scan::<T, L, false>(matrix, rows, queries, q_count, metric, k),
+        )
     }
 }
 
@@ -83,7 +83,10 @@ fn block<'a, T: Stored>(
             return summands;
         }
         buf.clear();
-        buf.extend(stored.iter().map(|&v| v.widen()));
+        buf.resize(stored.len(), T::A::ZERO);
+        for (o, &v) in buf.iter_mut().zip(stored) {
+            *o = v.widen();
+        }
         return buf;
     }
     buf.clear();
@@ -118,8 +121,38 @@ fn block<'a, T: Stored>(
     buf
 }
 
+/// Row `i` of vectors of length `d` laid one after the other.
 #[inline(always)]
-fn scan<T: Stored, const L: usize, const FUSED: bool, const R: usize, const C: usize>(
+fn part<A>(all: &[A], i: usize, d: usize) -> &[A] {
+    &all[i * d..(i + 1) * d]
+}
+
+/// `Σ v²`, summed as every other sum is.
+#[inline(always)]
+fn norm<X: Stored, const L: usize, const FUSED: bool>(v: &[X], chunk: usize) -> f64 {
+    sum::<X, X, L, FUSED, false>(v, v, chunk)
+}
+
+/// What is known of one row and one query when their sum is in.
+struct Pair {
+    sum: f64,
+    row_norm: f64,
+    query_norm: f64,
+}
+
+/// The key of a row for a query: `sum` is `(x − q)²` summed for one `l2`
+/// query, else `x·q`.
+#[inline(always)]
+fn key(metric: Metric, batch: bool, p: Pair) -> f64 {
+    match metric {
+        Metric::L2 if batch => p.row_norm - 2.0 * p.sum + p.query_norm,
+        Metric::L2 | Metric::Ip => metric.key(p.sum),
+        Metric::Cosine => metric.key(p.sum / (p.row_norm.sqrt() * p.query_norm.sqrt())),
+    }
+}
+
+#[inline(always)]
+fn scan<T: Stored, const L: usize, const FUSED: bool>(
     matrix: &Matrix<T>,
     rows: &Rows,
     queries: &[T::A],
@@ -132,109 +165,137 @@ fn scan<T: Stored, const L: usize, const FUSED: bool, const R: usize, const C: u
     if q_count == 0 {
         return tops;
     }
-    let query = |c: usize| &queries[c * d..(c + 1) * d];
     let chunk = T::CHUNK;
-    let norm = |v: &[T::A]| sums::<T::A, L, 1, 1, FUSED, false>([v], [v], chunk)[0][0];
     let batch = q_count > 1;
-    // Norms are needed for cosine, and for l2 when a batch expands it.
-    let with_norms = metric == Metric::Cosine || (metric == Metric::L2 && batch);
-    let query_norms: Vec<f64> = if with_norms {
-        (0..q_count).map(|c| norm(query(c))).collect()
-    } else {
-        Vec::new()
-    };
-    let per_block = (BLOCK_BYTES / (d * std::mem::size_of::<T::A>()).max(1)).max(R);
+    // Norms are needed for cosine, and for l2, which the scan expands.
+    let with_norms = metric != Metric::Ip;
+    let mut query_norms = vec![0.0; q_count];
+    if with_norms {
+        for (c, n) in query_norms.iter_mut().enumerate() {
+            *n = norm::<T::A, L, FUSED>(part(queries, c, d), chunk);
+        }
+    }
+    let per_block = (BLOCK_BYTES / (d * std::mem::size_of::<T::A>()).max(1)).max(4);
+    let query_block = q_count.min(QUERY_BLOCK);
     let mut buf = Vec::new();
-    let mut row_norms = vec![0.0; if with_norms { per_block } else { 0 }];
-    let key = |s: f64, row_norm: f64, c: usize| match metric {
-        Metric::L2 if batch => row_norm - 2.0 * s + query_norms[c],
-        Metric::L2 | Metric::Ip => metric.key(s),
-        Metric::Cosine => metric.key(s / (row_norm.sqrt() * query_norms[c].sqrt())),
-    };
+    let mut row_norms = vec![0.0; per_block];
+    let (mut products, mut totals) = (Vec::new(), Vec::new());
+    if batch {
+        products = vec![T::A::ZERO; per_block * query_block];
+        if d > chunk {
+            totals = vec![0.0; per_block * query_block];
+        }
+    }
     let mut first = 0;
     while first < rows.len() {
         let count = per_block.min(rows.len() - first);
-        let x = block(matrix, rows, first, count, &mut buf);
-        let row = |i: usize| &x[i * d..(i + 1) * d];
+        // One query reads a run of rows of a C-ordered array as it lies,
+        // widening as it sums; anything else is widened into the buffer.
+        let stored = match (batch, matrix.fortran, rows.run(first, count)) {
+            (false, false, Some(start)) => Some(&matrix.data[start as usize * d..(start as usize + count) * d]),
+            _ => None,
+        };
+        let x: &[T::A] = match stored {
+            Some(_) => &[],
+            None => block(matrix, rows, first, count, &mut buf),
+        };
         if with_norms {
             for (i, n) in row_norms.iter_mut().take(count).enumerate() {
-                *n = norm(row(i));
+                *n = match stored {
+                    Some(s) => norm::<T, L, FUSED>(part(s, i, d), chunk),
+                    None => norm::<T::A, L, FUSED>(part(x, i, d), chunk),
+                };
             }
         }
-        let mut offer = |i: usize, c: usize, s: f64| {
-            let row_norm = if with_norms { row_norms[i] } else { 0.0 };
-            tops[c].offer_next(key(s, row_norm, c), rows.row(first + i));
-        };
+        macro_rules! offer {
+            ($i:expr, $c:expr, $sum:expr) => {{
+                let (i, c) = ($i, $c);
+                let pair = Pair {
+                    sum: $sum,
+                    row_norm: row_norms[i],
+                    query_norm: query_norms[c],
+                };
+                tops[c].offer_next(key(metric, true, pair), rows.row(first + i));
+            }};
+        }
         if !batch {
-            let direct = metric == Metric::L2;
-            let q = query(0);
-            let mut i = 0;
-            while i + 4 <= count {
-                let x4 = std::array::from_fn(|r| row(i + r));
-                let s = if direct {
-                    sums::<T::A, L, 4, 1, FUSED, true>(x4, [q], chunk)
-                } else {
-                    sums::<T::A, L, 4, 1, FUSED, false>(x4, [q], chunk)
-                };
-                for (r, s) in s.iter().enumerate() {
-                    offer(i + r, 0, s[0]);
-                }
-                i += 4;
-            }
-            for i in i..count {
-                let s = if direct {
-                    sums::<T::A, L, 1, 1, FUSED, true>([row(i)], [q], chunk)
-                } else {
-                    sums::<T::A, L, 1, 1, FUSED, false>([row(i)], [q], chunk)
-                };
-                offer(i, 0, s[0][0]);
-            }
-        } else {
-            let mut c = 0;
-            while c < q_count {
-                let wide = c + C <= q_count;
-                let mut i = 0;
-                while i < count {
-                    if wide && i + R <= count {
-                        let s = sums::<T::A, L, R, C, FUSED, false>(
-                            std::array::from_fn(|r| row(i + r)),
-                            std::array::from_fn(|j| query(c + j)),
-                            chunk,
-                        );
-                        for (r, s) in s.iter().enumerate() {
-                            for (j, &s) in s.iter().enumerate() {
-                                offer(i + r, c + j, s);
-                            }
-                        }
-                        i += R;
-                    } else if wide {
-                        let s =
-                            sums::<T::A, L, 1, C, FUSED, false>([row(i)], std::array::from_fn(|j| query(c + j)), chunk);
-                        for (j, &s) in s[0].iter().enumerate() {
-                            offer(i, c + j, s);
-                        }
-                        i += 1;
-                    } else {
-                        let s = sums::<T::A, L, 1, 1, FUSED, false>([row(i)], [query(c)], chunk);
-                        offer(i, c, s[0][0]);
-                        i += 1;
+            let q = part(queries, 0, d);
+            match stored {
+                Some(s) => {
+                    for i in 0..count {
+                        offer!(i, 0, sum::<T, T::A, L, FUSED, false>(part(s, i, d), q, chunk));
                     }
                 }
-                c += if wide { C } else { 1 };
+                None => {
+                    for i in 0..count {
+                        offer!(i, 0, sum::<T::A, T::A, L, FUSED, false>(part(x, i, d), q, chunk));
+                    }
+                }
+            }
+        } else {
+            // x·q for the block's rows and a block of queries at a time, as
+            // one matrix product (per chunk of columns for integer data).
+            let mut c0 = 0;
+            while c0 < q_count {
+                let qn = query_block.min(q_count - c0);
+                let qs = &queries[c0 * d..(c0 + qn) * d];
+                let out = &mut products[..count * qn];
+                if d <= chunk {
+                    T::A::gemm_abt(count, qn, d, (x, d), (qs, d), out);
+                    for i in 0..count {
+                        for j in 0..qn {
+                            offer!(i, c0 + j, out[i * qn + j].to_f64());
+                        }
+                    }
+                } else {
+                    let sum = &mut totals[..count * qn];
+                    sum.fill(0.0);
+                    let mut start = 0;
+                    while start < d {
+                        let width = chunk.min(d - start);
+                        T::A::gemm_abt(count, qn, width, (&x[start..], d), (&qs[start..], d), out);
+                        for (t, v) in sum.iter_mut().zip(out.iter()) {
+                            *t += v.to_f64();
+                        }
+                        start += width;
+                    }
+                    for i in 0..count {
+                        for j in 0..qn {
+                            offer!(i, c0 + j, sum[i * qn + j]);
+                        }
+                    }
+                }
+                c0 += qn;
             }
         }
         first += count;
     }
-    if metric == Metric::L2 && batch {
-        // Measure the kept rows again directly, as one query would.
+    {
+        // Measure the kept rows again, l2 directly: the scan's expansion
+        // loses precision where distances are small against the norms, and
+        // a batch's product sums in its own order; so a batch reports its
+        // queries' distances bit for bit, and l2 distances are accurate.
         let mut one = Vec::new();
         for (c, top) in tops.iter_mut().enumerate() {
+            let q = part(queries, c, d);
             let kept = std::mem::replace(top, TopK::new(k)).into_sorted();
             for candidate in kept {
                 let x = block(matrix, &Rows::List(vec![candidate.row]), 0, 1, &mut one);
-                let s = sums::<T::A, L, 1, 1, FUSED, true>([x], [query(c)], chunk)[0][0];
+                let pair = Pair {
+                    sum: if metric == Metric::L2 {
+                        sum::<T::A, T::A, L, FUSED, true>(x, q, chunk)
+                    } else {
+                        sum::<T::A, T::A, L, FUSED, false>(x, q, chunk)
+                    },
+                    row_norm: if metric == Metric::Cosine {
+                        norm::<T::A, L, FUSED>(x, chunk)
+                    } else {
+                        0.0
+                    },
+                    query_norm: query_norms[c],
+                };
                 top.offer(super::topk::Candidate {
-                    key: s,
+                    key: key(metric, false, pair),
                     row: candidate.row,
                 });
             }
