@@ -260,6 +260,20 @@ pub struct KnnOptions {
     pub values: bool,
 }
 
+/// `NP.KNN`'s arguments after the key: the query and the options. The
+/// query comes first, or last when the first is an option's name (as
+/// `redis-cli -x` sends it; a `.npy` payload never is one).
+pub fn knn_query<A: Deref<Target = [u8]>>(args: &[A]) -> Option<(&A, &[A])> {
+    let first = args.first()?;
+    let is_option = ["K", "METRIC", "SLICE", "VALUES"].iter().any(|name| is(first, name));
+    if is_option {
+        let (last, options) = args.split_last()?;
+        Some((last, options))
+    } else {
+        Some((first, &args[1..]))
+    }
+}
+
 /// `K k [METRIC l2|ip|cosine] [SLICE spec] [VALUES]`, each at most once, in
 /// any order; `K` is required.
 pub fn parse_knn<A: Deref<Target = [u8]>>(args: &[A]) -> Result<KnnOptions> {
@@ -410,6 +424,10 @@ mod tests {
         };
         assert!(text.len() < 200, "an unknown option is not echoed whole");
         assert_eq!(parse_update(&[&b"npy"[..]]).unwrap(), (0, vec![]));
+        let sent: [&[u8]; 3] = [b"K", b"5", b"npy"];
+        assert_eq!(knn_query(&sent).map(|(q, o)| (*q, o.len())), Some((&b"npy"[..], 2)));
+        let sent: [&[u8]; 3] = [b"npy", b"K", b"5"];
+        assert_eq!(knn_query(&sent).map(|(q, o)| (*q, o.len())), Some((&b"npy"[..], 2)));
         let knn: [&[u8]; 6] = [b"k", b"5", b"SLICE", b"-10:", b"metric", b"IP"];
         let o = parse_knn(&knn).unwrap();
         assert_eq!((o.k, o.metric, o.values), (5, crate::search::Metric::Ip, false));

@@ -115,16 +115,18 @@ pub fn np_reduce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     })
 }
 
-/// `NP.KNN key query K k [METRIC l2|ip|cosine] [SLICE spec] [VALUES]`: the
+/// `NP.KNN key query K k [METRIC l2|ip|cosine] [SLICE spec] [VALUES]` (or
+/// the query last, as `redis-cli -x` sends it): the
 /// `k` rows of the (N, d) array nearest each query row, as two `.npy` bulk
 /// strings (int64 indices, float32/float64 distances), or their values with
 /// VALUES. Missing keys reply nil.
 pub fn np_knn(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     stats::command();
     guard::command(|| {
-        let [_, key_name, query, option_args @ ..] = args.as_slice() else {
+        let [_, key_name, rest @ ..] = args.as_slice() else {
             return Err(RedisError::WrongArity);
         };
+        let (query, option_args) = crate::options::knn_query(rest).ok_or(RedisError::WrongArity)?;
         let options = crate::options::parse_knn(option_args)?;
         let query = NpArray::from_npy(query.as_slice()).inspect_err(|_| stats::rejected_payload())?;
         let key = open_read(ctx, key_name);

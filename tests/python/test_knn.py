@@ -270,6 +270,13 @@ def test_errors(r):
     assert r.execute_command("NP.GET", "m") == npy(np.zeros((5, 3), "<f4"))
 
 
+def test_the_query_may_come_last_as_redis_cli_x_sends_it(r):
+    r.execute_command("NP.SET", "m", npy(np.array([[3.0], [1.0], [2.0]])))
+    first = r.execute_command("NP.KNN", "m", npy(np.array([2.9])), "K", 2, "METRIC", "l2")
+    last = r.execute_command("NP.KNN", "m", "k", 2, "METRIC", "l2", npy(np.array([2.9])))
+    assert first == last and load(first[0]).tolist() == [0, 2]
+
+
 def test_empty_batch_and_single_column(r):
     r.execute_command("NP.SET", "m", npy(np.array([[3.0], [1.0], [2.0]])))
     gi, gd = knn(r, "m", np.zeros((0, 1)), 2)
