@@ -29,6 +29,7 @@ from .commands import (
     ExpiryT,
     IndexSpec,
     KeyT,
+    KnnMetric,
     ReduceOp,
     UpdateOp,
 )
@@ -438,6 +439,9 @@ class SyncNumpy(Numpy):
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
         ) -> Optional[Union[np.generic, Array]]: ...
+        def knn(
+            self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
+        ) -> Optional[tuple[Array, Array]]: ...
         def update(
             self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
         ) -> bool: ...
@@ -527,6 +531,9 @@ class AsyncNumpy(Numpy):
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
         ) -> Awaitable[Optional[Union[np.generic, Array]]]: ...
+        def knn(
+            self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
+        ) -> Awaitable[Optional[tuple[Array, Array]]]: ...
         def update(
             self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
         ) -> Awaitable[bool]: ...
@@ -570,6 +577,9 @@ class NumpyPipeline(Numpy):
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
         ) -> _P: ...
+        def knn(
+            self: _P, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
+        ) -> _P: ...
         def update(
             self: _P, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
         ) -> _P: ...
@@ -608,6 +618,9 @@ class AsyncNumpyPipeline(Numpy):
             axis: Optional[int] = None,
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
+        ) -> _AP: ...
+        def knn(
+            self: _AP, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
         ) -> _AP: ...
         def update(
             self: _AP, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
