@@ -8,6 +8,7 @@ of this thread: on a shared machine both leave out waiting for a core."""
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any, Callable
 
@@ -54,8 +55,8 @@ def _wall(fn: Callable[[], object], reps: int) -> float:
 
 def run(b: Bench) -> list[Table]:
     try:
-        import faiss  # type: ignore[import-not-found]
-        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
+        import faiss  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         print("  r) skipped: pip install faiss-cpu threadpoolctl (make bench installs them)", flush=True)
         return []
@@ -96,7 +97,7 @@ def run(b: Bench) -> list[Table]:
     try:
         with threadpool_limits(1):
             # The answers agree before anything is timed.
-            got = np.load(__import__("io").BytesIO(b.call("NP.KNN", "np:knn", q1, "K", K, "METRIC", "cosine")[0]))
+            got = np.load(io.BytesIO(b.call("NP.KNN", "np:knn", q1, "K", K, "METRIC", "cosine")[0]))
             _, want = flat_ip.search(qn[:1], K)
             assert set(got) == set(want[0]), "NP.KNN cosine disagrees with faiss"
             numpy_one = _cpu(lambda: np.argpartition(-(xn @ qn[0]), K)[:K], reps)
@@ -126,6 +127,7 @@ def run(b: Bench) -> list[Table]:
 
         def get_and_search() -> None:
             whole = arrays.get("np:knn")
+            assert whole is not None
             np.argpartition(-(whole @ queries[0]) / np.linalg.norm(whole, axis=1), K)[:K]
 
         with threadpool_limits(1):
