@@ -216,6 +216,64 @@ fn lanes<X: Stored, Y: Stored<A = X::A>, const L: usize, const FUSED: bool, cons
     combine::<X::A, L>(acc)
 }
 
+/// `(Σ x·q, Σ x·x)` in one pass over `x`, each summed exactly as [`lanes`]
+/// sums it.
+#[inline(always)]
+fn lanes_and_norm<X: Stored, Y: Stored<A = X::A>, const L: usize, const FUSED: bool>(x: &[X], q: &[Y]) -> (X::A, X::A) {
+    let m = x.len().min(q.len());
+    let (x, q) = (&x[..m], &q[..m]);
+    let (mut dot, mut norm) = ([X::A::ZERO; L], [X::A::ZERO; L]);
+    let (xs, qs) = (x.chunks_exact(L), q.chunks_exact(L));
+    let (x_tail, q_tail) = (xs.remainder(), qs.remainder());
+    for (xc, qc) in xs.zip(qs) {
+        let xc: &[X; L] = xc.try_into().expect("L columns");
+        let qc: &[Y; L] = qc.try_into().expect("L columns");
+        for l in 0..L {
+            let v = xc[l].widen();
+            dot[l] = step::<X::A, FUSED, false>(v, qc[l].widen(), dot[l]);
+            norm[l] = step::<X::A, FUSED, false>(v, v, norm[l]);
+        }
+    }
+    if !x_tail.is_empty() {
+        let (mut xc, mut qc) = ([X::A::ZERO; L], [X::A::ZERO; L]);
+        for (t, &v) in xc.iter_mut().zip(x_tail) {
+            *t = v.widen();
+        }
+        for (t, &v) in qc.iter_mut().zip(q_tail) {
+            *t = v.widen();
+        }
+        for l in 0..L {
+            dot[l] = step::<X::A, FUSED, false>(xc[l], qc[l], dot[l]);
+            norm[l] = step::<X::A, FUSED, false>(xc[l], xc[l], norm[l]);
+        }
+    }
+    (combine::<X::A, L>(dot), combine::<X::A, L>(norm))
+}
+
+/// `(Σ x·q, Σ x·x)` over all columns in one pass, each exactly as [`sum`] gives it.
+#[inline(always)]
+pub fn sum_and_norm<X: Stored, Y: Stored<A = X::A>, const L: usize, const FUSED: bool>(
+    x: &[X],
+    q: &[Y],
+    chunk: usize,
+) -> (f64, f64) {
+    let d = q.len();
+    if d <= chunk {
+        let (s, n) = lanes_and_norm::<X, Y, L, FUSED>(x, q);
+        return (s.to_f64(), n.to_f64());
+    }
+    let (mut total, mut norm) = (0.0, 0.0);
+    let mut start = 0;
+    while start < d {
+        let end = d.min(start + chunk);
+        let (s, n) = lanes_and_norm::<X, Y, L, FUSED>(&x[start..end], &q[start..end]);
+        total += s.to_f64();
+        norm += n.to_f64();
+        start = end;
+    }
+    (total, norm)
+}
+
 /// `Σ x·q` (or `Σ (x − q)²` when `SQUARES`) over all columns, in chunks of
 /// `chunk` columns each summed in `A` then added into an `f64` (exact for
 /// integer data, see [`Stored::CHUNK`]; one chunk for floats, whose sum is
@@ -262,11 +320,11 @@ pub fn reference<A: Float>(x: &[A], q: &[A], lanes: usize, fused: bool, squares:
         // The padding adds zero products to the lanes after the tail.
         let rem = xc.len() % lanes;
         if rem != 0 {
-            for l in rem..lanes {
-                acc[l] = if fused {
-                    A::ZERO.mul_add(A::ZERO, acc[l])
+            for a in acc.iter_mut().skip(rem) {
+                *a = if fused {
+                    A::ZERO.mul_add(A::ZERO, *a)
                 } else {
-                    A::ZERO.mul(A::ZERO).add(acc[l])
+                    A::ZERO.mul(A::ZERO).add(*a)
                 };
             }
         }
@@ -343,6 +401,23 @@ mod tests {
                                 sum::<f64, f64, 16, false, false>(&x64, &q64, usize::MAX),
                             ),
                         });
+                        if !squares {
+                            let both = simd::run(|| {
+                                if fused {
+                                    sum_and_norm::<f32, f32, 32, true>(&x, &q, 7)
+                                } else {
+                                    sum_and_norm::<f32, f32, 32, false>(&x, &q, 7)
+                                }
+                            });
+                            let want = (
+                                reference(&x, &q, 32, fused, false, 7),
+                                reference(&x, &x, 32, fused, false, 7),
+                            );
+                            assert_eq!(
+                                (both.0.to_bits(), both.1.to_bits()),
+                                (want.0.to_bits(), want.1.to_bits())
+                            );
+                        }
                         let want = reference(&x, &q, 32, fused, squares, usize::MAX);
                         assert_eq!(got.to_bits(), want.to_bits(), "{isa:?} d={d}");
                         let want = reference(&x64, &q64, 16, fused, squares, usize::MAX);

@@ -17,7 +17,7 @@
 //! where distances are small against the norms) and put back in order: a
 //! batch reports the distances its queries would one at a time, bit for bit.
 
-use super::kernels::{sum, Float, Stored};
+use super::kernels::{sum, sum_and_norm, Float, Stored};
 use super::rows::Rows;
 use super::topk::TopK;
 use super::Metric;
@@ -199,12 +199,9 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
             Some(_) => &[],
             None => block(matrix, rows, first, count, &mut buf),
         };
-        if with_norms {
+        if with_norms && batch {
             for (i, n) in row_norms.iter_mut().take(count).enumerate() {
-                *n = match stored {
-                    Some(s) => norm::<T, L, FUSED>(part(s, i, d), chunk),
-                    None => norm::<T::A, L, FUSED>(part(x, i, d), chunk),
-                };
+                *n = norm::<T::A, L, FUSED>(part(x, i, d), chunk);
             }
         }
         macro_rules! offer {
@@ -220,15 +217,33 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
         }
         if !batch {
             let q = part(queries, 0, d);
-            match stored {
-                Some(s) => {
+            // The norms, where needed, in the same pass as the products.
+            // (Widened rows take the two-sum loop even for ip: its code
+            // is the faster one there, as measured; the norm is dropped.)
+            let widened = std::mem::size_of::<T>() != std::mem::size_of::<T::A>();
+            match (stored, with_norms || widened) {
+                (Some(s), false) => {
                     for i in 0..count {
                         offer!(i, 0, sum::<T, T::A, L, FUSED, false>(part(s, i, d), q, chunk));
                     }
                 }
-                None => {
+                (Some(s), true) => {
+                    for i in 0..count {
+                        let (sum, norm) = sum_and_norm::<T, T::A, L, FUSED>(part(s, i, d), q, chunk);
+                        row_norms[i] = norm;
+                        offer!(i, 0, sum);
+                    }
+                }
+                (None, false) => {
                     for i in 0..count {
                         offer!(i, 0, sum::<T::A, T::A, L, FUSED, false>(part(x, i, d), q, chunk));
+                    }
+                }
+                (None, true) => {
+                    for i in 0..count {
+                        let (sum, norm) = sum_and_norm::<T::A, T::A, L, FUSED>(part(x, i, d), q, chunk);
+                        row_norms[i] = norm;
+                        offer!(i, 0, sum);
                     }
                 }
             }
