@@ -151,6 +151,17 @@ fn key(metric: Metric, batch: bool, p: Pair) -> f64 {
     }
 }
 
+/// [`key`] in a batch, where `p` holds the norms for `l2` and their
+/// inverse square roots for `cosine`.
+#[inline(always)]
+fn batch_key(metric: Metric, p: Pair) -> f64 {
+    match metric {
+        Metric::L2 => p.row_norm - 2.0 * p.sum + p.query_norm,
+        Metric::Ip => -p.sum,
+        Metric::Cosine => -(p.sum * p.row_norm * p.query_norm),
+    }
+}
+
 #[inline(always)]
 fn scan<T: Stored, const L: usize, const FUSED: bool>(
     matrix: &Matrix<T>,
@@ -165,6 +176,8 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
     if q_count == 0 {
         return tops;
     }
+    // Keys at or above which a query's candidates are not offered (TopK::gate).
+    let mut gates = vec![f64::NAN; q_count];
     let chunk = T::CHUNK;
     let batch = q_count > 1;
     // Norms are needed for cosine, and for l2, which the scan expands.
@@ -175,6 +188,10 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
             *n = norm::<T::A, L, FUSED>(part(queries, c, d), chunk);
         }
     }
+    let query_scales: Vec<f64> = query_norms
+        .iter()
+        .map(|&n| if metric == Metric::Cosine { 1.0 / n.sqrt() } else { n })
+        .collect();
     let per_block = (BLOCK_BYTES / (d * std::mem::size_of::<T::A>()).max(1)).max(4);
     let query_block = q_count.min(QUERY_BLOCK);
     let mut buf = Vec::new();
@@ -201,7 +218,14 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
         };
         if with_norms && batch {
             for (i, n) in row_norms.iter_mut().take(count).enumerate() {
-                *n = norm::<T::A, L, FUSED>(part(x, i, d), chunk);
+                let norm = norm::<T::A, L, FUSED>(part(x, i, d), chunk);
+                // A batch ranks cosine by x·q times the two 1/‖·‖: no
+                // square root or division per pair.
+                *n = if metric == Metric::Cosine {
+                    1.0 / norm.sqrt()
+                } else {
+                    norm
+                };
             }
         }
         macro_rules! offer {
@@ -210,9 +234,17 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
                 let pair = Pair {
                     sum: $sum,
                     row_norm: row_norms[i],
-                    query_norm: query_norms[c],
+                    query_norm: if batch { query_scales[c] } else { query_norms[c] },
                 };
-                tops[c].offer_next(key(metric, true, pair), rows.row(first + i));
+                let key = if batch {
+                    batch_key(metric, pair)
+                } else {
+                    key(metric, true, pair)
+                };
+                if !(key >= gates[c]) {
+                    tops[c].offer_next(key, rows.row(first + i));
+                    gates[c] = tops[c].gate();
+                }
             }};
         }
         if !batch {

@@ -74,6 +74,18 @@ impl TopK {
         }
     }
 
+    /// A key at or above which (with a row above all offered) a candidate
+    /// cannot enter: the worst kept key once `k` are kept, else NaN (which
+    /// nothing is at or above, so everything is offered; also while the
+    /// worst kept is NaN, which any number displaces).
+    #[inline]
+    pub fn gate(&self) -> f64 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() == self.k => worst.key,
+            _ => f64::NAN,
+        }
+    }
+
     /// Offers a candidate in any order.
     pub fn offer(&mut self, candidate: Candidate) {
         if self.heap.len() < self.k {
@@ -102,6 +114,7 @@ mod tests {
             for (row, &key) in keys.iter().enumerate() {
                 top.offer_next(key, row as u64);
             }
+            assert_eq!(top.gate().is_nan(), k >= 8, "k={k}: NaN while the worst kept is NaN");
             let rows: Vec<u64> = top.into_sorted().iter().map(|c| c.row).collect();
             assert_eq!(rows, [3, 4, 2, 5, 8, 0, 6, 1, 7][..k], "k={k}");
             let mut any = TopK::new(k);
