@@ -17,6 +17,8 @@
 //! where distances are small against the norms) and put back in order: a
 //! batch reports the distances its queries would one at a time, bit for bit.
 
+use std::cmp::Ordering;
+
 use super::kernels::{sum, sum_and_norm, Float, Stored};
 use super::rows::Rows;
 use super::topk::TopK;
@@ -241,7 +243,11 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
                 } else {
                     key(metric, true, pair)
                 };
-                if !(key >= gates[c]) {
+                // Offered unless at or above the gate (a NaN gate or key compares neither way).
+                if !matches!(
+                    key.partial_cmp(&gates[c]),
+                    Some(Ordering::Greater | Ordering::Equal)
+                ) {
                     tops[c].offer_next(key, rows.row(first + i));
                     gates[c] = tops[c].gate();
                 }
