@@ -184,7 +184,7 @@ test-big: python-deps build
 # Ratios against plain SET/GET in one run; rewrites docs/benchmarks.md and docs/img/.
 # The bench builds its reference module (bench/floor.py) into target/bench/.
 bench: build python-deps
-	$(PY) -m pip install -q matplotlib
+	$(PY) -m pip install -q matplotlib faiss-cpu threadpoolctl
 	$(PY) -m bench
 
 bench-quick: build python-deps

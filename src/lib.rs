@@ -35,6 +35,7 @@ pub mod npy;
 pub mod options;
 pub mod pyliteral;
 pub mod rdb;
+pub mod search;
 pub mod shape;
 pub mod slice;
 

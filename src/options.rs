@@ -306,6 +306,63 @@ pub fn parse_reduce<A: Deref<Target = [u8]>>(args: &[A]) -> Result<ReduceOptions
     Ok(options)
 }
 
+/// What `NP.KNN` was asked for after the query.
+#[derive(Debug)]
+pub struct KnnOptions {
+    pub k: i64,
+    pub metric: crate::search::Metric,
+    pub slice: Option<Vec<slice::Item>>,
+    pub values: bool,
+}
+
+/// `NP.KNN`'s arguments after the key: the query and the options. The
+/// query comes first, or last when the first is an option's name (as
+/// `redis-cli -x` sends it; a `.npy` payload never is one).
+pub fn knn_query<A: Deref<Target = [u8]>>(args: &[A]) -> Option<(&A, &[A])> {
+    let first = args.first()?;
+    let is_option = ["K", "METRIC", "SLICE", "VALUES"].iter().any(|name| is(first, name));
+    if is_option {
+        let (last, options) = args.split_last()?;
+        Some((last, options))
+    } else {
+        Some((first, &args[1..]))
+    }
+}
+
+/// `K k [METRIC l2|ip|cosine] [SLICE spec] [VALUES]`, each at most once, in
+/// any order; `K` is required.
+pub fn parse_knn<A: Deref<Target = [u8]>>(args: &[A]) -> Result<KnnOptions> {
+    let (mut k, mut metric, mut spec, mut values) = (None, None, None, false);
+    let mut rest = args.iter();
+    while let Some(token) = rest.next() {
+        let token = shout(token);
+        let mut value = || rest.next().map(|v| -> &[u8] { v }).ok_or(OptionError::WrongArity);
+        match token.as_str() {
+            "K" if k.is_none() => k = Some(redis_integer(value()?).ok_or(NOT_INTEGER)?),
+            "METRIC" if metric.is_none() => metric = Some(crate::search::Metric::parse(value()?)?),
+            "SLICE" if spec.is_none() => spec = Some(slice::parse(&String::from_utf8_lossy(value()?))?),
+            "VALUES" if !values => values = true,
+            "K" | "METRIC" | "SLICE" | "VALUES" => {
+                return Err(OptionError::Reply(format!("ERR {token} given twice").into()))
+            }
+            _ => {
+                let token = crate::error::excerpt(&token);
+                return Err(OptionError::Reply(
+                    format!("ERR unknown NP.KNN option '{token}'").into(),
+                ));
+            }
+        }
+    }
+    Ok(KnnOptions {
+        k: k.ok_or(OptionError::Reply(Cow::Borrowed(
+            "ERR NP.KNN needs K k (how many rows to return)",
+        )))?,
+        metric: metric.unwrap_or(crate::search::Metric::L2),
+        slice: spec,
+        values,
+    })
+}
+
 /// `NP.UPDATE`'s arguments after the op: `npy [SLICE spec]`, or `SLICE spec
 /// npy` (as `redis-cli -x` sends it). The payload's index in `args`, and the
 /// parsed spec (empty without `SLICE`).
@@ -427,6 +484,21 @@ mod tests {
         };
         assert!(text.len() < 200, "an unknown option is not echoed whole");
         assert_eq!(parse_update(&[&b"npy"[..]]).unwrap(), (0, vec![]));
+        let sent: [&[u8]; 3] = [b"K", b"5", b"npy"];
+        assert_eq!(knn_query(&sent).map(|(q, o)| (*q, o.len())), Some((&b"npy"[..], 2)));
+        let sent: [&[u8]; 3] = [b"npy", b"K", b"5"];
+        assert_eq!(knn_query(&sent).map(|(q, o)| (*q, o.len())), Some((&b"npy"[..], 2)));
+        let knn: [&[u8]; 6] = [b"k", b"5", b"SLICE", b"-10:", b"metric", b"IP"];
+        let o = parse_knn(&knn).unwrap();
+        assert_eq!((o.k, o.metric, o.values), (5, crate::search::Metric::Ip, false));
+        assert_eq!(o.slice.map(|s| s.len()), Some(1));
+        assert!(matches!(parse_knn(&[&b"VALUES"[..]]), Err(OptionError::Reply(_))));
+        assert_eq!(parse_knn(&[&b"K"[..]]).unwrap_err(), OptionError::WrongArity);
+        assert_eq!(parse_knn(&[&b"K"[..], b"x"]).unwrap_err(), NOT_INTEGER);
+        assert!(matches!(
+            parse_knn(&[&b"K"[..], b"1", b"METRIC", b"dot"]),
+            Err(OptionError::Reply(_))
+        ));
         assert_eq!(parse_update(&[&b"npy"[..], b"slice", b"1"]).unwrap().0, 0);
         assert_eq!(parse_update(&[&b"SLICE"[..], b"1", b"npy"]).unwrap().0, 2);
         assert_eq!(parse_update(&[&b"npy"[..], b"x"]).unwrap_err(), OptionError::WrongArity);

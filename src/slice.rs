@@ -216,7 +216,12 @@ fn layout(shape: &[u64], itemsize: u64, fortran_order: bool) -> SmallVec<[Dim; 8
 }
 
 /// Python's `slice.indices` followed by the length of the selection.
-fn resolve_slice(start: Option<i64>, stop: Option<i64>, step: Option<i64>, len: u64) -> Result<(i128, i128, u64)> {
+pub(crate) fn resolve_slice(
+    start: Option<i64>,
+    stop: Option<i64>,
+    step: Option<i64>,
+    len: u64,
+) -> Result<(i128, i128, u64)> {
     let step = i128::from(step.unwrap_or(1));
     if step == 0 {
         return Err(index_error("slice step cannot be zero"));
@@ -244,7 +249,7 @@ fn resolve_slice(start: Option<i64>, stop: Option<i64>, step: Option<i64>, len: 
 
 /// An index into an axis of length `len`, negative counting from the end,
 /// with NumPy's error when it is out of bounds.
-fn resolve_index(index: i64, axis: usize, len: u64) -> Result<i128> {
+pub(crate) fn resolve_index(index: i64, axis: usize, len: u64) -> Result<i128> {
     let resolved = if index < 0 {
         i128::from(index) + i128::from(len)
     } else {

@@ -15,8 +15,8 @@ from typing import Callable
 from ..harness import Bench
 from ..table import Table
 from . import (
-    append, big_arrays, clients, compute, feature_store, getset, metadata, persistence, python_client, rolling, sharded,
-    slice, small,
+    append, big_arrays, clients, compute, feature_store, getset, knn, metadata, persistence, python_client, rolling,
+    sharded, slice, small,
 )
 
 
@@ -40,4 +40,5 @@ WORKLOADS = [
     Workload("compute", compute.run),  # m)
     Workload("rolling", rolling.run),  # n)
     Workload("features", feature_store.run),  # o)
+    Workload("knn", knn.run),  # r)
 ]

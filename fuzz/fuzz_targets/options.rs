@@ -105,4 +105,23 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((payload, _)) = options::parse_update(&args) {
         assert!(payload < args.len());
     }
+    if let Some((query, rest)) = options::knn_query(&args) {
+        assert_eq!(rest.len() + 1, args.len(), "the query is one argument");
+        assert!(std::ptr::eq(query, &args[0]) || std::ptr::eq(query, &args[args.len() - 1]));
+        if let Ok(o) = options::parse_knn(rest) {
+            assert!(
+                rest.len() <= 7,
+                "K, METRIC and SLICE take a value, VALUES none, each at most once"
+            );
+            let k_at = rest
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(b"K"))
+                .expect("K is required");
+            assert_eq!(
+                rest[k_at + 1],
+                o.k.to_string().as_bytes(),
+                "k is Redis's canonical integer"
+            );
+        }
+    }
 });

@@ -123,6 +123,19 @@ pub fn wide() -> bool {
     chosen() == Isa::Avx512
 }
 
+/// Whether [`run`] on this thread uses FMA instructions: `mul_add` is then one
+/// instruction, while on the baseline it is a library call, so kernels that
+/// fuse multiplications and additions do so only here (their rounding then
+/// depends on this answer, and their tests ask it too).
+#[inline(always)]
+pub fn fused() -> bool {
+    #[cfg(test)]
+    if let Some(isa) = FORCED.get() {
+        return isa != Isa::Baseline;
+    }
+    chosen() != Isa::Baseline
+}
+
 /// The instruction sets this CPU can run, baseline first (for tests that run
 /// every kernel on each).
 pub fn available() -> Vec<Isa> {
@@ -204,6 +217,61 @@ unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Matrix products for the batched nearest-row search: `matrixmultiply`'s
+/// GEMM, which picks its own kernels for this CPU at run time (AVX-512,
+/// AVX2 + FMA or SSE2; the environment variable above does not reach it).
+pub trait Gemm: Copy {
+    /// `c = a · bᵀ` over `k` columns: `a` holds `m` rows starting `lda`
+    /// elements apart, `b` `n` rows `ldb` apart, `c` is `m × n` row-major.
+    /// Panics if a slice is too short for its rows.
+    fn gemm_abt(m: usize, n: usize, k: usize, a: (&[Self], usize), b: (&[Self], usize), c: &mut [Self]);
+}
+
+/// The elements a matrix of `rows` rows `stride` apart, `k` used per row, spans.
+fn span(rows: usize, stride: usize, k: usize) -> usize {
+    if rows == 0 || k == 0 {
+        0
+    } else {
+        (rows - 1) * stride + k
+    }
+}
+
+macro_rules! gemm {
+    ($t:ty, $f:ident) => {
+        impl Gemm for $t {
+            fn gemm_abt(m: usize, n: usize, k: usize, a: (&[$t], usize), b: (&[$t], usize), c: &mut [$t]) {
+                let ((a, lda), (b, ldb)) = (a, b);
+                assert!(a.len() >= span(m, lda, k) && b.len() >= span(n, ldb, k) && c.len() >= m * n);
+                assert!(lda >= k && ldb >= k && [m, n, k, lda, ldb].iter().all(|&v| isize::try_from(v).is_ok()));
+                // SAFETY: matrixmultiply reads a[i·lda + p] and b[j·ldb + p]
+                // for i < m, j < n, p < k, and writes c[i·n + j]: all within
+                // the slices (checked just above), which do not overlap (c is
+                // borrowed mutably); the strides fit an isize (checked).
+                unsafe {
+                    matrixmultiply::$f(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        lda as isize,
+                        1,
+                        b.as_ptr(),
+                        1,
+                        ldb as isize,
+                        0.0,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                }
+            }
+        }
+    };
+}
+gemm!(f32, sgemm);
+gemm!(f64, dgemm);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +288,19 @@ mod tests {
         assert_eq!(best_allowed("", &[Baseline, Avx2]), Avx2);
         assert_eq!(best_allowed("AVX512", &[Baseline, Avx2]), Avx2);
         assert_eq!(best_allowed("", &[Baseline]), Baseline);
+    }
+
+    #[test]
+    fn gemm_multiplies_by_the_transpose() {
+        // a: 2 rows of 3 used columns, 4 apart; b: 3 rows of 3, 3 apart.
+        let a = [1.0f32, 2.0, 3.0, 99.0, 4.0, 5.0, 6.0];
+        let b = [1.0f32, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let mut c = [0.0f32; 6];
+        f32::gemm_abt(2, 3, 3, (&a, 4), (&b, 3), &mut c);
+        assert_eq!(c, [1.0, 5.0, 6.0, 4.0, 11.0, 15.0]);
+        let mut c = [7.0f64; 1];
+        f64::gemm_abt(1, 1, 0, (&[], 0), (&[], 0), &mut c);
+        assert_eq!(c, [0.0]);
     }
 
     #[test]

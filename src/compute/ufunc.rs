@@ -105,6 +105,15 @@ fn numeric(kind: &Kind) -> Option<(Category, u8)> {
     })
 }
 
+/// `np.can_cast(from, to, 'safe')` between numeric dtypes: `to` holds every
+/// value of `from`, which is when promoting the two gives `to`'s kind and size.
+pub(crate) fn can_cast_safely(from: &Kind, to: &Kind) -> bool {
+    match (numeric(from), numeric(to)) {
+        (Some(a), Some(b)) => promote(a, b) == b,
+        _ => false,
+    }
+}
+
 fn kind_of(category: Category, size: u8) -> Kind {
     match (category, size) {
         (Category::Bool, _) => Kind::Bool,

@@ -19,6 +19,8 @@ pub enum Arg {
     KeyValuePairs(&'static CStr, &'static CStr),
     /// At most one of these, e.g. `[NX | XX]`.
     OptionalOneOf(&'static CStr, &'static [Choice]),
+    /// A required `TOKEN integer` pair, e.g. `K k`.
+    IntegerToken(&'static CStr, &'static CStr),
     /// An optional `TOKEN value` pair, e.g. `SLICE spec`.
     OptionalToken(&'static CStr, &'static CStr),
     /// An optional flag without a value, e.g. `VALUES`.
@@ -231,6 +233,12 @@ fn c_arg(arg: Arg, blocks: &mut Vec<Vec<raw::RedisModuleCommandArg>>) -> raw::Re
         Arg::String(name) => {
             out.name = name.as_ptr();
             out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING;
+            out.key_spec_index = -1;
+        }
+        Arg::IntegerToken(token, name) => {
+            out.name = name.as_ptr();
+            out.token = token.as_ptr();
+            out.type_ = raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_INTEGER;
             out.key_spec_index = -1;
         }
         Arg::OptionalToken(token, name) => {

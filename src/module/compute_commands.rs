@@ -10,7 +10,7 @@ use super::write_key::WriteKey;
 use super::{config, guard, memory, stats};
 use crate::array::NpArray;
 use crate::compute::{self, reduce, reshape, ufunc};
-use crate::{convert, npy, slice};
+use crate::{convert, npy, search, slice};
 
 fn shape_reply(array: &NpArray) -> RedisValue {
     RedisValue::Array(array.shape().iter().map(|&d| RedisValue::Integer(d as i64)).collect())
@@ -123,6 +123,40 @@ pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let npy = result.npy_bytes();
         raw::reply_with_string_buffer(ctx.ctx, npy.as_ptr().cast(), npy.len());
         Ok(RedisValue::NoReply)
+    })
+}
+
+/// `NP.KNN key query K k [METRIC l2|ip|cosine] [SLICE spec] [VALUES]` (or
+/// the query last, as `redis-cli -x` sends it): the
+/// `k` rows of the (N, d) array nearest each query row, as two `.npy` bulk
+/// strings (int64 indices, float32/float64 distances), or their values with
+/// VALUES. Missing keys reply nil.
+pub fn np_knn(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    stats::command();
+    guard::command(|| {
+        let [_, key_name, rest @ ..] = args else {
+            return Err(RedisError::WrongArity);
+        };
+        let (query, option_args) = crate::options::knn_query(rest).ok_or(RedisError::WrongArity)?;
+        let options = crate::options::parse_knn(option_args)?;
+        let query = NpArray::from_npy(query.as_slice()).inspect_err(|_| stats::rejected_payload())?;
+        let mut key = ReadKey::open(ctx, key_name);
+        let Some(stored) = key.contiguous_array()? else {
+            return Ok(RedisValue::Null);
+        };
+        let found = search::knn(stored, &query, options.k, options.metric, options.slice.as_deref())?;
+        let (indices, distances) = (found.indices_array()?, found.distances_array()?);
+        if options.values {
+            convert::check_value_count(indices.size().saturating_mul(2))?;
+            return Ok(RedisValue::Array(vec![
+                values_reply(&indices)?,
+                values_reply(&distances)?,
+            ]));
+        }
+        Ok(RedisValue::Array(vec![
+            RedisValue::StringBuffer(indices.npy_bytes().into_owned()),
+            RedisValue::StringBuffer(distances.npy_bytes().into_owned()),
+        ]))
     })
 }
 

@@ -31,6 +31,7 @@ from .commands import (
     ExpiryT,
     IndexSpec,
     KeyT,
+    KnnMetric,
     NumpyCommands,
     ReduceOp,
     UpdateOp,
@@ -449,6 +450,9 @@ class SyncNumpy(Numpy):
             dtype: Optional[DtypeLike] = None,
             ddof: Optional[int] = None,
         ) -> Optional[Union[np.generic, Array]]: ...
+        def knn(
+            self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
+        ) -> Optional[tuple[Array, Array]]: ...
         def update(
             self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
         ) -> bool: ...
@@ -547,6 +551,9 @@ class AsyncNumpy(Numpy):
             dtype: Optional[DtypeLike] = None,
             ddof: Optional[int] = None,
         ) -> Awaitable[Optional[Union[np.generic, Array]]]: ...
+        def knn(
+            self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
+        ) -> Awaitable[Optional[tuple[Array, Array]]]: ...
         def update(
             self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
         ) -> Awaitable[bool]: ...
@@ -599,6 +606,9 @@ class NumpyPipeline(Numpy):
             dtype: Optional[DtypeLike] = None,
             ddof: Optional[int] = None,
         ) -> _P: ...
+        def knn(
+            self: _P, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
+        ) -> _P: ...
         def update(
             self: _P, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
         ) -> _P: ...
@@ -643,6 +653,9 @@ class AsyncNumpyPipeline(Numpy):
             slice: IndexSpec = None,
             dtype: Optional[DtypeLike] = None,
             ddof: Optional[int] = None,
+        ) -> _AP: ...
+        def knn(
+            self: _AP, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
         ) -> _AP: ...
         def update(
             self: _AP, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None

@@ -47,13 +47,15 @@ NP_TRANSPOSE = "NP.TRANSPOSE"
 NP_REDUCE = "NP.REDUCE"
 NP_UPDATE = "NP.UPDATE"
 NP_CONVERT = "NP.CONVERT"
+NP_KNN = "NP.KNN"
 # How NP.GET ... MAXBYTES n starts its refusal of a bigger array, after the
 # "ERR " code redis-py moves into the exception class (docs/commands.md, NP.GET).
 OVER_MAXBYTES = "reply array would be "
 COMMANDS = (
     NP_SET, NP_MSET, NP_APPEND, NP_TRIM, NP_RESERVE, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
-    NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE, NP_CONVERT,
+    NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE, NP_CONVERT, NP_KNN,
 )  # fmt: skip
+KnnMetric = Literal["l2", "ip", "cosine"]
 UpdateOp = Literal["add", "sub", "mul", "div", "min", "max", "and", "or", "xor"]
 ReduceOp = Literal[
     "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "count_nonzero", "any", "all",
@@ -173,6 +175,15 @@ def _on_reduce(reply: Any, **_: Any) -> Any:
     return result[()] if result.ndim == 0 else result  # a full reduction is a scalar, as in NumPy
 
 
+def _on_knn(reply: Any, **_: Any) -> Any:
+    if reply is None:
+        return None
+    indices, distances = reply
+    if isinstance(indices, (bytes, bytearray, memoryview)):
+        return decode(indices), decode(distances)
+    return _parse_values(indices), _parse_values(distances)  # VALUES
+
+
 def _on_mget(reply: Any, np_copy: bool = False, **_: Any) -> Any:
     if np_copy:
         return [None if payload is None else decode(payload, copy=True) for payload in reply]
@@ -243,6 +254,8 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
         NP_CONVERT: _on_converted,
     }.items()
 }
+
+RESPONSE_CALLBACKS[NP_KNN] = _passing_errors(_on_knn)
 
 
 def format_slice(spec: SliceSpec) -> str:
@@ -548,6 +561,24 @@ class NumpyCommands:
             args += ["SLICE", format_index(slice)]
         if dtype is not None:
             args += ["AS", np.dtype(dtype).str]
+        return self.execute_command(*args, **{NEVER_DECODE: []})
+
+    def knn(
+        self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
+    ) -> Any:
+        """The `k` rows of the (N, d) array at `key` nearest each query, exactly
+        (NP.KNN): `(indices, distances)`, int64 and float32 (float64 for float64
+        data) arrays of shape `(k,)` for a query of shape `(d,)`, `(Q, k)` for a
+        batch `(Q, d)`; None if the key does not exist. `metric`: "l2" (squared
+        Euclidean distance, smaller is nearer), "ip" (inner product) or
+        "cosine" (cosine similarity), larger is nearer for both. `slice`
+        restricts the rows searched (a range of rows, or a list of them);
+        indices are rows of the whole array. The query's dtype must cast safely
+        to the array's: `np.asarray(query)` of Python floats is float64, so pass
+        a float32 array for a float32 matrix."""
+        args: list[Any] = [NP_KNN, key, encode(query), "K", int(k), "METRIC", metric]
+        if slice is not None:
+            args += ["SLICE", format_index(slice)]
         return self.execute_command(*args, **{NEVER_DECODE: []})
 
     def update(self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None) -> Any:

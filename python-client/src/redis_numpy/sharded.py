@@ -12,6 +12,7 @@ switches the metadata, so readers see the old array or the new one.
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ import numpy as np
 import redis
 from redis.client import NEVER_DECODE
 
-from .commands import NP_APPEND, NP_GET, NP_REDUCE, NP_SET, NP_SETSLICE, ReduceOp, format_index, format_slice
+from .commands import NP_APPEND, NP_GET, NP_KNN, NP_REDUCE, NP_SET, NP_SETSLICE, ReduceOp, format_index, format_slice
 from .npy import check_dtype, encode
 from .view import RemoteArrayMeta, indexed_call
 
@@ -445,6 +446,49 @@ class ShardedArray(RemoteArrayMeta):
         if np.ndim(merged) == 0:
             return np.asarray(merged, dtype=stacked.dtype)[()]
         return merged.astype(stacked.dtype, copy=False)
+
+    def knn(
+        self, query: Any, k: int = 10, metric: str = "l2", slice: Optional[Any] = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` rows nearest each query, as `arrays.knn` gives them for one
+        array: one NP.KNN per chunk (each on its shard, in parallel), the
+        chunks' k best merged (nearest first, ties to the lower row, NaN last)
+        with their indices made rows of the whole array. `slice`: a range of
+        rows (a Python `slice`) to search."""
+        rows = slice if slice is not None else builtins.slice(None)
+        if not isinstance(rows, builtins.slice):
+            raise TypeError(f"ShardedArray.knn searches a range of rows (a slice), got {rows!r}")
+        plan = self._plan(rows)
+        searched = sum(n for _, _, n in plan)
+        if not 1 <= k <= searched:
+            raise ValueError(f"k must be between 1 and the number of rows searched ({searched}), got {k}")
+        payload = encode(np.asarray(query))
+        keys, c = self._keys(), self.chunk_rows
+
+        def search(part: tuple[int, Any, int]) -> tuple[np.ndarray, np.ndarray]:
+            chunk, local, n = part
+            spec = format_slice(local)
+            reply = indexed_call(
+                self.arrays, NP_KNN, keys[chunk], payload, "K", min(k, n), "METRIC", metric, "SLICE", spec,
+                **{NEVER_DECODE: []},
+            )
+            if reply is None:
+                raise KeyError(f"chunk {keys[chunk]!r} of sharded array {self.name!r} is missing (refresh())")
+            indices, distances = reply
+            return indices + chunk * c, distances
+
+        with ThreadPoolExecutor(min(PARALLEL, len(plan))) as pool:
+            found = list(pool.map(search, plan))
+        single = found[0][0].ndim == 1
+        indices = np.concatenate([np.atleast_2d(i) for i, _ in found], axis=1)
+        distances = np.concatenate([np.atleast_2d(d) for _, d in found], axis=1)
+        key = distances if metric.lower() == "l2" else -distances
+        order = np.empty((len(indices), k), np.intp)
+        for q in range(len(indices)):
+            order[q] = np.lexsort((indices[q], key[q], np.isnan(key[q])))[:k]
+        indices = np.take_along_axis(indices, order, axis=1)
+        distances = np.take_along_axis(distances, order, axis=1)
+        return (indices[0], distances[0]) if single else (indices, distances)
 
     def __array__(self, dtype: Optional[Any] = None, copy: Optional[bool] = None) -> np.ndarray:
         out = np.empty(self.shape, self.dtype)
