@@ -377,9 +377,11 @@ def test_an_upload_goes_on_when_the_room_would_cross_maxmemory(arrays, r):
     arr = np.arange(4 << 20, dtype=np.float32).reshape(-1, 1024)  # 16 MiB
     arrays.chunk_bytes = 1 << 20
     for i in range(32):
-        r.set(f"other:{i}", b"x" * (1 << 20))
+        r.set(f"other:{i}", b"x" * (1 << 20), ex=60)
     r.config_resetstat()
-    r.config_set("maxmemory-policy", "allkeys-lru")
+    # The others expire before the staging key (refreshed with every chunk), so
+    # they are evicted first whatever the server's LRU clock resolution.
+    r.config_set("maxmemory-policy", "volatile-ttl")
     r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 8 * (1 << 20)))
     try:
         arrays.set("k", arr)
