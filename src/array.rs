@@ -11,6 +11,7 @@ use num_complex::Complex;
 
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::{NpyError, Result};
+use crate::layout::adopted::{self, Adopted};
 use crate::layout::full::Full;
 use crate::layout::header_cache;
 use crate::layout::packed::{self, Packed};
@@ -41,6 +42,8 @@ impl Clone for NpArray {
 enum Repr {
     Packed(Packed),
     Full(Box<Full>),
+    /// Read-only: every change moves it to `Full` first ([`NpArray::make_contiguous`]).
+    Adopted(Box<Adopted>),
 }
 
 /// The value's heap blocks, for the glue's active defragmentation, which moves
@@ -48,6 +51,7 @@ enum Repr {
 pub(crate) enum BlocksMut<'a> {
     Packed(&'a mut Box<[u8]>),
     Full(&'a mut Box<Full>),
+    Adopted(&'a mut Box<Adopted>),
 }
 
 /// Checks a shape against the dimension limit and, if given, the data length;
@@ -147,6 +151,7 @@ impl NpArray {
         match &self.repr {
             Repr::Packed(p) => p.dtype(),
             Repr::Full(f) => &f.dtype,
+            Repr::Adopted(a) => &a.dtype,
         }
     }
 
@@ -154,6 +159,7 @@ impl NpArray {
         match &self.repr {
             Repr::Packed(p) => p.shape(),
             Repr::Full(f) => &f.shape,
+            Repr::Adopted(a) => &a.shape,
         }
     }
 
@@ -161,6 +167,7 @@ impl NpArray {
         match &self.repr {
             Repr::Packed(p) => p.fortran_order(),
             Repr::Full(f) => f.fortran_order,
+            Repr::Adopted(a) => a.fortran_order,
         }
     }
 
@@ -180,6 +187,7 @@ impl NpArray {
         match &self.repr {
             Repr::Packed(p) => p.data().len() as u64,
             Repr::Full(f) => f.data_len() as u64,
+            Repr::Adopted(a) => a.data().len() as u64,
         }
     }
 
@@ -203,6 +211,7 @@ impl NpArray {
         match &self.repr {
             Repr::Packed(p) => p.stored_npy(),
             Repr::Full(f) => f.stored_npy(),
+            Repr::Adopted(a) => Some(a.npy()),
         }
     }
 
@@ -219,7 +228,9 @@ impl NpArray {
     }
 
     /// The array's data: 64-byte aligned, or 16-byte aligned in the packed
-    /// layout (enough for every dtype's typed view).
+    /// layout (enough for every dtype's typed view); not aligned in the
+    /// adopted layout, which typed readers move first
+    /// ([`NpArray::make_contiguous`]; bytemuck's checked casts refuse it anyway).
     ///
     /// Panics if the data is in two segments (a wrapped rolling buffer,
     /// [`NpArray::is_wrapped`]): call [`NpArray::make_contiguous`] first, or
@@ -228,14 +239,18 @@ impl NpArray {
         match &self.repr {
             Repr::Packed(p) => p.data(),
             Repr::Full(f) => f.data(),
+            Repr::Adopted(a) => a.data(),
         }
     }
 
-    /// [`NpArray::data`], writable; panics the same way.
+    /// [`NpArray::data`], writable; panics the same way, and on an adopted
+    /// value, whose bytes are not the array's to write (call
+    /// [`NpArray::make_contiguous`] first).
     pub fn data_mut(&mut self) -> &mut [u8] {
         match &mut self.repr {
             Repr::Packed(p) => p.data_mut(),
             Repr::Full(f) => f.data_mut(),
+            Repr::Adopted(_) => panic!("{ADOPTED}"),
         }
     }
 
@@ -245,6 +260,7 @@ impl NpArray {
         match &self.repr {
             Repr::Packed(p) => (p.data(), &[]),
             Repr::Full(f) => f.segments(),
+            Repr::Adopted(a) => (a.data(), &[]),
         }
     }
 
@@ -266,13 +282,44 @@ impl NpArray {
         matches!(&self.repr, Repr::Full(f) if f.is_wrapped())
     }
 
-    /// Puts a wrapped rolling buffer's data back in one piece, in place, in
-    /// O(buffer) and without allocating; does nothing otherwise. The value
-    /// (dtype, shape, bytes) does not change, only where its bytes lie.
-    pub fn make_contiguous(&mut self) {
-        if let Repr::Full(f) = &mut self.repr {
-            f.make_contiguous();
+    /// Makes the data one aligned, writable slice, for typed readers and
+    /// writers: puts a wrapped rolling buffer's data back in one piece, in
+    /// place, in O(buffer) and without allocating; moves an adopted value
+    /// into a buffer of its own (one copy, the first time only); does nothing
+    /// otherwise. The value (dtype, shape, bytes) does not change, only where
+    /// its bytes lie. Nothing changes on error.
+    pub fn make_contiguous(&mut self) -> Result<()> {
+        match &mut self.repr {
+            Repr::Full(f) => f.make_contiguous(),
+            Repr::Adopted(a) => {
+                let (dtype, shape, order) = (a.dtype.clone(), a.shape.clone(), a.fortran_order);
+                let nbytes = a.data().len();
+                let mut full = Full::with_capacity(dtype, shape, order, nbytes, nbytes)?;
+                full.push_data(a.data())?;
+                self.repr = Repr::Full(Box::new(full));
+            }
+            Repr::Packed(_) => {}
         }
+        Ok(())
+    }
+
+    /// Builds a value that keeps `owner`'s bytes where they are, if they
+    /// are a `.npy` of at least [`MIN_ADOPTED`] bytes whose header is exactly
+    /// the one np.save writes for `parsed` (its dtype, shape and order);
+    /// otherwise gives the owner back, and the caller copies. `parsed` must
+    /// come from parsing `owner.bytes()`.
+    pub fn adopt(parsed: &ParsedNpy, owner: Box<dyn adopted::Owner>) -> std::result::Result<NpArray, Box<dyn adopted::Owner>> {
+        let nbytes = parsed.data.len();
+        let order = shape::saved_fortran_order(&parsed.shape, parsed.fortran_order);
+        if owner.bytes().len() < MIN_ADOPTED || checked_nbytes(&parsed.dtype, &parsed.shape, Some(nbytes)).is_err() {
+            return Err(owner);
+        }
+        let adopted = header_cache::with_written(&parsed.dtype, &parsed.shape, order, |header| {
+            Adopted::new(parsed.dtype.clone(), parsed.shape.clone(), order, header, nbytes, owner)
+        })?;
+        Ok(NpArray {
+            repr: Repr::Adopted(Box::new(adopted)),
+        })
     }
 
     /// The data's block up to the end of the segment holding the data bytes
@@ -291,7 +338,15 @@ impl NpArray {
                 Some((block, start + run.start..start + run.end))
             }
             Repr::Full(f) => f.run_in_block_mut(run),
+            // Read-only: the reply gathers instead.
+            Repr::Adopted(_) => None,
         }
+    }
+
+    /// Whether the value keeps its bytes in a buffer it does not own (the
+    /// adopted layout, [`crate::layout::adopted`]).
+    pub fn is_adopted(&self) -> bool {
+        matches!(self.repr, Repr::Adopted(_))
     }
 
     /// Whether the value uses the packed layout (for tests and NP.INFO-like introspection).
@@ -306,6 +361,7 @@ impl NpArray {
             Repr::Packed(_) => "packed",
             Repr::Full(f) if f.is_wrapped() => "wrapped",
             Repr::Full(_) => "full",
+            Repr::Adopted(_) => "adopted",
         }
     }
 
@@ -397,6 +453,7 @@ impl NpArray {
             Repr::Packed(p) => p.overwrite(dtype, shape, order, data),
             Repr::Full(_) if packed::block_len(dtype, shape.len(), data.len()).is_some() => false,
             Repr::Full(f) => f.overwrite(dtype, shape, order, data),
+            Repr::Adopted(_) => false,
         }
     }
 
@@ -409,10 +466,10 @@ impl NpArray {
         let shape = self.appended_shape(rows)?;
         let appended = match &mut self.repr {
             Repr::Full(f) => f.append(rows.data, &shape)?,
-            Repr::Packed(_) => false,
+            Repr::Packed(_) | Repr::Adopted(_) => false,
         };
         if !appended {
-            // Packed, or a kept header that changes length: a new full value.
+            // Packed, adopted, or a kept header that changes length: a new full value.
             let total = self.nbytes() as usize + rows.data.len();
             let (dtype, order) = (self.dtype().clone(), self.fortran_order());
             let reserve = total.max(self.nbytes() as usize * 3 / 2);
@@ -460,6 +517,12 @@ impl NpArray {
                 self.repr = Repr::Full(Box::new(full));
             }
             Repr::Packed(_) => {}
+            Repr::Adopted(_) => {
+                self.make_contiguous()?;
+                if let Repr::Full(f) = &mut self.repr {
+                    f.reserve(bytes)?;
+                }
+            }
         }
         Ok(wanted)
     }
@@ -483,10 +546,10 @@ impl NpArray {
         shape[axis] = keep;
         let in_place = match &mut self.repr {
             Repr::Full(f) => f.drop_front(dropped, &shape),
-            Repr::Packed(_) => false,
+            Repr::Packed(_) | Repr::Adopted(_) => false,
         };
         if !in_place {
-            // Packed (small), or a kept header that changes length: a new value.
+            // Packed (small), adopted, or a kept header that changes length: a new value.
             let nbytes = self.nbytes() as usize;
             let kept = self.data_range(dropped..nbytes);
             *self = NpArray::from_segments(self.dtype().clone(), shape.clone(), self.fortran_order(), kept)?;
@@ -540,6 +603,7 @@ impl NpArray {
         let in_place = match &mut self.repr {
             Repr::Packed(p) => p.relabel(&shape, fortran_order),
             Repr::Full(f) => f.relabel(&shape, fortran_order),
+            Repr::Adopted(_) => false,
         };
         if !in_place {
             *self = NpArray::from_segments(self.dtype().clone(), shape, fortran_order, self.segments())?;
@@ -564,6 +628,12 @@ impl NpArray {
                 let shape_heap = if f.shape.spilled() { f.shape.capacity() * 8 } else { 0 };
                 own + boxed + buffer + shape_heap + f.dtype.heap_bytes()
             }
+            Repr::Adopted(a) => {
+                let boxed = allocated((&**a as *const Adopted).cast(), std::mem::size_of::<Adopted>());
+                // The owner's own box: a pointer-sized handle.
+                let shape_heap = if a.shape.spilled() { a.shape.capacity() * 8 } else { 0 };
+                own + boxed + 16 + a.allocated() + shape_heap + a.dtype.heap_bytes()
+            }
         }
     }
 
@@ -572,6 +642,7 @@ impl NpArray {
         match &mut self.repr {
             Repr::Packed(p) => BlocksMut::Packed(p.block_mut()),
             Repr::Full(f) => BlocksMut::Full(f),
+            Repr::Adopted(a) => BlocksMut::Adopted(a),
         }
     }
 
@@ -590,9 +661,18 @@ impl NpArray {
             }
             Repr::Packed(_) => Ok(()),
             Repr::Full(f) => f.buf_mut().realign(),
+            Repr::Adopted(_) => Ok(()),
         }
     }
 }
+
+/// [`NpArray::data_mut`]'s refusal of an adopted value.
+const ADOPTED: &str = "an adopted array is read-only (move it to its own buffer first)";
+
+/// Smallest `.npy` kept where it is rather than copied: Redis hands over the
+/// query buffer itself only from this size (`PROTO_MBULK_BIG_ARG`); smaller
+/// arguments are copies anyway, and a copy of them costs little.
+pub const MIN_ADOPTED: usize = 32 * 1024;
 
 /// Rust element types that an array's data can be viewed as.
 pub trait Element: bytemuck::Pod {
@@ -984,7 +1064,7 @@ mod tests {
             let before = a.memory_usage(|_, n| n);
             let Repr::Full(f) = &a.repr else { unreachable!() };
             let block = f.block();
-            a.make_contiguous();
+            a.make_contiguous().unwrap();
             assert!(!a.is_wrapped());
             assert_eq!(a.data(), &expected[..], "{appended}");
             assert_eq!(a.data().as_ptr() as usize % 4, 0);

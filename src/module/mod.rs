@@ -8,6 +8,7 @@ mod config;
 mod debug_panic;
 mod entry;
 mod guard;
+mod held;
 mod memory;
 mod prefetch;
 mod stats;
@@ -237,6 +238,7 @@ const DOCS: &[CommandDoc] = &[
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     guard::install_panic_hook();
+    held::mark_main_thread();
     // HANDLE_IO_ERRORS: corrupt RDB/RESTORE payloads make the load helpers
     // return errors instead of aborting the server. HANDLE_REPL_ASYNC_LOAD:
     // loading a value touches no state shared with the live dataset (the

@@ -241,7 +241,13 @@ unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *cons
     guard::callback(1, || effort(unsafe { array(value) }))
 }
 
+/// An adopted array is freed on the main thread whatever its size: its bytes
+/// are a Redis string, whose reference is dropped there (see `held`); freeing
+/// it is one `free` of one block, as for a string value (effort 1 too).
 fn effort(array: &NpArray) -> usize {
+    if array.is_adopted() {
+        return 1;
+    }
     1 + array.nbytes() as usize / FREE_EFFORT_UNIT
 }
 
@@ -286,6 +292,8 @@ unsafe extern "C" fn defrag(
                 move_box(&defrag, full);
                 move_vec(&defrag, full.buf_mut().block_mut());
             }
+            // The held string is Redis's object and stays where it is.
+            BlocksMut::Adopted(adopted) => move_box(&defrag, adopted),
         }
         if let Err(e) = array.after_move() {
             redis_module::logging::log_warning(format!("redis-numpy: defrag left a misaligned buffer: {e}"));
