@@ -14,7 +14,7 @@ use redis_module::native_types::RedisType;
 use redis_module::raw;
 
 use super::{guard, stats};
-use crate::array::{BlocksMut, NpArray};
+use crate::array::{BlocksMut, Boxed, NpArray};
 use crate::error::NpyError;
 use crate::layout::size_class;
 use crate::{npy, rdb};
@@ -288,12 +288,13 @@ unsafe extern "C" fn defrag(
         let array = unsafe { &mut *(*value).cast::<NpArray>() };
         match array.blocks_mut() {
             BlocksMut::Packed(block) => move_boxed_slice(&defrag, block),
-            BlocksMut::Full(full) => {
-                move_box(&defrag, full);
-                move_vec(&defrag, full.buf_mut().block_mut());
+            BlocksMut::Boxed(boxed) => {
+                move_box(&defrag, boxed);
+                // An adopted value's string is Redis's object and stays where it is.
+                if let Boxed::Full(full) = &mut **boxed {
+                    move_vec(&defrag, full.buf_mut().block_mut());
+                }
             }
-            // The held string is Redis's object and stays where it is.
-            BlocksMut::Adopted(adopted) => move_box(&defrag, adopted),
         }
         if let Err(e) = array.after_move() {
             redis_module::logging::log_warning(format!("redis-numpy: defrag left a misaligned buffer: {e}"));

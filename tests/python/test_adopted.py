@@ -28,6 +28,19 @@ CASES = {
 }
 
 
+@pytest.fixture
+def ra(r):
+    """`r` with `numpy.adopt-always yes`: every case adopts, 2^k sizes too."""
+    r.config_set("numpy.adopt-always", "yes")
+    yield r
+    r.config_set("numpy.adopt-always", "no")
+
+
+def adopt_always(*clients):
+    for c in clients:
+        c.config_set("numpy.adopt-always", "yes")
+
+
 def info(r, key):
     reply = r.execute_command("NP.INFO", key)
     return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
@@ -41,7 +54,8 @@ def put(r, key, arr):
     assert r.execute_command("NP.SET", key, npy(arr)) == b"OK"
 
 
-def test_a_large_canonical_payload_is_adopted_and_reads_back_byte_exact(r):
+def test_a_large_canonical_payload_is_adopted_and_reads_back_byte_exact(ra):
+    r = ra
     for key, arr in CASES.items():
         put(r, key, arr)
         assert layout(r, key) == b"adopted", key
@@ -62,7 +76,8 @@ def test_a_large_canonical_payload_is_adopted_and_reads_back_byte_exact(r):
     assert r.execute_command("NP.GET", "odd") == npy(arr)
 
 
-def test_reads_of_an_adopted_value(r):
+def test_reads_of_an_adopted_value(ra):
+    r = ra
     arr = CASES["f8_2d"]
     put(r, "a", arr)
     for spec in ("5:17", "::7", "3", "-1, ::2", "[4, 1, 4]", "10:20, 5:9"):
@@ -73,7 +88,8 @@ def test_reads_of_an_adopted_value(r):
     assert layout(r, "a") in (b"adopted", b"full")
 
 
-def test_typed_reads_move_the_value_once_and_agree_with_numpy(r):
+def test_typed_reads_move_the_value_once_and_agree_with_numpy(ra):
+    r = ra
     arr = CASES["f8_2d"]
     put(r, "a", arr)
     got = r.execute_command("NP.REDUCE", "a", "sum", "AXIS", "0")
@@ -92,7 +108,8 @@ def test_typed_reads_move_the_value_once_and_agree_with_numpy(r):
     assert [float(v) for v in values] == pytest.approx(CASES["f4_64k"][:5].tolist())
 
 
-def test_every_change_copies_to_an_owned_buffer_and_matches_numpy(r):
+def test_every_change_copies_to_an_owned_buffer_and_matches_numpy(ra):
+    r = ra
     arr = CASES["f4_64k"].copy()
     # NP.SETSLICE
     put(r, "s", arr)
@@ -141,7 +158,8 @@ def test_every_change_copies_to_an_owned_buffer_and_matches_numpy(r):
     assert layout(r, "g") == b"adopted"
 
 
-def test_reload_dump_restore_and_copy(r):
+def test_reload_dump_restore_and_copy(ra):
+    r = ra
     for key, arr in CASES.items():
         put(r, key, arr)
     digests = {key: r.execute_command("DEBUG", "DIGEST-VALUE", key) for key in CASES}
@@ -161,7 +179,8 @@ def test_reload_dump_restore_and_copy(r):
         assert r.execute_command("DEBUG", "DIGEST-VALUE", key) == digests[key]
 
 
-def test_memory_usage_counts_the_held_string(r):
+def test_memory_usage_counts_the_held_string(ra):
+    r = ra
     arr = np.zeros(1 << 18, np.float32)  # 1 MiB of data
     put(r, "a", arr)
     assert layout(r, "a") == b"adopted"
@@ -172,7 +191,8 @@ def test_memory_usage_counts_the_held_string(r):
     assert info(r, "a")[b"memory"] == usage - (usage - info(r, "a")[b"memory"])
 
 
-def test_freeing_returns_the_memory_on_every_path(r):
+def test_freeing_returns_the_memory_on_every_path(ra):
+    r = ra
     big = np.zeros(1 << 20, np.float32)  # 4 MiB each
     payload = npy(big)
 
@@ -202,7 +222,8 @@ def test_freeing_returns_the_memory_on_every_path(r):
         wait_for(lambda: used() < base + big.nbytes, 10, f"{how} did not free the held strings")
 
 
-def test_transactions_and_scripts_adopt_their_arguments(r):
+def test_transactions_and_scripts_adopt_their_arguments(ra):
+    r = ra
     arr = CASES["f8_2d"]
     pipe = r.pipeline(transaction=True)
     pipe.execute_command("NP.SET", "m", npy(arr))
@@ -217,6 +238,7 @@ def test_transactions_and_scripts_adopt_their_arguments(r):
 def test_aof_rewrite_without_preamble_replays_adopted_values():
     with RedisServer({"appendonly": "yes", "aof-use-rdb-preamble": "no"}) as server:
         r = server.client()
+        adopt_always(r)
         for key, arr in CASES.items():
             put(r, key, arr)
         r.execute_command("NP.SETSLICE", "f8_2d", "0", npy(np.float64(7)))
@@ -236,6 +258,7 @@ def test_replica_receives_exactly_what_the_master_holds():
     pair = Pair()
     try:
         m = pair.m
+        adopt_always(m, pair.s)
         for key, arr in CASES.items():
             put(m, key, arr)
         # Changes right after the adopting write: in-place writes to the
@@ -256,8 +279,9 @@ def test_replica_receives_exactly_what_the_master_holds():
         assert layout(pair.s, "f4_64k") == b"adopted", "the replica adopts the arguments it is sent too"
         # A replica synced afterwards gets the adopted values through the RDB transfer.
         with RedisServer() as late:
-            late.replicate_from(pair.master)
             s2 = late.client()
+            adopt_always(s2)
+            late.replicate_from(pair.master)
             assert m.wait(2, 10000) == 2
             wait_applied(m, s2)
             for key in [*CASES, "hot"]:
@@ -267,3 +291,26 @@ def test_replica_receives_exactly_what_the_master_holds():
                 ), key
     finally:
         pair.cleanup()
+
+
+def test_by_default_a_copy_is_kept_where_it_takes_a_smaller_block(r):
+    """At 2^k bytes of data the full layout keeps the data alone in a block of
+    its exact size; the argument's block is 1.25× that (jemalloc), so by
+    default the copy is kept there, and the argument everywhere else."""
+    for log2 in (15, 16, 20, 22):
+        power = np.zeros((1 << log2) // 4, np.float32)
+        put(r, "p", power)
+        assert layout(r, "p") == b"full", log2
+        assert r.memory_usage("p", samples=0) <= 1.01 * power.nbytes + 256
+        other = np.zeros(((1 << log2) + (1 << log2) // 8) // 4, np.float32)
+        put(r, "o", other)
+        assert layout(r, "o") == b"adopted", log2
+        copied = r.memory_usage("o", samples=0)
+        r.config_set("numpy.adopt-always", "yes")
+        try:
+            put(r, "p", power)
+            assert layout(r, "p") == b"adopted"
+        finally:
+            r.config_set("numpy.adopt-always", "no")
+        r.set("s", npy(other))
+        assert copied <= r.memory_usage("s", samples=0) + 256

@@ -79,7 +79,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         };
 
         // Kept where it is when its header is the canonical one; else copied below.
-        let adopted = held.and_then(|held| NpArray::adopt(&value, Box::new(held)).ok());
+        let adopted = held.and_then(|held| NpArray::adopt(&value, Box::new(held), config::adopt_always()).ok());
         if options.get {
             // The old value is replied from its own buffer, so it must not be
             // overwritten in place: build the new one, reply, then store.
