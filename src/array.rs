@@ -898,15 +898,11 @@ mod tests {
         })
     }
 
-    fn adopted_array(
-        original: &NpArray,
-        live: &std::rc::Rc<std::cell::Cell<usize>>,
-    ) -> NpArray {
+    fn adopted_array(original: &NpArray, live: &std::rc::Rc<std::cell::Cell<usize>>) -> NpArray {
         let npy = original.npy_bytes().to_vec();
         let owner = lend(&npy, live);
-        let bytes: *const [u8] = owner.bytes();
-        // SAFETY (test): the owner's bytes live in its heap block, which moves with the box into the value.
-        let parsed = npy::parse(unsafe { &*bytes }).unwrap();
+        // The same bytes as the owner's (parsed from a copy: no borrow of the owner).
+        let parsed = npy::parse(&npy).unwrap();
         let a = NpArray::adopt(&parsed, owner, true).unwrap_or_else(|_| panic!("adopted"));
         assert!(a.is_adopted());
         assert_eq!(a.npy_bytes(), original.npy_bytes());
@@ -948,7 +944,9 @@ mod tests {
                 x.reserve(1000).unwrap();
             }),
             ("overwrite", |x| {
-                let other = test_array("<f4", &[400, 100], false, &[3; 160_000]).npy_bytes().to_vec();
+                let other = test_array("<f4", &[400, 100], false, &[3; 160_000])
+                    .npy_bytes()
+                    .to_vec();
                 let reused = x.overwrite_in_place(&parsed(&other));
                 assert!(!(reused && x.is_adopted()), "never written in place");
                 if !reused {
@@ -981,9 +979,7 @@ mod tests {
         let live = std::rc::Rc::new(std::cell::Cell::new(0));
         let try_adopt = |npy: &[u8], any_size: bool| {
             let owner = lend(npy, &live);
-            let bytes: *const [u8] = owner.bytes();
-            // SAFETY (test): as in `adopted_array`.
-            let parsed = npy::parse(unsafe { &*bytes }).unwrap();
+            let parsed = npy::parse(npy).unwrap();
             NpArray::adopt(&parsed, owner, any_size).is_ok()
         };
         let small = test_array("<f4", &[100], false, &[0; 400]);

@@ -103,17 +103,17 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         // An adopted value costs no copy at all: better than reusing the old buffer.
         let overwritten = adopted.is_none()
             && existing.is_some_and(|old| {
-            guard::commit(|| {
-                // About the same size as the array it replaces: reuse its
-                // buffer, so no fresh memory has to be faulted in.
-                let before = stats::Counted::of(old);
-                let reused = old.overwrite_in_place(&value);
-                if reused {
-                    stats::replaced(before, old);
-                }
-                reused
-            })
-        });
+                guard::commit(|| {
+                    // About the same size as the array it replaces: reuse its
+                    // buffer, so no fresh memory has to be faulted in.
+                    let before = stats::Counted::of(old);
+                    let reused = old.overwrite_in_place(&value);
+                    if reused {
+                        stats::replaced(before, old);
+                    }
+                    reused
+                })
+            });
         if overwritten {
             guard::commit(|| {
                 if options.ttl == Ttl::Clear {
