@@ -247,11 +247,18 @@ def test_aof_rewrite_without_preamble_replays_adopted_values():
         r.bgrewriteaof()
         wait_aof_rewrite_done(r)
         put(r, "after", CASES["c16"])  # through the AOF command stream
+        pipe = r.pipeline(transaction=True)  # appended to the AOF after EXEC
+        pipe.execute_command("NP.SET", "multi", npy(CASES["c16"]))
+        pipe.execute_command("NP.SETSLICE", "multi", "7", npy(np.complex128(5j)))
+        pipe.execute()
+        changed = CASES["c16"].copy()
+        changed[7] = 5j
         server.restart()
         r = server.client()
         for key, arr in CASES.items():
             assert r.execute_command("NP.GET", key) == npy(expected if key == "f8_2d" else arr), key
         assert r.execute_command("NP.GET", "after") == npy(CASES["c16"])
+        assert r.execute_command("NP.GET", "multi") == npy(changed)
 
 
 def test_replica_receives_exactly_what_the_master_holds():
@@ -269,12 +276,30 @@ def test_replica_receives_exactly_what_the_master_holds():
             m.execute_command("NP.SETSLICE", "hot", f"{i}:{i + 100}", npy(np.float32(i)))
             m.execute_command("NP.UPDATE", "hot", "mul", npy(np.float32(2)))
             put(m, f"set{i}", arr * i)
+        # In a transaction or a script the NP.SET's arguments are propagated
+        # only after the later commands ran: a change written into the held
+        # argument would reach the replica inside that NP.SET.
+        pipe = m.pipeline(transaction=True)
+        pipe.execute_command("NP.SET", "multi", npy(arr))
+        pipe.execute_command("NP.SETSLICE", "multi", "0:10", npy(np.float32(-1)))
+        pipe.execute_command("NP.UPDATE", "multi", "add", npy(np.float32(1)))
+        pipe.execute_command("NP.RESHAPE", "multi", "(64, 256)")
+        pipe.execute()
+        script = (
+            "redis.call('NP.SET', KEYS[1], ARGV[1]);"
+            "redis.call('NP.SETSLICE', KEYS[1], '5', ARGV[2]);"
+            "return redis.call('NP.APPEND', KEYS[1], ARGV[2])"
+        )
+        m.eval(script, 1, "lua", npy(arr), npy(np.float32(9)))
+        expected = arr.copy()
+        expected[:10] = -1
+        assert m.execute_command("NP.GET", "multi") == npy((expected + np.float32(1)).reshape(64, 256))
         put(m, "app", arr)
         m.execute_command("NP.APPEND", "app", npy(arr[:1000]))
         put(m, "resh", arr)
         m.execute_command("NP.RESHAPE", "resh", "(256, 64)")
         m.execute_command("NP.SET", "ttl", npy(arr), "PX", "100000")
-        assert_replica_matches(m, pair.s, [*CASES, "hot", "app", "resh", "ttl", *(f"set{i}" for i in range(20))])
+        assert_replica_matches(m, pair.s, [*CASES, "hot", "multi", "lua", "app", "resh", "ttl", *(f"set{i}" for i in range(20))])
         pair.assert_in_sync()
         assert layout(pair.s, "f4_64k") == b"adopted", "the replica adopts the arguments it is sent too"
         # A replica synced afterwards gets the adopted values through the RDB transfer.
