@@ -250,9 +250,11 @@ def test_aof_rewrite_without_preamble_replays_adopted_values():
         pipe = r.pipeline(transaction=True)  # appended to the AOF after EXEC
         pipe.execute_command("NP.SET", "multi", npy(CASES["c16"]))
         pipe.execute_command("NP.SETSLICE", "multi", "7", npy(np.complex128(5j)))
+        pipe.execute_command("NP.UPDATE", "multi", "add", npy(np.complex128(1)))
         pipe.execute()
         changed = CASES["c16"].copy()
         changed[7] = 5j
+        changed += 1
         server.restart()
         r = server.client()
         for key, arr in CASES.items():
