@@ -11,7 +11,10 @@
 //!   replication and the AOF copy the bytes into their buffers during the
 //!   command's propagation. The array never writes to them either: the
 //!   adopted layout is read-only (every change moves it to a buffer of its own).
-//! - The pointer is asked for (`RM_StringPtrLen`) on every access, never kept.
+//! - The pointer is asked for (`RM_StringPtrLen`) on every access, never kept:
+//!   when a module command returns, Redis itself trims the buffer of every
+//!   argument the module kept (`trimStringObjectIfNeeded`), which may move it.
+//!   Trimming here first, before the payload is parsed, makes that a no-op.
 //! - The reference is dropped with `RM_FreeString` on the main thread only.
 //!   Redis frees a value in a background thread when its free effort is above
 //!   its lazy-free threshold (never so for these, see `value_type::effort`)
