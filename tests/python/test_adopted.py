@@ -341,3 +341,16 @@ def test_by_default_a_copy_is_kept_where_it_takes_a_smaller_block(r):
             r.config_set("numpy.adopt-always", "no")
         r.set("s", npy(other))
         assert copied <= r.memory_usage("s", samples=0) + 256
+
+
+def test_mset_adopts_each_large_argument(ra):
+    r = ra
+    a, b = CASES["f4_64k"], CASES["f8_2d"]
+    small = np.arange(5, dtype=np.int16)
+    assert r.execute_command("NP.MSET", "x", npy(a), "y", npy(small), "z", npy(b), "x", npy(b)) == b"OK"
+    assert r.execute_command("NP.MGET", "x", "y", "z") == [npy(b), npy(small), npy(b)]
+    assert [layout(r, k) for k in ("x", "y", "z")] == [b"adopted", b"packed", b"adopted"]
+    r.execute_command("NP.SETSLICE", "x", "0", npy(np.float64(3)))
+    expected = b.copy()
+    expected[0] = 3
+    assert r.execute_command("NP.MGET", "x", "z") == [npy(expected), npy(b)]
