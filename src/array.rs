@@ -233,7 +233,7 @@ impl NpArray {
         match self.repr() {
             Repr::Packed(p) => p.data().len() as u64,
             Repr::Full(f) => f.data_len() as u64,
-            Repr::Adopted(a) => a.data().len() as u64,
+            Repr::Adopted(a) => a.nbytes() as u64,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Adopted {
     pub shape: Shape,
     pub fortran_order: bool,
     header_len: usize,
+    /// The data's length, known without asking the owner: the `free`
+    /// callback may run on a background thread, which must not touch it.
+    nbytes: usize,
     owner: Box<dyn Owner>,
 }
 
@@ -44,7 +47,7 @@ impl fmt::Debug for Adopted {
             .field("shape", &self.shape)
             .field("fortran_order", &self.fortran_order)
             .field("header_len", &self.header_len)
-            .field("len", &self.owner.bytes().len())
+            .field("nbytes", &self.nbytes)
             .finish()
     }
 }
@@ -70,6 +73,7 @@ impl Adopted {
             shape,
             fortran_order,
             header_len: canonical.len(),
+            nbytes,
             owner,
         })
     }
@@ -77,6 +81,10 @@ impl Adopted {
     /// The whole `.npy`, as np.save writes it.
     pub fn npy(&self) -> &[u8] {
         self.owner.bytes()
+    }
+
+    pub fn nbytes(&self) -> usize {
+        self.nbytes
     }
 
     /// The data bytes (not aligned).
