@@ -11,7 +11,8 @@ use num_complex::Complex;
 
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::{NpyError, Result};
-use crate::layout::full::Full;
+use crate::layout::adopted::{self, Adopted};
+use crate::layout::full::{self, Full};
 use crate::layout::header_cache;
 use crate::layout::packed::{self, Packed};
 use crate::npy::ParsedNpy;
@@ -19,7 +20,7 @@ use crate::shape::{self, Shape};
 
 #[derive(Debug)]
 pub struct NpArray {
-    repr: Repr,
+    repr: Stored,
 }
 
 impl Clone for NpArray {
@@ -36,18 +37,47 @@ impl Clone for NpArray {
 }
 
 /// 16 bytes: Redis keeps a pointer to a box of this, so a packed value costs
-/// two small blocks in all.
+/// two small blocks in all. (Two variants: a third would not fit the box
+/// pointer's one niche, and would make it 24.)
 #[derive(Debug)]
-enum Repr {
+enum Stored {
     Packed(Packed),
-    Full(Box<Full>),
+    Boxed(Box<Boxed>),
+}
+
+/// The layouts whose metadata is decoded in a box of its own.
+#[derive(Debug)]
+pub(crate) enum Boxed {
+    Full(Full),
+    /// Read-only: every change moves it to `Full` first ([`NpArray::make_contiguous`]).
+    Adopted(Adopted),
+}
+
+impl Stored {
+    fn full(full: Full) -> Stored {
+        Stored::Boxed(Box::new(Boxed::Full(full)))
+    }
+}
+
+/// The value's layout, seen through [`NpArray::repr`].
+enum Repr<'a> {
+    Packed(&'a Packed),
+    Full(&'a Full),
+    Adopted(&'a Adopted),
+}
+
+/// [`Repr`], writable ([`NpArray::repr_mut`]).
+enum ReprMut<'a> {
+    Packed(&'a mut Packed),
+    Full(&'a mut Full),
+    Adopted(&'a mut Adopted),
 }
 
 /// The value's heap blocks, for the glue's active defragmentation, which moves
 /// them one by one and then calls [`NpArray::after_move`].
 pub(crate) enum BlocksMut<'a> {
     Packed(&'a mut Box<[u8]>),
-    Full(&'a mut Box<Full>),
+    Boxed(&'a mut Box<Boxed>),
 }
 
 /// Checks a shape against the dimension limit and, if given, the data length;
@@ -71,14 +101,34 @@ impl From<Full> for NpArray {
     /// A full-layout value, packed instead when it is small enough.
     fn from(full: Full) -> NpArray {
         let repr = match Packed::new(&full.dtype, &full.shape, full.fortran_order, full.data()) {
-            Some(packed) => Repr::Packed(packed),
-            None => Repr::Full(Box::new(full)),
+            Some(packed) => Stored::Packed(packed),
+            None => Stored::full(full),
         };
         NpArray { repr }
     }
 }
 
 impl NpArray {
+    fn repr(&self) -> Repr<'_> {
+        match &self.repr {
+            Stored::Packed(p) => Repr::Packed(p),
+            Stored::Boxed(b) => match &**b {
+                Boxed::Full(f) => Repr::Full(f),
+                Boxed::Adopted(a) => Repr::Adopted(a),
+            },
+        }
+    }
+
+    fn repr_mut(&mut self) -> ReprMut<'_> {
+        match &mut self.repr {
+            Stored::Packed(p) => ReprMut::Packed(p),
+            Stored::Boxed(b) => match &mut **b {
+                Boxed::Full(f) => ReprMut::Full(f),
+                Boxed::Adopted(a) => ReprMut::Adopted(a),
+            },
+        }
+    }
+
     /// Validates a `.npy` payload and stores it in canonical form.
     pub fn from_npy(bytes: &[u8]) -> Result<NpArray> {
         let parsed = header_cache::parse(bytes)?;
@@ -108,7 +158,7 @@ impl NpArray {
         };
         if let Some(packed) = packed {
             return Ok(NpArray {
-                repr: Repr::Packed(packed),
+                repr: Stored::Packed(packed),
             });
         }
         let mut full = Full::with_capacity(dtype, shape, fortran_order, nbytes, nbytes)?;
@@ -116,7 +166,7 @@ impl NpArray {
             full.push_data(piece)?;
         }
         Ok(NpArray {
-            repr: Repr::Full(Box::new(full)),
+            repr: Stored::full(full),
         })
     }
 
@@ -144,23 +194,26 @@ impl NpArray {
     }
 
     pub fn dtype(&self) -> &Dtype {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(p) => p.dtype(),
             Repr::Full(f) => &f.dtype,
+            Repr::Adopted(a) => &a.dtype,
         }
     }
 
     pub fn shape(&self) -> &[u64] {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(p) => p.shape(),
             Repr::Full(f) => &f.shape,
+            Repr::Adopted(a) => &a.shape,
         }
     }
 
     pub fn fortran_order(&self) -> bool {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(p) => p.fortran_order(),
             Repr::Full(f) => f.fortran_order,
+            Repr::Adopted(a) => a.fortran_order,
         }
     }
 
@@ -177,9 +230,10 @@ impl NpArray {
     }
 
     pub fn nbytes(&self) -> u64 {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(p) => p.data().len() as u64,
             Repr::Full(f) => f.data_len() as u64,
+            Repr::Adopted(a) => a.nbytes() as u64,
         }
     }
 
@@ -200,9 +254,10 @@ impl NpArray {
     /// The whole `.npy`, when the layout stores it in one piece (the header
     /// kept in front of the data).
     pub fn stored_npy(&self) -> Option<&[u8]> {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(p) => p.stored_npy(),
             Repr::Full(f) => f.stored_npy(),
+            Repr::Adopted(a) => Some(a.npy()),
         }
     }
 
@@ -219,32 +274,39 @@ impl NpArray {
     }
 
     /// The array's data: 64-byte aligned, or 16-byte aligned in the packed
-    /// layout (enough for every dtype's typed view).
+    /// layout (enough for every dtype's typed view); not aligned in the
+    /// adopted layout, which typed readers move first
+    /// ([`NpArray::make_contiguous`]; bytemuck's checked casts refuse it anyway).
     ///
     /// Panics if the data is in two segments (a wrapped rolling buffer,
     /// [`NpArray::is_wrapped`]): call [`NpArray::make_contiguous`] first, or
     /// read [`NpArray::segments`].
     pub fn data(&self) -> &[u8] {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(p) => p.data(),
             Repr::Full(f) => f.data(),
+            Repr::Adopted(a) => a.data(),
         }
     }
 
-    /// [`NpArray::data`], writable; panics the same way.
+    /// [`NpArray::data`], writable; panics the same way, and on an adopted
+    /// value, whose bytes are not the array's to write (call
+    /// [`NpArray::make_contiguous`] first).
     pub fn data_mut(&mut self) -> &mut [u8] {
-        match &mut self.repr {
-            Repr::Packed(p) => p.data_mut(),
-            Repr::Full(f) => f.data_mut(),
+        match self.repr_mut() {
+            ReprMut::Packed(p) => p.data_mut(),
+            ReprMut::Full(f) => f.data_mut(),
+            ReprMut::Adopted(_) => panic!("{ADOPTED}"),
         }
     }
 
     /// The data in order, in two pieces: the second is empty unless the
     /// value is a wrapped rolling buffer.
     pub fn segments(&self) -> (&[u8], &[u8]) {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(p) => (p.data(), &[]),
             Repr::Full(f) => f.segments(),
+            Repr::Adopted(a) => (a.data(), &[]),
         }
     }
 
@@ -263,16 +325,59 @@ impl NpArray {
     /// Whether the data is in two segments: a rolling buffer whose appends
     /// wrapped around to the start of its buffer (see [`crate::layout::full`]).
     pub fn is_wrapped(&self) -> bool {
-        matches!(&self.repr, Repr::Full(f) if f.is_wrapped())
+        matches!(self.repr(), Repr::Full(f) if f.is_wrapped())
     }
 
-    /// Puts a wrapped rolling buffer's data back in one piece, in place, in
-    /// O(buffer) and without allocating; does nothing otherwise. The value
-    /// (dtype, shape, bytes) does not change, only where its bytes lie.
-    pub fn make_contiguous(&mut self) {
-        if let Repr::Full(f) = &mut self.repr {
-            f.make_contiguous();
+    /// Makes the data one aligned, writable slice, for typed readers and
+    /// writers: puts a wrapped rolling buffer's data back in one piece, in
+    /// place, in O(buffer) and without allocating; moves an adopted value
+    /// into a buffer of its own (one copy, the first time only); does nothing
+    /// otherwise. The value (dtype, shape, bytes) does not change, only where
+    /// its bytes lie. Nothing changes on error.
+    pub fn make_contiguous(&mut self) -> Result<()> {
+        match self.repr_mut() {
+            ReprMut::Full(f) => f.make_contiguous(),
+            ReprMut::Adopted(a) => {
+                let (dtype, shape, order) = (a.dtype.clone(), a.shape.clone(), a.fortran_order);
+                let nbytes = a.data().len();
+                let mut full = Full::with_capacity(dtype, shape, order, nbytes, nbytes)?;
+                full.push_data(a.data())?;
+                self.repr = Stored::full(full);
+            }
+            ReprMut::Packed(_) => {}
         }
+        Ok(())
+    }
+
+    /// Builds a value that keeps `owner`'s bytes where they are, if they
+    /// are a `.npy` of at least [`MIN_ADOPTED`] bytes whose header is exactly
+    /// the one np.save writes for `parsed` (its dtype, shape and order), and
+    /// (unless `any_size`) their block is no bigger than a copy's would be:
+    /// where the full layout keeps the header in the data's block, as the
+    /// string does, the two cost the same; where it keeps the data alone in
+    /// a block of its exact size (2^k bytes of data, see
+    /// [`crate::layout::full`]), the string's block is 1.25× that, and the
+    /// copy is kept instead. Otherwise gives the owner back, and the caller
+    /// copies. `parsed` must come from parsing `owner.bytes()`.
+    pub fn adopt(
+        parsed: &ParsedNpy,
+        owner: Box<dyn adopted::Owner>,
+        any_size: bool,
+    ) -> std::result::Result<NpArray, Box<dyn adopted::Owner>> {
+        let nbytes = parsed.data.len();
+        let order = shape::saved_fortran_order(&parsed.shape, parsed.fortran_order);
+        if owner.bytes().len() < MIN_ADOPTED || checked_nbytes(&parsed.dtype, &parsed.shape, Some(nbytes)).is_err() {
+            return Err(owner);
+        }
+        let adopted = header_cache::with_written(&parsed.dtype, &parsed.shape, order, |header| {
+            if !any_size && !full::keeps_header(header.len() + STRING_OVERHEAD, nbytes) {
+                return Err(owner);
+            }
+            Adopted::new(parsed.dtype.clone(), parsed.shape.clone(), order, header, nbytes, owner)
+        })?;
+        Ok(NpArray {
+            repr: Stored::Boxed(Box::new(Boxed::Adopted(adopted))),
+        })
     }
 
     /// The data's block up to the end of the segment holding the data bytes
@@ -285,27 +390,36 @@ impl NpArray {
         &mut self,
         run: std::ops::Range<usize>,
     ) -> Option<(&mut [u8], std::ops::Range<usize>)> {
-        match &mut self.repr {
-            Repr::Packed(p) => {
+        match self.repr_mut() {
+            ReprMut::Packed(p) => {
                 let (block, start) = p.block_and_data_start_mut();
                 Some((block, start + run.start..start + run.end))
             }
-            Repr::Full(f) => f.run_in_block_mut(run),
+            ReprMut::Full(f) => f.run_in_block_mut(run),
+            // Read-only: the reply gathers instead.
+            ReprMut::Adopted(_) => None,
         }
+    }
+
+    /// Whether the value keeps its bytes in a buffer it does not own (the
+    /// adopted layout, [`crate::layout::adopted`]).
+    pub fn is_adopted(&self) -> bool {
+        matches!(self.repr(), Repr::Adopted(_))
     }
 
     /// Whether the value uses the packed layout (for tests and NP.INFO-like introspection).
     pub fn is_packed(&self) -> bool {
-        matches!(self.repr, Repr::Packed(_))
+        matches!(self.repr(), Repr::Packed(_))
     }
 
     /// The layout's name, as NP.INFO reports it: `packed`, `full`, or
     /// `wrapped` (a full-layout rolling buffer whose data is in two segments).
     pub fn layout_name(&self) -> &'static str {
-        match &self.repr {
+        match self.repr() {
             Repr::Packed(_) => "packed",
             Repr::Full(f) if f.is_wrapped() => "wrapped",
             Repr::Full(_) => "full",
+            Repr::Adopted(_) => "adopted",
         }
     }
 
@@ -393,10 +507,11 @@ impl NpArray {
     /// Returns false, changing nothing, otherwise.
     pub fn overwrite_in_place(&mut self, value: &ParsedNpy) -> bool {
         let (dtype, shape, order, data) = (&value.dtype, &value.shape, value.fortran_order, value.data);
-        match &mut self.repr {
-            Repr::Packed(p) => p.overwrite(dtype, shape, order, data),
-            Repr::Full(_) if packed::block_len(dtype, shape.len(), data.len()).is_some() => false,
-            Repr::Full(f) => f.overwrite(dtype, shape, order, data),
+        match self.repr_mut() {
+            ReprMut::Packed(p) => p.overwrite(dtype, shape, order, data),
+            ReprMut::Full(_) if packed::block_len(dtype, shape.len(), data.len()).is_some() => false,
+            ReprMut::Full(f) => f.overwrite(dtype, shape, order, data),
+            ReprMut::Adopted(_) => false,
         }
     }
 
@@ -407,12 +522,12 @@ impl NpArray {
     /// first. Everything that can fail happens before the value changes.
     pub fn append(&mut self, rows: &ParsedNpy) -> Result<()> {
         let shape = self.appended_shape(rows)?;
-        let appended = match &mut self.repr {
-            Repr::Full(f) => f.append(rows.data, &shape)?,
-            Repr::Packed(_) => false,
+        let appended = match self.repr_mut() {
+            ReprMut::Full(f) => f.append(rows.data, &shape)?,
+            ReprMut::Packed(_) | ReprMut::Adopted(_) => false,
         };
         if !appended {
-            // Packed, or a kept header that changes length: a new full value.
+            // Packed, adopted, or a kept header that changes length: a new full value.
             let total = self.nbytes() as usize + rows.data.len();
             let (dtype, order) = (self.dtype().clone(), self.fortran_order());
             let reserve = total.max(self.nbytes() as usize * 3 / 2);
@@ -421,7 +536,7 @@ impl NpArray {
             for piece in [head, tail, rows.data] {
                 full.push_data(piece)?;
             }
-            self.repr = Repr::Full(Box::new(full));
+            self.repr = Stored::full(full);
         }
         Ok(())
     }
@@ -447,9 +562,9 @@ impl NpArray {
         let wanted = self.reserved_nbytes(length)?;
         let bytes =
             usize::try_from(wanted).map_err(|_| NpyError::invalid(format!("{wanted} bytes do not fit in memory")))?;
-        match &mut self.repr {
-            Repr::Full(f) => f.reserve(bytes)?,
-            Repr::Packed(p) if bytes > p.data().len() => {
+        match self.repr_mut() {
+            ReprMut::Full(f) => f.reserve(bytes)?,
+            ReprMut::Packed(p) if bytes > p.data().len() => {
                 let (dtype, current, order) = (
                     self.dtype().clone(),
                     Shape::from_slice(self.shape()),
@@ -457,9 +572,15 @@ impl NpArray {
                 );
                 let mut full = Full::with_capacity(dtype, current, order, bytes, bytes)?;
                 full.push_data(self.data())?;
-                self.repr = Repr::Full(Box::new(full));
+                self.repr = Stored::full(full);
             }
-            Repr::Packed(_) => {}
+            ReprMut::Packed(_) => {}
+            ReprMut::Adopted(_) => {
+                self.make_contiguous()?;
+                if let ReprMut::Full(f) = self.repr_mut() {
+                    f.reserve(bytes)?;
+                }
+            }
         }
         Ok(wanted)
     }
@@ -481,12 +602,12 @@ impl NpArray {
         let dropped = ((length - keep) * slab) as usize;
         let mut shape = Shape::from_slice(self.shape());
         shape[axis] = keep;
-        let in_place = match &mut self.repr {
-            Repr::Full(f) => f.drop_front(dropped, &shape),
-            Repr::Packed(_) => false,
+        let in_place = match self.repr_mut() {
+            ReprMut::Full(f) => f.drop_front(dropped, &shape),
+            ReprMut::Packed(_) | ReprMut::Adopted(_) => false,
         };
         if !in_place {
-            // Packed (small), or a kept header that changes length: a new value.
+            // Packed (small), adopted, or a kept header that changes length: a new value.
             let nbytes = self.nbytes() as usize;
             let kept = self.data_range(dropped..nbytes);
             *self = NpArray::from_segments(self.dtype().clone(), shape.clone(), self.fortran_order(), kept)?;
@@ -537,9 +658,10 @@ impl NpArray {
                 self.size()
             )));
         }
-        let in_place = match &mut self.repr {
-            Repr::Packed(p) => p.relabel(&shape, fortran_order),
-            Repr::Full(f) => f.relabel(&shape, fortran_order),
+        let in_place = match self.repr_mut() {
+            ReprMut::Packed(p) => p.relabel(&shape, fortran_order),
+            ReprMut::Full(f) => f.relabel(&shape, fortran_order),
+            ReprMut::Adopted(_) => false,
         };
         if !in_place {
             *self = NpArray::from_segments(self.dtype().clone(), shape, fortran_order, self.segments())?;
@@ -552,26 +674,35 @@ impl NpArray {
     /// the allocator for the real block size, size-class rounding included).
     pub fn memory_usage(&self, allocated: impl Fn(*const u8, usize) -> usize) -> usize {
         let own = std::mem::size_of::<NpArray>();
-        match &self.repr {
-            Repr::Packed(p) => {
-                let (ptr, len) = p.block();
-                own + allocated(ptr, len)
+        let boxed = match &self.repr {
+            Stored::Packed(_) => 0,
+            Stored::Boxed(b) => allocated((&**b as *const Boxed).cast(), std::mem::size_of::<Boxed>()),
+        };
+        let heap = |dtype: &Dtype, shape: &Shape| {
+            let shape_heap = if shape.spilled() { shape.capacity() * 8 } else { 0 };
+            shape_heap + dtype.heap_bytes()
+        };
+        own + boxed
+            + match self.repr() {
+                Repr::Packed(p) => {
+                    let (ptr, len) = p.block();
+                    allocated(ptr, len)
+                }
+                Repr::Full(f) => {
+                    let (ptr, capacity) = f.block();
+                    let buffer = if capacity > 0 { allocated(ptr, capacity) } else { 0 };
+                    buffer + heap(&f.dtype, &f.shape)
+                }
+                // The owner's box is a pointer-sized handle (16 B with the allocator's rounding).
+                Repr::Adopted(a) => 16 + a.allocated() + heap(&a.dtype, &a.shape),
             }
-            Repr::Full(f) => {
-                let boxed = allocated((&**f as *const Full).cast(), std::mem::size_of::<Full>());
-                let (ptr, capacity) = f.block();
-                let buffer = if capacity > 0 { allocated(ptr, capacity) } else { 0 };
-                let shape_heap = if f.shape.spilled() { f.shape.capacity() * 8 } else { 0 };
-                own + boxed + buffer + shape_heap + f.dtype.heap_bytes()
-            }
-        }
     }
 
     /// The heap blocks, for active defragmentation.
     pub(crate) fn blocks_mut(&mut self) -> BlocksMut<'_> {
         match &mut self.repr {
-            Repr::Packed(p) => BlocksMut::Packed(p.block_mut()),
-            Repr::Full(f) => BlocksMut::Full(f),
+            Stored::Packed(p) => BlocksMut::Packed(p.block_mut()),
+            Stored::Boxed(b) => BlocksMut::Boxed(b),
         }
     }
 
@@ -580,19 +711,32 @@ impl NpArray {
     /// its contents. On jemalloc a moved block keeps its alignment, so this
     /// does nothing there.
     pub(crate) fn after_move(&mut self) -> Result<()> {
-        match &mut self.repr {
-            Repr::Packed(p) if !p.is_aligned() => {
+        match self.repr_mut() {
+            ReprMut::Packed(p) if !p.is_aligned() => {
                 let (dtype, shape, order) = (p.dtype().clone(), Shape::from_slice(p.shape()), p.fortran_order());
                 let mut full = Full::with_capacity(dtype, shape, order, p.data().len(), p.data().len())?;
                 full.push_data(p.data())?;
-                self.repr = Repr::Full(Box::new(full));
+                self.repr = Stored::full(full);
                 Ok(())
             }
-            Repr::Packed(_) => Ok(()),
-            Repr::Full(f) => f.buf_mut().realign(),
+            ReprMut::Packed(_) => Ok(()),
+            ReprMut::Full(f) => f.buf_mut().realign(),
+            ReprMut::Adopted(_) => Ok(()),
         }
     }
 }
+
+/// [`NpArray::data_mut`]'s refusal of an adopted value.
+const ADOPTED: &str = "an adopted array is read-only (move it to its own buffer first)";
+
+/// Smallest `.npy` kept where it is rather than copied: Redis hands over the
+/// query buffer itself only from this size (`PROTO_MBULK_BIG_ARG`); smaller
+/// arguments are copies anyway, and a copy of them costs little.
+pub const MIN_ADOPTED: usize = 32 * 1024;
+
+/// What a string's block holds besides its bytes, at most: Redis's sds
+/// header (up to 17 bytes) and terminator, and a query buffer's CRLF.
+const STRING_OVERHEAD: usize = 32;
 
 /// Rust element types that an array's data can be viewed as.
 pub trait Element: bytemuck::Pod {
@@ -715,6 +859,144 @@ mod tests {
     #[test]
     fn a_value_is_two_words() {
         assert_eq!(std::mem::size_of::<NpArray>(), 16);
+        // The box of a full value stays in its allocator class with the adopted variant beside it.
+        let class = crate::layout::size_class::class;
+        assert_eq!(class(std::mem::size_of::<Boxed>()), class(std::mem::size_of::<Full>()));
+    }
+
+    /// An owner like a Redis string: the bytes at an odd offset in a block
+    /// (never aligned for typed access), with a count of live owners.
+    struct Lent {
+        block: Vec<u8>,
+        live: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    const LENT_OFFSET: usize = 9;
+
+    impl adopted::Owner for Lent {
+        fn bytes(&self) -> &[u8] {
+            &self.block[LENT_OFFSET..]
+        }
+        fn allocated(&self) -> usize {
+            self.block.capacity()
+        }
+    }
+
+    impl Drop for Lent {
+        fn drop(&mut self) {
+            self.live.set(self.live.get() - 1);
+        }
+    }
+
+    fn lend(npy: &[u8], live: &std::rc::Rc<std::cell::Cell<usize>>) -> Box<dyn adopted::Owner> {
+        live.set(live.get() + 1);
+        let mut block = vec![0xEE; LENT_OFFSET];
+        block.extend_from_slice(npy);
+        Box::new(Lent {
+            block,
+            live: live.clone(),
+        })
+    }
+
+    fn adopted_array(original: &NpArray, live: &std::rc::Rc<std::cell::Cell<usize>>) -> NpArray {
+        let npy = original.npy_bytes().to_vec();
+        let owner = lend(&npy, live);
+        // The same bytes as the owner's (parsed from a copy: no borrow of the owner).
+        let parsed = npy::parse(&npy).unwrap();
+        let a = NpArray::adopt(&parsed, owner, true).unwrap_or_else(|_| panic!("adopted"));
+        assert!(a.is_adopted());
+        assert_eq!(a.npy_bytes(), original.npy_bytes());
+        a
+    }
+
+    #[test]
+    fn adopted_values_read_in_place_and_move_on_every_change() {
+        let live = std::rc::Rc::new(std::cell::Cell::new(0));
+        let data: Vec<u8> = (0..40_000u32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        let original = test_array("<f4", &[400, 100], false, &data);
+        let a = adopted_array(&original, &live);
+        assert_eq!(a.data(), &data[..]);
+        assert!(a.as_slice::<f32>().is_none(), "unaligned: the checked cast refuses it");
+        assert_eq!(a.stored_npy(), Some(&original.npy_bytes()[..]));
+        assert_eq!(a.layout_name(), "adopted");
+        assert_eq!(a.clone().npy_bytes(), original.npy_bytes());
+        assert!(!a.clone().is_adopted(), "a copy owns its buffer");
+        let strings: Vec<u8> = crate::rdb::data_strings(&a).flat_map(|s| s.to_vec()).collect();
+        assert_eq!(strings, data);
+        assert!(a.memory_usage(|_, n| n) >= data.len() + 128);
+        // make_contiguous moves it once into an aligned buffer, and releases the owner.
+        let mut b = adopted_array(&original, &live);
+        b.make_contiguous().unwrap();
+        assert!(!b.is_adopted());
+        assert_eq!(b.data().as_ptr() as usize % ARRAY_ALIGN, 0);
+        assert_eq!(b.as_slice::<f32>().unwrap()[7], 7.0);
+        assert_eq!(b.npy_bytes(), original.npy_bytes());
+        // Every change leaves the owner's bytes alone and agrees with the owned value's.
+        type Change = fn(&mut NpArray);
+        let changes: [(&str, Change); 6] = [
+            ("append", |x| {
+                let row = test_array("<f4", &[1, 100], false, &[1; 400]);
+                x.append(&parsed(&row.npy_bytes())).unwrap();
+            }),
+            ("trim", |x| assert_eq!(x.trim(10).unwrap(), 10)),
+            ("relabel", |x| x.relabel(Shape::from_slice(&[100, 400]), true).unwrap()),
+            ("reserve", |x| {
+                x.reserve(1000).unwrap();
+            }),
+            ("overwrite", |x| {
+                let other = test_array("<f4", &[400, 100], false, &[3; 160_000])
+                    .npy_bytes()
+                    .to_vec();
+                let reused = x.overwrite_in_place(&parsed(&other));
+                assert!(!(reused && x.is_adopted()), "never written in place");
+                if !reused {
+                    *x = NpArray::from_npy(&other).unwrap();
+                }
+            }),
+            ("contiguous then write", |x| {
+                x.make_contiguous().unwrap();
+                x.data_mut()[0] = 42;
+            }),
+        ];
+        for (name, change) in changes {
+            let mut adopted = adopted_array(&original, &live);
+            let mut owned = original.clone();
+            change(&mut adopted);
+            change(&mut owned);
+            assert_eq!(adopted.npy_bytes(), owned.npy_bytes(), "{name}");
+        }
+        drop((a, b));
+        assert_eq!(live.get(), 0, "every owner released");
+        // data_mut refuses an adopted value rather than write to bytes it does not own.
+        let mut c = adopted_array(&original, &live);
+        let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.data_mut()[0] = 1));
+        assert!(write.is_err());
+        assert_eq!(c.npy_bytes(), original.npy_bytes());
+    }
+
+    #[test]
+    fn only_canonical_large_payloads_are_adopted() {
+        let live = std::rc::Rc::new(std::cell::Cell::new(0));
+        let try_adopt = |npy: &[u8], any_size: bool| {
+            let owner = lend(npy, &live);
+            let parsed = npy::parse(npy).unwrap();
+            NpArray::adopt(&parsed, owner, any_size).is_ok()
+        };
+        let small = test_array("<f4", &[100], false, &[0; 400]);
+        assert!(!try_adopt(&small.npy_bytes(), true), "under 32 KiB: copied");
+        // 2^k bytes of data: only when told to, the copy's block is smaller.
+        let power = test_array("<f4", &[1 << 14], false, &[0; 1 << 16]);
+        assert!(!try_adopt(&power.npy_bytes(), false));
+        assert!(try_adopt(&power.npy_bytes(), true));
+        let other = test_array("<f4", &[20_000], false, &[0; 80_000]);
+        assert!(try_adopt(&other.npy_bytes(), false));
+        // A header np.save would not write (another spacing, same length) is copied.
+        let mut odd = other.npy_bytes().to_vec();
+        let at = odd.windows(15).position(|w| w == b"'descr': '<f4',").unwrap();
+        odd[at..at + 15].copy_from_slice(b"'descr':'<f4' ,");
+        assert!(npy::parse(&odd).is_ok());
+        assert!(!try_adopt(&odd, true));
+        assert_eq!(live.get(), 0);
     }
 
     #[test]
@@ -911,9 +1193,9 @@ mod tests {
         // 1100 rows of room (4400 bytes, past the packed layout), 1000 of them dropped, 100 live.
         let mut a = ring(1100, 1000, 100);
         let mut expected = joined(&a);
-        let block = match &a.repr {
+        let block = match a.repr() {
             Repr::Full(f) => f.block(),
-            Repr::Packed(_) => unreachable!(),
+            _ => unreachable!(),
         };
         // 150 rows do not fit after the data: they go to the start of the buffer.
         expected.extend(append_rows(&mut a, 7, 150));
@@ -935,9 +1217,9 @@ mod tests {
         assert!(!a.is_wrapped(), "the head was dropped: contiguous again");
         assert_eq!(joined(&a), expected);
         assert_eq!(a.data(), &expected[..]);
-        match &a.repr {
+        match a.repr() {
             Repr::Full(f) => assert_eq!(f.block(), block, "never reallocated"),
-            Repr::Packed(_) => unreachable!(),
+            _ => unreachable!(),
         }
         // A clone, a reserve and the RDB strings see the same bytes.
         let mut b = ring(1100, 1000, 100);
@@ -970,7 +1252,7 @@ mod tests {
             a.npy_bytes(),
             test_array("|u1", &[1200, 4], false, &expected).npy_bytes()
         );
-        let Repr::Full(f) = &a.repr else { unreachable!() };
+        let Repr::Full(f) = a.repr() else { unreachable!() };
         assert!(f.data_capacity() >= 1100 * 4 * 3 / 2, "grown by at least half");
     }
 
@@ -982,13 +1264,13 @@ mod tests {
             expected.extend(append_rows(&mut a, 11, appended));
             assert!(a.is_wrapped());
             let before = a.memory_usage(|_, n| n);
-            let Repr::Full(f) = &a.repr else { unreachable!() };
+            let Repr::Full(f) = a.repr() else { unreachable!() };
             let block = f.block();
-            a.make_contiguous();
+            a.make_contiguous().unwrap();
             assert!(!a.is_wrapped());
             assert_eq!(a.data(), &expected[..], "{appended}");
             assert_eq!(a.data().as_ptr() as usize % 4, 0);
-            let Repr::Full(f) = &a.repr else { unreachable!() };
+            let Repr::Full(f) = a.repr() else { unreachable!() };
             assert_eq!(
                 (f.block(), a.memory_usage(|_, n| n)),
                 (block, before),
@@ -1119,9 +1401,9 @@ mod tests {
     fn reserved_room_takes_appends_without_moving_the_buffer() {
         let mut a = test_array("<u4", &[1, 3], false, &[0; 12]);
         a.reserve(1000).unwrap();
-        let (ptr, capacity) = match &a.repr {
+        let (ptr, capacity) = match a.repr() {
             Repr::Full(f) => f.block(),
-            Repr::Packed(_) => panic!("a reserved array is in the full layout"),
+            _ => panic!("a reserved array is in the full layout"),
         };
         assert!(capacity >= 1000 * 12);
         let row: Vec<u8> = (0..12).collect();
@@ -1132,9 +1414,9 @@ mod tests {
         }
         assert_eq!(a.shape(), &[1000, 3]);
         assert_eq!(&a.data()[12..24], &row[..]);
-        match &a.repr {
+        match a.repr() {
             Repr::Full(f) => assert_eq!(f.block(), (ptr, capacity)),
-            Repr::Packed(_) => unreachable!(),
+            _ => unreachable!(),
         }
         // Less than the length is no change; a 0-d array and overflow are refused.
         assert_eq!(a.reserve(5).unwrap(), 1000 * 12);
@@ -1226,7 +1508,7 @@ mod tests {
             b.push(&[3; 1 << 20]).unwrap();
         }
         let a = b.finish().unwrap();
-        within_alignment_slack(a.memory_usage(|_, n| n), 16 + std::mem::size_of::<Full>() + (5 << 20));
+        within_alignment_slack(a.memory_usage(|_, n| n), 16 + std::mem::size_of::<Boxed>() + (5 << 20));
         assert!(a.data().iter().all(|&b| b == 3));
         let mut small = NpArray::builder(
             Dtype::from_typestr("<f4").unwrap(),
@@ -1251,10 +1533,10 @@ mod tests {
         let header = 128;
         within_alignment_slack(
             full.memory_usage(|_, n| n),
-            16 + std::mem::size_of::<Full>() + (header + 1000usize).next_multiple_of(64),
+            16 + std::mem::size_of::<Boxed>() + (header + 1000usize).next_multiple_of(64),
         );
         let exact = test_array("|u1", &[4096], false, &[7; 4096]);
-        within_alignment_slack(exact.memory_usage(|_, n| n), 16 + std::mem::size_of::<Full>() + 4096);
+        within_alignment_slack(exact.memory_usage(|_, n| n), 16 + std::mem::size_of::<Boxed>() + 4096);
     }
 
     /// `expected`, plus at most the padding a non-jemalloc allocator (the

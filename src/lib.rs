@@ -12,6 +12,8 @@
 //! - `module::value_type`: the data type's callbacks (RDB, AOF, digest,
 //!   defrag, free, copy, memory usage);
 //! - `module::entry`: the lean command entries that read `argv` in place;
+//! - `module::held`: a command argument held as an adopted array's bytes
+//!   (`RM_HoldString`, `RM_StringPtrLen`, `RM_FreeString`);
 //! - `module::write_key`, `module::read_key`: the value behind an open key,
 //!   handed out through `&mut self` only;
 //! - `module::commands` (`mod.rs`, `expire.rs`), `module::guard`,

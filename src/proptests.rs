@@ -731,7 +731,7 @@ proptest! {
                 }
                 RingOp::MakeContiguous => {
                     let usage = a.memory_usage(|_, n| n);
-                    a.make_contiguous();
+                    a.make_contiguous().unwrap();
                     prop_assert!(!a.is_wrapped());
                     prop_assert_eq!(a.memory_usage(|_, n| n), usage, "nothing allocated");
                 }

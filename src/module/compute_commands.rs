@@ -28,7 +28,7 @@ fn change_in_place(
     let Some(array) = key.array_mut()? else {
         return Err(RedisError::Str("ERR no such key"));
     };
-    array.make_contiguous();
+    array.make_contiguous()?;
     guard::checkpoint("before-change");
     commit_change(ctx, key_name, event, || change(&mut *array))?;
     Ok(shape_reply(array))
@@ -176,7 +176,7 @@ pub fn np_update(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
-        array.make_contiguous();
+        array.make_contiguous()?;
         guard::checkpoint("before-change");
         commit_change(ctx, key_name, "np.update", || {
             ufunc::update(array, &items, op, &value).map_err(Into::into)

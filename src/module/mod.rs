@@ -8,6 +8,7 @@ mod config;
 mod debug_panic;
 mod entry;
 mod guard;
+mod held;
 mod memory;
 mod prefetch;
 mod read_key;
@@ -303,6 +304,7 @@ const DOCS: &[CommandDoc] = &[
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     guard::install_panic_hook();
+    held::mark_main_thread();
     // HANDLE_IO_ERRORS: corrupt RDB/RESTORE payloads make the load helpers
     // return errors instead of aborting the server. HANDLE_REPL_ASYNC_LOAD:
     // loading a value touches no state shared with the live dataset (the
@@ -340,7 +342,9 @@ redis_module! {
             ["max-array-bytes", &config::MAX_ARRAY_BYTES, config::DEFAULT_MAX_ARRAY_BYTES, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
-        bool: [],
+        bool: [
+            ["adopt-always", &config::ADOPT_ALWAYS, false, ConfigurationFlags::DEFAULT, None],
+        ],
         enum: [],
         module_args_as_configuration: true,
     ]

@@ -43,7 +43,7 @@ impl ReadKey {
         let Some(array) = self.array_mut()? else {
             return Ok(None);
         };
-        array.make_contiguous();
+        array.make_contiguous()?;
         Ok(Some(array))
     }
 

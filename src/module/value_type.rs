@@ -14,7 +14,7 @@ use redis_module::native_types::RedisType;
 use redis_module::{raw, Context};
 
 use super::{guard, stats};
-use crate::array::{BlocksMut, NpArray};
+use crate::array::{BlocksMut, Boxed, NpArray};
 use crate::error::NpyError;
 use crate::layout::size_class;
 use crate::{npy, rdb};
@@ -255,7 +255,13 @@ unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *cons
     guard::callback(1, || effort(unsafe { array(value) }))
 }
 
+/// An adopted array is freed on the main thread whatever its size: its bytes
+/// are a Redis string, whose reference is dropped there (see `held`); freeing
+/// it is one `free` of one block, as for a string value (effort 1 too).
 fn effort(array: &NpArray) -> usize {
+    if array.is_adopted() {
+        return 1;
+    }
     1 + array.nbytes() as usize / FREE_EFFORT_UNIT
 }
 
@@ -296,9 +302,12 @@ unsafe extern "C" fn defrag(
         let array = unsafe { &mut *(*value).cast::<NpArray>() };
         match array.blocks_mut() {
             BlocksMut::Packed(block) => move_boxed_slice(&defrag, block),
-            BlocksMut::Full(full) => {
-                move_box(&defrag, full);
-                move_vec(&defrag, full.buf_mut().block_mut());
+            BlocksMut::Boxed(boxed) => {
+                move_box(&defrag, boxed);
+                // An adopted value's string is Redis's object and stays where it is.
+                if let Boxed::Full(full) = &mut **boxed {
+                    move_vec(&defrag, full.buf_mut().block_mut());
+                }
             }
         }
         if let Err(e) = array.after_move() {

@@ -340,7 +340,7 @@ def test_writes_over_a_wrapped_buffer(r):
     model, _ = wrapped_buffer(r, "cam")
     assert r.execute_command("NP.SET", "cam", npy(other)) == b"OK"
     assert r.execute_command("NP.GET", "cam") == npy(other)
-    assert layout(r, "cam") == "full"
+    assert layout(r, "cam") in ("full", "adopted"), "one piece again (a large payload may be kept as it came)"
     # NP.MSET replaces it too.
     model, _ = wrapped_buffer(r, "cam")
     assert r.execute_command("NP.MSET", "cam", npy(other[:3]), "x", npy(other)) == b"OK"

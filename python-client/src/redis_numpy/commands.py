@@ -87,8 +87,9 @@ class ArrayInfo(TypedDict):
     itemsize: int
     nbytes: int
     fortran_order: bool
-    # How the value lies in server memory: "packed", "full" or "wrapped" (a
-    # rolling buffer in two segments); None from a module that does not say.
+    # How the value lies in server memory: "packed", "full", "wrapped" (a
+    # rolling buffer in two segments) or "adopted" (a large NP.SET argument
+    # kept as it came); None from a module that does not say.
     layout: Optional[str]
     memory: int  # bytes the value occupies on the server
 

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::{parse_payload, reply_npy, reply_null};
-use crate::array::NpArray;
+use crate::array::{NpArray, MIN_ADOPTED};
+use crate::module::held::HeldString;
 use crate::module::prefetch;
 use crate::module::read_key::ReadKey;
 use crate::module::write_key::WriteKey;
-use crate::module::{guard, stats};
+use crate::module::{config, guard, stats};
 
 /// `NP.MGET key [key ...]`: an array with each key's `.npy` bytes (as
 /// NP.GET replies them, see [`reply_npy`]); nil for a missing key and, as MGET
@@ -88,31 +89,50 @@ pub fn np_mset(ctx: &Context, args: &[RedisString]) -> RedisResult {
         if pairs.is_empty() || pairs.len() % 2 != 0 {
             return Err(RedisError::WrongArity);
         }
+        // Large arguments may become the values themselves, as in NP.SET
+        // (held before any view of the arguments' bytes is taken).
+        let mut held: Vec<Option<HeldString>> = pairs
+            .chunks_exact(2)
+            .map(|pair| {
+                (pair[1].as_slice().len() >= MIN_ADOPTED)
+                    .then(|| HeldString::hold(&pair[1]))
+                    .flatten()
+            })
+            .collect();
         // The last value of each key, in the order the keys first appear.
         let mut index: HashMap<&[u8], usize> = HashMap::new();
-        let mut writes: Vec<(&RedisString, &RedisString)> = Vec::new();
-        for pair in pairs.chunks_exact(2) {
+        let mut writes: Vec<(&RedisString, &RedisString, usize)> = Vec::new();
+        for (n, pair) in pairs.chunks_exact(2).enumerate() {
             let (key, payload) = (&pair[0], &pair[1]);
             match index.get(key.as_slice()) {
-                Some(&i) => writes[i].1 = payload,
+                Some(&i) => (writes[i].1, writes[i].2) = (payload, n),
                 None => {
                     index.insert(key.as_slice(), writes.len());
-                    writes.push((key, payload));
+                    writes.push((key, payload, n));
                 }
             }
         }
         let mut arrays = Vec::with_capacity(writes.len());
-        for (_, payload) in &writes {
+        for (_, payload, _) in &writes {
             let value = parse_payload(ctx, payload.as_slice())?;
             arrays.push(value);
         }
-        let mut keys: Vec<_> = writes.iter().map(|(name, _)| WriteKey::open(ctx, name)).collect();
+        let mut keys: Vec<_> = writes.iter().map(|(name, _, _)| WriteKey::open(ctx, name)).collect();
         for key in &mut keys {
             key.array_mut()?;
         }
         let arrays = arrays
             .into_iter()
-            .map(|v| NpArray::from_parts(v.dtype, v.shape, v.fortran_order, v.data))
+            .zip(&writes)
+            .map(|(v, &(_, _, n))| {
+                let adopted = held[n]
+                    .take()
+                    .and_then(|h| NpArray::adopt(&v, Box::new(h), config::adopt_always()).ok());
+                match adopted {
+                    Some(array) => Ok(array),
+                    None => NpArray::from_parts(v.dtype, v.shape, v.fortran_order, v.data),
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         guard::checkpoint("before-change");
         guard::commit(|| {
@@ -121,7 +141,7 @@ pub fn np_mset(ctx: &Context, args: &[RedisString]) -> RedisResult {
                 guard::checkpoint("after-change");
             }
             ctx.replicate_verbatim();
-            for (name, _) in &writes {
+            for (name, _, _) in &writes {
                 ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.set", name);
             }
         });

@@ -5,7 +5,8 @@ use redis_module::{Context, ContextFlags, NotifyEvent, RedisError, RedisResult, 
 
 use super::set_options::{self, SetOptions, Ttl};
 use super::{expire, int, notify, parse_npy, parse_payload, reply_npy, reply_null};
-use crate::array::NpArray;
+use crate::array::{NpArray, MIN_ADOPTED};
+use crate::module::held::HeldString;
 use crate::module::write_key::WriteKey;
 use crate::module::{config, guard, stats};
 use crate::slice;
@@ -31,6 +32,11 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
             )
         };
         let options = set_options::parse(option_args, now_ms, from_master_or_aof)?;
+        // A large argument may become the value itself (held before any view
+        // of its bytes is taken: holding may trim its allocation).
+        let held = (payload.as_slice().len() >= MIN_ADOPTED)
+            .then(|| HeldString::hold(payload))
+            .flatten();
         let value = parse_payload(ctx, payload.as_slice())?;
         let mut key = WriteKey::open(ctx, key_name);
         let exists = !key.is_empty();
@@ -72,10 +78,15 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
             }
         };
 
+        // Kept where it is when its header is the canonical one; else copied below.
+        let adopted = held.and_then(|held| NpArray::adopt(&value, Box::new(held), config::adopt_always()).ok());
         if options.get {
             // The old value is replied from its own buffer, so it must not be
             // overwritten in place: build the new one, reply, then store.
-            let array = NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?;
+            let array = match adopted {
+                Some(array) => array,
+                None => NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?,
+            };
             guard::checkpoint("before-change");
             match existing {
                 Some(old) => reply_npy(ctx, old),
@@ -89,18 +100,20 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         }
 
         guard::checkpoint("before-change");
-        let overwritten = existing.is_some_and(|old| {
-            guard::commit(|| {
-                // About the same size as the array it replaces: reuse its
-                // buffer, so no fresh memory has to be faulted in.
-                let before = stats::Counted::of(old);
-                let reused = old.overwrite_in_place(&value);
-                if reused {
-                    stats::replaced(before, old);
-                }
-                reused
-            })
-        });
+        // An adopted value costs no copy at all: better than reusing the old buffer.
+        let overwritten = adopted.is_none()
+            && existing.is_some_and(|old| {
+                guard::commit(|| {
+                    // About the same size as the array it replaces: reuse its
+                    // buffer, so no fresh memory has to be faulted in.
+                    let before = stats::Counted::of(old);
+                    let reused = old.overwrite_in_place(&value);
+                    if reused {
+                        stats::replaced(before, old);
+                    }
+                    reused
+                })
+            });
         if overwritten {
             guard::commit(|| {
                 if options.ttl == Ttl::Clear {
@@ -109,8 +122,11 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
                 finish();
             });
         } else {
-            // Nothing has changed yet: the old buffer did not fit.
-            let array = NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?;
+            // Nothing has changed yet: the old buffer did not fit, or the argument is the value.
+            let array = match adopted {
+                Some(array) => array,
+                None => NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?,
+            };
             guard::commit(|| {
                 key.store(array);
                 finish();
@@ -264,7 +280,7 @@ pub fn np_setslice(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
-        array.make_contiguous();
+        array.make_contiguous()?;
         // The selection is checked here too, so that a panic while resolving
         // it is one before any change.
         slice::result_nbytes(array, &items)?;
