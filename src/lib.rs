@@ -9,6 +9,7 @@
 //! own block with the reason it is sound):
 //! - `compute::simd`: running the kernels in functions compiled for AVX2 or
 //!   AVX-512, once the CPU is known to have them (the pure layer's only unsafe);
+//! - `module::alloc`: the global allocator (Redis's, with alignment honoured);
 //! - `module::value_type`: the data type's callbacks (RDB, AOF, digest,
 //!   defrag, free, copy, memory usage);
 //! - `module::entry`: the lean command entries that read `argv` in place;

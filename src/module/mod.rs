@@ -1,5 +1,7 @@
 //! The Redis glue: module registration, command handlers and type callbacks.
 
+#[cfg(not(any(test, feature = "system-alloc")))]
+mod alloc;
 mod command_docs;
 mod commands;
 mod compute_commands;
@@ -26,8 +28,8 @@ pub use value_type::NP_TYPE;
 /// a Redis server, so they keep the system allocator.
 #[cfg(not(any(test, feature = "system-alloc")))]
 mod allocator {
-    pub type Alloc = redis_module::alloc::RedisAlloc;
-    pub const ALLOC: Alloc = redis_module::alloc::RedisAlloc;
+    pub type Alloc = super::alloc::Alloc;
+    pub const ALLOC: Alloc = super::alloc::Alloc;
 }
 #[cfg(any(test, feature = "system-alloc"))]
 mod allocator {
