@@ -64,7 +64,7 @@ def test_row_shows_np_info_memory_and_ttl(r, inspector):
     values = [html.unescape(v) for v in re.findall(r'data-value="([^"]*)"', row)]
     memory_usage = r.memory_usage("f")
     assert values[:10] == [
-        "f", "float32", "'>f4'", "(30, 40)", "2", "1200", "4", "4800", "F", str(info["memory"]),
+        "f", "float32", ">f4", "(30, 40)", "2", "1200", "4", "4800", "F", str(info["memory"]),
     ]
     assert values[10] == str(memory_usage)
     assert 3_590_000 < float(values[11]) <= 3_600_000

@@ -14,10 +14,12 @@ class FilterError(ValueError):
     """A shape pattern that cannot be read."""
 
 
-def dtype_names(dtype: np.dtype, descr: str) -> set[str]:
+def dtype_names(dtype: np.dtype, descr: Any) -> set[str]:
     """The spellings a dtype filter may use: `float32`, `<f4`, `f4`, `|V80`,
-    `V80`, `<U5`, `U5`, `record`, and the descr itself."""
-    names = {dtype.name, str(dtype), descr, descr.strip("'\"")}
+    `V80`, `<U5`, `U5`, `record`, and the descr itself (a string, or the list
+    of fields of a structured dtype, as NP.INFO's `descr` reads in Python)."""
+    text = descr if isinstance(descr, str) else repr(descr)
+    names = {dtype.name, str(dtype), text}
     if dtype.names is not None:
         names.add("record")
     else:
