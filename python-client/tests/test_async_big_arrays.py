@@ -15,7 +15,7 @@ import redis.asyncio
 
 from npy_bytes import npy
 from redis_numpy import ClusterMoveWarning, Numpy, NumpyError, UploadAborted
-from chunking import staging_keys
+from chunking import SlotMove, staging_keys
 
 MiB = 1024 * 1024
 CHUNK = 2 * MiB
@@ -204,23 +204,7 @@ def test_asyncio_cluster_download_follows_a_slot_that_moves_mid_read(cluster):
     arr = big_array(256 * 1024)
     raw = cluster.client()
     raw.flushall()
-    slot = raw.keyslot("big")
-    source = next(n for n in cluster.nodes if n.port == raw.get_node_from_key("big").port)
-    target = next(n for n in cluster.nodes if n is not source)
-    ids = {n.port: n.client().execute_command("CLUSTER", "MYID") for n in cluster.nodes}
-    ids = {port: i.decode() if isinstance(i, bytes) else i for port, i in ids.items()}
-    moves = []
-
-    def move_slot(done, total):
-        if moves:
-            return
-        moves.append(done)
-        src, dst = source.client(), target.client()
-        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
-        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
-        src.execute_command("MIGRATE", "127.0.0.1", target.port, "big", 0, 5000)
-        for node in cluster.nodes:
-            node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+    move_slot = SlotMove(cluster, raw, "big")
 
     async def main():
         arrays = Numpy(redis.asyncio.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port))
@@ -228,11 +212,12 @@ def test_asyncio_cluster_download_follows_a_slot_that_moves_mid_read(cluster):
         await arrays.set("big", arr)
         got = await arrays.get("big", progress=move_slot)
         assert npy(got) == npy(arr)
-        assert arrays.client.get_node_from_key("big").port == target.port
+        assert arrays.client.get_node_from_key("big").port == move_slot.target.port
         await arrays.aclose()
 
     asyncio.run(main())
-    assert moves and source.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    assert move_slot.moved
+    assert move_slot.source.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", move_slot.slot) == 0
     raw.close()
 
 

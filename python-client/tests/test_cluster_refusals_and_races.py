@@ -12,7 +12,7 @@ import redis
 from redis_numpy import NumpyError
 from redis_numpy.chunked import DOWNLOAD_ATTEMPTS, ConcurrentWrite, download
 
-from chunking import write_after
+from chunking import SlotMove, write_after
 from npy_bytes import assert_same, npy
 
 
@@ -159,24 +159,7 @@ def test_a_slot_moving_mid_download_restarts_it_on_the_new_node(arrays, cluster)
     arrays.chunk_bytes = 4096
     arrays.set("big", OLD)
     rc = arrays.client
-    slot = rc.keyslot("big")
-    source = next(n for n in cluster.nodes if n.port == rc.get_node_from_key("big").port)
-    target = next(n for n in cluster.nodes if n is not source)
-    ids = {n.port: n.client().execute_command("CLUSTER", "MYID") for n in cluster.nodes}
-    ids = {port: i.decode() if isinstance(i, bytes) else i for port, i in ids.items()}
-    moves = []
-
-    def move_slot(done, total):
-        if moves:
-            return
-        moves.append(done)
-        src, dst = source.client(), target.client()
-        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
-        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
-        src.execute_command("MIGRATE", "127.0.0.1", target.port, "big", 0, 5000)
-        for node in cluster.nodes:
-            node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
-
+    move_slot = SlotMove(cluster, rc, "big")
     assert_same(arrays.get("big", progress=move_slot), OLD)
-    assert moves and rc.get_node_from_key("big").port == target.port
-    assert source.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    assert move_slot.moved and rc.get_node_from_key("big").port == move_slot.target.port
+    assert move_slot.source.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", move_slot.slot) == 0
