@@ -21,7 +21,7 @@ import itertools
 import math
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 import numpy as np
 import redis
@@ -29,11 +29,9 @@ from redis.client import NEVER_DECODE
 from redis.crc import key_slot
 
 from . import piecewise, wire
-from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET
+from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, register_callbacks
 from .npy import check_dtype, encode
-
-if TYPE_CHECKING:
-    from .streaming import StreamingCommands
+from .protocol import Arrays
 
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 # Seconds an abandoned staging key lives after its last chunk arrived.
@@ -48,7 +46,7 @@ Progress = Union[None, bool, Callable[[int, int], Any]]
 
 # RENAME the finished staging key over the target, atomically with the checks
 # NP.SET would make (WRONGTYPE) and with dropping the staging TTL.
-_COMMIT = """
+COMMIT_SCRIPT = """
 local kind = redis.call('TYPE', KEYS[2])['ok']
 if kind ~= 'none' and kind ~= 'numpy-arr' then
     redis.call('DEL', KEYS[1])
@@ -72,7 +70,7 @@ class ConcurrentWrite(redis.exceptions.RedisError):
     """The array changed under every attempt of a chunked download."""
 
 
-class _Changed(Exception):
+class Changed(Exception):
     """A chunk that does not fit the array being read: it was replaced meanwhile."""
 
 
@@ -101,7 +99,7 @@ def _tag_of_slot(slot: int) -> bytes:
     return next(tag for tag in (b"%x" % i for i in itertools.count()) if key_slot(tag) == slot)
 
 
-def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+def reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int], None], Callable[[], None]]:
     """(advance by n bytes, close) for the caller's progress choice."""
     if progress is True:
         try:
@@ -126,7 +124,7 @@ def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int]
     return (lambda n: None), (lambda: None)
 
 
-def _rows_per_chunk(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, axis: int = 0) -> int:
+def rows_per_chunk(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, axis: int = 0) -> int:
     """Entries of `axis` per chunk: at least one, so a chunk can exceed
     `chunk_bytes` only when a single entry does."""
     axis %= len(shape)
@@ -146,12 +144,12 @@ def plan_blocks(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, order: 
     the server would store it, and grow it, in C order."""
     axis = -1 if order == "F" else 0
     length = shape[axis]
-    step = _rows_per_chunk(shape, itemsize, chunk_bytes, axis)
+    step = rows_per_chunk(shape, itemsize, chunk_bytes, axis)
     first = min(length, max(step, 2) if order == "F" else step)
     return [slice(0, first)] + [slice(a, min(a + step, length)) for a in range(first, length, step)]
 
 
-class _Staging:
+class Staging:
     """What the synchronous and the asyncio upload share: the target's shape,
     the growth axis (axis 0 in C order, the last axis in Fortran order), the
     checks each block passes before anything is sent, and progress."""
@@ -194,7 +192,7 @@ class _Staging:
         return self.shape[self.axis]
 
     def _start_progress(self, progress: Progress) -> None:
-        self._advance, self._close_progress = _reporter(progress, self.nbytes, f"set {self.key!r}")
+        self._advance, self._close_progress = reporter(progress, self.nbytes, f"set {self.key!r}")
 
     def _block(self, block: Any) -> Optional[np.ndarray]:
         """`block` as it is sent (contiguous in the upload's order), or None
@@ -246,7 +244,7 @@ def reserve_refused(err: Exception) -> bool:
     return type(err).__name__ in ("NoPermissionError", "OutOfMemoryError") or "unknown command" in str(err)
 
 
-class Upload(_Staging):
+class Upload(Staging):
     """An array written in pieces along its growth axis, published whole or not at all.
 
     >>> with arrays.upload("weights", (1_000_000, 768), np.float32) as up:
@@ -262,7 +260,7 @@ class Upload(_Staging):
 
     def __init__(
         self,
-        arrays: "StreamingCommands",
+        arrays: Arrays,
         key: Any,
         shape: tuple[int, ...],
         dtype: Any,
@@ -346,7 +344,7 @@ class Upload(_Staging):
         if self.length == 0:  # nothing was sent: stage the empty array now
             self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
-            self.arrays.client.eval(_COMMIT, 2, self.staging, self.key)
+            self.arrays.client.eval(COMMIT_SCRIPT, 2, self.staging, self.key)
         except redis.exceptions.ResponseError as err:
             self._discard()
             if str(err).startswith("WRONGTYPE"):
@@ -379,7 +377,7 @@ class Upload(_Staging):
 
 
 def upload(
-    arrays: "StreamingCommands",
+    arrays: Arrays,
     key: Any,
     arr: np.ndarray,
     *,
@@ -461,7 +459,7 @@ def warn_if_too_big_to_move(client: Any, key: Any, nbytes: int) -> None:
 
 
 def download(
-    arrays: "StreamingCommands",
+    arrays: Arrays,
     key: Any,
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
@@ -473,19 +471,21 @@ def download(
     if isinstance(client, redis.cluster.RedisCluster):
         # A cluster pipeline cannot WATCH, but the node serving the key can (and
         # comparing NP.INFO before and after would miss a same-shape overwrite).
-        from .client import Numpy  # client.py imports this module
-
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the node's pool: registering the NP.* callbacks
             # on the node's client would convert the cluster client's replies twice.
             node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
-            pool = node.redis_connection.connection_pool
-            node = Numpy(redis.Redis(connection_pool=pool))
+            on_node = register_callbacks(type(node.redis_connection)(connection_pool=node.redis_connection.connection_pool))
             try:
-                return download(node, key, chunk_bytes=chunk_bytes, progress=progress)
+                return _download_watched(on_node, key, chunk_bytes, progress)
             except (redis.exceptions.MovedError, redis.exceptions.AskError):
                 client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
         raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+    return _download_watched(client, key, chunk_bytes, progress)
+
+
+def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progress) -> Optional[np.ndarray]:
+    """`download` on one server's client (NP.* callbacks registered), the key WATCHed."""
     with client.pipeline(transaction=True) as pipe:
         for _ in range(DOWNLOAD_ATTEMPTS):
             pipe.watch(key)  # from here on the pipeline runs commands at once, on one connection
@@ -495,7 +495,7 @@ def download(
                 return None
             try:
                 out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress, conn=pipe.connection)
-            except _Changed:
+            except Changed:
                 pipe.unwatch()
                 continue
             pipe.multi()
@@ -524,21 +524,21 @@ def _read_chunks(
     if not shape or info["nbytes"] == 0:
         whole = execute(NP_GET, key, **{NEVER_DECODE: []})
         if whole is None or whole.shape != tuple(shape) or whole.dtype != dtype:
-            raise _Changed
+            raise Changed
         out[...] = whole
         return out
-    step = _rows_per_chunk(shape, dtype.itemsize, chunk_bytes)
-    advance, close = _reporter(progress, info["nbytes"], f"get {key!r}")
+    step = rows_per_chunk(shape, dtype.itemsize, chunk_bytes)
+    advance, close = reporter(progress, info["nbytes"], f"get {key!r}")
     try:
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
             if conn is not None and not info["fortran_order"] and wire.usable(conn):
                 try:
                     read = functools.partial(_read_pieces, conn, key, out, start, stop)
-                    wire.guarded(conn, read, keep=(_Changed, redis.exceptions.ResponseError))
+                    wire.guarded(conn, read, keep=(Changed, redis.exceptions.ResponseError))
                 except redis.exceptions.ResponseError as err:
                     if execute(NP_INFO, key) != info:
-                        raise _Changed from err
+                        raise Changed from err
                     raise
                 advance((stop - start) * out[:1].nbytes)
                 continue
@@ -548,11 +548,11 @@ def _read_chunks(
                 # e.g. "too many indices" from an array now 0-d: an error only
                 # if the array is still the one being read.
                 if execute(NP_INFO, key) != info:
-                    raise _Changed from err
+                    raise Changed from err
                 raise
             # Deleted or replaced by an array of another shape or dtype: start again.
             if chunk is None or chunk.shape != (stop - start,) + tuple(shape[1:]) or chunk.dtype != dtype:
-                raise _Changed
+                raise Changed
             out[start:stop] = chunk
             advance(chunk.nbytes)
     finally:
@@ -563,7 +563,7 @@ def _read_chunks(
 def _read_pieces(conn: Any, key: Any, out: np.ndarray, start: int, stop: int) -> None:
     """Rows `start:stop` of `key` into `out`, sent as pipelined `SLICE` pieces of
     about `piecewise.PIECE_BYTES` (warm reply blocks, see piecewise.py) and read
-    straight into place. Raises `_Changed` for a piece that is missing or of
+    straight into place. Raises `Changed` for a piece that is missing or of
     another shape or dtype, the first error reply for an error; every reply is
     read either way, so the connection stays in step."""
     per = max(1, piecewise.PIECE_BYTES // max(out[:1].nbytes, 1))
@@ -577,9 +577,9 @@ def _read_pieces(conn: Any, key: Any, out: np.ndarray, start: int, stop: int) ->
             continue
         try:
             if wire.npy_reply_into(conn, reader, out[a:b]) is None:
-                failure = _Changed()  # deleted
+                failure = Changed()  # deleted
         except ValueError as err:  # replaced by an array of another shape or dtype
-            failure = _Changed(str(err))
+            failure = Changed(str(err))
         except redis.exceptions.ResponseError as err:
             failure = err
     if failure is not None:

@@ -16,37 +16,35 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from .chunked import (
-    _COMMIT,
+    COMMIT_SCRIPT,
     DEFAULT_CHUNK_BYTES,
     DEFAULT_STAGING_TTL,
     DOWNLOAD_ATTEMPTS,
     MIN_PROTO_MAX_BULK_LEN,
     RDB_OVERHEAD,
     ClusterMoveWarning,
+    Changed,
     ConcurrentWrite,
     Progress,
+    Staging,
     UploadAborted,
-    _Changed,
-    _reporter,
-    _rows_per_chunk,
-    _Staging,
     growth_order,
     move_warning,
     plan_blocks,
     proto_max_bulk_len,
+    reporter,
     reserve_refused,
+    rows_per_chunk,
 )
-from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, OVER_MAXBYTES
+from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, OVER_MAXBYTES, register_callbacks
 from . import piecewise, wire
 from .npy import encode
-
-if TYPE_CHECKING:
-    from .streaming import StreamingCommands
+from .protocol import Arrays
 
 
 def _library(client: Any) -> Any:
@@ -64,13 +62,13 @@ def _is_cluster(client: Any) -> bool:
     return hasattr(client, "nodes_manager") or hasattr(client, "_nodes_manager")
 
 
-class AsyncUpload(_Staging):
+class AsyncUpload(Staging):
     """`Upload` for an asyncio client: `await write(block)`, `await commit()`,
     `await abort()`, or `async with arrays.upload(...) as up:`."""
 
     def __init__(
         self,
-        arrays: "StreamingCommands",
+        arrays: Arrays,
         key: Any,
         shape: tuple[int, ...],
         dtype: Any,
@@ -169,7 +167,7 @@ class AsyncUpload(_Staging):
         if self.length == 0:  # nothing was sent: stage the empty array now
             await self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
-            await self.client.eval(_COMMIT, 2, self.staging, self.key)
+            await self.client.eval(COMMIT_SCRIPT, 2, self.staging, self.key)
         except self._errors.ResponseError as err:
             await self._discard()
             if str(err).startswith("WRONGTYPE"):
@@ -256,7 +254,7 @@ async def _send_transaction(client: Any, key: Any, pieces: list[Any], replies: i
 
 
 async def upload(
-    arrays: "StreamingCommands",
+    arrays: Arrays,
     key: Any,
     arr: np.ndarray,
     *,
@@ -274,7 +272,7 @@ async def upload(
 
 
 async def get(
-    arrays: "StreamingCommands", key: Any, *, copy: bool, chunk_bytes: int, progress: Progress
+    arrays: Arrays, key: Any, *, copy: bool, chunk_bytes: int, progress: Progress
 ) -> Optional[np.ndarray]:
     """A whole array: one `NP.GET ... MAXBYTES chunk_bytes`, and when the
     server refuses it as bigger, a chunked download."""
@@ -295,7 +293,7 @@ async def get(
 
 
 async def download(
-    arrays: "StreamingCommands", key: Any, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES, progress: Progress = None
+    arrays: Arrays, key: Any, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES, progress: Progress = None
 ) -> Optional[np.ndarray]:
     """`chunked.download` on an asyncio client: the array at `key` read in
     chunks into one new (writable) array, or None if the key does not exist."""
@@ -303,22 +301,26 @@ async def download(
     library = _library(client)
     errors = library.exceptions
     if _is_cluster(client):
-        from .client import Numpy  # client.py imports this module
-
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the key's node, which can WATCH (a cluster
             # pipeline cannot); NP.* callbacks registered on it alone.
             node = client.get_node_from_key(key)
             pool = library.asyncio.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            on_node = Numpy(library.asyncio.Redis(connection_pool=pool))
+            on_node = register_callbacks(library.asyncio.Redis(connection_pool=pool))
             try:
-                return await download(on_node, key, chunk_bytes=chunk_bytes, progress=progress)
+                return await _download_watched(on_node, key, chunk_bytes, progress)
             except (errors.MovedError, errors.AskError):
                 await client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
             finally:
                 await on_node.aclose()
                 await pool.disconnect()  # the client does not own a pool it was given
         raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+    return await _download_watched(client, key, chunk_bytes, progress)
+
+
+async def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progress) -> Optional[np.ndarray]:
+    """`download` on one server's client (NP.* callbacks registered), the key WATCHed."""
+    errors = _library(client).exceptions
     async with client.pipeline(transaction=True) as pipe:
         for _ in range(DOWNLOAD_ATTEMPTS):
             await pipe.watch(key)  # from here on the pipeline runs commands at once, on one connection
@@ -328,7 +330,7 @@ async def download(
                 return None
             try:
                 out = await _read_chunks(pipe, key, info, chunk_bytes, progress)
-            except _Changed:
+            except Changed:
                 await pipe.unwatch()
                 continue
             pipe.multi()
@@ -351,14 +353,14 @@ async def _read_chunks(pipe: Any, key: Any, info: dict[str, Any], chunk_bytes: i
     if not shape or info["nbytes"] == 0:
         whole = await pipe.execute_command(NP_GET, key, **{NEVER_DECODE: []})
         if whole is None or whole.shape != tuple(shape) or whole.dtype != dtype:
-            raise _Changed
+            raise Changed
         out[...] = whole
         return out
     # Pieces of about 1 MiB, not whole chunks: the server serves small replies
     # from warm memory (piecewise.py), so a 600 MiB array reads ~3x faster so
     # than as 64 MiB replies, and the client holds one small reply at a time.
-    step = _rows_per_chunk(shape, dtype.itemsize, min(chunk_bytes, piecewise.PIECE_BYTES))
-    advance, close = _reporter(progress, info["nbytes"], f"get {key!r}")
+    step = rows_per_chunk(shape, dtype.itemsize, min(chunk_bytes, piecewise.PIECE_BYTES))
+    advance, close = reporter(progress, info["nbytes"], f"get {key!r}")
     try:
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
@@ -366,10 +368,10 @@ async def _read_chunks(pipe: Any, key: Any, info: dict[str, Any], chunk_bytes: i
                 chunk = await pipe.execute_command(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
             except errors.ResponseError as err:
                 if await pipe.execute_command(NP_INFO, key) != info:
-                    raise _Changed from err
+                    raise Changed from err
                 raise
             if chunk is None or chunk.shape != (stop - start,) + tuple(shape[1:]) or chunk.dtype != dtype:
-                raise _Changed
+                raise Changed
             out[start:stop] = chunk
             del chunk
             advance(out[start:stop].nbytes)

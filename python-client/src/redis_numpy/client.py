@@ -22,8 +22,8 @@ from .commands import (
     NP_MGET,
     NP_MSET,
     NP_SCRIPTS,
-    RESPONSE_CALLBACKS,
     AbsExpiryT,
+    Array,
     ArrayInfo,
     ArrayValues,
     AxisLike,
@@ -35,6 +35,7 @@ from .commands import (
     NumpyCommands,
     ReduceOp,
     UpdateOp,
+    register_callbacks,
 )
 from .chunked import Progress, Upload
 from .chunked_async import AsyncUpload
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     import redis.client
     import redis.cluster
 
-Array = npt.NDArray[Any]
 _E = TypeVar("_E", bound=BaseException)
 
 
@@ -137,12 +137,7 @@ class _NumpyBase(StreamingCommands):
     apart so type checkers read the constructor's overloads rather than `__init__`."""
 
     def __init__(self, client: Any):
-        self.client = client
-        # Shared with the client's pipelines, so their replies are converted too.
-        # redis-py 5's asyncio ClusterPipeline keeps them on its cluster client.
-        owner = client if hasattr(client, "set_response_callback") else client._client
-        for command, callback in RESPONSE_CALLBACKS.items():
-            owner.set_response_callback(command, callback)
+        self.client = register_callbacks(client)
         self._queued = _is_pipeline(client)
         self._cluster = _is_cluster(client)
         self._response_error = _response_error_type(client)

@@ -65,6 +65,7 @@ ReduceOp = Literal[
 AxisLike = Union[int, Tuple[int, ...]]
 
 KeyT = Union[str, bytes, memoryview]
+Array = npt.NDArray[Any]
 DtypeLike = npt.DTypeLike
 # A NumPy basic index (`np.s_[...]`) or its text; see `format_slice`.
 SliceSpec = Union[str, int, slice, Tuple[Any, ...], "EllipsisType", None]
@@ -129,7 +130,10 @@ def _scalar_parser(dtype_name: str) -> Callable[[Any], Any]:
     return int
 
 
-def _parse_info(reply: Any) -> Optional[ArrayInfo]:
+def parse_info(reply: Any) -> Optional[ArrayInfo]:
+    """NP.INFO's reply (a RESP3 map or a RESP2 flat array, None for a missing
+    key) as an `ArrayInfo`: what `info(key)` returns, for code that sends
+    NP.INFO on a client of its own (the inspector, pipelined reads)."""
     if reply is None:
         return None
     fields = _pairs(reply)
@@ -185,10 +189,16 @@ def _on_knn(reply: Any, **_: Any) -> Any:
     return _parse_values(indices), _parse_values(distances)  # VALUES
 
 
+def decode_mget(payloads: list[Any], copy: bool = False) -> list[Optional[Array]]:
+    """NP.MGET's payloads as arrays (None for a missing key): read-only views
+    sharing one buffer where they can (npy.decode_batch), or writable copies."""
+    if copy:
+        return [None if payload is None else decode(payload, copy=True) for payload in payloads]
+    return decode_batch(payloads)
+
+
 def _on_mget(reply: Any, np_copy: bool = False, **_: Any) -> Any:
-    if np_copy:
-        return [None if payload is None else decode(payload, copy=True) for payload in reply]
-    return decode_batch(reply)
+    return decode_mget(reply, copy=np_copy)
 
 
 def _on_set(reply: Any, np_get: bool = False, np_copy: bool = False, **_: Any) -> Any:
@@ -198,7 +208,7 @@ def _on_set(reply: Any, np_get: bool = False, np_copy: bool = False, **_: Any) -
 
 
 def _on_info(reply: Any, np_field: Optional[str] = None, **_: Any) -> Any:
-    info = _parse_info(reply)
+    info = parse_info(reply)
     return info if info is None or np_field is None else info[np_field]  # type: ignore[literal-required]
 
 
@@ -259,6 +269,16 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
 RESPONSE_CALLBACKS[NP_KNN] = _passing_errors(_on_knn)
 
 
+def register_callbacks(client: Any) -> Any:
+    """Has `client` (a redis-py or valkey client) convert the NP.* replies; returns it.
+    Its pipelines share the callbacks (redis-py 5's asyncio ClusterPipeline
+    keeps them on its cluster client)."""
+    owner = client if hasattr(client, "set_response_callback") else client._client
+    for command, callback in RESPONSE_CALLBACKS.items():
+        owner.set_response_callback(command, callback)
+    return client
+
+
 def format_slice(spec: SliceSpec) -> str:
     """A NumPy basic index (`5`, `np.s_[::2, -1]`, `"..., 0"`) as the SLICE text the server parses."""
     return _format(spec, lists=False)
@@ -302,7 +322,7 @@ def _format_list(part: Any) -> str:
     return "[" + ", ".join(str(int(i)) for i in items) + "]"
 
 
-def _get_args(key: KeyT, slice: IndexSpec, as_dtype: Optional[DtypeLike]) -> list[Any]:
+def get_args(key: KeyT, slice: IndexSpec, as_dtype: Optional[DtypeLike]) -> list[Any]:
     """NP.GET with its SLICE and AS options."""
     args: list[Any] = [NP_GET, key]
     if slice is not None:
@@ -498,7 +518,7 @@ class NumpyCommands:
         `np.s_[10:20, ::2]`, integer lists too: `np.s_[[3, 17, 99]]` gathers rows);
         `as_dtype` casts on the server like `arr.astype(dtype)`.
         """
-        args = _get_args(key, slice, as_dtype)
+        args = get_args(key, slice, as_dtype)
         return self.execute_command(*args, np_copy=copy, **{NEVER_DECODE: []})
 
     def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> Any:
@@ -519,7 +539,7 @@ class NumpyCommands:
     def values(self, key: KeyT, *, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None) -> Any:
         """NP.GET ... VALUES: `{"dtype": name, "shape": tuple, "values": [...]}` with the
         elements as Python scalars, row-major, or None if the key does not exist."""
-        args = _get_args(key, slice, as_dtype)
+        args = get_args(key, slice, as_dtype)
         return self.execute_command(*args, "VALUES", **{NEVER_DECODE: []})
 
     def reshape(self, key: KeyT, shape: Union[int, Iterable[int]]) -> Any:

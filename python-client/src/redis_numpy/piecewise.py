@@ -30,7 +30,7 @@ import numpy as np
 import redis
 
 from . import wire
-from .commands import NP_GET, NP_INFO, RESPONSE_CALLBACKS, format_index
+from .commands import NP_GET, NP_INFO, format_index, parse_info
 
 MiB = 1 << 20
 # Reads of more data than this go in pieces: a single reply block up to 7 MiB
@@ -161,7 +161,7 @@ def _attempt(conn: Any, key: Any, first: slice, rest: tuple[Any, ...]) -> Option
     conn.send_packed_command([wire.command("WATCH", key) + wire.command(NP_INFO, key)])
     try:
         conn.read_response()
-        info = RESPONSE_CALLBACKS[NP_INFO](conn.read_response())
+        info = parse_info(conn.read_response())
     except redis.exceptions.ResponseError as err:  # WRONGTYPE, NOPERM, ...: one command says it
         raise _Fallback from err
     if info is None:

@@ -16,7 +16,7 @@ import builtins
 import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import numpy as np
 import redis
@@ -24,10 +24,8 @@ from redis.client import NEVER_DECODE
 
 from .commands import NP_APPEND, NP_GET, NP_KNN, NP_REDUCE, NP_SET, NP_SETSLICE, ReduceOp, format_index, format_slice
 from .npy import check_dtype, encode
+from .protocol import Arrays
 from .view import RemoteArrayMeta, indexed_call
-
-if TYPE_CHECKING:
-    from .streaming import StreamingCommands
 
 FORMAT = "redis-numpy-sharded/1"
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
@@ -46,7 +44,7 @@ class ShardedArray(RemoteArrayMeta):
     `np.asarray(a)`. Make one with `ShardedArray.create`.
     """
 
-    def __init__(self, arrays: "StreamingCommands", name: str):
+    def __init__(self, arrays: Arrays, name: str):
         self.arrays = arrays
         self.name = name
         self.refresh()
@@ -56,7 +54,7 @@ class ShardedArray(RemoteArrayMeta):
     @classmethod
     def create(
         cls,
-        arrays: "StreamingCommands",
+        arrays: Arrays,
         name: str,
         data: Optional[Any] = None,
         *,

@@ -12,7 +12,10 @@ import redis
 
 from . import batch_reply, chunked, chunked_async, piecewise, wire
 from .migrate import MigrationReport, migrate
-from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
+from .chunked import Progress
+from .commands import (
+    NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, KeyT, NumpyCommands, get_args,
+)  # fmt: skip
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
 from .npy import as_storable_array
@@ -54,7 +57,7 @@ class StreamingCommands(NumpyCommands):
     def _streams(self) -> bool:
         return self.chunk_bytes is not None and self._sync_client
 
-    def set(self, key: Any, arr: Any, *, progress: chunked.Progress = None, **options: Any) -> Any:
+    def set(self, key: Any, arr: Any, *, progress: Progress = None, **options: Any) -> Any:
         """Store `arr` at `key` (NP.SET), replacing any array there. Returns True.
 
         Past `chunk_bytes` the array is uploaded in chunks; readers see the old
@@ -79,7 +82,7 @@ class StreamingCommands(NumpyCommands):
         copy: bool = False,
         slice: IndexSpec = None,
         as_dtype: Optional[DtypeLike] = None,
-        progress: chunked.Progress = None,
+        progress: Progress = None,
     ) -> Any:
         """The array at `key` (NP.GET), or None if the key does not exist.
 
@@ -105,7 +108,7 @@ class StreamingCommands(NumpyCommands):
             # client is called directly: on a synchronous client `execute_command`
             # adds nothing to NP.GET but time, which a small array's read notices.
             limit = min(piecewise.PIECEWISE_FROM, chunk_bytes)
-            args = (NP_GET, key) if slice is None else _get_args(key, slice, None)
+            args = (NP_GET, key) if slice is None else get_args(key, slice, None)
             try:
                 return self.client.execute_command(*args, _MAXBYTES, limit, np_copy=copy, **_BINARY)
             except self._response_error as err:
@@ -214,7 +217,7 @@ class StreamingCommands(NumpyCommands):
         return err
 
     def upload(
-        self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None, order: str = "C"
+        self, key: KeyT, shape: tuple[int, ...], dtype: DtypeLike, *, progress: Progress = None, order: str = "C"
     ) -> Any:
         """An array of `shape` and `dtype` written in pieces along axis 0 (along
         the last axis with `order="F"`, stored in Fortran order) with
