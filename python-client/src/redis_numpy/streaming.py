@@ -19,6 +19,7 @@ from .commands import (
 from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
 from .npy import as_storable_array
+from .reply_types import returns
 from .view import ArrayView
 
 # Appends of at least this many bytes go out from the array's own memory.
@@ -216,6 +217,7 @@ class StreamingCommands(NumpyCommands):
         """The error as `Numpy` raises it for `args`' command (see client.py)."""
         return err
 
+    @returns("Upload", on_async="AsyncUpload", queued=False)
     def upload(
         self, key: KeyT, shape: tuple[int, ...], dtype: DtypeLike, *, progress: Progress = None, order: str = "C"
     ) -> Any:
