@@ -30,10 +30,13 @@ from redis.crc import key_slot
 
 from . import piecewise, wire
 from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, register_callbacks
+from .libraries import base_error, errors, is_cluster, node_client
 from .npy import check_dtype, encode
 from .protocol import Arrays
 
-DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+# The payload of one chunk of a chunked transfer: `set`, `get` and `np.asarray(view)`
+# of a bigger array move in chunks of this size (`Numpy.chunk_bytes` changes it).
+TRANSFER_CHUNK_BYTES = 64 * 1024 * 1024
 # Seconds an abandoned staging key lives after its last chunk arrived.
 DEFAULT_STAGING_TTL = 120
 STAGING_INFIX = b":np-staging:"
@@ -280,7 +283,8 @@ class Upload(Staging):
         kind = self.arrays.client.type(self.key)
         kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind not in ("none", "numpy-arr"):
-            raise redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+            wrongtype = errors(self.arrays.client).ResponseError
+            raise wrongtype("WRONGTYPE Operation against a key holding the wrong kind of value")
 
     def write(self, block: Any) -> None:
         """Stage the next entries. `block` has the upload's dtype and its shape
@@ -293,7 +297,7 @@ class Upload(Staging):
             reply = self._stage(NP_SET if first else NP_APPEND, data)
             if first and self.length > n:
                 self._reserve()
-        except redis.exceptions.RedisError as err:
+        except base_error(self.arrays.client) as err:
             self._discard()
             raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}") from err
         failure = self._check_reply(first, n, reply)
@@ -329,7 +333,7 @@ class Upload(Staging):
         without NP.RESERVE still gets the upload, with a growing buffer."""
         try:
             self.arrays.client.execute_command(NP_RESERVE, self.staging, self.length)
-        except redis.exceptions.ResponseError as err:
+        except errors(self.arrays.client).ResponseError as err:
             if not reserve_refused(err):
                 raise
 
@@ -345,7 +349,7 @@ class Upload(Staging):
             self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
             self.arrays.client.eval(COMMIT_SCRIPT, 2, self.staging, self.key)
-        except redis.exceptions.ResponseError as err:
+        except errors(self.arrays.client).ResponseError as err:
             self._discard()
             if str(err).startswith("WRONGTYPE"):
                 raise
@@ -364,7 +368,7 @@ class Upload(Staging):
         self.arrays.client.delete(self.staging)
 
     def _cluster(self) -> bool:
-        return isinstance(self.arrays.client, redis.cluster.RedisCluster)
+        return is_cluster(self.arrays.client)
 
     def __enter__(self) -> "Upload":
         return self
@@ -381,7 +385,7 @@ def upload(
     key: Any,
     arr: np.ndarray,
     *,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int = TRANSFER_CHUNK_BYTES,
     ttl: int = DEFAULT_STAGING_TTL,
     progress: Progress = None,
 ) -> bool:
@@ -445,13 +449,13 @@ def proto_max_bulk_len(reply: Any) -> int:
 def warn_if_too_big_to_move(client: Any, key: Any, nbytes: int) -> None:
     """On a cluster client, warn when an array of `nbytes` at `key` could not be
     moved between nodes (the limit asked of every primary)."""
-    if not isinstance(client, redis.cluster.RedisCluster) or nbytes + RDB_OVERHEAD <= MIN_PROTO_MAX_BULK_LEN:
+    if not is_cluster(client) or nbytes + RDB_OVERHEAD <= MIN_PROTO_MAX_BULK_LEN:
         return
     limits = []
     for node in client.get_primaries():  # type: ignore[no-untyped-call, unused-ignore]
         try:
-            limits.append(proto_max_bulk_len(node.redis_connection.config_get("proto-max-bulk-len")))
-        except redis.exceptions.RedisError:
+            limits.append(proto_max_bulk_len(node_client(node).config_get("proto-max-bulk-len")))
+        except base_error(client):
             limits.append(DEFAULT_PROTO_MAX_BULK_LEN)
     message = move_warning(key, nbytes, min(limits, default=DEFAULT_PROTO_MAX_BULK_LEN))
     if message is not None:
@@ -462,23 +466,24 @@ def download(
     arrays: Arrays,
     key: Any,
     *,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int = TRANSFER_CHUNK_BYTES,
     progress: Progress = None,
 ) -> Optional[np.ndarray]:
     """The array at `key` read in chunks of about `chunk_bytes` into one new
     (writable) array, or None if the key does not exist."""
     client = arrays.client
-    if isinstance(client, redis.cluster.RedisCluster):
+    if is_cluster(client):
         # A cluster pipeline cannot WATCH, but the node serving the key can (and
         # comparing NP.INFO before and after would miss a same-shape overwrite).
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the node's pool: registering the NP.* callbacks
             # on the node's client would convert the cluster client's replies twice.
             node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
-            on_node = register_callbacks(type(node.redis_connection)(connection_pool=node.redis_connection.connection_pool))
+            pool = node_client(node).connection_pool
+            on_node = register_callbacks(type(node_client(node))(connection_pool=pool))
             try:
                 return _download_watched(on_node, key, chunk_bytes, progress)
-            except (redis.exceptions.MovedError, redis.exceptions.AskError):
+            except (errors(client).MovedError, errors(client).AskError):
                 client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
         raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
     return _download_watched(client, key, chunk_bytes, progress)
@@ -486,6 +491,7 @@ def download(
 
 def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progress) -> Optional[np.ndarray]:
     """`download` on one server's client (NP.* callbacks registered), the key WATCHed."""
+    refused = errors(client)
     with client.pipeline(transaction=True) as pipe:
         for _ in range(DOWNLOAD_ATTEMPTS):
             pipe.watch(key)  # from here on the pipeline runs commands at once, on one connection
@@ -494,7 +500,9 @@ def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progres
                 pipe.reset()
                 return None
             try:
-                out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress, conn=pipe.connection)
+                out = _read_chunks(
+                    pipe.execute_command, key, meta, chunk_bytes, progress, refused.ResponseError, pipe.connection
+                )
             except Changed:
                 pipe.unwatch()
                 continue
@@ -502,7 +510,7 @@ def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progres
             pipe.ping()
             try:
                 pipe.execute()
-            except redis.exceptions.WatchError:
+            except refused.WatchError:
                 continue
             return out
     raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
@@ -514,11 +522,13 @@ def _read_chunks(
     info: dict[str, Any],
     chunk_bytes: int,
     progress: Progress,
+    response_error: type[Exception],
     conn: Any = None,
 ) -> np.ndarray:
     """The chunks of `key` in one new array. Given the (standalone) connection
     the commands run on, a C-order array's chunks are read from the socket
-    straight into the result (wire.read_npy_into): no reply object, no copy."""
+    straight into the result (wire.read_npy_into): no reply object, no copy.
+    `response_error`: the client library's ResponseError."""
     shape, dtype = info["shape"], info["dtype"]
     out = np.empty(shape, dtype, order="F" if info["fortran_order"] else "C")
     if not shape or info["nbytes"] == 0:
@@ -544,7 +554,7 @@ def _read_chunks(
                 continue
             try:
                 chunk = execute(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
-            except redis.exceptions.ResponseError as err:
+            except response_error as err:
                 # e.g. "too many indices" from an array now 0-d: an error only
                 # if the array is still the one being read.
                 if execute(NP_INFO, key) != info:

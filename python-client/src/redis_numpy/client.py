@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Optional, TypeVar, Union, over
 from redis.exceptions import ResponseError
 
 from .commands import COMMANDS, NP_MGET, NP_MSET, NP_SCRIPTS, NumpyCommands, register_callbacks
+from .libraries import is_cluster
 from .streaming import StreamingCommands
 from .typed_faces import AsyncCommands, AsyncPipelineCommands, PipelineCommands, SyncCommands
 
@@ -75,10 +76,6 @@ def _is_async(client: Any) -> bool:
     return inspect.iscoroutinefunction(method)
 
 
-def _is_cluster(client: Any) -> bool:
-    return hasattr(client, "nodes_manager") or hasattr(client, "_nodes_manager")
-
-
 def _binary_twin(client: Any) -> Any:
     """A client on the same server that does not decode replies.
 
@@ -118,7 +115,7 @@ class _NumpyBase(StreamingCommands):
     def __init__(self, client: Any):
         self.client = register_callbacks(client)
         self._queued = _is_pipeline(client)
-        self._cluster = _is_cluster(client)
+        self._cluster = is_cluster(client)
         self._response_error = _response_error_type(client)
         self._np_positions: set[int] = set()  # pipeline positions of queued NP.* commands
         self._twin: Any = None  # see pipeline()

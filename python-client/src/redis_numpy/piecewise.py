@@ -30,6 +30,7 @@ import numpy as np
 import redis
 
 from . import wire
+from .libraries import is_cluster, node_client
 from .commands import NP_GET, NP_INFO, format_index, parse_info
 
 MiB = 1 << 20
@@ -132,9 +133,8 @@ def read(client: Any, key: Any, spec: Any) -> Union[Optional[np.ndarray], _NotDo
     split = splittable(spec)
     if split is None:
         return NOT_DONE
-    if isinstance(client, redis.cluster.RedisCluster):
-        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
-        pool = node.redis_connection.connection_pool
+    if is_cluster(client):
+        pool = node_client(client.get_node_from_key(key)).connection_pool
     else:
         pool = client.connection_pool
     conn = wire.connection(pool)

@@ -19,16 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
-import redis
 from redis.client import NEVER_DECODE
 
 from .commands import NP_APPEND, NP_GET, NP_KNN, NP_REDUCE, NP_SET, NP_SETSLICE, ReduceOp, format_index, format_slice
+from .libraries import errors
 from .npy import check_dtype, encode
 from .protocol import Arrays
 from .view import RemoteArrayMeta, indexed_call
 
 FORMAT = "redis-numpy-sharded/1"
-DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
+# The data one chunk key of a sharded array holds, unless `create` is told otherwise.
+SHARD_CHUNK_BYTES = 16 * 1024 * 1024
 # Chunks read or written at once; each is one connection to its shard.
 PARALLEL = 16
 
@@ -60,7 +61,7 @@ class ShardedArray(RemoteArrayMeta):
         *,
         shape: Optional[tuple[int, ...]] = None,
         dtype: Any = None,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        chunk_bytes: int = SHARD_CHUNK_BYTES,
     ) -> "ShardedArray":
         """Store `data` (an ndarray) as a sharded array at `name`, or, given
         `shape` and `dtype` instead, a zero-filled one to write in pieces
@@ -85,7 +86,7 @@ class ShardedArray(RemoteArrayMeta):
         client = arrays.client
         kind = _text(client.type(name))
         if kind not in ("none", "hash"):
-            raise redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+            raise errors(client).ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
         old = cls._read_meta(client, name) if kind == "hash" else None
 
         def write(i: int) -> None:
@@ -132,7 +133,7 @@ class ShardedArray(RemoteArrayMeta):
         if kind == "none":
             raise KeyError(f"no sharded array at key {name!r}")
         if kind != "hash":
-            raise redis.exceptions.ResponseError(
+            raise errors(client).ResponseError(
                 f"WRONGTYPE {name!r} holds a {kind}, not a sharded array's metadata hash"
             )
         raw = {_text(k): _text(v) for k, v in client.hgetall(name).items()}

@@ -16,8 +16,9 @@ from .chunked import Progress
 from .commands import (
     NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, KeyT, NumpyCommands, get_args,
 )  # fmt: skip
-from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
+from .sharded import SHARD_CHUNK_BYTES
 from .sharded import ShardedArray
+from .libraries import errors, is_cluster
 from .npy import as_storable_array
 from .reply_types import returns
 from .view import ArrayView
@@ -38,7 +39,7 @@ class StreamingCommands(NumpyCommands):
     every array in one command. Streaming applies to synchronous and asyncio
     clients, on a server or a cluster; pipelines send one command."""
 
-    chunk_bytes: Optional[int] = chunked.DEFAULT_CHUNK_BYTES
+    chunk_bytes: Optional[int] = chunked.TRANSFER_CHUNK_BYTES
     # Seconds a staging key outlives its last chunk (an interrupted upload's leftovers).
     staging_ttl: int = chunked.DEFAULT_STAGING_TTL
     client: Any
@@ -47,8 +48,8 @@ class StreamingCommands(NumpyCommands):
 
     @functools.cached_property
     def _sync_client(self) -> bool:
-        """A synchronous client, not a pipeline: a command's reply is its value."""
-        return not self._queued and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
+        """A synchronous client (redis-py's or valkey's), not a pipeline: a command's reply is its value."""
+        return not self._queued and not inspect.iscoroutinefunction(getattr(self.client, "execute_command", None))
 
     @functools.cached_property
     def _async_client(self) -> bool:
@@ -123,7 +124,7 @@ class StreamingCommands(NumpyCommands):
             elif slice is None:
                 try:
                     return chunked.download(self, key, chunk_bytes=chunk_bytes, progress=progress)
-                except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
+                except errors(self.client).NoPermissionError:  # an ACL user allowed NP.GET alone
                     pass
         return super().get(key, copy=copy, slice=slice, as_dtype=as_dtype)
 
@@ -136,7 +137,7 @@ class StreamingCommands(NumpyCommands):
         NP.MGET per slot) and the arrays come back in the caller's order. On a
         plain RESP2 connection the reply is read from the socket into one buffer
         (batch_reply.py)."""
-        if self._sync_client and not isinstance(self.client, redis.cluster.RedisCluster):
+        if self._sync_client and not is_cluster(self.client):
             keys = list(keys)
             pool = self.client.connection_pool
             conn = wire.connection(pool)
@@ -176,7 +177,7 @@ class StreamingCommands(NumpyCommands):
         of it is built."""
         if any(v is not None for v in (ex, px, exat, pxat)):
             return super().append(key, arr, maxlen=maxlen, ex=ex, px=px, exat=exat, pxat=pxat)
-        if self._streams() and not isinstance(self.client, redis.cluster.RedisCluster):
+        if self._streams() and not is_cluster(self.client):
             data = as_storable_array(arr)
             if data.nbytes >= DIRECT_APPEND_BYTES and (data.flags.c_contiguous or not data.flags.f_contiguous):
                 extra = () if maxlen is None else ("MAXLEN", int(maxlen))
@@ -237,12 +238,12 @@ class StreamingCommands(NumpyCommands):
         (NP.CONVERT, atomic per key). Strings that are not `.npy` are left as they
         were and counted in the report's `refused`. Synchronous clients only."""
         if not self._sync_client:
-            raise TypeError("migrate() needs a synchronous client (redis.Redis or RedisCluster), not a pipeline")
+            raise TypeError("migrate() needs a synchronous client (a Redis or RedisCluster of redis-py or valkey), not a pipeline")
         return migrate(self.client, pattern, count)
 
     def view(self, key: Any) -> ArrayView:
         """The array at `key` as an `ArrayView`: read and written slice by slice, on the server."""
-        return ArrayView(self, key, chunk_bytes=self.chunk_bytes or chunked.DEFAULT_CHUNK_BYTES)
+        return ArrayView(self, key, chunk_bytes=self.chunk_bytes or chunked.TRANSFER_CHUNK_BYTES)
 
     def sharded(self, name: str) -> ShardedArray:
         """The sharded array at `name` (a Redis Cluster array split over chunk keys)."""
