@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 from typing import TYPE_CHECKING, Any, Awaitable, Optional, TypeVar, Union, overload
 
 from redis.exceptions import ResponseError
 
 from .commands import COMMANDS, NP_MGET, NP_MSET, NP_SCRIPTS, NumpyCommands, register_callbacks
-from .libraries import is_cluster
+from .libraries import errors, is_cluster
 from .streaming import StreamingCommands
 from .typed_faces import AsyncCommands, AsyncPipelineCommands, PipelineCommands, SyncCommands
 
@@ -57,14 +56,6 @@ def _marked(err: _E) -> _E:
     new: _E = marked(*err.args)
     new.__cause__ = err
     return new
-
-
-def _response_error_type(client: Any) -> type[Exception]:
-    """The ResponseError class of the client's library: redis-py's, or valkey's (a fork)."""
-    library = sys.modules.get(type(client).__module__.split(".")[0])
-    exceptions = getattr(library, "exceptions", None)
-    found: type[Exception] = getattr(exceptions, "ResponseError", ResponseError)
-    return found
 
 
 def _is_pipeline(client: Any) -> bool:
@@ -116,7 +107,7 @@ class _NumpyBase(StreamingCommands):
         self.client = register_callbacks(client)
         self._queued = _is_pipeline(client)
         self._cluster = is_cluster(client)
-        self._response_error = _response_error_type(client)
+        self._response_error: type[Exception] = errors(client).ResponseError
         self._np_positions: set[int] = set()  # pipeline positions of queued NP.* commands
         self._twin: Any = None  # see pipeline()
 
