@@ -271,9 +271,9 @@ RESPONSE_CALLBACKS[NP_KNN] = _passing_errors(_on_knn)
 
 
 def register_callbacks(client: Any) -> Any:
-    """Has `client` (a redis-py or valkey client) convert the NP.* replies; returns it.
-    Its pipelines share the callbacks (redis-py 5's asyncio ClusterPipeline
-    keeps them on its cluster client)."""
+    """Has `client` (a redis-py or valkey client, or pipeline) convert the NP.*
+    replies; returns it. A client's pipelines share its callbacks; redis-py 5's
+    asyncio ClusterPipeline has none of its own, so they go on its cluster client."""
     owner = client if hasattr(client, "set_response_callback") else client._client
     for command, callback in RESPONSE_CALLBACKS.items():
         owner.set_response_callback(command, callback)

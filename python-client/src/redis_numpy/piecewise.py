@@ -30,8 +30,8 @@ import numpy as np
 import redis
 
 from . import wire
-from .libraries import is_cluster, node_client
 from .commands import NP_GET, NP_INFO, format_index, parse_info
+from .libraries import is_cluster, node_client
 
 MiB = 1 << 20
 # Reads of more data than this go in pieces: a single reply block up to 7 MiB

@@ -16,11 +16,10 @@ from .chunked import Progress
 from .commands import (
     NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, KeyT, NumpyCommands, get_args,
 )  # fmt: skip
-from .sharded import SHARD_CHUNK_BYTES
-from .sharded import ShardedArray
 from .libraries import errors, is_cluster
 from .npy import as_storable_array
 from .reply_types import returns
+from .sharded import SHARD_CHUNK_BYTES, ShardedArray
 from .view import ArrayView
 
 # Appends of at least this many bytes go out from the array's own memory.
