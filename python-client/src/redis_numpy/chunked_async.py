@@ -283,14 +283,14 @@ async def download(
     """`chunked.download` on an asyncio client: the array at `key` read in
     chunks into one new (writable) array, or None if the key does not exist."""
     client = arrays.client
-    errors = library(client).exceptions
+    errors, aio = library(client).exceptions, library(client).asyncio
     if is_cluster(client):
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the key's node, which can WATCH (a cluster
             # pipeline cannot); NP.* callbacks registered on it alone.
             node = client.get_node_from_key(key)
-            pool = library(client).asyncio.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            on_node = register_callbacks(library(client).asyncio.Redis(connection_pool=pool))
+            pool = aio.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+            on_node = register_callbacks(aio.Redis(connection_pool=pool))
             try:
                 return await _download_watched(on_node, key, chunk_bytes, progress)
             except (errors.MovedError, errors.AskError):

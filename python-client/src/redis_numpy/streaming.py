@@ -237,7 +237,7 @@ class StreamingCommands(NumpyCommands):
         (NP.CONVERT, atomic per key). Strings that are not `.npy` are left as they
         were and counted in the report's `refused`. Synchronous clients only."""
         if not self._sync_client:
-            raise TypeError("migrate() needs a synchronous client (a Redis or RedisCluster of redis-py or valkey), not a pipeline")
+            raise TypeError("migrate() needs a synchronous client (redis-py's or valkey's), not a pipeline or asyncio")
         return migrate(self.client, pattern, count)
 
     def view(self, key: Any) -> ArrayView:
