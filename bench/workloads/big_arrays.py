@@ -98,7 +98,7 @@ def run(b: Bench) -> list[Table]:
     import redis_numpy.chunked
 
     nbytes = GB if b.quick else 4 * GB
-    chunk = redis_numpy.chunked.DEFAULT_CHUNK_BYTES
+    chunk = redis_numpy.chunked.TRANSFER_CHUNK_BYTES
     t = Table(
         "i",
         f"i) Big arrays: a {human(nbytes)} array through the client (chunked set + get) vs raw SET/GET "

@@ -87,3 +87,61 @@ def test_cluster_clients(cluster, needs):
     for got, want in zip(arrays.mget(list(ARRAYS)[::-1]), list(ARRAYS.values())[::-1]):
         np.testing.assert_array_equal(got, want * 2)
     vc.close()
+
+
+# -- big arrays: valkey's synchronous clients chunk as redis-py's do -----------------
+
+BIG = np.arange(64 * 1024, dtype=np.float64).reshape(1024, 64)  # 512 KiB: 8 chunks of 64 KiB
+
+
+def chunked_arrays(client) -> SyncNumpy:
+    arrays = Numpy(client)
+    arrays.chunk_bytes = 64 * 1024
+    return arrays
+
+
+def test_sync_client_moves_big_arrays_in_chunks(redis_server, r):
+    arrays = chunked_arrays(valkey.Valkey(port=redis_server.port))
+    sent: list[int] = []
+    assert arrays.set("big", BIG, progress=lambda done, total: sent.append(done)) is True
+    assert len(sent) == 8 and sent[-1] == BIG.nbytes  # one call per chunk: staged, then renamed
+    assert r.execute_command("NP.GET", "big") == npy(BIG)
+    assert not r.keys("*np-staging*")
+    read: list[int] = []
+    got = arrays.get("big", progress=lambda done, total: read.append(done))
+    assert npy(got) == npy(BIG) and got.flags.writeable and read[-1] == BIG.nbytes and len(read) == 8
+    np.testing.assert_array_equal(np.asarray(arrays.view("big")), BIG)
+    r.set("s", "x")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):  # valkey's class, before anything is sent
+        arrays.set("s", BIG)
+    arrays.close()
+
+
+def test_sync_upload_and_migrate_use_valkeys_exceptions(redis_server, r):
+    arrays = chunked_arrays(valkey.Valkey(port=redis_server.port))
+    r.set("s", "x")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        arrays.upload("s", (4, 2), np.int32)
+    r.set("saved", npy(np.arange(3)))
+    report = arrays.migrate("saved")
+    assert (report.converted, report.refused) == (1, 0)
+    r.set("pickle", b"\x80\x04not npy")
+    assert arrays.migrate("pickle").refused == 1
+    arrays.close()
+
+
+def test_cluster_client_moves_big_arrays_in_chunks(cluster):
+    vc = valkey.cluster.ValkeyCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+    arrays = chunked_arrays(vc)
+    sent: list[int] = []
+    assert arrays.set("big", BIG, progress=lambda done, total: sent.append(done)) is True
+    assert len(sent) == 8
+    read: list[int] = []
+    got = arrays.get("big", progress=lambda done, total: read.append(done))
+    assert npy(got) == npy(BIG) and len(read) == 8
+    np.testing.assert_array_equal(arrays.get("big", slice="10:20"), BIG[10:20])
+    assert arrays.append("big", BIG[:1]) == 1025
+    for key in ("a{x}", "b{x}", "c"):
+        arrays.set(key, BIG[:2])
+    assert all(np.array_equal(a, BIG[:2]) for a in arrays.mget(["a{x}", "b{x}", "c"]))
+    vc.close()

@@ -25,7 +25,7 @@ import numpy as np
 import redis
 
 from . import npy, wire
-from .commands import _on_mget
+from .commands import decode_mget
 
 hiredis: Any
 try:
@@ -80,7 +80,7 @@ def _read(conn: Any, buf: wire.Reader, count: int, copy: bool) -> list[Optional[
     _check_done(buf)
     if error is not None:
         raise conn._parser.parse_error(error)
-    result: list[Optional[np.ndarray[Any, Any]]] = _on_mget([None] * lead + payloads, np_copy=copy)
+    result: list[Optional[np.ndarray[Any, Any]]] = decode_mget([None] * lead + payloads, copy=copy)
     return result
 
 

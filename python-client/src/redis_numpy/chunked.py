@@ -21,7 +21,7 @@ import itertools
 import math
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 import numpy as np
 import redis
@@ -29,13 +29,14 @@ from redis.client import NEVER_DECODE
 from redis.crc import key_slot
 
 from . import piecewise, wire
-from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET
+from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, register_callbacks
+from .libraries import base_error, errors, is_cluster, node_client
 from .npy import check_dtype, encode
+from .protocol import Arrays
 
-if TYPE_CHECKING:
-    from .streaming import StreamingCommands
-
-DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+# The payload of one chunk of a chunked transfer: `set`, `get` and `np.asarray(view)`
+# of a bigger array move in chunks of this size (`Numpy.chunk_bytes` changes it).
+TRANSFER_CHUNK_BYTES = 64 * 1024 * 1024
 # Seconds an abandoned staging key lives after its last chunk arrived.
 DEFAULT_STAGING_TTL = 120
 STAGING_INFIX = b":np-staging:"
@@ -48,7 +49,7 @@ Progress = Union[None, bool, Callable[[int, int], Any]]
 
 # RENAME the finished staging key over the target, atomically with the checks
 # NP.SET would make (WRONGTYPE) and with dropping the staging TTL.
-_COMMIT = """
+COMMIT_SCRIPT = """
 local kind = redis.call('TYPE', KEYS[2])['ok']
 if kind ~= 'none' and kind ~= 'numpy-arr' then
     redis.call('DEL', KEYS[1])
@@ -72,7 +73,7 @@ class ConcurrentWrite(redis.exceptions.RedisError):
     """The array changed under every attempt of a chunked download."""
 
 
-class _Changed(Exception):
+class Changed(Exception):
     """A chunk that does not fit the array being read: it was replaced meanwhile."""
 
 
@@ -101,7 +102,7 @@ def _tag_of_slot(slot: int) -> bytes:
     return next(tag for tag in (b"%x" % i for i in itertools.count()) if key_slot(tag) == slot)
 
 
-def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+def reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int], None], Callable[[], None]]:
     """(advance by n bytes, close) for the caller's progress choice."""
     if progress is True:
         try:
@@ -126,7 +127,7 @@ def _reporter(progress: Progress, total: int, what: str) -> tuple[Callable[[int]
     return (lambda n: None), (lambda: None)
 
 
-def _rows_per_chunk(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, axis: int = 0) -> int:
+def rows_per_chunk(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, axis: int = 0) -> int:
     """Entries of `axis` per chunk: at least one, so a chunk can exceed
     `chunk_bytes` only when a single entry does."""
     axis %= len(shape)
@@ -146,12 +147,12 @@ def plan_blocks(shape: tuple[int, ...], itemsize: int, chunk_bytes: int, order: 
     the server would store it, and grow it, in C order."""
     axis = -1 if order == "F" else 0
     length = shape[axis]
-    step = _rows_per_chunk(shape, itemsize, chunk_bytes, axis)
+    step = rows_per_chunk(shape, itemsize, chunk_bytes, axis)
     first = min(length, max(step, 2) if order == "F" else step)
     return [slice(0, first)] + [slice(a, min(a + step, length)) for a in range(first, length, step)]
 
 
-class _Staging:
+class Staging:
     """What the synchronous and the asyncio upload share: the target's shape,
     the growth axis (axis 0 in C order, the last axis in Fortran order), the
     checks each block passes before anything is sent, and progress."""
@@ -194,7 +195,7 @@ class _Staging:
         return self.shape[self.axis]
 
     def _start_progress(self, progress: Progress) -> None:
-        self._advance, self._close_progress = _reporter(progress, self.nbytes, f"set {self.key!r}")
+        self._advance, self._close_progress = reporter(progress, self.nbytes, f"set {self.key!r}")
 
     def _block(self, block: Any) -> Optional[np.ndarray]:
         """`block` as it is sent (contiguous in the upload's order), or None
@@ -246,7 +247,7 @@ def reserve_refused(err: Exception) -> bool:
     return type(err).__name__ in ("NoPermissionError", "OutOfMemoryError") or "unknown command" in str(err)
 
 
-class Upload(_Staging):
+class Upload(Staging):
     """An array written in pieces along its growth axis, published whole or not at all.
 
     >>> with arrays.upload("weights", (1_000_000, 768), np.float32) as up:
@@ -262,7 +263,7 @@ class Upload(_Staging):
 
     def __init__(
         self,
-        arrays: "StreamingCommands",
+        arrays: Arrays,
         key: Any,
         shape: tuple[int, ...],
         dtype: Any,
@@ -282,7 +283,8 @@ class Upload(_Staging):
         kind = self.arrays.client.type(self.key)
         kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind not in ("none", "numpy-arr"):
-            raise redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+            wrongtype = errors(self.arrays.client).ResponseError
+            raise wrongtype("WRONGTYPE Operation against a key holding the wrong kind of value")
 
     def write(self, block: Any) -> None:
         """Stage the next entries. `block` has the upload's dtype and its shape
@@ -295,7 +297,7 @@ class Upload(_Staging):
             reply = self._stage(NP_SET if first else NP_APPEND, data)
             if first and self.length > n:
                 self._reserve()
-        except redis.exceptions.RedisError as err:
+        except base_error(self.arrays.client) as err:
             self._discard()
             raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}") from err
         failure = self._check_reply(first, n, reply)
@@ -331,7 +333,7 @@ class Upload(_Staging):
         without NP.RESERVE still gets the upload, with a growing buffer."""
         try:
             self.arrays.client.execute_command(NP_RESERVE, self.staging, self.length)
-        except redis.exceptions.ResponseError as err:
+        except errors(self.arrays.client).ResponseError as err:
             if not reserve_refused(err):
                 raise
 
@@ -346,8 +348,8 @@ class Upload(_Staging):
         if self.length == 0:  # nothing was sent: stage the empty array now
             self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
-            self.arrays.client.eval(_COMMIT, 2, self.staging, self.key)
-        except redis.exceptions.ResponseError as err:
+            self.arrays.client.eval(COMMIT_SCRIPT, 2, self.staging, self.key)
+        except errors(self.arrays.client).ResponseError as err:
             self._discard()
             if str(err).startswith("WRONGTYPE"):
                 raise
@@ -366,7 +368,7 @@ class Upload(_Staging):
         self.arrays.client.delete(self.staging)
 
     def _cluster(self) -> bool:
-        return isinstance(self.arrays.client, redis.cluster.RedisCluster)
+        return is_cluster(self.arrays.client)
 
     def __enter__(self) -> "Upload":
         return self
@@ -379,11 +381,11 @@ class Upload(_Staging):
 
 
 def upload(
-    arrays: "StreamingCommands",
+    arrays: Arrays,
     key: Any,
     arr: np.ndarray,
     *,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int = TRANSFER_CHUNK_BYTES,
     ttl: int = DEFAULT_STAGING_TTL,
     progress: Progress = None,
 ) -> bool:
@@ -447,13 +449,13 @@ def proto_max_bulk_len(reply: Any) -> int:
 def warn_if_too_big_to_move(client: Any, key: Any, nbytes: int) -> None:
     """On a cluster client, warn when an array of `nbytes` at `key` could not be
     moved between nodes (the limit asked of every primary)."""
-    if not isinstance(client, redis.cluster.RedisCluster) or nbytes + RDB_OVERHEAD <= MIN_PROTO_MAX_BULK_LEN:
+    if not is_cluster(client) or nbytes + RDB_OVERHEAD <= MIN_PROTO_MAX_BULK_LEN:
         return
     limits = []
     for node in client.get_primaries():  # type: ignore[no-untyped-call, unused-ignore]
         try:
-            limits.append(proto_max_bulk_len(node.redis_connection.config_get("proto-max-bulk-len")))
-        except redis.exceptions.RedisError:
+            limits.append(proto_max_bulk_len(node_client(node).config_get("proto-max-bulk-len")))
+        except base_error(client):
             limits.append(DEFAULT_PROTO_MAX_BULK_LEN)
     message = move_warning(key, nbytes, min(limits, default=DEFAULT_PROTO_MAX_BULK_LEN))
     if message is not None:
@@ -461,31 +463,35 @@ def warn_if_too_big_to_move(client: Any, key: Any, nbytes: int) -> None:
 
 
 def download(
-    arrays: "StreamingCommands",
+    arrays: Arrays,
     key: Any,
     *,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int = TRANSFER_CHUNK_BYTES,
     progress: Progress = None,
 ) -> Optional[np.ndarray]:
     """The array at `key` read in chunks of about `chunk_bytes` into one new
     (writable) array, or None if the key does not exist."""
     client = arrays.client
-    if isinstance(client, redis.cluster.RedisCluster):
+    if is_cluster(client):
         # A cluster pipeline cannot WATCH, but the node serving the key can (and
         # comparing NP.INFO before and after would miss a same-shape overwrite).
-        from .client import Numpy  # client.py imports this module
-
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the node's pool: registering the NP.* callbacks
             # on the node's client would convert the cluster client's replies twice.
             node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
-            pool = node.redis_connection.connection_pool
-            node = Numpy(redis.Redis(connection_pool=pool))
+            pool = node_client(node).connection_pool
+            on_node = register_callbacks(type(node_client(node))(connection_pool=pool))
             try:
-                return download(node, key, chunk_bytes=chunk_bytes, progress=progress)
-            except (redis.exceptions.MovedError, redis.exceptions.AskError):
+                return _download_watched(on_node, key, chunk_bytes, progress)
+            except (errors(client).MovedError, errors(client).AskError):
                 client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
         raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+    return _download_watched(client, key, chunk_bytes, progress)
+
+
+def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progress) -> Optional[np.ndarray]:
+    """`download` on one server's client (NP.* callbacks registered), the key WATCHed."""
+    refused = errors(client)
     with client.pipeline(transaction=True) as pipe:
         for _ in range(DOWNLOAD_ATTEMPTS):
             pipe.watch(key)  # from here on the pipeline runs commands at once, on one connection
@@ -494,15 +500,17 @@ def download(
                 pipe.reset()
                 return None
             try:
-                out = _read_chunks(pipe.execute_command, key, meta, chunk_bytes, progress, conn=pipe.connection)
-            except _Changed:
+                out = _read_chunks(
+                    pipe.execute_command, key, meta, chunk_bytes, progress, refused.ResponseError, pipe.connection
+                )
+            except Changed:
                 pipe.unwatch()
                 continue
             pipe.multi()
             pipe.ping()
             try:
                 pipe.execute()
-            except redis.exceptions.WatchError:
+            except refused.WatchError:
                 continue
             return out
     raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
@@ -514,45 +522,47 @@ def _read_chunks(
     info: dict[str, Any],
     chunk_bytes: int,
     progress: Progress,
+    response_error: type[Exception],
     conn: Any = None,
 ) -> np.ndarray:
     """The chunks of `key` in one new array. Given the (standalone) connection
     the commands run on, a C-order array's chunks are read from the socket
-    straight into the result (wire.read_npy_into): no reply object, no copy."""
+    straight into the result (wire.read_npy_into): no reply object, no copy.
+    `response_error`: the client library's ResponseError."""
     shape, dtype = info["shape"], info["dtype"]
     out = np.empty(shape, dtype, order="F" if info["fortran_order"] else "C")
     if not shape or info["nbytes"] == 0:
         whole = execute(NP_GET, key, **{NEVER_DECODE: []})
         if whole is None or whole.shape != tuple(shape) or whole.dtype != dtype:
-            raise _Changed
+            raise Changed
         out[...] = whole
         return out
-    step = _rows_per_chunk(shape, dtype.itemsize, chunk_bytes)
-    advance, close = _reporter(progress, info["nbytes"], f"get {key!r}")
+    step = rows_per_chunk(shape, dtype.itemsize, chunk_bytes)
+    advance, close = reporter(progress, info["nbytes"], f"get {key!r}")
     try:
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
             if conn is not None and not info["fortran_order"] and wire.usable(conn):
                 try:
                     read = functools.partial(_read_pieces, conn, key, out, start, stop)
-                    wire.guarded(conn, read, keep=(_Changed, redis.exceptions.ResponseError))
+                    wire.guarded(conn, read, keep=(Changed, redis.exceptions.ResponseError))
                 except redis.exceptions.ResponseError as err:
                     if execute(NP_INFO, key) != info:
-                        raise _Changed from err
+                        raise Changed from err
                     raise
                 advance((stop - start) * out[:1].nbytes)
                 continue
             try:
                 chunk = execute(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
-            except redis.exceptions.ResponseError as err:
+            except response_error as err:
                 # e.g. "too many indices" from an array now 0-d: an error only
                 # if the array is still the one being read.
                 if execute(NP_INFO, key) != info:
-                    raise _Changed from err
+                    raise Changed from err
                 raise
             # Deleted or replaced by an array of another shape or dtype: start again.
             if chunk is None or chunk.shape != (stop - start,) + tuple(shape[1:]) or chunk.dtype != dtype:
-                raise _Changed
+                raise Changed
             out[start:stop] = chunk
             advance(chunk.nbytes)
     finally:
@@ -563,7 +573,7 @@ def _read_chunks(
 def _read_pieces(conn: Any, key: Any, out: np.ndarray, start: int, stop: int) -> None:
     """Rows `start:stop` of `key` into `out`, sent as pipelined `SLICE` pieces of
     about `piecewise.PIECE_BYTES` (warm reply blocks, see piecewise.py) and read
-    straight into place. Raises `_Changed` for a piece that is missing or of
+    straight into place. Raises `Changed` for a piece that is missing or of
     another shape or dtype, the first error reply for an error; every reply is
     read either way, so the connection stays in step."""
     per = max(1, piecewise.PIECE_BYTES // max(out[:1].nbytes, 1))
@@ -577,9 +587,9 @@ def _read_pieces(conn: Any, key: Any, out: np.ndarray, start: int, stop: int) ->
             continue
         try:
             if wire.npy_reply_into(conn, reader, out[a:b]) is None:
-                failure = _Changed()  # deleted
+                failure = Changed()  # deleted
         except ValueError as err:  # replaced by an array of another shape or dtype
-            failure = _Changed(str(err))
+            failure = Changed(str(err))
         except redis.exceptions.ResponseError as err:
             failure = err
     if failure is not None:

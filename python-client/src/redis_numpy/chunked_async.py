@@ -14,63 +14,46 @@ about 1 MiB: the client holds the result and one piece's reply.
 
 from __future__ import annotations
 
-import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from .chunked import (
-    _COMMIT,
-    DEFAULT_CHUNK_BYTES,
+    COMMIT_SCRIPT,
     DEFAULT_STAGING_TTL,
     DOWNLOAD_ATTEMPTS,
     MIN_PROTO_MAX_BULK_LEN,
     RDB_OVERHEAD,
+    TRANSFER_CHUNK_BYTES,
+    Changed,
     ClusterMoveWarning,
     ConcurrentWrite,
     Progress,
+    Staging,
     UploadAborted,
-    _Changed,
-    _reporter,
-    _rows_per_chunk,
-    _Staging,
     growth_order,
     move_warning,
     plan_blocks,
     proto_max_bulk_len,
+    reporter,
     reserve_refused,
+    rows_per_chunk,
 )
-from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, OVER_MAXBYTES
+from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, OVER_MAXBYTES, register_callbacks
 from . import piecewise, wire
+from .libraries import base_error, is_cluster, library
 from .npy import encode
-
-if TYPE_CHECKING:
-    from .streaming import StreamingCommands
+from .protocol import Arrays
 
 
-def _library(client: Any) -> Any:
-    """The client's library: redis-py, or valkey (a fork with the same layout)."""
-    return sys.modules[type(client).__module__.split(".")[0]]
-
-
-def _base_error(errors: Any) -> type[Exception]:
-    """The library's base exception class (redis-py's RedisError, valkey's ValkeyError)."""
-    base: type[Exception] = getattr(errors, "RedisError", None) or errors.ValkeyError
-    return base
-
-
-def _is_cluster(client: Any) -> bool:
-    return hasattr(client, "nodes_manager") or hasattr(client, "_nodes_manager")
-
-
-class AsyncUpload(_Staging):
+class AsyncUpload(Staging):
     """`Upload` for an asyncio client: `await write(block)`, `await commit()`,
     `await abort()`, or `async with arrays.upload(...) as up:`."""
 
     def __init__(
         self,
-        arrays: "StreamingCommands",
+        arrays: Arrays,
         key: Any,
         shape: tuple[int, ...],
         dtype: Any,
@@ -82,7 +65,7 @@ class AsyncUpload(_Staging):
         super().__init__(key, shape, dtype, ttl=ttl, order=order)
         self.arrays = arrays
         self.client = arrays.client
-        self._errors = _library(self.client).exceptions
+        self._errors = library(self.client).exceptions
         self._progress = progress
         self._checked = False
 
@@ -95,7 +78,7 @@ class AsyncUpload(_Staging):
         if kind not in ("none", "numpy-arr"):
             self._done = True
             raise self._errors.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
-        if _is_cluster(self.client) and self.nbytes + RDB_OVERHEAD > MIN_PROTO_MAX_BULK_LEN:
+        if is_cluster(self.client) and self.nbytes + RDB_OVERHEAD > MIN_PROTO_MAX_BULK_LEN:
             await self._warn_if_too_big_to_move()
         self._checked = True
         self._start_progress(self._progress)
@@ -105,7 +88,7 @@ class AsyncUpload(_Staging):
         for node in self.client.get_primaries():
             try:
                 limits.append(proto_max_bulk_len(await node.execute_command("CONFIG", "GET", "proto-max-bulk-len")))
-            except _base_error(self._errors):
+            except base_error(self.client):
                 limits.append(proto_max_bulk_len(None))
         message = move_warning(self.key, self.nbytes, min(limits, default=proto_max_bulk_len(None)))
         if message is not None:
@@ -123,7 +106,7 @@ class AsyncUpload(_Staging):
             reply = await self._stage(NP_SET if first else NP_APPEND, data)
             if first and self.length > n:
                 await self._reserve()
-        except _base_error(self._errors) as err:
+        except base_error(self.client) as err:
             await self._discard()
             raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}") from err
         failure = self._check_reply(first, n, reply)
@@ -144,7 +127,7 @@ class AsyncUpload(_Staging):
         if sent is not None:
             return sent[0]
         payload = encode(block)
-        pipe = self.client.pipeline() if _is_cluster(self.client) else self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline() if is_cluster(self.client) else self.client.pipeline(transaction=True)
         pipe.execute_command(command, self.staging, payload)
         pipe.expire(self.staging, self.ttl)
         del payload  # the pipeline holds it until sent
@@ -169,7 +152,7 @@ class AsyncUpload(_Staging):
         if self.length == 0:  # nothing was sent: stage the empty array now
             await self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
-            await self.client.eval(_COMMIT, 2, self.staging, self.key)
+            await self.client.eval(COMMIT_SCRIPT, 2, self.staging, self.key)
         except self._errors.ResponseError as err:
             await self._discard()
             if str(err).startswith("WRONGTYPE"):
@@ -203,7 +186,7 @@ async def _send_transaction(client: Any, key: Any, pieces: list[Any], replies: i
     node serving `key`, each piece written as it is (no joined copy), and
     returns EXEC's reply; None when the client's connections do not allow
     it. An error reply raises once every reply is read."""
-    if _is_cluster(client):
+    if is_cluster(client):
         node = client.get_node_from_key(key)
         conn = node.acquire_connection()
 
@@ -256,11 +239,11 @@ async def _send_transaction(client: Any, key: Any, pieces: list[Any], replies: i
 
 
 async def upload(
-    arrays: "StreamingCommands",
+    arrays: Arrays,
     key: Any,
     arr: np.ndarray,
     *,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int = TRANSFER_CHUNK_BYTES,
     ttl: int = DEFAULT_STAGING_TTL,
     progress: Progress = None,
 ) -> bool:
@@ -274,11 +257,11 @@ async def upload(
 
 
 async def get(
-    arrays: "StreamingCommands", key: Any, *, copy: bool, chunk_bytes: int, progress: Progress
+    arrays: Arrays, key: Any, *, copy: bool, chunk_bytes: int, progress: Progress
 ) -> Optional[np.ndarray]:
     """A whole array: one `NP.GET ... MAXBYTES chunk_bytes`, and when the
     server refuses it as bigger, a chunked download."""
-    errors = _library(arrays.client).exceptions
+    errors = library(arrays.client).exceptions
     try:
         got: Optional[np.ndarray] = await arrays.execute_command(
             NP_GET, key, "MAXBYTES", chunk_bytes, np_copy=copy, **{NEVER_DECODE: []}
@@ -295,30 +278,33 @@ async def get(
 
 
 async def download(
-    arrays: "StreamingCommands", key: Any, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES, progress: Progress = None
+    arrays: Arrays, key: Any, *, chunk_bytes: int = TRANSFER_CHUNK_BYTES, progress: Progress = None
 ) -> Optional[np.ndarray]:
     """`chunked.download` on an asyncio client: the array at `key` read in
     chunks into one new (writable) array, or None if the key does not exist."""
     client = arrays.client
-    library = _library(client)
-    errors = library.exceptions
-    if _is_cluster(client):
-        from .client import Numpy  # client.py imports this module
-
+    errors, aio = library(client).exceptions, library(client).asyncio
+    if is_cluster(client):
         for _ in range(DOWNLOAD_ATTEMPTS):
             # A client of its own on the key's node, which can WATCH (a cluster
             # pipeline cannot); NP.* callbacks registered on it alone.
             node = client.get_node_from_key(key)
-            pool = library.asyncio.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            on_node = Numpy(library.asyncio.Redis(connection_pool=pool))
+            pool = aio.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+            on_node = register_callbacks(aio.Redis(connection_pool=pool))
             try:
-                return await download(on_node, key, chunk_bytes=chunk_bytes, progress=progress)
+                return await _download_watched(on_node, key, chunk_bytes, progress)
             except (errors.MovedError, errors.AskError):
                 await client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
             finally:
                 await on_node.aclose()
                 await pool.disconnect()  # the client does not own a pool it was given
         raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+    return await _download_watched(client, key, chunk_bytes, progress)
+
+
+async def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progress) -> Optional[np.ndarray]:
+    """`download` on one server's client (NP.* callbacks registered), the key WATCHed."""
+    errors = library(client).exceptions
     async with client.pipeline(transaction=True) as pipe:
         for _ in range(DOWNLOAD_ATTEMPTS):
             await pipe.watch(key)  # from here on the pipeline runs commands at once, on one connection
@@ -328,7 +314,7 @@ async def download(
                 return None
             try:
                 out = await _read_chunks(pipe, key, info, chunk_bytes, progress)
-            except _Changed:
+            except Changed:
                 await pipe.unwatch()
                 continue
             pipe.multi()
@@ -347,18 +333,18 @@ async def _read_chunks(pipe: Any, key: Any, info: dict[str, Any], chunk_bytes: i
     asked for."""
     shape, dtype = info["shape"], info["dtype"]
     out = np.empty(shape, dtype, order="F" if info["fortran_order"] else "C")
-    errors = _library(pipe).exceptions
+    errors = library(pipe).exceptions
     if not shape or info["nbytes"] == 0:
         whole = await pipe.execute_command(NP_GET, key, **{NEVER_DECODE: []})
         if whole is None or whole.shape != tuple(shape) or whole.dtype != dtype:
-            raise _Changed
+            raise Changed
         out[...] = whole
         return out
     # Pieces of about 1 MiB, not whole chunks: the server serves small replies
     # from warm memory (piecewise.py), so a 600 MiB array reads ~3x faster so
     # than as 64 MiB replies, and the client holds one small reply at a time.
-    step = _rows_per_chunk(shape, dtype.itemsize, min(chunk_bytes, piecewise.PIECE_BYTES))
-    advance, close = _reporter(progress, info["nbytes"], f"get {key!r}")
+    step = rows_per_chunk(shape, dtype.itemsize, min(chunk_bytes, piecewise.PIECE_BYTES))
+    advance, close = reporter(progress, info["nbytes"], f"get {key!r}")
     try:
         for start in range(0, shape[0], step):
             stop = min(start + step, shape[0])
@@ -366,10 +352,10 @@ async def _read_chunks(pipe: Any, key: Any, info: dict[str, Any], chunk_bytes: i
                 chunk = await pipe.execute_command(NP_GET, key, "SLICE", f"{start}:{stop}", **{NEVER_DECODE: []})
             except errors.ResponseError as err:
                 if await pipe.execute_command(NP_INFO, key) != info:
-                    raise _Changed from err
+                    raise Changed from err
                 raise
             if chunk is None or chunk.shape != (stop - start,) + tuple(shape[1:]) or chunk.dtype != dtype:
-                raise _Changed
+                raise Changed
             out[start:stop] = chunk
             del chunk
             advance(out[start:stop].nbytes)

@@ -9,36 +9,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
-from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Awaitable, Optional, TypeVar, Union, overload
 
-import numpy as np
-import numpy.typing as npt
 from redis.exceptions import ResponseError
 
-from .commands import (
-    COMMANDS,
-    NEVER_DECODE,
-    NP_MGET,
-    NP_MSET,
-    NP_SCRIPTS,
-    RESPONSE_CALLBACKS,
-    AbsExpiryT,
-    ArrayInfo,
-    ArrayValues,
-    AxisLike,
-    DtypeLike,
-    ExpiryT,
-    IndexSpec,
-    KeyT,
-    KnnMetric,
-    NumpyCommands,
-    ReduceOp,
-    UpdateOp,
-)
-from .chunked import Progress, Upload
-from .chunked_async import AsyncUpload
+from .commands import COMMANDS, NP_MGET, NP_MSET, NP_SCRIPTS, NumpyCommands, register_callbacks
+from .libraries import errors, is_cluster
 from .streaming import StreamingCommands
+from .typed_faces import AsyncCommands, AsyncPipelineCommands, PipelineCommands, SyncCommands
 
 if TYPE_CHECKING:
     import redis
@@ -48,8 +26,9 @@ if TYPE_CHECKING:
     import redis.client
     import redis.cluster
 
-Array = npt.NDArray[Any]
 _E = TypeVar("_E", bound=BaseException)
+_P = TypeVar("_P", bound="NumpyPipeline")
+_AP = TypeVar("_AP", bound="AsyncNumpyPipeline")
 
 
 class NumpyError(ResponseError):
@@ -79,14 +58,6 @@ def _marked(err: _E) -> _E:
     return new
 
 
-def _response_error_type(client: Any) -> type[Exception]:
-    """The ResponseError class of the client's library: redis-py's, or valkey's (a fork)."""
-    library = sys.modules.get(type(client).__module__.split(".")[0])
-    exceptions = getattr(library, "exceptions", None)
-    found: type[Exception] = getattr(exceptions, "ResponseError", ResponseError)
-    return found
-
-
 def _is_pipeline(client: Any) -> bool:
     return callable(getattr(client, "execute", None))
 
@@ -94,10 +65,6 @@ def _is_pipeline(client: Any) -> bool:
 def _is_async(client: Any) -> bool:
     method = client.execute if _is_pipeline(client) else client.execute_command
     return inspect.iscoroutinefunction(method)
-
-
-def _is_cluster(client: Any) -> bool:
-    return hasattr(client, "nodes_manager") or hasattr(client, "_nodes_manager")
 
 
 def _binary_twin(client: Any) -> Any:
@@ -137,15 +104,10 @@ class _NumpyBase(StreamingCommands):
     apart so type checkers read the constructor's overloads rather than `__init__`."""
 
     def __init__(self, client: Any):
-        self.client = client
-        # Shared with the client's pipelines, so their replies are converted too.
-        # redis-py 5's asyncio ClusterPipeline keeps them on its cluster client.
-        owner = client if hasattr(client, "set_response_callback") else client._client
-        for command, callback in RESPONSE_CALLBACKS.items():
-            owner.set_response_callback(command, callback)
+        self.client = register_callbacks(client)
         self._queued = _is_pipeline(client)
-        self._cluster = _is_cluster(client)
-        self._response_error = _response_error_type(client)
+        self._cluster = is_cluster(client)
+        self._response_error: type[Exception] = errors(client).ResponseError
         self._np_positions: set[int] = set()  # pipeline positions of queued NP.* commands
         self._twin: Any = None  # see pipeline()
 
@@ -365,306 +327,47 @@ class Numpy(_NumpyBase):
 
 
 # The typed faces of Numpy. They add no behaviour: each states what the commands
-# return for one kind of client, for type checkers (the bodies are Numpy's).
+# return for one kind of client, for type checkers. The commands' signatures
+# come from typed_faces.py (generated from commands.py); the members below are
+# the facade's own. (`# type: ignore[misc]`: a face names SET's options, which
+# StreamingCommands.set passes on as **options.)
 
 
-class SyncNumpy(Numpy):
+class SyncNumpy(SyncCommands, Numpy):  # type: ignore[misc]
     """`Numpy` on a synchronous client: every command returns its value."""
 
     if TYPE_CHECKING:
-        # set's overloads name SET's options, which the base takes as **options.
-        @overload  # type: ignore[override]
-        def set(
-            self,
-            key: KeyT,
-            arr: npt.ArrayLike,
-            *,
-            ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None,
-            exat: Optional[AbsExpiryT] = None,
-            pxat: Optional[AbsExpiryT] = None,
-            nx: bool = False,
-            xx: bool = False,
-            keepttl: bool = False,
-            get: Literal[False] = False,
-            progress: Progress = None,
-        ) -> Optional[bool]: ...
-        @overload
-        def set(
-            self,
-            key: KeyT,
-            arr: npt.ArrayLike,
-            *,
-            ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None,
-            exat: Optional[AbsExpiryT] = None,
-            pxat: Optional[AbsExpiryT] = None,
-            nx: bool = False,
-            xx: bool = False,
-            keepttl: bool = False,
-            get: Literal[True],
-            progress: Progress = None,
-        ) -> Optional[Array]: ...
-        @overload
-        def set(
-            self,
-            key: KeyT,
-            arr: npt.ArrayLike,
-            *,
-            ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None,
-            exat: Optional[AbsExpiryT] = None,
-            pxat: Optional[AbsExpiryT] = None,
-            nx: bool = False,
-            xx: bool = False,
-            keepttl: bool = False,
-            get: bool = False,
-            progress: Progress = None,
-        ) -> Optional[Union[bool, Array]]: ...
-        def set(self, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> Any: ...
-        def mset(self, mapping: Mapping[KeyT, npt.ArrayLike]) -> bool: ...
-        def append(
-            self, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None, ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None, exat: Optional[AbsExpiryT] = None, pxat: Optional[AbsExpiryT] = None,
-        ) -> int: ...
-        def trim(self, key: KeyT, n: int) -> int: ...
-        def reserve(self, key: KeyT, length: int) -> bool: ...
-        def get(
-            self, key: KeyT, *, copy: bool = False, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None,
-            progress: Progress = None,
-        ) -> Optional[Array]: ...
-        def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> list[Optional[Array]]: ...
-        def setslice(self, key: KeyT, slice: IndexSpec, arr: npt.ArrayLike) -> bool: ...
-        def values(
-            self, key: KeyT, *, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None
-        ) -> Optional[ArrayValues]: ...
-        def reshape(self, key: KeyT, shape: Union[int, Iterable[int]]) -> tuple[int, ...]: ...
-        def transpose(self, key: KeyT) -> tuple[int, ...]: ...
-        def reduce(
-            self,
-            key: KeyT,
-            op: ReduceOp,
-            *,
-            axis: Optional[AxisLike] = None,
-            slice: IndexSpec = None,
-            dtype: Optional[DtypeLike] = None,
-            ddof: Optional[int] = None,
-        ) -> Optional[Union[np.generic, Array]]: ...
-        def knn(
-            self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
-        ) -> Optional[tuple[Array, Array]]: ...
-        def update(
-            self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
-        ) -> bool: ...
-        def shape(self, key: KeyT) -> Optional[tuple[int, ...]]: ...
-        def dtype(self, key: KeyT) -> Optional[np.dtype[Any]]: ...
-        def dtype_name(self, key: KeyT) -> Optional[str]: ...
-        def size(self, key: KeyT) -> Optional[int]: ...
-        def info(self, key: KeyT) -> Optional[ArrayInfo]: ...
+
         def pipeline(self, transaction: bool = True, shard_hint: Optional[str] = None) -> NumpyPipeline: ...
-        def upload(
-            self, key: KeyT, shape: tuple[int, ...], dtype: DtypeLike, *, progress: Progress = None, order: str = "C"
-        ) -> Upload: ...
         def close(self) -> None: ...
         def __enter__(self) -> SyncNumpy: ...
 
 
-class AsyncNumpy(Numpy):
+class AsyncNumpy(AsyncCommands, Numpy):  # type: ignore[misc]
     """`Numpy` on an asyncio client: every command returns an awaitable of its value."""
 
     if TYPE_CHECKING:
-        # set's overloads name SET's options, which the base takes as **options.
-        @overload  # type: ignore[override]
-        def set(
-            self,
-            key: KeyT,
-            arr: npt.ArrayLike,
-            *,
-            ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None,
-            exat: Optional[AbsExpiryT] = None,
-            pxat: Optional[AbsExpiryT] = None,
-            nx: bool = False,
-            xx: bool = False,
-            keepttl: bool = False,
-            get: Literal[False] = False,
-            progress: Progress = None,
-        ) -> Awaitable[Optional[bool]]: ...
-        @overload
-        def set(
-            self,
-            key: KeyT,
-            arr: npt.ArrayLike,
-            *,
-            ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None,
-            exat: Optional[AbsExpiryT] = None,
-            pxat: Optional[AbsExpiryT] = None,
-            nx: bool = False,
-            xx: bool = False,
-            keepttl: bool = False,
-            get: Literal[True],
-            progress: Progress = None,
-        ) -> Awaitable[Optional[Array]]: ...
-        @overload
-        def set(
-            self,
-            key: KeyT,
-            arr: npt.ArrayLike,
-            *,
-            ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None,
-            exat: Optional[AbsExpiryT] = None,
-            pxat: Optional[AbsExpiryT] = None,
-            nx: bool = False,
-            xx: bool = False,
-            keepttl: bool = False,
-            get: bool = False,
-            progress: Progress = None,
-        ) -> Awaitable[Optional[Union[bool, Array]]]: ...
-        def set(self, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> Any: ...
-        def mset(self, mapping: Mapping[KeyT, npt.ArrayLike]) -> Awaitable[bool]: ...
-        def append(
-            self, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None, ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None, exat: Optional[AbsExpiryT] = None, pxat: Optional[AbsExpiryT] = None,
-        ) -> Awaitable[int]: ...
-        def trim(self, key: KeyT, n: int) -> Awaitable[int]: ...
-        def reserve(self, key: KeyT, length: int) -> Awaitable[bool]: ...
-        def get(
-            self, key: KeyT, *, copy: bool = False, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None,
-            progress: Progress = None,
-        ) -> Awaitable[Optional[Array]]: ...
-        def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> Awaitable[list[Optional[Array]]]: ...
-        def setslice(self, key: KeyT, slice: IndexSpec, arr: npt.ArrayLike) -> Awaitable[bool]: ...
-        def values(
-            self, key: KeyT, *, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None
-        ) -> Awaitable[Optional[ArrayValues]]: ...
-        def reshape(self, key: KeyT, shape: Union[int, Iterable[int]]) -> Awaitable[tuple[int, ...]]: ...
-        def transpose(self, key: KeyT) -> Awaitable[tuple[int, ...]]: ...
-        def reduce(
-            self,
-            key: KeyT,
-            op: ReduceOp,
-            *,
-            axis: Optional[AxisLike] = None,
-            slice: IndexSpec = None,
-            dtype: Optional[DtypeLike] = None,
-            ddof: Optional[int] = None,
-        ) -> Awaitable[Optional[Union[np.generic, Array]]]: ...
-        def knn(
-            self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
-        ) -> Awaitable[Optional[tuple[Array, Array]]]: ...
-        def update(
-            self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
-        ) -> Awaitable[bool]: ...
-        def shape(self, key: KeyT) -> Awaitable[Optional[tuple[int, ...]]]: ...
-        def dtype(self, key: KeyT) -> Awaitable[Optional[np.dtype[Any]]]: ...
-        def dtype_name(self, key: KeyT) -> Awaitable[Optional[str]]: ...
-        def size(self, key: KeyT) -> Awaitable[Optional[int]]: ...
-        def info(self, key: KeyT) -> Awaitable[Optional[ArrayInfo]]: ...
+
         def pipeline(self, transaction: bool = True, shard_hint: Optional[str] = None) -> AsyncNumpyPipeline: ...
-        def upload(
-            self, key: KeyT, shape: tuple[int, ...], dtype: DtypeLike, *, progress: Progress = None, order: str = "C"
-        ) -> AsyncUpload: ...
         def close(self) -> Awaitable[None]: ...
 
 
-_P = TypeVar("_P", bound="NumpyPipeline")
-_AP = TypeVar("_AP", bound="AsyncNumpyPipeline")
-
-
-class NumpyPipeline(Numpy):
+class NumpyPipeline(PipelineCommands, Numpy):  # type: ignore[misc]
     """`Numpy` on a synchronous pipeline: commands queue and return the pipeline;
     `execute()` returns the converted replies."""
 
     if TYPE_CHECKING:
 
-        def set(self: _P, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> _P: ...
-        def mset(self: _P, mapping: Mapping[KeyT, npt.ArrayLike]) -> _P: ...
-        def append(
-            self: _P, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None, ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None, exat: Optional[AbsExpiryT] = None, pxat: Optional[AbsExpiryT] = None,
-        ) -> _P: ...
-        def trim(self: _P, key: KeyT, n: int) -> _P: ...
-        def reserve(self: _P, key: KeyT, length: int) -> _P: ...
-        def get(
-            self: _P, key: KeyT, *, copy: bool = False, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None,
-            progress: Progress = None,
-        ) -> _P: ...
-        def mget(self: _P, keys: Iterable[KeyT], *, copy: bool = False) -> _P: ...
-        def setslice(self: _P, key: KeyT, slice: IndexSpec, arr: npt.ArrayLike) -> _P: ...
-        def values(self: _P, key: KeyT, *, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None) -> _P: ...
-        def reshape(self: _P, key: KeyT, shape: Union[int, Iterable[int]]) -> _P: ...
-        def transpose(self: _P, key: KeyT) -> _P: ...
-        def reduce(
-            self: _P,
-            key: KeyT,
-            op: ReduceOp,
-            *,
-            axis: Optional[AxisLike] = None,
-            slice: IndexSpec = None,
-            dtype: Optional[DtypeLike] = None,
-            ddof: Optional[int] = None,
-        ) -> _P: ...
-        def knn(
-            self: _P, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
-        ) -> _P: ...
-        def update(
-            self: _P, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
-        ) -> _P: ...
-        def shape(self: _P, key: KeyT) -> _P: ...
-        def dtype(self: _P, key: KeyT) -> _P: ...
-        def dtype_name(self: _P, key: KeyT) -> _P: ...
-        def size(self: _P, key: KeyT) -> _P: ...
-        def info(self: _P, key: KeyT) -> _P: ...
         def execute(self, raise_on_error: bool = True) -> list[Any]: ...
         def __enter__(self: _P) -> _P: ...
 
 
-class AsyncNumpyPipeline(Numpy):
+class AsyncNumpyPipeline(AsyncPipelineCommands, Numpy):  # type: ignore[misc]
     """`Numpy` on an asyncio pipeline: commands queue and return the pipeline;
     `await execute()` returns the converted replies."""
 
     if TYPE_CHECKING:
 
-        def set(self: _AP, key: KeyT, arr: npt.ArrayLike, *, progress: Progress = None, **options: Any) -> _AP: ...
-        def mset(self: _AP, mapping: Mapping[KeyT, npt.ArrayLike]) -> _AP: ...
-        def append(
-            self: _AP, key: KeyT, arr: npt.ArrayLike, *, maxlen: Optional[int] = None, ex: Optional[ExpiryT] = None,
-            px: Optional[ExpiryT] = None, exat: Optional[AbsExpiryT] = None, pxat: Optional[AbsExpiryT] = None,
-        ) -> _AP: ...
-        def trim(self: _AP, key: KeyT, n: int) -> _AP: ...
-        def reserve(self: _AP, key: KeyT, length: int) -> _AP: ...
-        def get(
-            self: _AP, key: KeyT, *, copy: bool = False, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None,
-            progress: Progress = None,
-        ) -> _AP: ...
-        def mget(self: _AP, keys: Iterable[KeyT], *, copy: bool = False) -> _AP: ...
-        def setslice(self: _AP, key: KeyT, slice: IndexSpec, arr: npt.ArrayLike) -> _AP: ...
-        def values(self: _AP, key: KeyT, *, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None) -> _AP: ...
-        def reshape(self: _AP, key: KeyT, shape: Union[int, Iterable[int]]) -> _AP: ...
-        def transpose(self: _AP, key: KeyT) -> _AP: ...
-        def reduce(
-            self: _AP,
-            key: KeyT,
-            op: ReduceOp,
-            *,
-            axis: Optional[AxisLike] = None,
-            slice: IndexSpec = None,
-            dtype: Optional[DtypeLike] = None,
-            ddof: Optional[int] = None,
-        ) -> _AP: ...
-        def knn(
-            self: _AP, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
-        ) -> _AP: ...
-        def update(
-            self: _AP, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None
-        ) -> _AP: ...
-        def shape(self: _AP, key: KeyT) -> _AP: ...
-        def dtype(self: _AP, key: KeyT) -> _AP: ...
-        def dtype_name(self: _AP, key: KeyT) -> _AP: ...
-        def size(self: _AP, key: KeyT) -> _AP: ...
-        def info(self: _AP, key: KeyT) -> _AP: ...
         def execute(self, raise_on_error: bool = True) -> Awaitable[list[Any]]: ...
         async def __aenter__(self: _AP) -> _AP: ...
 

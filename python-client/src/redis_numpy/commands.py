@@ -22,6 +22,7 @@ import numpy.typing as npt
 from redis.exceptions import DataError
 
 from .npy import decode, decode_batch, encode
+from .reply_types import returns
 
 if TYPE_CHECKING:
     from types import EllipsisType
@@ -65,6 +66,7 @@ ReduceOp = Literal[
 AxisLike = Union[int, Tuple[int, ...]]
 
 KeyT = Union[str, bytes, memoryview]
+Array = npt.NDArray[Any]
 DtypeLike = npt.DTypeLike
 # A NumPy basic index (`np.s_[...]`) or its text; see `format_slice`.
 SliceSpec = Union[str, int, slice, Tuple[Any, ...], "EllipsisType", None]
@@ -129,7 +131,10 @@ def _scalar_parser(dtype_name: str) -> Callable[[Any], Any]:
     return int
 
 
-def _parse_info(reply: Any) -> Optional[ArrayInfo]:
+def parse_info(reply: Any) -> Optional[ArrayInfo]:
+    """NP.INFO's reply (a RESP3 map or a RESP2 flat array, None for a missing
+    key) as an `ArrayInfo`: what `info(key)` returns, for code that sends
+    NP.INFO on a client of its own (the inspector, pipelined reads)."""
     if reply is None:
         return None
     fields = _pairs(reply)
@@ -185,10 +190,16 @@ def _on_knn(reply: Any, **_: Any) -> Any:
     return _parse_values(indices), _parse_values(distances)  # VALUES
 
 
+def decode_mget(payloads: list[Any], copy: bool = False) -> list[Optional[Array]]:
+    """NP.MGET's payloads as arrays (None for a missing key): read-only views
+    sharing one buffer where they can (npy.decode_batch), or writable copies."""
+    if copy:
+        return [None if payload is None else decode(payload, copy=True) for payload in payloads]
+    return decode_batch(payloads)
+
+
 def _on_mget(reply: Any, np_copy: bool = False, **_: Any) -> Any:
-    if np_copy:
-        return [None if payload is None else decode(payload, copy=True) for payload in reply]
-    return decode_batch(reply)
+    return decode_mget(reply, copy=np_copy)
 
 
 def _on_set(reply: Any, np_get: bool = False, np_copy: bool = False, **_: Any) -> Any:
@@ -198,7 +209,7 @@ def _on_set(reply: Any, np_get: bool = False, np_copy: bool = False, **_: Any) -
 
 
 def _on_info(reply: Any, np_field: Optional[str] = None, **_: Any) -> Any:
-    info = _parse_info(reply)
+    info = parse_info(reply)
     return info if info is None or np_field is None else info[np_field]  # type: ignore[literal-required]
 
 
@@ -259,6 +270,16 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
 RESPONSE_CALLBACKS[NP_KNN] = _passing_errors(_on_knn)
 
 
+def register_callbacks(client: Any) -> Any:
+    """Has `client` (a redis-py or valkey client, or pipeline) convert the NP.*
+    replies; returns it. A client's pipelines share its callbacks; redis-py 5's
+    asyncio ClusterPipeline has none of its own, so they go on its cluster client."""
+    owner = client if hasattr(client, "set_response_callback") else client._client
+    for command, callback in RESPONSE_CALLBACKS.items():
+        owner.set_response_callback(command, callback)
+    return client
+
+
 def format_slice(spec: SliceSpec) -> str:
     """A NumPy basic index (`5`, `np.s_[::2, -1]`, `"..., 0"`) as the SLICE text the server parses."""
     return _format(spec, lists=False)
@@ -302,7 +323,7 @@ def _format_list(part: Any) -> str:
     return "[" + ", ".join(str(int(i)) for i in items) + "]"
 
 
-def _get_args(key: KeyT, slice: IndexSpec, as_dtype: Optional[DtypeLike]) -> list[Any]:
+def get_args(key: KeyT, slice: IndexSpec, as_dtype: Optional[DtypeLike]) -> list[Any]:
     """NP.GET with its SLICE and AS options."""
     args: list[Any] = [NP_GET, key]
     if slice is not None:
@@ -405,6 +426,7 @@ class NumpyCommands:
     def execute_command(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - provided by the client class
         raise NotImplementedError
 
+    @returns("Optional[bool]", if_true=("get", "Optional[Array]"))
     def set(
         self,
         key: KeyT,
@@ -434,6 +456,7 @@ class NumpyCommands:
             return self.execute_command(*args, np_get=True, **{NEVER_DECODE: []})
         return self.execute_command(*args)
 
+    @returns("bool")
     def mset(self, mapping: Mapping[KeyT, npt.ArrayLike]) -> Any:
         """Store several arrays at once (NP.MSET), atomically: every value is
         checked before any is written. Returns True.
@@ -445,6 +468,7 @@ class NumpyCommands:
             args += [key, encode(arr)]
         return self.execute_command(*args)
 
+    @returns("int")
     def append(
         self,
         key: KeyT,
@@ -469,17 +493,20 @@ class NumpyCommands:
             return self.execute_command("EVAL", _APPEND_EXPIRE, 1, key, encode(arr), *expiry, *extra)
         return self.execute_command(NP_APPEND, key, encode(arr), *extra)
 
+    @returns("int")
     def trim(self, key: KeyT, n: int) -> Any:
         """Keep only the last `n` entries along the growth axis (NP.TRIM): `arr[-n:]`
         in C order, `arr[..., -n:]` in Fortran order. Returns the new length of that
         axis (0 for a missing key)."""
         return self.execute_command(NP_TRIM, key, int(n))
 
+    @returns("bool")
     def reserve(self, key: KeyT, length: int) -> Any:
         """Make room for the array at `key` to grow to `length` entries along its growth
         axis (NP.RESERVE), so later appends copy only what they append. Returns True."""
         return self.execute_command(NP_RESERVE, key, int(length))
 
+    @returns("Optional[Array]")
     def get(
         self,
         key: KeyT,
@@ -498,9 +525,10 @@ class NumpyCommands:
         `np.s_[10:20, ::2]`, integer lists too: `np.s_[[3, 17, 99]]` gathers rows);
         `as_dtype` casts on the server like `arr.astype(dtype)`.
         """
-        args = _get_args(key, slice, as_dtype)
+        args = get_args(key, slice, as_dtype)
         return self.execute_command(*args, np_copy=copy, **{NEVER_DECODE: []})
 
+    @returns("list[Optional[Array]]")
     def mget(self, keys: Iterable[KeyT], *, copy: bool = False) -> Any:
         """The arrays at `keys` (NP.MGET), in order, None for a missing key.
 
@@ -511,17 +539,20 @@ class NumpyCommands:
         and the arrays come back in the caller's order."""
         return self.execute_command(NP_MGET, *keys, np_copy=copy, **{NEVER_DECODE: []})
 
+    @returns("bool")
     def setslice(self, key: KeyT, slice: IndexSpec, arr: npt.ArrayLike) -> Any:
         """`arr_at_key[slice] = arr` on the server (NP.SETSLICE). `arr` must have the stored
         dtype (no casting) and broadcast to the slice's shape. Returns True."""
         return self.execute_command(NP_SETSLICE, key, format_index(slice), encode(arr))
 
+    @returns("Optional[ArrayValues]")
     def values(self, key: KeyT, *, slice: IndexSpec = None, as_dtype: Optional[DtypeLike] = None) -> Any:
         """NP.GET ... VALUES: `{"dtype": name, "shape": tuple, "values": [...]}` with the
         elements as Python scalars, row-major, or None if the key does not exist."""
-        args = _get_args(key, slice, as_dtype)
+        args = get_args(key, slice, as_dtype)
         return self.execute_command(*args, "VALUES", **{NEVER_DECODE: []})
 
+    @returns("tuple[int, ...]")
     def reshape(self, key: KeyT, shape: Union[int, Iterable[int]]) -> Any:
         """`arr = arr.reshape(shape)` on the server (NP.RESHAPE; one dimension may be -1).
         Returns the new shape. O(1) for C-ordered arrays."""
@@ -529,10 +560,12 @@ class NumpyCommands:
         text = "(" + "".join(f"{int(d)}, " for d in dims).rstrip(" ") + ")"
         return self.execute_command(NP_RESHAPE, key, text)
 
+    @returns("tuple[int, ...]")
     def transpose(self, key: KeyT) -> Any:
         """`arr = arr.T` on the server (NP.TRANSPOSE), in O(1). Returns the new shape."""
         return self.execute_command(NP_TRANSPOSE, key)
 
+    @returns("Optional[Union[np.generic, Array]]")
     def reduce(
         self,
         key: KeyT,
@@ -564,6 +597,7 @@ class NumpyCommands:
             args += ["AS", np.dtype(dtype).str]
         return self.execute_command(*args, **{NEVER_DECODE: []})
 
+    @returns("Optional[tuple[Array, Array]]")
     def knn(
         self, key: KeyT, query: npt.ArrayLike, k: int = 10, metric: KnnMetric = "l2", slice: IndexSpec = None
     ) -> Any:
@@ -582,6 +616,7 @@ class NumpyCommands:
             args += ["SLICE", format_index(slice)]
         return self.execute_command(*args, **{NEVER_DECODE: []})
 
+    @returns("bool")
     def update(self, key: KeyT, op: UpdateOp, value: npt.ArrayLike, *, slice: IndexSpec = None) -> Any:
         """`arr[slice] op= value` in place on the server (NP.UPDATE), atomically, as
         NumPy's in-place ufunc computes it (`same_kind` casting, broadcasting).
@@ -594,6 +629,7 @@ class NumpyCommands:
             args += ["SLICE", format_index(slice)]
         return self.execute_command(*args)
 
+    @returns("bool")
     def convert(self, key: KeyT) -> Any:
         """Turn the string at `key` holding `np.save` bytes (what `SET key <.npy bytes>`
         stored) into an array in place, keeping its TTL (NP.CONVERT). Returns True,
@@ -603,22 +639,27 @@ class NumpyCommands:
         `migrate(pattern)` converts every matching string key."""
         return self.execute_command(NP_CONVERT, key)
 
+    @returns("Optional[tuple[int, ...]]")
     def shape(self, key: KeyT) -> Any:
         """The shape of the array at `key` as a tuple (NP.SHAPE), or None."""
         return self.execute_command(NP_SHAPE, key)
 
+    @returns("Optional[np.dtype[Any]]")
     def dtype(self, key: KeyT) -> Any:
         """The exact `np.dtype` of the array at `key` (from NP.INFO's descr), or None."""
         return self.execute_command(NP_INFO, key, np_field="dtype")
 
+    @returns("Optional[str]")
     def dtype_name(self, key: KeyT) -> Any:
         """NP.DTYPE: the dtype's name as NumPy spells it (`arr.dtype.name`), or None."""
         return self.execute_command(NP_DTYPE, key)
 
+    @returns("Optional[int]")
     def size(self, key: KeyT) -> Any:
         """The element count of the array at `key` (NP.SIZE), or None."""
         return self.execute_command(NP_SIZE, key)
 
+    @returns("Optional[ArrayInfo]")
     def info(self, key: KeyT) -> Any:
         """NP.INFO as an `ArrayInfo` dict: dtype (np.dtype), descr (as np.save's header
         holds it: "<f4", or a list for a structured dtype), shape (tuple), ndim, size,

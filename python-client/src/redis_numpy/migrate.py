@@ -8,9 +8,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import redis
-
 from .commands import NP_CONVERT
+from .libraries import errors
 
 # Refused keys kept in a report, with their reasons; the count has them all.
 MAX_REFUSALS_LISTED = 100
@@ -46,12 +45,13 @@ def migrate(client: Any, pattern: str, count: int) -> MigrationReport:
 
 
 def _convert(client: Any, keys: list[Any], report: MigrationReport) -> None:
+    refused = errors(client).ResponseError
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.execute_command(NP_CONVERT, key)
     for key, reply in zip(keys, pipe.execute(raise_on_error=False)):
         report.scanned += 1
-        if isinstance(reply, redis.exceptions.ResponseError):
+        if isinstance(reply, refused):
             text = str(reply)
             if text.startswith("WRONGTYPE"):  # changed type since the scan
                 report.gone += 1

@@ -30,7 +30,8 @@ import numpy as np
 import redis
 
 from . import wire
-from .commands import NP_GET, NP_INFO, RESPONSE_CALLBACKS, format_index
+from .commands import NP_GET, NP_INFO, format_index, parse_info
+from .libraries import is_cluster, node_client
 
 MiB = 1 << 20
 # Reads of more data than this go in pieces: a single reply block up to 7 MiB
@@ -132,9 +133,8 @@ def read(client: Any, key: Any, spec: Any) -> Union[Optional[np.ndarray], _NotDo
     split = splittable(spec)
     if split is None:
         return NOT_DONE
-    if isinstance(client, redis.cluster.RedisCluster):
-        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call, unused-ignore]
-        pool = node.redis_connection.connection_pool
+    if is_cluster(client):
+        pool = node_client(client.get_node_from_key(key)).connection_pool
     else:
         pool = client.connection_pool
     conn = wire.connection(pool)
@@ -161,7 +161,7 @@ def _attempt(conn: Any, key: Any, first: slice, rest: tuple[Any, ...]) -> Option
     conn.send_packed_command([wire.command("WATCH", key) + wire.command(NP_INFO, key)])
     try:
         conn.read_response()
-        info = RESPONSE_CALLBACKS[NP_INFO](conn.read_response())
+        info = parse_info(conn.read_response())
     except redis.exceptions.ResponseError as err:  # WRONGTYPE, NOPERM, ...: one command says it
         raise _Fallback from err
     if info is None:

@@ -16,21 +16,20 @@ import builtins
 import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import numpy as np
-import redis
 from redis.client import NEVER_DECODE
 
 from .commands import NP_APPEND, NP_GET, NP_KNN, NP_REDUCE, NP_SET, NP_SETSLICE, ReduceOp, format_index, format_slice
+from .libraries import errors
 from .npy import check_dtype, encode
+from .protocol import Arrays
 from .view import RemoteArrayMeta, indexed_call
 
-if TYPE_CHECKING:
-    from .streaming import StreamingCommands
-
 FORMAT = "redis-numpy-sharded/1"
-DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
+# The data one chunk key of a sharded array holds, unless `create` is told otherwise.
+SHARD_CHUNK_BYTES = 16 * 1024 * 1024
 # Chunks read or written at once; each is one connection to its shard.
 PARALLEL = 16
 
@@ -46,7 +45,7 @@ class ShardedArray(RemoteArrayMeta):
     `np.asarray(a)`. Make one with `ShardedArray.create`.
     """
 
-    def __init__(self, arrays: "StreamingCommands", name: str):
+    def __init__(self, arrays: Arrays, name: str):
         self.arrays = arrays
         self.name = name
         self.refresh()
@@ -56,13 +55,13 @@ class ShardedArray(RemoteArrayMeta):
     @classmethod
     def create(
         cls,
-        arrays: "StreamingCommands",
+        arrays: Arrays,
         name: str,
         data: Optional[Any] = None,
         *,
         shape: Optional[tuple[int, ...]] = None,
         dtype: Any = None,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        chunk_bytes: int = SHARD_CHUNK_BYTES,
     ) -> "ShardedArray":
         """Store `data` (an ndarray) as a sharded array at `name`, or, given
         `shape` and `dtype` instead, a zero-filled one to write in pieces
@@ -87,7 +86,7 @@ class ShardedArray(RemoteArrayMeta):
         client = arrays.client
         kind = _text(client.type(name))
         if kind not in ("none", "hash"):
-            raise redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+            raise errors(client).ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
         old = cls._read_meta(client, name) if kind == "hash" else None
 
         def write(i: int) -> None:
@@ -134,7 +133,7 @@ class ShardedArray(RemoteArrayMeta):
         if kind == "none":
             raise KeyError(f"no sharded array at key {name!r}")
         if kind != "hash":
-            raise redis.exceptions.ResponseError(
+            raise errors(client).ResponseError(
                 f"WRONGTYPE {name!r} holds a {kind}, not a sharded array's metadata hash"
             )
         raw = {_text(k): _text(v) for k, v in client.hgetall(name).items()}

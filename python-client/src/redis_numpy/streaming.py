@@ -12,10 +12,14 @@ import redis
 
 from . import batch_reply, chunked, chunked_async, piecewise, wire
 from .migrate import MigrationReport, migrate
-from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, NumpyCommands, _get_args
-from .sharded import DEFAULT_CHUNK_BYTES as SHARD_CHUNK_BYTES
-from .sharded import ShardedArray
+from .chunked import Progress
+from .commands import (
+    NEVER_DECODE, NP_APPEND, NP_GET, NP_MGET, OVER_MAXBYTES, DtypeLike, IndexSpec, KeyT, NumpyCommands, get_args,
+)  # fmt: skip
+from .libraries import errors, is_cluster
 from .npy import as_storable_array
+from .reply_types import returns
+from .sharded import SHARD_CHUNK_BYTES, ShardedArray
 from .view import ArrayView
 
 # Appends of at least this many bytes go out from the array's own memory.
@@ -34,7 +38,7 @@ class StreamingCommands(NumpyCommands):
     every array in one command. Streaming applies to synchronous and asyncio
     clients, on a server or a cluster; pipelines send one command."""
 
-    chunk_bytes: Optional[int] = chunked.DEFAULT_CHUNK_BYTES
+    chunk_bytes: Optional[int] = chunked.TRANSFER_CHUNK_BYTES
     # Seconds a staging key outlives its last chunk (an interrupted upload's leftovers).
     staging_ttl: int = chunked.DEFAULT_STAGING_TTL
     client: Any
@@ -43,8 +47,8 @@ class StreamingCommands(NumpyCommands):
 
     @functools.cached_property
     def _sync_client(self) -> bool:
-        """A synchronous client, not a pipeline: a command's reply is its value."""
-        return not self._queued and isinstance(self.client, (redis.Redis, redis.cluster.RedisCluster))
+        """A synchronous client (redis-py's or valkey's), not a pipeline: a command's reply is its value."""
+        return not self._queued and not inspect.iscoroutinefunction(getattr(self.client, "execute_command", None))
 
     @functools.cached_property
     def _async_client(self) -> bool:
@@ -54,7 +58,7 @@ class StreamingCommands(NumpyCommands):
     def _streams(self) -> bool:
         return self.chunk_bytes is not None and self._sync_client
 
-    def set(self, key: Any, arr: Any, *, progress: chunked.Progress = None, **options: Any) -> Any:
+    def set(self, key: Any, arr: Any, *, progress: Progress = None, **options: Any) -> Any:
         """Store `arr` at `key` (NP.SET), replacing any array there. Returns True.
 
         Past `chunk_bytes` the array is uploaded in chunks; readers see the old
@@ -79,7 +83,7 @@ class StreamingCommands(NumpyCommands):
         copy: bool = False,
         slice: IndexSpec = None,
         as_dtype: Optional[DtypeLike] = None,
-        progress: chunked.Progress = None,
+        progress: Progress = None,
     ) -> Any:
         """The array at `key` (NP.GET), or None if the key does not exist.
 
@@ -105,7 +109,7 @@ class StreamingCommands(NumpyCommands):
             # client is called directly: on a synchronous client `execute_command`
             # adds nothing to NP.GET but time, which a small array's read notices.
             limit = min(piecewise.PIECEWISE_FROM, chunk_bytes)
-            args = (NP_GET, key) if slice is None else _get_args(key, slice, None)
+            args = (NP_GET, key) if slice is None else get_args(key, slice, None)
             try:
                 return self.client.execute_command(*args, _MAXBYTES, limit, np_copy=copy, **_BINARY)
             except self._response_error as err:
@@ -119,7 +123,7 @@ class StreamingCommands(NumpyCommands):
             elif slice is None:
                 try:
                     return chunked.download(self, key, chunk_bytes=chunk_bytes, progress=progress)
-                except redis.exceptions.NoPermissionError:  # an ACL user allowed NP.GET alone
+                except errors(self.client).NoPermissionError:  # an ACL user allowed NP.GET alone
                     pass
         return super().get(key, copy=copy, slice=slice, as_dtype=as_dtype)
 
@@ -132,7 +136,7 @@ class StreamingCommands(NumpyCommands):
         NP.MGET per slot) and the arrays come back in the caller's order. On a
         plain RESP2 connection the reply is read from the socket into one buffer
         (batch_reply.py)."""
-        if self._sync_client and not isinstance(self.client, redis.cluster.RedisCluster):
+        if self._sync_client and not is_cluster(self.client):
             keys = list(keys)
             pool = self.client.connection_pool
             conn = wire.connection(pool)
@@ -172,7 +176,7 @@ class StreamingCommands(NumpyCommands):
         of it is built."""
         if any(v is not None for v in (ex, px, exat, pxat)):
             return super().append(key, arr, maxlen=maxlen, ex=ex, px=px, exat=exat, pxat=pxat)
-        if self._streams() and not isinstance(self.client, redis.cluster.RedisCluster):
+        if self._streams() and not is_cluster(self.client):
             data = as_storable_array(arr)
             if data.nbytes >= DIRECT_APPEND_BYTES and (data.flags.c_contiguous or not data.flags.f_contiguous):
                 extra = () if maxlen is None else ("MAXLEN", int(maxlen))
@@ -213,8 +217,9 @@ class StreamingCommands(NumpyCommands):
         """The error as `Numpy` raises it for `args`' command (see client.py)."""
         return err
 
+    @returns("Upload", on_async="AsyncUpload", queued=False)
     def upload(
-        self, key: Any, shape: tuple[int, ...], dtype: Any, *, progress: chunked.Progress = None, order: str = "C"
+        self, key: KeyT, shape: tuple[int, ...], dtype: DtypeLike, *, progress: Progress = None, order: str = "C"
     ) -> Any:
         """An array of `shape` and `dtype` written in pieces along axis 0 (along
         the last axis with `order="F"`, stored in Fortran order) with
@@ -232,12 +237,12 @@ class StreamingCommands(NumpyCommands):
         (NP.CONVERT, atomic per key). Strings that are not `.npy` are left as they
         were and counted in the report's `refused`. Synchronous clients only."""
         if not self._sync_client:
-            raise TypeError("migrate() needs a synchronous client (redis.Redis or RedisCluster), not a pipeline")
+            raise TypeError("migrate() needs a synchronous client (redis-py's or valkey's), not a pipeline or asyncio")
         return migrate(self.client, pattern, count)
 
     def view(self, key: Any) -> ArrayView:
         """The array at `key` as an `ArrayView`: read and written slice by slice, on the server."""
-        return ArrayView(self, key, chunk_bytes=self.chunk_bytes or chunked.DEFAULT_CHUNK_BYTES)
+        return ArrayView(self, key, chunk_bytes=self.chunk_bytes or chunked.TRANSFER_CHUNK_BYTES)
 
     def sharded(self, name: str) -> ShardedArray:
         """The sharded array at `name` (a Redis Cluster array split over chunk keys)."""

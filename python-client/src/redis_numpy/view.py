@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import numpy as np
-import redis
 from redis.client import NEVER_DECODE
 
 from . import chunked
 from .commands import NP_GET, NP_SETSLICE, format_index
+from .libraries import errors
 from .npy import encode
-
-if TYPE_CHECKING:
-    from .streaming import StreamingCommands
+from .protocol import Arrays
 
 
 class RemoteArrayMeta:
@@ -57,7 +55,7 @@ class ArrayView(RemoteArrayMeta):
     Works with `dask.array.from_array(view, chunks=...)`.
     """
 
-    def __init__(self, arrays: "StreamingCommands", key: Any, *, chunk_bytes: int = chunked.DEFAULT_CHUNK_BYTES):
+    def __init__(self, arrays: Arrays, key: Any, *, chunk_bytes: int = chunked.TRANSFER_CHUNK_BYTES):
         self.arrays = arrays
         self.key = key
         self.chunk_bytes = chunk_bytes
@@ -106,11 +104,11 @@ class ArrayView(RemoteArrayMeta):
         return indexed_call(self.arrays, *args, **options)
 
 
-def indexed_call(arrays: "StreamingCommands", *args: Any, **options: Any) -> Any:
+def indexed_call(arrays: Arrays, *args: Any, **options: Any) -> Any:
     """An NP.* command with an index; "out of bounds" replies become IndexError, as in NumPy."""
     try:
         return arrays.execute_command(*args, **options)
-    except redis.exceptions.ResponseError as err:
+    except errors(arrays.client).ResponseError as err:
         if "out of bounds" in str(err) or "too many indices" in str(err):
             raise IndexError(str(err).removeprefix("ERR ")) from err
         raise

@@ -14,7 +14,7 @@ import numpy as np
 import redis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from ..commands import _parse_info
+from ..commands import parse_info
 from ..npy import decode
 
 TYPE_NAME = b"numpy-arr"
@@ -242,7 +242,7 @@ class Store:
                 raise self._explain(info)
             if info is None:
                 continue  # deleted since SCAN saw it
-            rows.append(Row(key, dict(_parse_info(info) or {})))
+            rows.append(Row(key, dict(parse_info(info) or {})))
         return rows, lost
 
     def _details(self, rows: list[Row]) -> None:

@@ -1,0 +1,34 @@
+"""Which client library a client comes from: redis-py, or valkey (a fork with
+the same layout under other names), and what the helpers need of it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def library(client: Any) -> Any:
+    """The client's library module: `redis` or `valkey`."""
+    return sys.modules[type(client).__module__.split(".")[0]]
+
+
+def errors(client: Any) -> Any:
+    """The client's exceptions module (`redis.exceptions`, `valkey.exceptions`)."""
+    return library(client).exceptions
+
+
+def base_error(client: Any) -> type[Exception]:
+    """The library's base exception class (redis-py's RedisError, valkey's ValkeyError)."""
+    module = errors(client)
+    base: type[Exception] = getattr(module, "RedisError", None) or module.ValkeyError
+    return base
+
+
+def is_cluster(client: Any) -> bool:
+    """A cluster client (or its pipeline), of either library, sync or asyncio."""
+    return hasattr(client, "nodes_manager") or hasattr(client, "_nodes_manager")
+
+
+def node_client(node: Any) -> Any:
+    """The client a synchronous cluster client keeps for one node."""
+    return getattr(node, "redis_connection", None) or node.valkey_connection
