@@ -9,6 +9,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use redis_numpy::dtype::Dtype;
+use redis_numpy::meta::Meta;
 use redis_numpy::shape::Shape;
 use redis_numpy::{convert, npy, rdb, NpArray};
 
@@ -18,7 +19,7 @@ const SIZES: [usize; 6] = [64, 1 << 10, 16 << 10, 256 << 10, 4 << 20, 16 << 20];
 fn float32_array(nbytes: usize) -> NpArray {
     let data: Vec<u8> = (0..nbytes).map(|i| (i * 31 % 251) as u8).collect();
     let shape = Shape::from_slice(&[(nbytes / 4) as u64]);
-    NpArray::from_parts(Dtype::from_typestr("<f4").unwrap(), shape, false, &data).unwrap()
+    NpArray::from_parts(Meta::new(Dtype::from_typestr("<f4").unwrap(), shape, false), &data).unwrap()
 }
 
 fn label(nbytes: usize) -> String {
@@ -56,16 +57,16 @@ fn bench_from_npy(c: &mut Criterion) {
 fn bench_headers(c: &mut Criterion) {
     let mut group = c.benchmark_group("header");
     let f4 = Dtype::from_typestr("<f4").unwrap();
-    group.bench_function("write_header_2d", |b| {
-        b.iter(|| npy::write_header(black_box(&f4), black_box(&[1000, 384]), false))
-    });
+    let matrix = Meta::new(f4, Shape::from_slice(&[1000, 384]), false);
+    group.bench_function("write_header_2d", |b| b.iter(|| npy::write_header(black_box(&matrix))));
     let record = Dtype::from_descr_text("[('a', '<i4'), ('b', [('x', '>f4')], (2, 3)), ('c', '<U8')]").unwrap();
+    let records = Meta::new(record.clone(), Shape::from_slice(&[10]), false);
     group.bench_function("write_header_record", |b| {
-        b.iter(|| npy::write_header(black_box(&record), black_box(&[10]), false))
+        b.iter(|| npy::write_header(black_box(&records)))
     });
-    let header = npy::write_header(&record, &[0], false);
+    let header = npy::write_header(&Meta::new(record, Shape::from_slice(&[0]), false));
     group.bench_function("parse_header_record", |b| {
-        b.iter(|| npy::parse(black_box(&header)).unwrap().shape.len())
+        b.iter(|| npy::parse(black_box(&header)).unwrap().meta.ndim())
     });
     group.finish();
 }
@@ -90,9 +91,7 @@ fn bench_append(c: &mut Criterion) {
     let row = float32_array(512); // 128 float32, one row
     let rows = row.npy_bytes().to_vec();
     let empty = NpArray::from_parts(
-        Dtype::from_typestr("<f4").unwrap(),
-        Shape::from_slice(&[0, 128]),
-        false,
+        Meta::new(Dtype::from_typestr("<f4").unwrap(), Shape::from_slice(&[0, 128]), false),
         &[],
     )
     .unwrap();

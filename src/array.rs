@@ -15,6 +15,7 @@ use crate::layout::adopted::{self, Adopted};
 use crate::layout::full::{self, Full};
 use crate::layout::header_cache;
 use crate::layout::packed::{self, Packed};
+use crate::meta::{without_axis, Meta, Order};
 use crate::npy::ParsedNpy;
 use crate::shape::{self, Shape};
 
@@ -26,13 +27,7 @@ pub struct NpArray {
 impl Clone for NpArray {
     /// A deep copy in a fresh allocation, laid out (and aligned) anew, without growth slack.
     fn clone(&self) -> NpArray {
-        NpArray::from_segments(
-            self.dtype().clone(),
-            Shape::from_slice(self.shape()),
-            self.fortran_order(),
-            self.segments(),
-        )
-        .expect("a copy of a valid array is valid")
+        NpArray::from_segments(self.meta().into_owned(), self.segments()).expect("a copy of a valid array is valid")
     }
 }
 
@@ -82,7 +77,8 @@ pub(crate) enum BlocksMut<'a> {
 
 /// Checks a shape against the dimension limit and, if given, the data length;
 /// returns the data size.
-fn checked_nbytes(dtype: &Dtype, shape: &[u64], data_len: Option<usize>) -> Result<u64> {
+fn checked_nbytes(meta: &Meta, data_len: Option<usize>) -> Result<u64> {
+    let (dtype, shape) = (meta.dtype(), meta.shape());
     if shape.len() > shape::MAX_NDIM {
         return Err(NpyError::invalid(format!(
             "{} dimensions, the limit is {}",
@@ -100,7 +96,7 @@ fn checked_nbytes(dtype: &Dtype, shape: &[u64], data_len: Option<usize>) -> Resu
 impl From<Full> for NpArray {
     /// A full-layout value, packed instead when it is small enough.
     fn from(full: Full) -> NpArray {
-        let repr = match Packed::new(&full.dtype, &full.shape, full.fortran_order, full.data()) {
+        let repr = match Packed::new(&full.meta, full.data()) {
             Some(packed) => Stored::Packed(packed),
             None => Stored::full(full),
         };
@@ -131,28 +127,31 @@ impl NpArray {
 
     /// Validates a `.npy` payload and stores it in canonical form.
     pub fn from_npy(bytes: &[u8]) -> Result<NpArray> {
-        let parsed = header_cache::parse(bytes)?;
-        NpArray::from_parts(parsed.dtype, parsed.shape, parsed.fortran_order, parsed.data)
+        NpArray::from_parsed(&header_cache::parse(bytes)?)
     }
 
-    /// Builds a value from already-decoded metadata and its data bytes; the
-    /// order flag is stored as np.save writes it for that shape.
-    pub fn from_parts(dtype: Dtype, shape: Shape, fortran_order: bool, data: &[u8]) -> Result<NpArray> {
-        NpArray::from_segments(dtype, shape, fortran_order, (data, &[]))
+    /// Stores a parsed `.npy` payload (a copy of its data): how every
+    /// command that takes a payload builds its value.
+    pub fn from_parsed(parsed: &ParsedNpy) -> Result<NpArray> {
+        NpArray::from_parts(parsed.meta.clone(), parsed.data)
+    }
+
+    /// Builds a value from its metadata and data bytes.
+    pub fn from_parts(meta: Meta, data: &[u8]) -> Result<NpArray> {
+        NpArray::from_segments(meta, (data, &[]))
     }
 
     /// [`NpArray::from_parts`] for data in two pieces (a wrapped rolling
     /// buffer's segments; the second is empty otherwise), copied once into
     /// the new value.
-    fn from_segments(dtype: Dtype, shape: Shape, fortran_order: bool, (head, tail): (&[u8], &[u8])) -> Result<NpArray> {
+    fn from_segments(meta: Meta, (head, tail): (&[u8], &[u8])) -> Result<NpArray> {
         let nbytes = head.len() + tail.len();
-        checked_nbytes(&dtype, &shape, Some(nbytes))?;
-        let fortran_order = shape::saved_fortran_order(&shape, fortran_order);
+        checked_nbytes(&meta, Some(nbytes))?;
         // A packed value is built from one slice: two pieces small enough are joined first.
         let packed = if tail.is_empty() {
-            Packed::new(&dtype, &shape, fortran_order, head)
-        } else if packed::block_len(&dtype, shape.len(), nbytes).is_some() {
-            Packed::new(&dtype, &shape, fortran_order, &[head, tail].concat())
+            Packed::new(&meta, head)
+        } else if packed::block_len(meta.dtype(), meta.ndim(), nbytes).is_some() {
+            Packed::new(&meta, &[head, tail].concat())
         } else {
             None
         };
@@ -161,7 +160,7 @@ impl NpArray {
                 repr: Stored::Packed(packed),
             });
         }
-        let mut full = Full::with_capacity(dtype, shape, fortran_order, nbytes, nbytes)?;
+        let mut full = Full::with_capacity(meta, nbytes, nbytes)?;
         for piece in [head, tail] {
             full.push_data(piece)?;
         }
@@ -175,19 +174,19 @@ impl NpArray {
     /// grows to [`BUILDER_GROWTH`] times the data received as data arrives
     /// (to the exact size at the end), so a corrupt record that claims a huge
     /// shape costs little until its data is really there.
-    pub fn builder(dtype: Dtype, shape: Shape, fortran_order: bool, reserve_limit: u64) -> Result<NpArrayBuilder> {
-        let nbytes = checked_nbytes(&dtype, &shape, None)?;
+    pub fn builder(meta: Meta, reserve_limit: u64) -> Result<NpArrayBuilder> {
+        let nbytes = checked_nbytes(&meta, None)?;
         let nbytes =
             usize::try_from(nbytes).map_err(|_| NpyError::invalid(format!("{nbytes} bytes do not fit in memory")))?;
         let reserve = nbytes.min(usize::try_from(reserve_limit).unwrap_or(usize::MAX));
-        let full = Full::with_capacity(dtype, shape, fortran_order, nbytes, reserve)?;
+        let full = Full::with_capacity(meta, nbytes, reserve)?;
         Ok(NpArrayBuilder { full, nbytes })
     }
 
     /// Builds a value whose data `fill` writes (into zeroed memory of the right size).
-    pub fn from_fn(dtype: Dtype, shape: Shape, fortran_order: bool, fill: impl FnOnce(&mut [u8])) -> Result<NpArray> {
-        let nbytes = checked_nbytes(&dtype, &shape, None)? as usize;
-        let mut full = Full::with_capacity(dtype, shape, fortran_order, nbytes, nbytes)?;
+    pub fn from_fn(meta: Meta, fill: impl FnOnce(&mut [u8])) -> Result<NpArray> {
+        let nbytes = checked_nbytes(&meta, None)? as usize;
+        let mut full = Full::with_capacity(meta, nbytes, nbytes)?;
         full.resize_data(nbytes)?;
         fill(full.data_mut());
         Ok(NpArray::from(full))
@@ -196,24 +195,38 @@ impl NpArray {
     pub fn dtype(&self) -> &Dtype {
         match self.repr() {
             Repr::Packed(p) => p.dtype(),
-            Repr::Full(f) => &f.dtype,
-            Repr::Adopted(a) => &a.dtype,
+            Repr::Full(f) => f.meta.dtype(),
+            Repr::Adopted(a) => a.meta.dtype(),
         }
     }
 
     pub fn shape(&self) -> &[u64] {
         match self.repr() {
             Repr::Packed(p) => p.shape(),
-            Repr::Full(f) => &f.shape,
-            Repr::Adopted(a) => &a.shape,
+            Repr::Full(f) => f.meta.shape(),
+            Repr::Adopted(a) => a.meta.shape(),
         }
     }
 
-    pub fn fortran_order(&self) -> bool {
+    pub fn order(&self) -> Order {
         match self.repr() {
-            Repr::Packed(p) => p.fortran_order(),
-            Repr::Full(f) => f.fortran_order,
-            Repr::Adopted(a) => a.fortran_order,
+            Repr::Packed(p) => p.order(),
+            Repr::Full(f) => f.meta.order(),
+            Repr::Adopted(a) => a.meta.order(),
+        }
+    }
+
+    /// The `fortran_order` the `.npy` header says, as np.save writes it.
+    pub fn saved_fortran(&self) -> bool {
+        self.order().saved_fortran()
+    }
+
+    /// Dtype, shape and order (decoded from a packed block, borrowed otherwise).
+    pub fn meta(&self) -> Cow<'_, Meta> {
+        match self.repr() {
+            Repr::Packed(p) => Cow::Owned(p.meta()),
+            Repr::Full(f) => Cow::Borrowed(&f.meta),
+            Repr::Adopted(a) => Cow::Borrowed(&a.meta),
         }
     }
 
@@ -265,7 +278,7 @@ impl NpArray {
     /// the recently written headers), then the data.
     pub fn write_npy(&self, out: &mut Vec<u8>) {
         let (head, tail) = self.segments();
-        header_cache::with_written(self.dtype(), self.shape(), self.fortran_order(), |header| {
+        header_cache::with_written(&self.meta(), |header| {
             reserve_empty(out, header.len() + head.len() + tail.len());
             out.extend_from_slice(header);
             out.extend_from_slice(head);
@@ -338,9 +351,8 @@ impl NpArray {
         match self.repr_mut() {
             ReprMut::Full(f) => f.make_contiguous(),
             ReprMut::Adopted(a) => {
-                let (dtype, shape, order) = (a.dtype.clone(), a.shape.clone(), a.fortran_order);
                 let nbytes = a.data().len();
-                let mut full = Full::with_capacity(dtype, shape, order, nbytes, nbytes)?;
+                let mut full = Full::with_capacity(a.meta.clone(), nbytes, nbytes)?;
                 full.push_data(a.data())?;
                 self.repr = Stored::full(full);
             }
@@ -365,15 +377,14 @@ impl NpArray {
         any_size: bool,
     ) -> std::result::Result<NpArray, Box<dyn adopted::Owner>> {
         let nbytes = parsed.data.len();
-        let order = shape::saved_fortran_order(&parsed.shape, parsed.fortran_order);
-        if owner.bytes().len() < MIN_ADOPTED || checked_nbytes(&parsed.dtype, &parsed.shape, Some(nbytes)).is_err() {
+        if owner.bytes().len() < MIN_ADOPTED || checked_nbytes(&parsed.meta, Some(nbytes)).is_err() {
             return Err(owner);
         }
-        let adopted = header_cache::with_written(&parsed.dtype, &parsed.shape, order, |header| {
+        let adopted = header_cache::with_written(&parsed.meta, |header| {
             if !any_size && !full::keeps_header(header.len() + STRING_OVERHEAD, nbytes) {
                 return Err(owner);
             }
-            Adopted::new(parsed.dtype.clone(), parsed.shape.clone(), order, header, nbytes, owner)
+            Adopted::new(parsed.meta.clone(), header, nbytes, owner)
         })?;
         Ok(NpArray {
             repr: Stored::Boxed(Box::new(Boxed::Adopted(adopted))),
@@ -431,66 +442,59 @@ impl NpArray {
         bytemuck::try_cast_slice(self.data()).ok()
     }
 
-    /// The axis `np.save` leaves header room for, and the one `append` grows:
-    /// 0 in C order, the last axis in Fortran order; none for 0-d arrays.
+    /// The axis `NP.TRIM` shortens and, unless the payload decides
+    /// otherwise, `append` grows ([`Meta::growth_axis`]); none for 0-d arrays.
     pub fn growth_axis(&self) -> Option<usize> {
-        match (self.ndim(), self.fortran_order()) {
-            (0, _) => None,
-            (_, false) => Some(0),
-            (n, true) => Some(n - 1),
-        }
-    }
-
-    /// Bytes one step along the growth axis occupies (one row in C order).
-    pub fn slab_bytes(&self) -> u64 {
-        let Some(axis) = self.growth_axis() else {
-            return self.nbytes();
-        };
-        without_axis(self.shape(), axis).iter().product::<u64>() * self.itemsize()
+        self.meta().growth_axis()
     }
 
     /// The data size after appending `rows`, or why they do not fit. Nothing changes.
     pub fn check_append(&self, rows: &ParsedNpy) -> Result<u64> {
-        self.appended_shape(rows)
-            .map(|_| self.nbytes() + rows.data.len() as u64)
+        self.appended(rows).map(|_| self.nbytes() + rows.data.len() as u64)
     }
 
-    fn appended_shape(&self, rows: &ParsedNpy) -> Result<Shape> {
-        let axis = self
-            .growth_axis()
+    /// The axis appending `rows` grows and the metadata after it.
+    fn appended(&self, rows: &ParsedNpy) -> Result<(usize, Meta)> {
+        let meta = self.meta();
+        let axis = meta
+            .append_axis(&rows.meta)
             .ok_or_else(|| NpyError::append("the stored array is 0-d"))?;
-        if &rows.dtype != self.dtype() {
+        let rows_dtype = rows.meta.dtype();
+        if rows_dtype != self.dtype() {
             return Err(NpyError::append(format!(
                 "dtype {} does not match the stored {}",
-                rows.dtype.descr(),
+                rows_dtype.descr(),
                 self.dtype().descr()
             )));
         }
+        let rows_shape = rows.meta.shape();
         let expected_rest = without_axis(self.shape(), axis);
-        let steps = if rows.shape.len() == self.ndim() {
-            (without_axis(&rows.shape, axis) == expected_rest).then_some(rows.shape[axis])
-        } else if rows.shape.len() + 1 == self.ndim() {
+        let steps = if rows_shape.len() == self.ndim() {
+            (without_axis(rows_shape, axis) == expected_rest).then_some(rows_shape[axis])
+        } else if rows_shape.len() + 1 == self.ndim() {
             // A single row without the growth axis, e.g. shape (3,) onto (n, 3).
-            (rows.shape == expected_rest).then_some(1)
+            (rows_shape == &expected_rest[..]).then_some(1)
         } else {
             None
         };
         let steps = steps.ok_or_else(|| {
             NpyError::append(format!(
                 "shape {} does not fit {} along axis {axis}",
-                shape::repr(&rows.shape),
+                shape::repr(rows_shape),
                 shape::repr(self.shape())
             ))
         })?;
-        // A payload that is both C- and Fortran-contiguous (no element, or at
-        // most one axis longer than 1) fits either order; np.save flags it C.
-        let trivially_ordered = !shape::saved_fortran_order(&rows.shape, true);
-        if rows.fortran_order != self.fortran_order() && !trivially_ordered {
-            let order = |f: bool| if f { "Fortran" } else { "C" };
+        // Data appended along the first axis must read in C order, along the
+        // last in Fortran order; a payload that is both (no element, or at
+        // most one axis longer than 1) fits either.
+        let fortran = axis > 0;
+        let rows_order = rows.meta.order();
+        if (fortran && !rows_order.is_f()) || (!fortran && !rows_order.is_c()) {
+            let name = |f: bool| if f { "Fortran" } else { "C" };
             return Err(NpyError::append(format!(
                 "the payload is in {} order but the stored array is in {} order",
-                order(rows.fortran_order),
-                order(self.fortran_order())
+                name(!fortran),
+                name(fortran)
             )));
         }
         let mut shape = Shape::from_slice(self.shape());
@@ -498,7 +502,7 @@ impl NpArray {
             .checked_add(steps)
             .ok_or_else(|| NpyError::append("the growth axis would overflow"))?;
         shape::nbytes(&shape, self.itemsize())?;
-        Ok(shape)
+        Ok((axis, meta.with_shape(shape, fortran)))
     }
 
     /// Replaces the contents with `value` inside the existing allocation when
@@ -506,11 +510,11 @@ impl NpArray {
     /// overwriting an array with one of the same size touches no fresh memory.
     /// Returns false, changing nothing, otherwise.
     pub fn overwrite_in_place(&mut self, value: &ParsedNpy) -> bool {
-        let (dtype, shape, order, data) = (&value.dtype, &value.shape, value.fortran_order, value.data);
+        let (meta, data) = (&value.meta, value.data);
         match self.repr_mut() {
-            ReprMut::Packed(p) => p.overwrite(dtype, shape, order, data),
-            ReprMut::Full(_) if packed::block_len(dtype, shape.len(), data.len()).is_some() => false,
-            ReprMut::Full(f) => f.overwrite(dtype, shape, order, data),
+            ReprMut::Packed(p) => p.overwrite(meta, data),
+            ReprMut::Full(_) if packed::block_len(meta.dtype(), meta.ndim(), data.len()).is_some() => false,
+            ReprMut::Full(f) => f.overwrite(meta, data),
             ReprMut::Adopted(_) => false,
         }
     }
@@ -520,25 +524,25 @@ impl NpArray {
     /// rolling buffer's dead prefix is reused first, wrapping around (see
     /// [`crate::layout::full`]). A packed value moves to the full layout
     /// first. Everything that can fail happens before the value changes.
-    pub fn append(&mut self, rows: &ParsedNpy) -> Result<()> {
-        let shape = self.appended_shape(rows)?;
+    /// Returns the axis grown (see [`Meta::append_axis`]).
+    pub fn append(&mut self, rows: &ParsedNpy) -> Result<usize> {
+        let (axis, meta) = self.appended(rows)?;
         let appended = match self.repr_mut() {
-            ReprMut::Full(f) => f.append(rows.data, &shape)?,
+            ReprMut::Full(f) => f.append(rows.data, &meta)?,
             ReprMut::Packed(_) | ReprMut::Adopted(_) => false,
         };
         if !appended {
             // Packed, adopted, or a kept header that changes length: a new full value.
             let total = self.nbytes() as usize + rows.data.len();
-            let (dtype, order) = (self.dtype().clone(), self.fortran_order());
             let reserve = total.max(self.nbytes() as usize * 3 / 2);
-            let mut full = Full::with_capacity(dtype, shape, order, total, reserve)?;
+            let mut full = Full::with_capacity(meta, total, reserve)?;
             let (head, tail) = self.segments();
             for piece in [head, tail, rows.data] {
                 full.push_data(piece)?;
             }
             self.repr = Stored::full(full);
         }
-        Ok(())
+        Ok(axis)
     }
 
     /// The data size of the array grown to `length` entries along its growth
@@ -549,7 +553,7 @@ impl NpArray {
             .ok_or_else(|| NpyError::invalid("cannot reserve room in a 0-d array: it has no growth axis"))?;
         let mut shape = Shape::from_slice(self.shape());
         shape[axis] = shape[axis].max(length);
-        checked_nbytes(self.dtype(), &shape, None)
+        checked_nbytes(&self.meta().with_shape(shape, false), None)
     }
 
     /// Makes room for the array to grow to `length` entries along its growth
@@ -565,12 +569,7 @@ impl NpArray {
         match self.repr_mut() {
             ReprMut::Full(f) => f.reserve(bytes)?,
             ReprMut::Packed(p) if bytes > p.data().len() => {
-                let (dtype, current, order) = (
-                    self.dtype().clone(),
-                    Shape::from_slice(self.shape()),
-                    self.fortran_order(),
-                );
-                let mut full = Full::with_capacity(dtype, current, order, bytes, bytes)?;
+                let mut full = Full::with_capacity(p.meta(), bytes, bytes)?;
                 full.push_data(self.data())?;
                 self.repr = Stored::full(full);
             }
@@ -594,27 +593,31 @@ impl NpArray {
         let axis = self
             .growth_axis()
             .ok_or_else(|| NpyError::invalid("cannot trim a 0-d array"))?;
+        self.trim_along(axis, keep)
+    }
+
+    /// [`NpArray::trim`] along `axis`: the growth axis, or the axis
+    /// [`NpArray::append`] just grew. A Fortran array trimmed to one column
+    /// is C-ordered too, and its metadata says so.
+    pub fn trim_along(&mut self, axis: usize, keep: u64) -> Result<u64> {
         let length = self.shape()[axis];
         if keep >= length {
             return Ok(length);
         }
-        let slab = self.slab_bytes();
-        let dropped = ((length - keep) * slab) as usize;
+        let meta = self.meta();
+        let dropped = ((length - keep) * meta.slab_bytes(axis)) as usize;
         let mut shape = Shape::from_slice(self.shape());
         shape[axis] = keep;
+        let meta = meta.with_shape(shape, axis > 0);
         let in_place = match self.repr_mut() {
-            ReprMut::Full(f) => f.drop_front(dropped, &shape),
+            ReprMut::Full(f) => f.drop_front(dropped, &meta),
             ReprMut::Packed(_) | ReprMut::Adopted(_) => false,
         };
         if !in_place {
             // Packed (small), adopted, or a kept header that changes length: a new value.
             let nbytes = self.nbytes() as usize;
             let kept = self.data_range(dropped..nbytes);
-            *self = NpArray::from_segments(self.dtype().clone(), shape.clone(), self.fortran_order(), kept)?;
-        }
-        // A Fortran array trimmed to one column is C-contiguous too: flag it as np.save would.
-        if shape::saved_fortran_order(&shape, self.fortran_order()) != self.fortran_order() {
-            self.relabel(shape, false)?;
+            *self = NpArray::from_segments(meta, kept)?;
         }
         Ok(keep)
     }
@@ -623,15 +626,19 @@ impl NpArray {
     /// `max_bytes` of data each: the first for NP.SET, the rest for NP.APPEND.
     /// Used by the AOF rewrite so no single argument is huge.
     pub fn pieces(&self, max_bytes: u64) -> Vec<(Shape, std::ops::Range<usize>)> {
-        let slab = self.slab_bytes();
-        let axis = match self.growth_axis() {
-            Some(axis) if self.nbytes() > max_bytes && slab > 0 => axis,
-            _ => return vec![(Shape::from_slice(self.shape()), 0..self.nbytes() as usize)],
+        let meta = self.meta();
+        let whole = || vec![(Shape::from_slice(self.shape()), 0..self.nbytes() as usize)];
+        let Some(axis) = meta.growth_axis() else {
+            return whole();
         };
+        let slab = meta.slab_bytes(axis);
+        if self.nbytes() <= max_bytes || slab == 0 {
+            return whole();
+        }
         // A Fortran array's first piece must stay Fortran-ordered as np.save
         // writes it (at least two dimensions longer than 1), or NP.SET would
         // store it in C order and NP.APPEND would grow its first axis.
-        let per_piece = (max_bytes / slab).max(if self.fortran_order() { 2 } else { 1 });
+        let per_piece = (max_bytes / slab).max(if meta.order() == Order::F { 2 } else { 1 });
         let total = self.shape()[axis];
         let mut out = Vec::new();
         let mut start = 0;
@@ -649,8 +656,7 @@ impl NpArray {
     /// without moving it: only the metadata (and a kept header) is rewritten,
     /// in place when its length is unchanged, which is nearly always. The
     /// flag is stored as np.save writes it for that shape.
-    pub fn relabel(&mut self, shape: Shape, fortran_order: bool) -> Result<()> {
-        let fortran_order = shape::saved_fortran_order(&shape, fortran_order);
+    pub fn relabel(&mut self, shape: Shape, fortran: bool) -> Result<()> {
         if shape::size(&shape) != self.size() || shape.len() > shape::MAX_NDIM {
             return Err(NpyError::invalid(format!(
                 "shape {} does not fit {} elements",
@@ -658,13 +664,14 @@ impl NpArray {
                 self.size()
             )));
         }
+        let meta = self.meta().with_shape(shape, fortran);
         let in_place = match self.repr_mut() {
-            ReprMut::Packed(p) => p.relabel(&shape, fortran_order),
-            ReprMut::Full(f) => f.relabel(&shape, fortran_order),
+            ReprMut::Packed(p) => p.relabel(&meta),
+            ReprMut::Full(f) => f.relabel(&meta),
             ReprMut::Adopted(_) => false,
         };
         if !in_place {
-            *self = NpArray::from_segments(self.dtype().clone(), shape, fortran_order, self.segments())?;
+            *self = NpArray::from_segments(meta, self.segments())?;
         }
         Ok(())
     }
@@ -678,10 +685,6 @@ impl NpArray {
             Stored::Packed(_) => 0,
             Stored::Boxed(b) => allocated((&**b as *const Boxed).cast(), std::mem::size_of::<Boxed>()),
         };
-        let heap = |dtype: &Dtype, shape: &Shape| {
-            let shape_heap = if shape.spilled() { shape.capacity() * 8 } else { 0 };
-            shape_heap + dtype.heap_bytes()
-        };
         own + boxed
             + match self.repr() {
                 Repr::Packed(p) => {
@@ -691,10 +694,10 @@ impl NpArray {
                 Repr::Full(f) => {
                     let (ptr, capacity) = f.block();
                     let buffer = if capacity > 0 { allocated(ptr, capacity) } else { 0 };
-                    buffer + heap(&f.dtype, &f.shape)
+                    buffer + f.meta.heap_bytes()
                 }
                 // The owner's box is a pointer-sized handle (16 B with the allocator's rounding).
-                Repr::Adopted(a) => 16 + a.allocated() + heap(&a.dtype, &a.shape),
+                Repr::Adopted(a) => 16 + a.allocated() + a.meta.heap_bytes(),
             }
     }
 
@@ -713,8 +716,7 @@ impl NpArray {
     pub(crate) fn after_move(&mut self) -> Result<()> {
         match self.repr_mut() {
             ReprMut::Packed(p) if !p.is_aligned() => {
-                let (dtype, shape, order) = (p.dtype().clone(), Shape::from_slice(p.shape()), p.fortran_order());
-                let mut full = Full::with_capacity(dtype, shape, order, p.data().len(), p.data().len())?;
+                let mut full = Full::with_capacity(p.meta(), p.data().len(), p.data().len())?;
                 full.push_data(p.data())?;
                 self.repr = Stored::full(full);
                 Ok(())
@@ -767,15 +769,6 @@ element! {
     f64 => Kind::Float64,
     Complex<f32> => Kind::Complex64,
     Complex<f64> => Kind::Complex128,
-}
-
-fn without_axis(shape: &[u64], axis: usize) -> Shape {
-    shape
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != axis)
-        .map(|(_, &d)| d)
-        .collect()
 }
 
 /// How far a builder's buffer grows past the data it has received, when it
@@ -845,14 +838,16 @@ impl NpArrayBuilder {
 
 /// An array of `typestr` for the pure layer's unit tests.
 #[cfg(test)]
-pub(crate) fn test_array(typestr: &str, shape: &[u64], fortran_order: bool, data: &[u8]) -> NpArray {
+pub(crate) fn test_array(typestr: &str, shape: &[u64], fortran: bool, data: &[u8]) -> NpArray {
     let dtype = Dtype::from_typestr(typestr).unwrap();
-    NpArray::from_parts(dtype, Shape::from_slice(shape), fortran_order, data).unwrap()
+    NpArray::from_parts(Meta::new(dtype, Shape::from_slice(shape), fortran), data).unwrap()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::meta::{test_meta, Meta};
 
     use crate::npy::{self, ARRAY_ALIGN};
 
@@ -1037,7 +1032,7 @@ mod tests {
             assert_eq!(again.data(), &data[..]);
             assert_eq!(again.clone().npy_bytes(), a.npy_bytes());
             let borrowed = matches!(a.npy_bytes(), Cow::Borrowed(_));
-            let header_len = npy::write_header(a.dtype(), a.shape(), false).len();
+            let header_len = npy::write_header(&test_meta(a.dtype(), a.shape(), false)).len();
             // Packed: kept when it leaves the block in its size class (16 bytes of metadata).
             let class = crate::layout::size_class::class;
             let expected = if a.is_packed() {
@@ -1083,9 +1078,7 @@ mod tests {
     #[test]
     fn refuses_mismatched_data() {
         let e = NpArray::from_parts(
-            Dtype::from_typestr("<f8").unwrap(),
-            Shape::from_slice(&[2]),
-            false,
+            Meta::new(Dtype::from_typestr("<f8").unwrap(), Shape::from_slice(&[2]), false),
             &[0; 8],
         );
         assert!(e.unwrap_err().to_string().contains("data is 8 bytes, expected 16"));
@@ -1318,14 +1311,22 @@ mod tests {
     #[test]
     fn trimming_a_fortran_array_drops_leading_columns() {
         let dtype = || Dtype::from_typestr("|u1").unwrap();
-        let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 3]), true, &[1, 2, 3, 4, 5, 6]).unwrap();
+        let mut a = NpArray::from_parts(
+            Meta::new(dtype(), Shape::from_slice(&[2, 3]), true),
+            &[1, 2, 3, 4, 5, 6],
+        )
+        .unwrap();
         assert_eq!(a.trim(2).unwrap(), 2);
         assert_eq!((a.shape(), a.data()), (&[2u64, 2][..], &[3u8, 4, 5, 6][..]));
         let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-        let mut b = NpArray::from_parts(dtype(), Shape::from_slice(&[100, 2000]), true, &big).unwrap();
+        let mut b = NpArray::from_parts(Meta::new(dtype(), Shape::from_slice(&[100, 2000]), true), &big).unwrap();
         assert_eq!(b.trim(1500).unwrap(), 1500);
         assert_eq!(b.data(), &big[50_000..]);
-        let fresh = NpArray::from_parts(dtype(), Shape::from_slice(&[100, 1500]), true, &big[50_000..]).unwrap();
+        let fresh = NpArray::from_parts(
+            Meta::new(dtype(), Shape::from_slice(&[100, 1500]), true),
+            &big[50_000..],
+        )
+        .unwrap();
         assert_eq!(b.npy_bytes(), fresh.npy_bytes());
     }
 
@@ -1335,13 +1336,11 @@ mod tests {
         let data: Vec<u8> = (0..48u8).collect();
         for rows in [3u64, 300] {
             let data: Vec<u8> = data.iter().cycle().take(rows as usize * 4 * 4).copied().collect();
-            let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[rows, 4]), true, &data).unwrap();
+            let mut a = NpArray::from_parts(Meta::new(dtype(), Shape::from_slice(&[rows, 4]), true), &data).unwrap();
             assert_eq!(a.trim(1).unwrap(), 1);
-            assert!(!a.fortran_order());
+            assert!(!a.saved_fortran());
             let fresh = NpArray::from_parts(
-                dtype(),
-                Shape::from_slice(&[rows, 1]),
-                false,
+                Meta::new(dtype(), Shape::from_slice(&[rows, 1]), false),
                 &data[data.len() * 3 / 4..],
             )
             .unwrap();
@@ -1352,8 +1351,8 @@ mod tests {
     #[test]
     fn append_grows_the_last_axis_in_fortran_order() {
         let dtype = || Dtype::from_typestr("|u1").unwrap();
-        let mut a = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 2]), true, &[1, 2, 3, 4]).unwrap();
-        let cols = NpArray::from_parts(dtype(), Shape::from_slice(&[2, 2]), true, &[5, 6, 7, 8]).unwrap();
+        let mut a = NpArray::from_parts(Meta::new(dtype(), Shape::from_slice(&[2, 2]), true), &[1, 2, 3, 4]).unwrap();
+        let cols = NpArray::from_parts(Meta::new(dtype(), Shape::from_slice(&[2, 2]), true), &[5, 6, 7, 8]).unwrap();
         a.append(&parsed(&cols.npy_bytes())).unwrap();
         assert_eq!(a.shape(), &[2, 4]);
         assert_eq!(a.data(), &[1, 2, 3, 4, 5, 6, 7, 8]);
@@ -1490,7 +1489,8 @@ mod tests {
     fn builder_reserves_at_most_the_limit_and_ends_exact() {
         let dtype = Dtype::from_typestr("|u1").unwrap();
         // A shape claiming 2^40 bytes: only the limit is reserved before data arrives.
-        let mut huge = NpArray::builder(dtype.clone(), Shape::from_slice(&[1 << 40]), false, 1 << 20).unwrap();
+        let mut huge =
+            NpArray::builder(Meta::new(dtype.clone(), Shape::from_slice(&[1 << 40]), false), 1 << 20).unwrap();
         assert!(huge.full.data_capacity() <= (1 << 20) + 64);
         // Then at most BUILDER_GROWTH times what arrived.
         huge.push(&[1; 1 << 20]).unwrap();
@@ -1498,12 +1498,12 @@ mod tests {
         assert!(huge.full.data_capacity() <= BUILDER_GROWTH * (1 << 20) + 64);
         // An array of a few strings grows once, straight to its exact size.
         let n = 3 << 20;
-        let mut b = NpArray::builder(dtype.clone(), Shape::from_slice(&[n]), false, 1 << 20).unwrap();
+        let mut b = NpArray::builder(Meta::new(dtype.clone(), Shape::from_slice(&[n]), false), 1 << 20).unwrap();
         b.push(&[5; 1 << 20]).unwrap();
         b.push(&[5; 1 << 20]).unwrap();
         assert!((n as usize..n as usize + 64).contains(&b.full.data_capacity()));
         let n = 5 << 20;
-        let mut b = NpArray::builder(dtype, Shape::from_slice(&[n]), false, 1 << 20).unwrap();
+        let mut b = NpArray::builder(Meta::new(dtype, Shape::from_slice(&[n]), false), 1 << 20).unwrap();
         for _ in 0..5 {
             b.push(&[3; 1 << 20]).unwrap();
         }
@@ -1511,9 +1511,7 @@ mod tests {
         within_alignment_slack(a.memory_usage(|_, n| n), 16 + std::mem::size_of::<Boxed>() + (5 << 20));
         assert!(a.data().iter().all(|&b| b == 3));
         let mut small = NpArray::builder(
-            Dtype::from_typestr("<f4").unwrap(),
-            Shape::from_slice(&[16]),
-            false,
+            Meta::new(Dtype::from_typestr("<f4").unwrap(), Shape::from_slice(&[16]), false),
             1 << 20,
         )
         .unwrap();

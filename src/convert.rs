@@ -11,6 +11,7 @@ use half::f16;
 use crate::array::NpArray;
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::{NpyError, Result};
+use crate::meta::Meta;
 use crate::shape::Shape;
 
 /// Most elements one VALUES reply may carry; use SLICE to page through more.
@@ -90,12 +91,8 @@ pub fn cast(array: &NpArray, to: &Dtype) -> Result<NpArray> {
     for item in array.data().chunks_exact(in_size) {
         encode(&decode(from, item), &from.kind, to, &mut out);
     }
-    NpArray::from_parts(
-        to.clone(),
-        Shape::from_slice(array.shape()),
-        array.fortran_order(),
-        &out,
-    )
+    let meta = Meta::new(to.clone(), Shape::from_slice(array.shape()), array.saved_fortran());
+    NpArray::from_parts(meta, &out)
 }
 
 /// Every element in row-major (C) order, whatever the stored order.
@@ -113,7 +110,7 @@ pub fn values(array: &NpArray) -> Result<Vec<Value>> {
     let size = dtype.itemsize() as usize;
     let data = array.data();
     let item = |i: usize| &data[i * size..(i + 1) * size];
-    c_order_indices(array.shape(), array.fortran_order())
+    c_order_indices(array.shape(), array.saved_fortran())
         .map(|i| match dtype.kind {
             Kind::Bytes(_) => {
                 let bytes = item(i);

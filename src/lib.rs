@@ -1,6 +1,6 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
-//! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array` and its
+//! The pure layer (`pyliteral`, `dtype`, `shape`, `meta`, `npy`, `array` and its
 //! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`) knows
 //! nothing of Redis and is unit-tested and fuzzed on its own. The `module`
 //! layer is the Redis glue: commands, type callbacks, configuration.
@@ -34,6 +34,7 @@ pub mod convert;
 pub mod dtype;
 pub mod error;
 pub mod layout;
+pub mod meta;
 pub mod npy;
 pub mod options;
 pub mod pyliteral;

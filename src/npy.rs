@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use crate::dtype::Dtype;
 use crate::error::{excerpt, NpyError, Result};
+use crate::meta::Meta;
 use crate::pyliteral::{self, Literal, Next, Parser};
 use crate::shape::{self, Shape};
 
@@ -31,9 +32,7 @@ const GROWTH_AXIS_MAX_DIGITS: usize = 21;
 /// A validated `.npy` payload: its metadata and a borrow of its data bytes.
 #[derive(Debug)]
 pub struct ParsedNpy<'a> {
-    pub dtype: Dtype,
-    pub shape: Shape,
-    pub fortran_order: bool,
+    pub meta: Meta,
     pub data: &'a [u8],
 }
 
@@ -112,9 +111,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
         )));
     }
     Ok(ParsedNpy {
-        fortran_order: shape::saved_fortran_order(&shape, fortran_order),
-        dtype,
-        shape,
+        meta: Meta::new(dtype, shape, fortran_order),
         data,
     })
 }
@@ -194,7 +191,8 @@ fn array_shape(p: &mut Parser) -> Result<Shape> {
 /// Writes the header `np.save` would write for this metadata: magic, version,
 /// length, dict text with the growth-axis spare spaces, padding and `\n`.
 /// Its length is always a multiple of [`ARRAY_ALIGN`].
-pub fn write_header(dtype: &Dtype, shape: &[u64], fortran_order: bool) -> Vec<u8> {
+pub fn write_header(meta: &Meta) -> Vec<u8> {
+    let (dtype, shape, fortran_order) = (meta.dtype(), meta.shape(), meta.saved_fortran());
     let mut text = String::with_capacity(128 + dtype.descr_len());
     text.push_str("{'descr': ");
     dtype.write_descr(&mut text);
@@ -243,6 +241,7 @@ pub fn write_header(dtype: &Dtype, shape: &[u64], fortran_order: bool) -> Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::test_meta;
 
     fn npy(header: &str, data: &[u8]) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
@@ -263,7 +262,7 @@ mod tests {
         let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }";
         let text = format!("{dict}{}\n", " ".repeat(118 - 1 - dict.len()));
         let d = Dtype::from_typestr("<f8").unwrap();
-        assert_eq!(write_header(&d, &[3, 4], false), npy(&text, b""));
+        assert_eq!(write_header(&test_meta(&d, &[3, 4], false)), npy(&text, b""));
     }
 
     #[test]
@@ -272,11 +271,11 @@ mod tests {
         for dim0 in [0, 1, 10, 12345, u32::MAX as u64, i64::MAX as u64] {
             for shape in [vec![], vec![dim0], vec![dim0, 7], vec![7, dim0]] {
                 for fortran in [false, true] {
-                    let h = write_header(&d, &shape, fortran);
+                    let h = write_header(&test_meta(&d, &shape, fortran));
                     assert_eq!(h.len() % ARRAY_ALIGN, 0, "{shape:?}");
                     // The header parses; only the (absent) data can be wrong.
                     match parse(&h) {
-                        Ok(parsed) => assert_eq!(parsed.shape.as_slice(), &shape[..]),
+                        Ok(parsed) => assert_eq!(parsed.meta.shape(), &shape[..]),
                         Err(e) => assert!(
                             e.to_string().contains("data is 0 bytes") || e.to_string().contains("too big"),
                             "{shape:?}: {e}"
@@ -294,20 +293,20 @@ mod tests {
             .collect::<Vec<_>>()
             .join(", ");
         let d = Dtype::from_descr_text(&format!("[{wide}]")).unwrap();
-        let h = write_header(&d, &[0], false);
+        let h = write_header(&test_meta(&d, &[0], false));
         assert_eq!(&h[6..8], &[2, 0], "over 64 KiB needs 2.0");
         assert_eq!(h.len() % ARRAY_ALIGN, 0);
-        assert_eq!(parse(&h).unwrap().dtype, d);
+        assert_eq!(parse(&h).unwrap().meta.dtype(), &d);
 
         let latin = Dtype::from_descr_text("[('é', '<i4')]").unwrap();
-        let h = write_header(&latin, &[0], false);
+        let h = write_header(&test_meta(&latin, &[0], false));
         assert_eq!(&h[6..8], &[1, 0], "Latin-1 names stay in 1.0");
         assert!(h.contains(&0xE9));
 
         let greek = Dtype::from_descr_text("[('λ', '<i4')]").unwrap();
-        let h = write_header(&greek, &[0], false);
+        let h = write_header(&test_meta(&greek, &[0], false));
         assert_eq!(&h[6..8], &[3, 0], "non-Latin-1 names need 3.0");
-        assert_eq!(parse(&h).unwrap().dtype, greek);
+        assert_eq!(parse(&h).unwrap().meta.dtype(), &greek);
     }
 
     #[test]
@@ -315,10 +314,10 @@ mod tests {
         let h = "{'descr': '<i2', 'fortran_order': True, 'shape': (2, 2), }";
         let bytes = npy(h, &[1, 0, 2, 0, 3, 0, 4, 0]);
         let p = parse(&bytes).unwrap();
-        assert!(p.fortran_order);
+        assert!(p.meta.saved_fortran());
         assert_eq!(p.data, &[1, 0, 2, 0, 3, 0, 4, 0]);
         let scalar = "{'shape': (), 'fortran_order': False, 'descr': '|u1'}";
-        assert_eq!(parse(&npy(scalar, &[9])).unwrap().shape.len(), 0);
+        assert_eq!(parse(&npy(scalar, &[9])).unwrap().meta.shape().len(), 0);
     }
 
     #[test]
@@ -389,14 +388,14 @@ mod tests {
         let d = Dtype::from_descr_text(&format!("[('{name}', '|b1')]")).unwrap();
         assert_eq!(d.descr_len(), MAX_DESCR_LEN);
         for fortran in [false, true] {
-            let widest = write_header(&d, &[i64::MAX as u64; shape::MAX_NDIM], fortran);
+            let widest = write_header(&test_meta(&d, &[i64::MAX as u64; shape::MAX_NDIM], fortran));
             assert!(widest.len() - 12 <= MAX_HEADER_LEN, "{}", widest.len());
         }
-        let h = write_header(&d, &[0], false);
-        assert_eq!(parse(&h).unwrap().dtype, d);
+        let h = write_header(&test_meta(&d, &[0], false));
+        assert_eq!(parse(&h).unwrap().meta.dtype(), &d);
 
         let longer = Dtype::from_descr_text(&format!("[('{name}x', '|b1')]")).unwrap();
-        let e = err(&write_header(&longer, &[0], false));
+        let e = err(&write_header(&test_meta(&longer, &[0], false)));
         assert!(
             e.contains(&format!("descr is {} bytes as np.save writes it", MAX_DESCR_LEN + 1)),
             "{e}"
@@ -434,7 +433,10 @@ mod tests {
         assert!(n < crate::dtype::MAX_FIELDS, "{n} fields");
         let d = Dtype::from_descr_text(&format!("[{}]", fields.join(", "))).unwrap();
         assert_eq!(d.descr_len(), descr_len);
-        assert_eq!(parse(&write_header(&d, &[0], false)).unwrap().dtype, d);
+        assert_eq!(
+            parse(&write_header(&test_meta(&d, &[0], false))).unwrap().meta.dtype(),
+            &d
+        );
     }
 
     #[test]
@@ -446,7 +448,11 @@ mod tests {
             ("(2, 3)", 12, true),
         ] {
             let h = format!("{{'descr': '<i2', 'fortran_order': True, 'shape': {shape}, }}");
-            assert_eq!(parse(&npy(&h, &vec![0; data])).unwrap().fortran_order, kept, "{shape}");
+            assert_eq!(
+                parse(&npy(&h, &vec![0; data])).unwrap().meta.saved_fortran(),
+                kept,
+                "{shape}"
+            );
         }
     }
 

@@ -27,6 +27,7 @@ use proptest::sample::Index;
 use proptest::test_runner::Config;
 
 use crate::dtype::Dtype;
+use crate::meta::{test_meta, Meta, Order};
 use crate::shape::{self, Shape};
 use crate::{npy, pyliteral, rdb, NpArray};
 
@@ -254,9 +255,7 @@ struct ArrayCase {
 impl ArrayCase {
     fn array(&self) -> NpArray {
         NpArray::from_parts(
-            self.dtype.clone(),
-            Shape::from_slice(&self.shape),
-            self.fortran,
+            Meta::new(self.dtype.clone(), Shape::from_slice(&self.shape), self.fortran),
             &self.data,
         )
         .unwrap_or_else(|e| panic!("{self:?}: {e}"))
@@ -282,7 +281,7 @@ fn array_case() -> impl Strategy<Value = ArrayCase> {
                     spec,
                     dtype,
                     // As np.save writes it: Fortran only where it differs from C order.
-                    fortran: shape::saved_fortran_order(&shape, fortran),
+                    fortran: Order::of(&shape, fortran).saved_fortran(),
                     shape,
                 }
             })
@@ -433,13 +432,13 @@ proptest! {
 
     #[test]
     fn header_roundtrips(case in array_case(), fortran in any::<bool>()) {
-        // Any order flag is written; it reads back as np.save would write it.
-        let mut payload = npy::write_header(&case.dtype, &case.shape, fortran);
+        // Either order is written as np.save writes it, and reads back so.
+        let meta = test_meta(&case.dtype, &case.shape, fortran);
+        let mut payload = npy::write_header(&meta);
         payload.extend_from_slice(&case.data);
         let parsed = npy::parse(&payload).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(&parsed.dtype, &case.dtype);
-        prop_assert_eq!(parsed.fortran_order, shape::saved_fortran_order(&case.shape, fortran));
-        let header = npy::write_header(&case.dtype, &case.shape, case.fortran);
+        prop_assert_eq!(&parsed.meta, &meta);
+        let header = npy::write_header(&test_meta(&case.dtype, &case.shape, case.fortran));
         prop_assert_eq!(header.len() % npy::ARRAY_ALIGN, 0);
         prop_assert_eq!(header.last(), Some(&b'\n'));
         let latin1 = case.dtype.descr().chars().all(|c| (c as u32) < 256);
@@ -451,9 +450,7 @@ proptest! {
         let mut payload = header.clone();
         payload.extend_from_slice(&case.data);
         let parsed = npy::parse(&payload).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(&parsed.dtype, &case.dtype);
-        prop_assert_eq!(parsed.shape.as_slice(), &case.shape[..]);
-        prop_assert_eq!(parsed.fortran_order, case.fortran);
+        prop_assert_eq!(&parsed.meta, &test_meta(&case.dtype, &case.shape, case.fortran));
         prop_assert!(parsed.data == &case.data[..]);
     }
 
@@ -468,7 +465,7 @@ proptest! {
         prop_assert!(a.npy_bytes() == b.npy_bytes());
         prop_assert_eq!(b.dtype(), &case.dtype);
         prop_assert_eq!(b.shape(), &case.shape[..]);
-        prop_assert_eq!(b.fortran_order(), case.fortran);
+        prop_assert_eq!(b.saved_fortran(), case.fortran);
         prop_assert_eq!(b.nbytes(), case.data.len() as u64);
     }
 
@@ -495,7 +492,7 @@ proptest! {
         let pieces = a.pieces(max_bytes);
         prop_assert!(!pieces.is_empty());
         let piece = |(shape, range): &(Shape, std::ops::Range<usize>)| {
-            let mut npy = npy::write_header(a.dtype(), shape, a.fortran_order());
+            let mut npy = npy::write_header(&test_meta(a.dtype(), shape, a.saved_fortran()));
             npy.extend_from_slice(&a.data()[range.clone()]);
             npy
         };
@@ -634,7 +631,7 @@ impl RingCase {
 
     fn array_of(&self, shape: &[u64], data: &[u8]) -> NpArray {
         let dtype = Dtype::from_typestr(self.typestr).unwrap();
-        NpArray::from_parts(dtype, Shape::from_slice(shape), self.fortran, data).unwrap()
+        NpArray::from_parts(Meta::new(dtype, Shape::from_slice(shape), self.fortran), data).unwrap()
     }
 
     fn keep(&mut self, n: u64) {

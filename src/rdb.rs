@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use crate::array::NpArray;
 use crate::dtype::Dtype;
 use crate::error::{NpyError, Result};
+use crate::meta::Meta;
 use crate::shape::{Shape, MAX_NDIM};
 
 /// The encoding version written today. Every older version still loads.
@@ -32,7 +33,7 @@ const KNOWN_FLAGS: u8 = FLAG_FORTRAN;
 pub fn encode_meta(array: &NpArray) -> Vec<u8> {
     let descr = array.dtype().descr();
     let mut out = Vec::with_capacity(2 + array.ndim() * 3 + descr.len());
-    out.push(if array.fortran_order() { FLAG_FORTRAN } else { 0 });
+    out.push(if array.saved_fortran() { FLAG_FORTRAN } else { 0 });
     put_varint(&mut out, array.ndim() as u64);
     for &d in array.shape() {
         put_varint(&mut out, d);
@@ -91,12 +92,12 @@ pub fn decode_with<B: AsRef<[u8]>>(
     let dtype = Dtype::from_stored_descr_text(descr).map_err(stored)?;
     // Values saved before the order was stored as np.save writes it may say
     // Fortran for a C-contiguous shape; they load as np.load would read them.
-    let fortran_order = crate::shape::saved_fortran_order(&shape, flags & FLAG_FORTRAN != 0);
+    let meta = Meta::new(dtype, shape, flags & FLAG_FORTRAN != 0);
     if encver == 1 {
         let data = next_string()?;
-        return NpArray::from_parts(dtype, shape, fortran_order, data.as_ref()).map_err(stored);
+        return NpArray::from_parts(meta, data.as_ref()).map_err(stored);
     }
-    let mut array = NpArray::builder(dtype, shape, fortran_order, DATA_CHUNK_BYTES as u64).map_err(stored)?;
+    let mut array = NpArray::builder(meta, DATA_CHUNK_BYTES as u64).map_err(stored)?;
     while array.remaining() > 0 {
         let expected = array.remaining().min(DATA_CHUNK_BYTES);
         let string = next_string()?;
@@ -161,12 +162,14 @@ fn take_varint(input: &mut &[u8]) -> Result<u64> {
 mod tests {
     use super::*;
     use crate::array::test_array;
+    #[allow(unused_imports)]
+    use crate::meta::{test_meta, Meta};
 
     fn roundtrip(npy_descr: &str, shape: &[u64], fortran: bool) {
         let dtype = Dtype::from_descr_text(npy_descr).unwrap();
         let n = crate::shape::nbytes(shape, dtype.itemsize()).unwrap() as usize;
         let data: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
-        let a = NpArray::from_parts(dtype, Shape::from_slice(shape), fortran, &data).unwrap();
+        let a = NpArray::from_parts(Meta::new(dtype, Shape::from_slice(shape), fortran), &data).unwrap();
         let meta = encode_meta(&a);
         let b = decode(ENCODING_VERSION, &meta, a.data()).unwrap();
         assert_eq!(a.npy_bytes(), b.npy_bytes());

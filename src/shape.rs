@@ -37,36 +37,3 @@ pub fn repr(shape: &[u64]) -> String {
     crate::pyliteral::write_tuple(&mut s, shape);
     s
 }
-
-/// The `fortran_order` flag `np.save` writes for data laid out in `fortran_order`:
-/// True only when the array is not also C-contiguous, i.e. it has some
-/// element, and at least two dimensions longer than 1. The bytes are the same
-/// either way; this makes the stored header, and the axis `NP.APPEND` grows, NumPy's.
-pub fn saved_fortran_order(shape: &[u64], fortran_order: bool) -> bool {
-    fortran_order && !shape.contains(&0) && shape.iter().filter(|&&d| d > 1).count() > 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fortran_order_is_kept_only_where_numpy_keeps_it() {
-        // np.save(io, np.zeros(shape, order='F')) writes True exactly for these.
-        for (shape, kept) in [
-            (&[3][..], false),
-            (&[], false),
-            (&[3, 1], false),
-            (&[1, 3], false),
-            (&[0], false),
-            (&[0, 3], false),
-            (&[2, 0, 3], false),
-            (&[1, 1, 4], false),
-            (&[2, 3], true),
-            (&[2, 1, 2], true),
-        ] {
-            assert_eq!(saved_fortran_order(shape, true), kept, "{shape:?}");
-            assert!(!saved_fortran_order(shape, false));
-        }
-    }
-}

@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use crate::array::NpArray;
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::{NpyError, Result};
+use crate::meta::Meta;
 use crate::npy::ParsedNpy;
 use crate::shape::{self, Shape, MAX_NDIM};
 
@@ -657,12 +658,13 @@ fn copy(dst: &mut [u8], dst_view: &View, src: &[u8], src_view: &View, fortran_or
 /// `np.save(arr[items])` as a stored value (items from [`parse`]): same shape,
 /// dtype, order and bytes.
 pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let selection = View::whole(array.shape(), array.itemsize(), array.saved_fortran()).select(items)?;
     let fortran_order = selection.saves_fortran_order();
     let shape = selection.shape();
     let out_view = View::whole(&shape, array.itemsize(), fortran_order);
-    let out = NpArray::from_fn(array.dtype().clone(), shape, fortran_order, |out| {
-        match &selection.gather {
+    let out = NpArray::from_fn(
+        Meta::new(array.dtype().clone(), shape, fortran_order),
+        |out| match &selection.gather {
             None => copy(out, &out_view, array.data(), &selection.view, fortran_order),
             Some(gather) => {
                 for (position, &offset) in (0..).zip(&gather.offsets) {
@@ -670,8 +672,8 @@ pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
                     copy(out, &dst, array.data(), &selection.view.shifted(offset), fortran_order);
                 }
             }
-        }
-    })?;
+        },
+    )?;
     if selects_element(array, items) {
         as_numpy_scalar(out)
     } else {
@@ -693,7 +695,7 @@ pub struct StoredRun {
 /// The [`StoredRun`] `arr[items]` is, if it is one: not for gathers, empty
 /// results, or single elements (which NumPy saves as scalars).
 pub fn stored_run(array: &NpArray, items: &[Item]) -> Result<Option<StoredRun>> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let selection = View::whole(array.shape(), array.itemsize(), array.saved_fortran()).select(items)?;
     let view = &selection.view;
     if selection.gather.is_some() || view.is_empty() || view.itemsize == 0 || selects_element(array, items) {
         return Ok(None);
@@ -755,7 +757,7 @@ impl Drop for HeaderInPlace<'_> {
 /// The data size of `arr[items]`, found without building it. An index list
 /// can repeat rows, so a gather can be larger than the array itself.
 pub fn result_nbytes(array: &NpArray, items: &[Item]) -> Result<u64> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let selection = View::whole(array.shape(), array.itemsize(), array.saved_fortran()).select(items)?;
     shape::nbytes(&selection.shape(), array.itemsize())
 }
 
@@ -777,7 +779,7 @@ pub struct Distinct {
 /// [`Distinct`] for `arr[items]`, or `None` when no index repeats (NumPy's
 /// index errors come first, as for any selection).
 pub fn distinct(array: &NpArray, items: &[Item]) -> Result<Option<Distinct>> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let selection = View::whole(array.shape(), array.itemsize(), array.saved_fortran()).select(items)?;
     let Some(gather) = &selection.gather else {
         return Ok(None);
     };
@@ -841,7 +843,7 @@ fn as_numpy_scalar(item: NpArray) -> Result<NpArray> {
         }
         _ => return Ok(item),
     };
-    NpArray::from_parts(Dtype { kind, order }, shape, false, &bytes)
+    NpArray::from_parts(Meta::new(Dtype { kind, order }, shape, false), &bytes)
 }
 
 /// The source of an assignment seen through the target's shape, with NumPy's
@@ -849,7 +851,8 @@ fn as_numpy_scalar(item: NpArray) -> Result<NpArray> {
 /// repeat, and leading dimensions of length 1 the target lacks are dropped.
 /// `None` when the shapes do not broadcast.
 fn broadcast(value: &ParsedNpy, target_shape: &[u64]) -> Option<View> {
-    let source = View::whole(&value.shape, value.dtype.itemsize(), value.fortran_order);
+    let meta = &value.meta;
+    let source = View::whole(meta.shape(), meta.dtype().itemsize(), meta.saved_fortran());
     let extra = source.dims.len().saturating_sub(target_shape.len());
     if source.dims[..extra].iter().any(|d| d.len != 1) {
         return None;
@@ -888,20 +891,20 @@ fn compact_repr(shape: &[u64]) -> String {
 /// its values is written, as in NumPy, and only that one: the work is one
 /// copy per distinct element whatever the number of repeats.
 pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<()> {
-    if value.dtype != *array.dtype() {
+    if value.meta.dtype() != array.dtype() {
         return Err(index_error(format!(
             "dtype mismatch: the array is {} ({}), the value is {} ({}); NP.SETSLICE does not cast",
             array.dtype().name(),
             array.dtype().descr(),
-            value.dtype.name(),
-            value.dtype.descr()
+            value.meta.dtype().name(),
+            value.meta.dtype().descr()
         )));
     }
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
+    let selection = View::whole(array.shape(), array.itemsize(), array.saved_fortran()).select(items)?;
     let target = &selection.view;
     let shape = selection.shape();
     let Some(gather) = &selection.gather else {
-        if selects_element(array, items) && !value.shape.is_empty() {
+        if selects_element(array, items) && !value.meta.shape().is_empty() {
             let item = sequence_as_element(value)?;
             let start = usize::try_from(target.offset).expect("an element of the array lies in its buffer");
             array.data_mut()[start..start + item.len()].copy_from_slice(&item);
@@ -910,7 +913,7 @@ pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<
         let source = broadcast(value, &shape).ok_or_else(|| {
             index_error(format!(
                 "could not broadcast input array from shape {} into shape {}",
-                shape::repr(&value.shape),
+                shape::repr(value.meta.shape()),
                 shape::repr(&shape)
             ))
         })?;
@@ -920,7 +923,7 @@ pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<
     let source = broadcast(value, &shape).ok_or_else(|| {
         index_error(format!(
             "shape mismatch: value array of shape {} could not be broadcast to indexing result of shape {}",
-            compact_repr(&value.shape),
+            compact_repr(value.meta.shape()),
             compact_repr(&shape)
         ))
     })?;
@@ -950,17 +953,16 @@ fn selects_element(array: &NpArray, items: &[Item]) -> bool {
 /// `value` has one or more dimensions. NumPy does not broadcast there: it
 /// converts the value as one Python object, which only some dtypes accept.
 fn sequence_as_element(value: &ParsedNpy) -> Result<Vec<u8>> {
-    let itemsize = value.dtype.itemsize() as usize;
-    let size = shape::size(&value.shape);
+    let itemsize = value.meta.dtype().itemsize() as usize;
+    let size = shape::size(value.meta.shape());
     let error = |message: &str| Err(index_error(message));
-    match value.dtype.kind {
+    match value.meta.dtype().kind {
         // The truth value, or the record, of a one-element array.
         Kind::Bool | Kind::Record(_) if size == 1 => Ok(value.data.to_vec()),
         Kind::Bool | Kind::Record(_) => error("setting an array element with a sequence."),
         // Raw bytes take the value's buffer, cut or zero-padded to the item.
         Kind::Void(_) => {
-            let c_contiguous = !value.fortran_order || value.shape.iter().filter(|&&d| d > 1).count() <= 1 || size == 0;
-            if !c_contiguous {
+            if !value.meta.order().is_c() {
                 return error("ndarray is not C-contiguous");
             }
             let mut item = value.data[..itemsize.min(value.data.len())].to_vec();
@@ -981,6 +983,8 @@ fn sequence_as_element(value: &ParsedNpy) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::array::test_array;
+    #[allow(unused_imports)]
+    use crate::meta::{test_meta, Meta};
 
     fn sliced(array: &NpArray, spec: &str) -> Result<NpArray> {
         slice(array, &parse(spec)?)
@@ -993,7 +997,7 @@ mod tests {
         for i in 0..size {
             data.extend_from_slice(&i.to_le_bytes());
         }
-        NpArray::from_parts(dtype, shape.iter().copied().collect(), fortran_order, &data).unwrap()
+        NpArray::from_parts(Meta::new(dtype, shape.iter().copied().collect(), fortran_order), &data).unwrap()
     }
 
     fn values(array: &NpArray) -> Vec<i32> {
@@ -1064,19 +1068,19 @@ mod tests {
         // NumPy lays the gathered axis out outermost: a column gather of a
         // C-ordered matrix is Fortran-contiguous, and np.save says so.
         let cols = sliced(&a, ":, [3, 0]").unwrap();
-        assert_eq!((cols.shape(), cols.fortran_order()), (&[3u64, 2][..], true));
+        assert_eq!((cols.shape(), cols.saved_fortran()), (&[3u64, 2][..], true));
         assert_eq!(values(&cols), [3, 7, 11, 0, 4, 8]);
         let mixed = sliced(&a, "1, [0, 2]").unwrap();
         assert_eq!((mixed.shape(), values(&mixed)), (&[2u64][..], vec![4, 6]));
         let empty = sliced(&a, "[]").unwrap();
-        assert_eq!((empty.shape(), empty.fortran_order()), (&[0u64, 4][..], false));
+        assert_eq!((empty.shape(), empty.saved_fortran()), (&[0u64, 4][..], false));
         let pairs = sliced(&a, "[0, 2], [1]").unwrap();
         assert_eq!(values(&pairs), [1, 9]);
 
         // Fortran storage: a row gather keeps the rows' order of strides.
         let f = array(&[3, 4], true);
         let rows = sliced(&f, "[1]").unwrap();
-        assert!(rows.fortran_order() || rows.shape()[0] == 1);
+        assert!(rows.saved_fortran() || rows.shape()[0] == 1);
         assert_eq!(values(&sliced(&f, "[1], 1:3").unwrap()), [4, 7]);
     }
 
@@ -1098,7 +1102,7 @@ mod tests {
             "an empty ... separates"
         );
         let f = sliced(&a, ":, 1, [0, 2]").unwrap();
-        assert!(f.fortran_order());
+        assert!(f.saved_fortran());
         assert_eq!(values(&f), [5, 25, 45, 7, 27, 47]);
     }
 
@@ -1177,16 +1181,16 @@ mod tests {
         // Stored [[0, 2, 4], [1, 3, 5]] in Fortran order.
         let a = array(&[2, 3], true);
         let all = sliced(&a, "...").unwrap();
-        assert!(all.fortran_order());
+        assert!(all.saved_fortran());
         assert_eq!(values(&all), vec![0, 1, 2, 3, 4, 5]);
         let cols = sliced(&a, ":, 1:").unwrap();
-        assert!(cols.fortran_order(), "F-contiguous column block");
+        assert!(cols.saved_fortran(), "F-contiguous column block");
         assert_eq!(values(&cols), vec![2, 3, 4, 5]);
         let strided = sliced(&a, ":, ::2").unwrap();
-        assert!(!strided.fortran_order(), "non-contiguous views are saved in C order");
+        assert!(!strided.saved_fortran(), "non-contiguous views are saved in C order");
         assert_eq!(values(&strided), vec![0, 4, 1, 5]);
         let row = sliced(&a, "1").unwrap();
-        assert!(!row.fortran_order());
+        assert!(!row.saved_fortran());
         assert_eq!(values(&row), vec![1, 3, 5]);
     }
 
@@ -1357,7 +1361,7 @@ mod tests {
             match (slice(&a, &items), stored_run(&a, &items)) {
                 (Ok(built), Ok(Some(run))) => {
                     proptest::prop_assert_eq!(built.shape(), run.shape.as_slice());
-                    proptest::prop_assert_eq!(built.fortran_order(), run.fortran_order);
+                    proptest::prop_assert_eq!(built.saved_fortran(), run.fortran_order);
                     proptest::prop_assert_eq!(built.data(), &a.data()[run.bytes]);
                 }
                 (Ok(_), Ok(None)) => {}

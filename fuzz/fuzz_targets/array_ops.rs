@@ -11,6 +11,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use redis_numpy::dtype::Dtype;
+use redis_numpy::meta::Meta;
 use redis_numpy::{npy, rdb, NpArray};
 
 const DTYPES: [&str; 8] = [
@@ -36,9 +37,7 @@ struct Model {
 impl Model {
     fn fresh(&self) -> NpArray {
         NpArray::from_parts(
-            self.dtype.clone(),
-            self.shape.iter().copied().collect(),
-            self.fortran,
+            Meta::new(self.dtype.clone(), self.shape.iter().copied().collect(), self.fortran),
             &self.data,
         )
         .unwrap()
@@ -76,7 +75,7 @@ fn bytes(n: usize, seed: u8, dtype: &Dtype) -> Vec<u8> {
 fn check(a: &NpArray, m: &Model, step: usize) {
     let fresh = m.fresh();
     assert_eq!(a.shape(), &m.shape[..], "step {step}: shape");
-    assert_eq!(a.fortran_order(), fresh.fortran_order(), "step {step}: order");
+    assert_eq!(a.order(), fresh.order(), "step {step}: order");
     let (head, tail) = a.segments();
     assert!([head, tail].concat() == m.data, "step {step}: data");
     assert_eq!(a.is_wrapped(), !tail.is_empty(), "step {step}: segments");
@@ -123,7 +122,7 @@ fuzz_target!(|data: &[u8]| {
         fortran,
     };
     let mut a = m.fresh();
-    m.fortran = a.fortran_order(); // as np.save writes it
+    m.fortran = a.saved_fortran(); // as np.save writes it
     check(&a, &m, 0);
 
     for (step, op) in ops.chunks_exact(2).enumerate() {
@@ -143,16 +142,14 @@ fuzz_target!(|data: &[u8]| {
                     continue;
                 }
                 let rows = NpArray::from_parts(
-                    m.dtype.clone(),
-                    rows_shape.into_iter().collect(),
-                    m.fortran,
+                    Meta::new(m.dtype.clone(), rows_shape.into_iter().collect(), m.fortran),
                     &rows_bytes,
                 )
                 .unwrap();
                 let payload = rows.npy_bytes().to_vec();
                 let parsed = npy::parse(&payload).unwrap();
                 assert_eq!(a.check_append(&parsed), Ok((m.data.len() + rows_bytes.len()) as u64));
-                a.append(&parsed).unwrap();
+                assert_eq!(a.append(&parsed), Ok(g), "step {step}: the axis grown");
                 m.shape[g] += k;
                 m.data.extend_from_slice(&rows_bytes);
             }
@@ -183,7 +180,7 @@ fuzz_target!(|data: &[u8]| {
                 let payload = new.fresh().npy_bytes().to_vec();
                 let parsed = npy::parse(&payload).unwrap();
                 if !a.overwrite_in_place(&parsed) {
-                    a = new.fresh();
+                    a = NpArray::from_parsed(&parsed).unwrap();
                 }
                 m = new;
             }
@@ -220,7 +217,7 @@ fuzz_target!(|data: &[u8]| {
                 a = rdb::decode(encver, &rdb::encode_meta(&a), &data).expect("what the module saves, it loads");
             }
         }
-        m.fortran = m.fresh().fortran_order();
+        m.fortran = m.fresh().saved_fortran();
         check(&a, &m, step + 1);
     }
 });

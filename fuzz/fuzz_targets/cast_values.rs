@@ -9,6 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use redis_numpy::convert::{self, Value};
 use redis_numpy::dtype::{Dtype, Kind};
+use redis_numpy::meta::Meta;
 use redis_numpy::NpArray;
 
 const SOURCES: [&str; 21] = [
@@ -105,7 +106,11 @@ fuzz_target!(|data: &[u8]| {
         bytes.iter_mut().for_each(|b| *b &= 1);
     }
     let fortran = dims & 0x80 != 0 && ndim > 1;
-    let array = NpArray::from_parts(from.clone(), shape.iter().copied().collect(), fortran, &bytes).unwrap();
+    let array = NpArray::from_parts(
+        Meta::new(from.clone(), shape.iter().copied().collect(), fortran),
+        &bytes,
+    )
+    .unwrap();
 
     if let Ok(values) = convert::values(&array) {
         assert_eq!(values.len() as u64, array.size(), "one value per element");
@@ -127,7 +132,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let cast = cast.expect("numeric casts always succeed");
     assert_eq!(cast.shape(), array.shape());
-    assert_eq!(cast.fortran_order(), array.fortran_order());
+    assert_eq!(cast.order(), array.order());
     assert_eq!(cast.dtype(), &to);
     assert_eq!(cast.nbytes(), array.size() * to.itemsize());
 

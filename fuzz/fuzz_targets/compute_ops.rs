@@ -9,6 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use redis_numpy::compute::axes::Axes;
 use redis_numpy::compute::{self, reduce, reshape, ufunc};
 use redis_numpy::dtype::Dtype;
+use redis_numpy::meta::Meta;
 use redis_numpy::{npy, slice, NpArray};
 
 const DTYPES: [&str; 12] = [
@@ -39,7 +40,7 @@ fn array(typestr: &str, shape: &[u64], fortran: bool, seed: u8) -> NpArray {
     if typestr == "|b1" {
         data.iter_mut().for_each(|b| *b &= 1);
     }
-    NpArray::from_parts(dtype, shape.iter().copied().collect(), fortran, &data).unwrap()
+    NpArray::from_parts(Meta::new(dtype, shape.iter().copied().collect(), fortran), &data).unwrap()
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -8,6 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use redis_numpy::layout::header_cache;
+use redis_numpy::meta::Order;
 use redis_numpy::{npy, NpArray};
 
 fn cache_agrees(bytes: &[u8]) {
@@ -16,8 +17,8 @@ fn cache_agrees(bytes: &[u8]) {
         match (&fresh, header_cache::parse(bytes)) {
             (Ok(f), Ok(c)) => {
                 assert_eq!(
-                    (&f.dtype, &f.shape, f.fortran_order, f.data.as_ptr(), f.data.len()),
-                    (&c.dtype, &c.shape, c.fortran_order, c.data.as_ptr(), c.data.len()),
+                    (&f.meta, f.data.as_ptr(), f.data.len()),
+                    (&c.meta, c.data.as_ptr(), c.data.len()),
                     "a cached decode differs from a fresh one"
                 );
             }
@@ -55,9 +56,9 @@ fuzz_target!(|data: &[u8]| {
         "synthesized header is over the limit"
     );
     assert_eq!(
-        array.fortran_order(),
-        redis_numpy::shape::saved_fortran_order(array.shape(), array.fortran_order()),
-        "fortran_order is not np.save's"
+        array.order(),
+        Order::of(array.shape(), array.saved_fortran()),
+        "the order is not canonical"
     );
     // The data is the tail of the accepted payload, untouched.
     assert!(data.ends_with(array.data()));
@@ -66,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(again.npy_bytes() == canonical, "synthesized .npy is not a fixed point");
     assert_eq!(again.dtype(), array.dtype());
     assert_eq!(again.shape(), array.shape());
-    assert_eq!(again.fortran_order(), array.fortran_order());
+    assert_eq!(again.order(), array.order());
 
     // The metadata accessors the commands use must not panic either.
     let _ = (
@@ -75,5 +76,7 @@ fuzz_target!(|data: &[u8]| {
         array.size(),
         array.nbytes(),
     );
-    let _ = (array.slab_bytes(), array.memory_usage(|_, n| n), array.pieces(1 << 12));
+    let meta = array.meta();
+    let slab = meta.growth_axis().map(|axis| meta.slab_bytes(axis));
+    let _ = (slab, array.memory_usage(|_, n| n), array.pieces(1 << 12));
 });

@@ -10,6 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use redis_numpy::dtype::Dtype;
+use redis_numpy::meta::Meta;
 use redis_numpy::{npy, slice, NpArray};
 
 fuzz_target!(|data: &[u8]| {
@@ -25,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
     let size: u64 = shape.iter().product();
     let data: Vec<u8> = (0..size as u32).flat_map(u32::to_le_bytes).collect();
     let dtype = Dtype::from_typestr("<u4").unwrap();
-    let mut array = NpArray::from_parts(dtype.clone(), shape.iter().copied().collect(), order & 1 == 1, &data).unwrap();
+    let mut array = NpArray::from_parts(
+        Meta::new(dtype.clone(), shape.iter().copied().collect(), order & 1 == 1),
+        &data,
+    )
+    .unwrap();
 
     let Ok(items) = slice::parse(spec) else {
         return;
@@ -57,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
     slice::assign(&mut array, &items, &same).expect("a selection fits where it came from");
     assert_eq!(array.data(), &data[..], "writing a selection back changes nothing");
 
-    let payload = NpArray::from_parts(dtype, Default::default(), false, &7u32.to_le_bytes()).unwrap();
+    let payload = NpArray::from_parts(Meta::new(dtype, Default::default(), false), &7u32.to_le_bytes()).unwrap();
     let payload_npy = payload.npy_bytes();
     let value = npy::parse(&payload_npy).unwrap();
     slice::assign(&mut array, &items, &value).expect("a scalar broadcasts to any valid slice");

@@ -13,6 +13,7 @@ pub mod ufunc;
 use crate::array::NpArray;
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::{NpyError, Result};
+use crate::meta::Order;
 use crate::shape::Shape;
 use crate::slice;
 
@@ -35,35 +36,22 @@ pub(crate) fn dtype_repr(dtype: &Dtype) -> String {
     format!("dtype({})", descr.replacen("'|", "'", 1))
 }
 
-/// The `fortran_order` np.save writes for data of this shape laid out in
-/// Fortran order (`fortran`) or C order (see [`crate::shape::saved_fortran_order`]).
-pub(crate) fn saved_fortran(shape: &[u64], fortran: bool) -> bool {
-    crate::shape::saved_fortran_order(shape, fortran)
-}
-
-/// Whether the array's memory order is Fortran in a way that matters (data
-/// laid out differently from C order).
-pub(crate) fn is_fortran(array: &NpArray) -> bool {
-    saved_fortran(array.shape(), array.fortran_order())
-}
-
 /// `arr[items]` copied out for a computation, in the memory order NumPy's
 /// iterator sees in the view: a slice of a Fortran-ordered array stays
 /// Fortran-ordered even where `np.save` of the view would write C order
 /// (steps, reversed axes), so results are laid out and summed as NumPy's are.
 pub fn slice_for_compute(array: &NpArray, items: &[slice::Item]) -> Result<NpArray> {
     let view = slice::slice(array, items)?;
-    if !is_fortran(array) || view.fortran_order() || !saved_fortran(view.shape(), true) {
+    if array.order() != Order::F || view.order() != Order::C {
         return Ok(view);
     }
     // The C-ordered copy, read as its transpose, is Fortran data of the
     // reversed shape; its C-order copy is then the view's Fortran layout.
     let reversed: Shape = view.shape().iter().rev().copied().collect();
-    let transposed = NpArray::from_parts(view.dtype().clone(), reversed, true, view.data())?;
+    let meta = view.meta();
+    let transposed = NpArray::from_parts(meta.with_shape(reversed, true), view.data())?;
     NpArray::from_parts(
-        view.dtype().clone(),
-        Shape::from_slice(view.shape()),
-        true,
+        meta.with_shape(Shape::from_slice(view.shape()), true),
         &c_order_data(&transposed),
     )
 }
@@ -79,7 +67,7 @@ pub(crate) fn pod_vec<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
 /// The data of `array` rearranged into C order (a copy of the bytes when the
 /// array is stored in Fortran order with more than one dimension longer than 1).
 pub(crate) fn c_order_data(array: &NpArray) -> Vec<u8> {
-    if !is_fortran(array) || array.data().is_empty() {
+    if array.order() != Order::F {
         return array.data().to_vec();
     }
     let (shape, data) = (array.shape(), array.data());
@@ -163,7 +151,5 @@ mod tests {
         assert_eq!(c_order_data(&f), [0, 1, 2, 3, 4, 5]);
         let f3 = test_array("<i2", &[2, 1, 2], true, bytemuck::cast_slice(&[0i16, 2, 1, 3]));
         assert_eq!(c_order_data(&f3), bytemuck::cast_slice::<i16, u8>(&[0, 1, 2, 3]));
-        assert!(!saved_fortran(&[1, 5], true) && !saved_fortran(&[0, 2, 2], true));
-        assert!(saved_fortran(&[2, 2], true) && !saved_fortran(&[2, 2], false));
     }
 }

@@ -10,11 +10,12 @@ use half::f16;
 
 use super::axes::{Axes, Plan};
 use super::kernels::{self, Float, Lanes};
-use super::{c_order_data, dtype_repr, is_fortran, numpy_error, pod_vec, saved_fortran};
+use super::{c_order_data, dtype_repr, numpy_error, pod_vec};
 use crate::array::NpArray;
 use crate::convert;
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::Result;
+use crate::meta::{Meta, Order};
 use crate::shape::Shape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -537,22 +538,16 @@ fn replace_nan(array: &NpArray, value: f64) -> Result<NpArray> {
             }
         }
     });
-    NpArray::from_parts(
-        array.dtype().clone(),
-        Shape::from_slice(array.shape()),
-        array.fortran_order(),
-        &data,
-    )
+    NpArray::from_parts(array.meta().into_owned(), &data)
 }
 
 /// `np.isnan(a)`, in the input's memory order.
 fn nan_mask(array: &NpArray) -> Result<NpArray> {
     let mut mask = Vec::with_capacity(array.size() as usize);
     each_element(array, |_, _, nan| mask.push(u8::from(nan)));
+    let fortran = array.order() == Order::F;
     NpArray::from_parts(
-        dtype("|b1"),
-        Shape::from_slice(array.shape()),
-        array.fortran_order(),
+        Meta::new(dtype("|b1"), Shape::from_slice(array.shape()), fortran),
         &mask,
     )
 }
@@ -577,7 +572,7 @@ struct Reduction<'a> {
     data: Cow<'a, [u8]>,
     plan: Plan,
     out_shape: Shape,
-    out_fortran: bool,
+    out_order: Order,
     op: Op,
     /// The input was cast for the reduction (`AS`): NumPy then sums in buffers.
     buffered: bool,
@@ -601,7 +596,7 @@ impl<'a> Reduction<'a> {
         let every = reduced.iter().all(|&r| r);
         // argmin/argmax over everything index the C-order ravel; everything
         // else runs in memory order.
-        let (plan, data) = if every && matches!(op, Op::ArgMin | Op::ArgMax) && is_fortran(array) {
+        let (plan, data) = if every && matches!(op, Op::ArgMin | Op::ArgMax) && array.order() == Order::F {
             let lanes = Lanes {
                 outer: 1,
                 len: array.size() as usize,
@@ -609,7 +604,7 @@ impl<'a> Reduction<'a> {
             };
             (Plan::of_lanes(lanes), Cow::Owned(c_order_data(array)))
         } else {
-            let plan = Plan::new(shape, array.fortran_order(), reduced);
+            let plan = Plan::new(shape, array.order() == Order::F, reduced);
             (plan, Cow::Borrowed(array.data()))
         };
         let out_shape: Shape = shape
@@ -618,7 +613,7 @@ impl<'a> Reduction<'a> {
             .filter(|(_, &r)| !r)
             .map(|(&d, _)| d)
             .collect();
-        let out_fortran = saved_fortran(&out_shape, array.fortran_order());
+        let out_order = Order::of(&out_shape, array.order() == Order::F);
         let mut data = data;
         if array.dtype().order == ByteOrder::Big {
             let unit = match array.dtype().kind {
@@ -632,7 +627,7 @@ impl<'a> Reduction<'a> {
             data,
             plan,
             out_shape,
-            out_fortran,
+            out_order,
             op,
             // A byte-swapped input is cast too, so NumPy sums it in buffers.
             buffered: cast || array.dtype().order == ByteOrder::Big,
@@ -649,12 +644,8 @@ impl<'a> Reduction<'a> {
     }
 
     fn output<R: bytemuck::Pod>(&self, dtype: Dtype, values: &[R]) -> Result<NpArray> {
-        NpArray::from_parts(
-            dtype,
-            self.out_shape.clone(),
-            self.out_fortran,
-            bytemuck::cast_slice(values),
-        )
+        let meta = Meta::new(dtype, self.out_shape.clone(), self.out_order == Order::F);
+        NpArray::from_parts(meta, bytemuck::cast_slice(values))
     }
 
     /// NumPy refuses a reduction without identity along an empty axis, even
@@ -825,17 +816,13 @@ impl<'a> Reduction<'a> {
             _ => unreachable!("checked by check_supported"),
         };
         let result = self.output(dtype("<i8"), &out)?;
-        if !self.out_fortran {
+        if self.out_order != Order::F {
             return Ok(result);
         }
         // NumPy's argmax moves the axis last and makes a C-ordered copy first:
         // its result is C-ordered whatever the input's order.
-        NpArray::from_parts(
-            result.dtype().clone(),
-            self.out_shape.clone(),
-            false,
-            &c_order_data(&result),
-        )
+        let meta = result.meta().with_shape(self.out_shape.clone(), false);
+        NpArray::from_parts(meta, &c_order_data(&result))
     }
 
     /// min and max (NaN and NaT win), nanmin and nanmax (NumPy's fmin and

@@ -6,7 +6,8 @@ use crate::array::NpArray;
 use crate::error::Result;
 use crate::shape::{self, Shape, MAX_NDIM};
 
-use super::{c_order_data, is_fortran, numpy_error, saved_fortran};
+use super::{c_order_data, numpy_error};
+use crate::meta::Order;
 
 /// The longest shape text accepted: far more than 64 dimensions' worth.
 pub const MAX_SHAPE_LEN: usize = 4096;
@@ -111,17 +112,16 @@ fn long_dims(shape: &[u64]) -> Shape {
 pub fn reshape(array: &mut NpArray, requested: &[i64]) -> Result<()> {
     let shape = resolve(array.size(), requested)?;
     shape::nbytes(&shape, array.itemsize())?;
-    if !is_fortran(array) {
+    if array.order() != Order::F {
         return array.relabel(shape, false);
     }
     if long_dims(&shape) == long_dims(array.shape()) {
         // Only length-1 dimensions come or go: NumPy keeps a Fortran view.
-        let fortran = saved_fortran(&shape, true);
-        return array.relabel(shape, fortran);
+        return array.relabel(shape, true);
     }
     // NumPy copies: the elements in C order, with the new shape.
     let data = c_order_data(array);
-    *array = NpArray::from_parts(array.dtype().clone(), shape, false, &data)?;
+    *array = NpArray::from_parts(array.meta().with_shape(shape, false), &data)?;
     Ok(())
 }
 
@@ -129,7 +129,7 @@ pub fn reshape(array: &mut NpArray, requested: &[i64]) -> Result<()> {
 /// does not move.
 pub fn transpose(array: &mut NpArray) -> Result<()> {
     let shape: Shape = array.shape().iter().rev().copied().collect();
-    let fortran = saved_fortran(&shape, !is_fortran(array) && array.ndim() > 1);
+    let fortran = array.order() != Order::F;
     array.relabel(shape, fortran)
 }
 
@@ -183,16 +183,16 @@ mod tests {
         let ptr = a.data().as_ptr();
         reshape(&mut a, &[3, -1]).unwrap();
         assert_eq!(
-            (a.shape(), a.fortran_order(), a.data().as_ptr()),
+            (a.shape(), a.saved_fortran(), a.data().as_ptr()),
             (&[3u64, 2][..], false, ptr)
         );
         transpose(&mut a).unwrap();
         assert_eq!(
-            (a.shape(), a.fortran_order(), a.data().as_ptr()),
+            (a.shape(), a.saved_fortran(), a.data().as_ptr()),
             (&[2u64, 3][..], true, ptr)
         );
         transpose(&mut a).unwrap();
-        assert_eq!((a.shape(), a.fortran_order()), (&[3u64, 2][..], false));
+        assert_eq!((a.shape(), a.saved_fortran()), (&[3u64, 2][..], false));
         let again = NpArray::from_npy(&a.npy_bytes()).unwrap();
         assert_eq!(again.npy_bytes(), a.npy_bytes(), "header as np.save writes it");
     }
@@ -203,16 +203,16 @@ mod tests {
         let mut f = test_array("|u1", &[2, 3], true, &[0, 3, 1, 4, 2, 5]);
         reshape(&mut f, &[2, 1, 3]).unwrap();
         assert_eq!(
-            (f.shape(), f.fortran_order(), f.data()),
+            (f.shape(), f.saved_fortran(), f.data()),
             (&[2u64, 1, 3][..], true, &[0u8, 3, 1, 4, 2, 5][..])
         );
         reshape(&mut f, &[3, 2]).unwrap();
         assert_eq!(
-            (f.shape(), f.fortran_order(), f.data()),
+            (f.shape(), f.saved_fortran(), f.data()),
             (&[3u64, 2][..], false, &[0u8, 1, 2, 3, 4, 5][..])
         );
         let mut one = test_array("|u1", &[1, 3], true, &[7, 8, 9]);
         transpose(&mut one).unwrap();
-        assert!(!one.fortran_order(), "a single long dimension is saved in C order");
+        assert!(!one.saved_fortran(), "a single long dimension is saved in C order");
     }
 }

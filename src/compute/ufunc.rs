@@ -14,6 +14,7 @@ use crate::array::NpArray;
 use crate::convert;
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::Result;
+use crate::meta::Meta;
 use crate::npy::ParsedNpy;
 use crate::shape::{self, Shape};
 use crate::slice::{self, Item};
@@ -297,9 +298,7 @@ pub fn update(array: &mut NpArray, items: &[Item], op: BinOp, value: &ParsedNpy)
     let out_dtype = array.dtype().clone();
     let result = apply(op, &current, value, &out_dtype)?;
     let written = ParsedNpy {
-        dtype: out_dtype,
-        shape: Shape::from_slice(current.shape()),
-        fortran_order: false,
+        meta: Meta::new(out_dtype, Shape::from_slice(current.shape()), false),
         data: &result,
     };
     slice::assign(array, items, &written)
@@ -312,9 +311,10 @@ pub fn update(array: &mut NpArray, items: &[Item], op: BinOp, value: &ParsedNpy)
 /// the number of repeats. Errors are NumPy's for the whole selection.
 fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, value: &ParsedNpy) -> Result<()> {
     let full = &distinct.full_shape;
-    let broadcasts = value.shape.len() <= full.len()
+    let broadcasts = value.meta.shape().len() <= full.len()
         && value
-            .shape
+            .meta
+            .shape()
             .iter()
             .rev()
             .zip(full.iter().rev())
@@ -322,20 +322,19 @@ fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, v
     if !broadcasts {
         // NumPy resolves the loop's dtypes before it broadcasts: a dry run on
         // empty operands of the same dtypes gives its type errors, if any.
-        let current = NpArray::from_parts(array.dtype().clone(), Shape::from_slice(&[0]), false, &[])?;
+        let empty = Shape::from_slice(&[0]);
+        let current = NpArray::from_parts(array.meta().with_shape(empty.clone(), false), &[])?;
         let empty_value = ParsedNpy {
-            dtype: value.dtype.clone(),
-            shape: Shape::from_slice(&[0]),
-            fortran_order: false,
+            meta: value.meta.with_shape(empty, false),
             data: &[],
         };
         apply(op, &current, &empty_value, array.dtype())?;
-        return Err(broadcast_error(full, &value.shape));
+        return Err(broadcast_error(full, value.meta.shape()));
     }
     // The value's axis that lines up with the gathered one, when it is not
     // broadcast (length 1 or missing): only its kept positions are used.
-    let value_axis = (distinct.axis + value.shape.len()).checked_sub(full.len());
-    let Some(axis) = value_axis.filter(|&axis| value.shape[axis] > 1) else {
+    let value_axis = (distinct.axis + value.meta.shape().len()).checked_sub(full.len());
+    let Some(axis) = value_axis.filter(|&axis| value.meta.shape()[axis] > 1) else {
         return update(array, &distinct.items, op, value);
     };
     let mut items = vec![
@@ -344,20 +343,13 @@ fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, v
             stop: None,
             step: None
         };
-        value.shape.len()
+        value.meta.shape().len()
     ];
     items[axis] = Item::List(distinct.kept.iter().map(|&p| p as i64).collect());
-    let whole = NpArray::from_parts(
-        value.dtype.clone(),
-        value.shape.clone(),
-        value.fortran_order,
-        value.data,
-    )?;
+    let whole = NpArray::from_parsed(value)?;
     let cut = slice::slice(&whole, &items)?;
     let cut_value = ParsedNpy {
-        dtype: cut.dtype().clone(),
-        shape: Shape::from_slice(cut.shape()),
-        fortran_order: cut.fortran_order(),
+        meta: cut.meta().into_owned(),
         data: cut.data(),
     };
     update(array, &distinct.items, op, &cut_value)
@@ -367,10 +359,11 @@ fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, v
 /// the same native dtype that is one element or has the array's shape and
 /// order, and an op that stays in that dtype. One vectorised pass, no copy.
 fn in_place(array: &mut NpArray, op: BinOp, value: &ParsedNpy) -> bool {
-    let same_layout = value.shape.as_slice() == array.shape()
-        && (value.fortran_order == array.fortran_order() || !super::saved_fortran(array.shape(), true));
-    let scalar = shape::size(&value.shape) == 1 && value.shape.len() <= array.ndim();
-    if value.dtype != *array.dtype() || array.dtype().order == ByteOrder::Big || !(same_layout || scalar) {
+    // The same shape and order; orders are canonical, so equal for two arrays
+    // of one shape that are both C- and Fortran-ordered.
+    let same_layout = value.meta.shape() == array.shape() && value.meta.order() == array.order();
+    let scalar = shape::size(value.meta.shape()) == 1 && value.meta.shape().len() <= array.ndim();
+    if value.meta.dtype() != array.dtype() || array.dtype().order == ByteOrder::Big || !(same_layout || scalar) {
         return false;
     }
     // One arm per op, so each loop is its own monomorphic, vectorisable function.
@@ -468,7 +461,7 @@ fn apply(op: BinOp, current: &NpArray, value: &ParsedNpy, out: &Dtype) -> Result
     if let Some(data) = apply_time(op, current, value, out)? {
         return Ok(data);
     }
-    let loop_dtype = loop_dtype(op, current.dtype(), &value.dtype)?;
+    let loop_dtype = loop_dtype(op, current.dtype(), value.meta.dtype())?;
     if !same_kind(&loop_dtype, out) {
         return Err(numpy_error(format!(
             "Cannot cast ufunc '{}' output from {} to {} with casting rule 'same_kind'",
@@ -478,12 +471,7 @@ fn apply(op: BinOp, current: &NpArray, value: &ParsedNpy, out: &Dtype) -> Result
         )));
     }
     let shape = current.shape();
-    let value_array = NpArray::from_parts(
-        value.dtype.clone(),
-        value.shape.clone(),
-        value.fortran_order,
-        value.data,
-    )?;
+    let value_array = NpArray::from_parsed(value)?;
     // Operands already in the loop dtype (the usual case) are not cast.
     let in_loop_dtype = |array: &NpArray| -> Result<Vec<u8>> {
         if *array.dtype() == loop_dtype {
@@ -497,7 +485,7 @@ fn apply(op: BinOp, current: &NpArray, value: &ParsedNpy, out: &Dtype) -> Result
     macro_rules! run {
         ($t:ty, $f:expr) => {{
             let a: Vec<$t> = pod_vec(&a);
-            let v = broadcast(&pod_vec::<$t>(&v), &value.shape, shape)?;
+            let v = broadcast(&pod_vec::<$t>(&v), value.meta.shape(), shape)?;
             let f = $f;
             let r: Vec<$t> = a.iter().zip(&v).map(|(&x, &y)| f(x, y)).collect();
             bytemuck::cast_slice::<$t, u8>(&r).to_vec()
@@ -544,7 +532,7 @@ fn apply(op: BinOp, current: &NpArray, value: &ParsedNpy, out: &Dtype) -> Result
     if loop_dtype == *out {
         return Ok(result);
     }
-    let computed = NpArray::from_parts(loop_dtype, Shape::from_slice(shape), false, &result)?;
+    let computed = NpArray::from_parts(Meta::new(loop_dtype, Shape::from_slice(shape), false), &result)?;
     Ok(convert::cast(&computed, out)?.data().to_vec())
 }
 
@@ -613,7 +601,7 @@ fn apply_time(op: BinOp, current: &NpArray, value: &ParsedNpy, out: &Dtype) -> R
         Kind::DateTime(u) | Kind::TimeDelta(u) => Some(*u),
         _ => None,
     };
-    let (a, v) = (&current.dtype().kind, &value.dtype.kind);
+    let (a, v) = (&current.dtype().kind, &value.meta.dtype().kind);
     if unit(a).is_none() && unit(v).is_none() {
         return Ok(None);
     }
@@ -628,7 +616,7 @@ fn apply_time(op: BinOp, current: &NpArray, value: &ParsedNpy, out: &Dtype) -> R
             "ufunc '{}' cannot use operands with types {} and {} here (NP.UPDATE on datetime64/timedelta64 takes add/sub of a timedelta64, or min/max, in the array's unit)",
             op.ufunc(),
             dtype_repr(current.dtype()),
-            dtype_repr(&value.dtype)
+            dtype_repr(value.meta.dtype())
         )));
     }
     let swap = |mut bytes: Vec<u8>, d: &Dtype| {
@@ -638,14 +626,9 @@ fn apply_time(op: BinOp, current: &NpArray, value: &ParsedNpy, out: &Dtype) -> R
         bytes
     };
     let a_vals: Vec<i64> = pod_vec(&swap(c_order_data(current), current.dtype()));
-    let value_array = NpArray::from_parts(
-        value.dtype.clone(),
-        value.shape.clone(),
-        value.fortran_order,
-        value.data,
-    )?;
-    let v_vals: Vec<i64> = pod_vec(&swap(c_order_data(&value_array), &value.dtype));
-    let v_vals = broadcast(&v_vals, &value.shape, current.shape())?;
+    let value_array = NpArray::from_parsed(value)?;
+    let v_vals: Vec<i64> = pod_vec(&swap(c_order_data(&value_array), value.meta.dtype()));
+    let v_vals = broadcast(&v_vals, value.meta.shape(), current.shape())?;
     const NAT: i64 = i64::MIN;
     let result: Vec<i64> = a_vals
         .iter()

@@ -15,8 +15,7 @@
 
 use std::fmt;
 
-use crate::dtype::Dtype;
-use crate::shape::Shape;
+use crate::meta::Meta;
 
 /// Bytes kept alive by someone else's allocation, released when dropped.
 ///
@@ -30,9 +29,7 @@ pub trait Owner {
 }
 
 pub struct Adopted {
-    pub dtype: Dtype,
-    pub shape: Shape,
-    pub fortran_order: bool,
+    pub meta: Meta,
     header_len: usize,
     /// The data's length, known without asking the owner: the `free`
     /// callback may run on a background thread, which must not touch it.
@@ -43,9 +40,7 @@ pub struct Adopted {
 impl fmt::Debug for Adopted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Adopted")
-            .field("dtype", &self.dtype)
-            .field("shape", &self.shape)
-            .field("fortran_order", &self.fortran_order)
+            .field("meta", &self.meta)
             .field("header_len", &self.header_len)
             .field("nbytes", &self.nbytes)
             .finish()
@@ -54,24 +49,15 @@ impl fmt::Debug for Adopted {
 
 impl Adopted {
     /// Takes `owner`'s bytes as the value when they start with exactly the
-    /// header `canonical` (the one np.save writes for this dtype, shape and
-    /// order) and hold `nbytes` of data after it. Gives the owner back otherwise.
-    pub fn new(
-        dtype: Dtype,
-        shape: Shape,
-        fortran_order: bool,
-        canonical: &[u8],
-        nbytes: usize,
-        owner: Box<dyn Owner>,
-    ) -> Result<Adopted, Box<dyn Owner>> {
+    /// header `canonical` (the one np.save writes for `meta`) and hold
+    /// `nbytes` of data after it. Gives the owner back otherwise.
+    pub fn new(meta: Meta, canonical: &[u8], nbytes: usize, owner: Box<dyn Owner>) -> Result<Adopted, Box<dyn Owner>> {
         let bytes = owner.bytes();
         if bytes.len() != canonical.len() + nbytes || !bytes.starts_with(canonical) {
             return Err(owner);
         }
         Ok(Adopted {
-            dtype,
-            shape,
-            fortran_order,
+            meta,
             header_len: canonical.len(),
             nbytes,
             owner,

@@ -35,16 +35,13 @@ use std::ops::Range;
 
 use super::aligned::AlignedBuf;
 use super::size_class;
-use crate::dtype::Dtype;
 use crate::error::{NpyError, Result};
+use crate::meta::Meta;
 use crate::npy;
-use crate::shape::Shape;
 
 #[derive(Debug)]
 pub struct Full {
-    pub dtype: Dtype,
-    pub shape: Shape,
-    pub fortran_order: bool,
+    pub meta: Meta,
     /// Contiguous: `front` dead bytes, `header_len` bytes of `.npy` header
     /// (none if it is written on read), then the data. Wrapped: see the module doc.
     pub(super) buf: AlignedBuf,
@@ -72,14 +69,8 @@ fn no_memory(bytes: usize) -> NpyError {
 impl Full {
     /// An empty value (no data yet) with room for `reserve` data bytes, the
     /// header written if [`keeps_header`] says so for `final_nbytes`.
-    pub fn with_capacity(
-        dtype: Dtype,
-        shape: Shape,
-        fortran_order: bool,
-        final_nbytes: usize,
-        reserve: usize,
-    ) -> Result<Full> {
-        let header = npy::write_header(&dtype, &shape, fortran_order);
+    pub fn with_capacity(meta: Meta, final_nbytes: usize, reserve: usize) -> Result<Full> {
+        let header = npy::write_header(&meta);
         let header_len = if keeps_header(header.len(), final_nbytes) {
             header.len()
         } else {
@@ -88,9 +79,7 @@ impl Full {
         let mut buf = AlignedBuf::with_capacity(header_len + reserve)?;
         buf.extend_from_slice(&header[..header_len])?;
         Ok(Full {
-            dtype,
-            shape,
-            fortran_order,
+            meta,
             buf,
             header_len,
             front: 0,
@@ -208,8 +197,8 @@ impl Full {
             return Ok(());
         }
         if self.is_wrapped() {
-            let shape = self.shape.clone();
-            return self.regrow(nbytes, &[], &shape);
+            let meta = self.meta.clone();
+            return self.regrow(nbytes, &[], &meta);
         }
         self.compact();
         self.reserve_data(nbytes)
@@ -221,7 +210,7 @@ impl Full {
     }
 
     /// Appends `data` (whole entries) and relabels the value with the grown
-    /// `shape`, in amortised O(`data.len()`). Returns false, changing
+    /// `meta`, in amortised O(`data.len()`). Returns false, changing
     /// nothing, if a kept header would change length (the caller builds a new
     /// value). The bytes go, in order of preference:
     /// 1. after the data, within the capacity (or, wrapped, into the free
@@ -234,11 +223,9 @@ impl Full {
     /// 4. in a buffer grown by at least half, the data copied over once.
     ///
     /// Everything that can fail happens before the value changes.
-    pub fn append(&mut self, data: &[u8], shape: &[u64]) -> Result<bool> {
+    pub fn append(&mut self, data: &[u8], meta: &Meta) -> Result<bool> {
         // The grown value's header, written once: checked here, put in place last.
-        let header = self
-            .keeps_header()
-            .then(|| npy::write_header(&self.dtype, shape, self.fortran_order));
+        let header = self.keeps_header().then(|| npy::write_header(meta));
         if header.as_ref().is_some_and(|header| header.len() != self.header_len) {
             return Ok(false);
         }
@@ -247,7 +234,7 @@ impl Full {
         if self.is_wrapped() {
             if n > self.front - self.wrapped {
                 let grown = (live + n).max(self.buf.capacity() + self.buf.capacity() / 2);
-                self.regrow(grown, data, shape).map_err(|_| no_memory(grown))?;
+                self.regrow(grown, data, meta).map_err(|_| no_memory(grown))?;
                 return Ok(true);
             }
             let at = self.wrapped;
@@ -279,21 +266,15 @@ impl Full {
             let at = self.front;
             self.buf.as_mut_slice()[at..at + header.len()].copy_from_slice(&header);
         }
-        self.shape = Shape::from_slice(shape);
+        self.meta = meta.clone();
         Ok(true)
     }
 
     /// Replaces the buffer by one with room for `capacity` data bytes, holding
-    /// the data (both segments, in order) followed by `extra`, labelled `shape`.
-    fn regrow(&mut self, capacity: usize, extra: &[u8], shape: &[u64]) -> Result<()> {
+    /// the data (both segments, in order) followed by `extra`, labelled `meta`.
+    fn regrow(&mut self, capacity: usize, extra: &[u8], meta: &Meta) -> Result<()> {
         let total = self.data_len() + extra.len();
-        let mut grown = Full::with_capacity(
-            self.dtype.clone(),
-            Shape::from_slice(shape),
-            self.fortran_order,
-            total,
-            capacity.max(total),
-        )?;
+        let mut grown = Full::with_capacity(meta.clone(), total, capacity.max(total))?;
         let (head, tail) = self.segments();
         for piece in [head, tail, extra] {
             grown
@@ -306,10 +287,10 @@ impl Full {
     }
 
     /// Drops `nbytes` of data (whole entries) from the front and relabels
-    /// the rest with `shape`, in O(1): the dropped bytes become dead ones,
+    /// the rest with `meta`, in O(1): the dropped bytes become dead ones,
     /// reused by later appends (see the module doc). Returns false, changing
     /// nothing, if a kept header would change length.
-    pub fn drop_front(&mut self, nbytes: usize, shape: &[u64]) -> bool {
+    pub fn drop_front(&mut self, nbytes: usize, meta: &Meta) -> bool {
         debug_assert!(nbytes <= self.data_len());
         if self.is_wrapped() {
             let head = self.buf.len() - self.front;
@@ -322,7 +303,7 @@ impl Full {
                 self.wrapped = 0;
             }
         } else if self.header_len > 0 {
-            let header = npy::write_header(&self.dtype, shape, self.fortran_order);
+            let header = npy::write_header(meta);
             if header.len() != self.header_len {
                 return false;
             }
@@ -332,7 +313,7 @@ impl Full {
         } else {
             self.front += nbytes;
         }
-        self.shape = Shape::from_slice(shape);
+        self.meta = meta.clone();
         true
     }
 
@@ -357,8 +338,8 @@ impl Full {
     /// Replaces the contents in the existing buffer if the new value keeps the
     /// same header arrangement and fits without much slack (at most 1/8 more
     /// than needed). Returns false, changing nothing, otherwise.
-    pub fn overwrite(&mut self, dtype: &Dtype, shape: &Shape, fortran_order: bool, data: &[u8]) -> bool {
-        let header = npy::write_header(dtype, shape, fortran_order);
+    pub fn overwrite(&mut self, meta: &Meta, data: &[u8]) -> bool {
+        let header = npy::write_header(meta);
         let header_len = if keeps_header(header.len(), data.len()) {
             header.len()
         } else {
@@ -375,9 +356,7 @@ impl Full {
         for piece in [&header[..header_len], data] {
             self.buf.extend_from_slice(piece).expect("within the capacity");
         }
-        self.dtype = dtype.clone();
-        self.shape = shape.clone();
-        self.fortran_order = fortran_order;
+        self.meta = meta.clone();
         self.header_len = header_len;
         true
     }
@@ -385,17 +364,16 @@ impl Full {
     /// Sets a new shape and order for the data (after it grew, or a reshape),
     /// rewriting a kept header in place. Returns false, changing nothing, if
     /// the header's length would change (the caller rebuilds).
-    pub fn relabel(&mut self, shape: &[u64], fortran_order: bool) -> bool {
+    pub fn relabel(&mut self, meta: &Meta) -> bool {
         if self.header_len > 0 {
-            let header = npy::write_header(&self.dtype, shape, fortran_order);
+            let header = npy::write_header(meta);
             if header.len() != self.header_len {
                 return false;
             }
             let at = self.front;
             self.buf.as_mut_slice()[at..at + header.len()].copy_from_slice(&header);
         }
-        self.shape = Shape::from_slice(shape);
-        self.fortran_order = fortran_order;
+        self.meta = meta.clone();
         true
     }
 

@@ -14,132 +14,118 @@
 
 use std::cell::RefCell;
 
-use crate::dtype::Dtype;
 use crate::error::Result;
+use crate::meta::Meta;
 use crate::npy::{self, ParsedNpy};
-use crate::shape::Shape;
 
 /// Headers remembered at once; a stream usually has one or two shapes.
 const ENTRIES: usize = 8;
 /// Longer prefixes (wide structured dtypes) are parsed every time.
 const MAX_PREFIX: usize = 4096;
 
-struct Entry {
-    prefix: Vec<u8>,
-    dtype: Dtype,
-    shape: Shape,
-    fortran_order: bool,
-    nbytes: u64,
-}
-
-#[derive(Default)]
-struct Cache {
-    entries: Vec<Entry>,
+/// The last [`ENTRIES`] entries put in, the oldest replaced first.
+struct Ring<T> {
+    entries: Vec<T>,
     next: usize,
 }
 
-thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
-}
-
-impl Cache {
-    fn lookup<'a>(&self, bytes: &'a [u8]) -> Option<ParsedNpy<'a>> {
-        let entry = self.entries.iter().find(|e| {
-            bytes.len() >= e.prefix.len()
-                && (bytes.len() - e.prefix.len()) as u64 == e.nbytes
-                && bytes[..e.prefix.len()] == e.prefix[..]
-        })?;
-        Some(ParsedNpy {
-            dtype: entry.dtype.clone(),
-            shape: entry.shape.clone(),
-            fortran_order: entry.fortran_order,
-            data: &bytes[entry.prefix.len()..],
-        })
-    }
-
-    fn insert(&mut self, prefix: &[u8], parsed: &ParsedNpy) {
-        let entry = Entry {
-            prefix: prefix.to_vec(),
-            dtype: parsed.dtype.clone(),
-            shape: parsed.shape.clone(),
-            fortran_order: parsed.fortran_order,
-            nbytes: parsed.data.len() as u64,
-        };
-        if self.entries.len() < ENTRIES {
-            self.entries.push(entry);
-        } else {
-            self.entries[self.next] = entry;
-            self.next = (self.next + 1) % ENTRIES;
+impl<T> Default for Ring<T> {
+    fn default() -> Self {
+        Ring {
+            entries: Vec::new(),
+            next: 0,
         }
     }
 }
 
+impl<T> Ring<T> {
+    fn find(&self, hit: impl FnMut(&T) -> bool) -> Option<usize> {
+        self.entries.iter().position(hit)
+    }
+
+    /// Puts `entry` in and returns where it went.
+    fn insert(&mut self, entry: T) -> usize {
+        if self.entries.len() < ENTRIES {
+            self.entries.push(entry);
+            self.entries.len() - 1
+        } else {
+            let at = self.next;
+            self.entries[at] = entry;
+            self.next = (at + 1) % ENTRIES;
+            at
+        }
+    }
+}
+
+/// A parsed header: the payload's prefix up to the data, and what it decodes to.
+struct Parsed {
+    prefix: Vec<u8>,
+    meta: Meta,
+    nbytes: u64,
+}
+
+/// A header [`npy::write_header`] wrote for these metadata.
+struct Written {
+    meta: Meta,
+    header: Vec<u8>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Ring<Parsed>> = RefCell::new(Ring::default());
+    static WRITTEN: RefCell<Ring<Written>> = RefCell::new(Ring::default());
+}
+
+fn lookup<'a>(ring: &Ring<Parsed>, bytes: &'a [u8]) -> Option<ParsedNpy<'a>> {
+    let at = ring.find(|e| {
+        bytes.len() >= e.prefix.len()
+            && (bytes.len() - e.prefix.len()) as u64 == e.nbytes
+            && bytes[..e.prefix.len()] == e.prefix[..]
+    })?;
+    let entry = &ring.entries[at];
+    Some(ParsedNpy {
+        meta: entry.meta.clone(),
+        data: &bytes[entry.prefix.len()..],
+    })
+}
+
 /// [`npy::parse`], answered from the cache when the header was seen recently.
 pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
-    if let Some(hit) = CACHE.with(|c| c.borrow().lookup(bytes)) {
+    if let Some(hit) = CACHE.with(|c| lookup(&c.borrow(), bytes)) {
         return Ok(hit);
     }
     let parsed = npy::parse(bytes)?;
     let prefix_len = bytes.len() - parsed.data.len();
     if prefix_len <= MAX_PREFIX {
-        CACHE.with(|c| c.borrow_mut().insert(&bytes[..prefix_len], &parsed));
+        let entry = Parsed {
+            prefix: bytes[..prefix_len].to_vec(),
+            meta: parsed.meta.clone(),
+            nbytes: parsed.data.len() as u64,
+        };
+        CACHE.with(|c| c.borrow_mut().insert(entry));
     }
     Ok(parsed)
-}
-
-/// A header [`npy::write_header`] wrote for these metadata.
-struct Written {
-    dtype: Dtype,
-    shape: Shape,
-    fortran_order: bool,
-    header: Vec<u8>,
-}
-
-#[derive(Default)]
-struct WrittenCache {
-    entries: Vec<Written>,
-    next: usize,
-}
-
-thread_local! {
-    static WRITTEN: RefCell<WrittenCache> = RefCell::new(WrittenCache::default());
 }
 
 /// Runs `f` on the header `np.save` writes for these metadata. Layouts that
 /// write the header on read (small arrays, `2^k`-byte data) reply from here:
 /// a stream of reads of same-shaped arrays writes it once, then compares the
-/// metadata. The header is a pure function of the three values compared, so
+/// metadata. The header is a pure function of the metadata compared, so
 /// a hit is byte-identical to a fresh [`npy::write_header`].
-pub fn with_written<R>(dtype: &Dtype, shape: &[u64], fortran_order: bool, f: impl FnOnce(&[u8]) -> R) -> R {
+pub fn with_written<R>(meta: &Meta, f: impl FnOnce(&[u8]) -> R) -> R {
     WRITTEN.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let found = cache
-            .entries
-            .iter()
-            .position(|e| e.fortran_order == fortran_order && e.shape[..] == *shape && e.dtype == *dtype);
-        let at = match found {
+        let at = match cache.find(|e| e.meta == *meta) {
             Some(at) => at,
             None => {
-                let header = npy::write_header(dtype, shape, fortran_order);
+                let header = npy::write_header(meta);
                 if header.len() > MAX_PREFIX {
                     drop(cache);
                     return f(&header);
                 }
-                let entry = Written {
-                    dtype: dtype.clone(),
-                    shape: Shape::from_slice(shape),
-                    fortran_order,
+                cache.insert(Written {
+                    meta: meta.clone(),
                     header,
-                };
-                if cache.entries.len() < ENTRIES {
-                    cache.entries.push(entry);
-                    cache.entries.len() - 1
-                } else {
-                    let at = cache.next;
-                    cache.entries[at] = entry;
-                    cache.next = (at + 1) % ENTRIES;
-                    at
-                }
+                })
             }
         };
         f(&cache.entries[at].header)
@@ -151,20 +137,25 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::dtype::Dtype;
+    use crate::shape::Shape;
+
+    fn meta(descr: &str, shape: &[u64], fortran: bool) -> Meta {
+        let dtype = Dtype::from_descr_text(descr).unwrap();
+        Meta::new(dtype, Shape::from_slice(shape), fortran)
+    }
 
     fn payload(descr: &str, shape: &[u64], fortran: bool) -> Vec<u8> {
-        let dtype = Dtype::from_descr_text(descr).unwrap();
-        let n = crate::shape::nbytes(shape, dtype.itemsize()).unwrap() as usize;
-        let mut out = npy::write_header(&dtype, shape, fortran);
+        let meta = meta(descr, shape, fortran);
+        let n = crate::shape::nbytes(shape, meta.dtype().itemsize()).unwrap() as usize;
+        let mut out = npy::write_header(&meta);
         out.extend((0..n).map(|i| i as u8));
         out
     }
 
     fn same(a: &Result<ParsedNpy>, b: &Result<ParsedNpy>) -> bool {
         match (a, b) {
-            (Ok(a), Ok(b)) => {
-                (&a.dtype, &a.shape, a.fortran_order, a.data) == (&b.dtype, &b.shape, b.fortran_order, b.data)
-            }
+            (Ok(a), Ok(b)) => (&a.meta, a.data) == (&b.meta, b.data),
             (Err(a), Err(b)) => a.to_string() == b.to_string(),
             _ => false,
         }
@@ -218,10 +209,10 @@ mod tests {
                 (0..DESCRS.len(), proptest::collection::vec(0u64..12, 0..4), any::<bool>()), 1..24),
         ) {
             for (descr, shape, fortran) in cases {
-                let dtype = Dtype::from_descr_text(DESCRS[descr]).unwrap();
-                let fresh = npy::write_header(&dtype, &shape, fortran);
-                prop_assert_eq!(with_written(&dtype, &shape, fortran, <[u8]>::to_vec), fresh.clone());
-                prop_assert_eq!(with_written(&dtype, &shape, fortran, <[u8]>::to_vec), fresh, "second call hits");
+                let meta = meta(DESCRS[descr], &shape, fortran);
+                let fresh = npy::write_header(&meta);
+                prop_assert_eq!(with_written(&meta, <[u8]>::to_vec), fresh.clone());
+                prop_assert_eq!(with_written(&meta, <[u8]>::to_vec), fresh, "second call hits");
             }
         }
     }
@@ -230,9 +221,9 @@ mod tests {
     fn a_stream_of_one_shape_hits() {
         let bytes = payload("'<f4'", &[16], false);
         parse(&bytes).unwrap();
-        let hit = CACHE.with(|c| c.borrow().lookup(&bytes).is_some());
+        let hit = CACHE.with(|c| lookup(&c.borrow(), &bytes).is_some());
         assert!(hit);
         let other = payload("'<f4'", &[17], false);
-        assert!(CACHE.with(|c| c.borrow().lookup(&other).is_none()));
+        assert!(CACHE.with(|c| lookup(&c.borrow(), &other).is_none()));
     }
 }

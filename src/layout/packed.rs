@@ -31,7 +31,8 @@
 
 use super::{header_cache, size_class};
 use crate::dtype::{ByteOrder, Dtype, Kind};
-use crate::shape;
+use crate::meta::{Meta, Order};
+use crate::shape::{self, Shape};
 
 /// Largest block the packed layout is used for. Below 4 KiB, MEMORY USAGE
 /// has no size-class ratio to keep, and NP.GET's extra copy is negligible.
@@ -120,45 +121,44 @@ fn keeps_header(header_len: usize, len: usize) -> bool {
 
 /// Runs `f` on the header to keep for these metadata in a block of `len`
 /// bytes without it (empty when it is not kept).
-fn with_kept_header<R>(dtype: &Dtype, shape: &[u64], fortran_order: bool, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+fn with_kept_header<R>(meta: &Meta, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
     // Every header is a nonzero multiple of 64 bytes: where not even 64 more
     // fit the class, the header need not be looked up (most small vectors).
     if !keeps_header(64, len) {
         return f(&[]);
     }
-    header_cache::with_written(dtype, shape, fortran_order, |header| {
+    header_cache::with_written(meta, |header| {
         f(if keeps_header(header.len(), len) { header } else { &[] })
     })
 }
 
 /// Writes metadata, the kept header and data into a block of exactly
 /// [`block_len`] + `header.len()` bytes.
-fn fill(block: &mut [u8], dtype: &Dtype, shape: &[u64], fortran_order: bool, header: &[u8], data: &[u8]) {
+fn fill(block: &mut [u8], meta: &Meta, header: &[u8], data: &[u8]) {
     let padding = tail_padding(data.len());
-    let meta = meta_len(shape.len());
+    let at = meta_len(meta.ndim());
     write_meta(
-        &mut block[..meta],
-        slot(dtype).expect("block_len checked the dtype"),
-        shape,
-        fortran_order,
+        &mut block[..at],
+        slot(meta.dtype()).expect("block_len checked the dtype"),
+        meta,
         header.len(),
         padding,
     );
-    block[meta..meta + header.len()].copy_from_slice(header);
-    let data_start = meta + header.len();
+    block[at..at + header.len()].copy_from_slice(header);
+    let data_start = at + header.len();
     block[data_start..data_start + data.len()].copy_from_slice(data);
     block[data_start + data.len()..].fill(0);
 }
 
-fn write_meta(meta: &mut [u8], slot: u8, shape: &[u64], fortran_order: bool, header_len: usize, padding: usize) {
-    meta.fill(0);
-    meta[0] = slot;
-    meta[1] = shape.len() as u8;
-    meta[2] = if fortran_order { FLAG_FORTRAN } else { 0 };
-    meta[3] = (header_len / 64) as u8;
-    meta[4] = padding as u8;
-    for (i, d) in shape.iter().enumerate() {
-        meta[8 + 8 * i..16 + 8 * i].copy_from_slice(&d.to_ne_bytes());
+fn write_meta(out: &mut [u8], slot: u8, meta: &Meta, header_len: usize, padding: usize) {
+    out.fill(0);
+    out[0] = slot;
+    out[1] = meta.ndim() as u8;
+    out[2] = if meta.saved_fortran() { FLAG_FORTRAN } else { 0 };
+    out[3] = (header_len / 64) as u8;
+    out[4] = padding as u8;
+    for (i, d) in meta.shape().iter().enumerate() {
+        out[8 + 8 * i..16 + 8 * i].copy_from_slice(&d.to_ne_bytes());
     }
 }
 
@@ -168,59 +168,58 @@ pub struct Packed(Box<[u8]>);
 impl Packed {
     /// Packs an array, or `None` when its dtype, size or the block's address
     /// do not suit this layout. The caller checked that `data` fits `shape`.
-    pub fn new(dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) -> Option<Packed> {
-        let len = block_len(dtype, shape.len(), data.len())?;
-        with_kept_header(dtype, shape, fortran_order, len, |header| {
+    pub fn new(meta: &Meta, data: &[u8]) -> Option<Packed> {
+        let len = block_len(meta.dtype(), meta.ndim(), data.len())?;
+        with_kept_header(meta, len, |header| {
             let mut block = vec![0u8; len + header.len()].into_boxed_slice();
             if block.as_ptr().align_offset(DATA_ALIGN) != 0 {
                 return None;
             }
-            fill(&mut block, dtype, shape, fortran_order, header, data);
+            fill(&mut block, meta, header, data);
             Some(Packed(block))
         })
     }
 
     /// Overwrites this array with another of the same block size, in place.
     /// Returns false, changing nothing, when the sizes differ.
-    pub fn overwrite(&mut self, dtype: &Dtype, shape: &[u64], fortran_order: bool, data: &[u8]) -> bool {
-        let Some(len) = block_len(dtype, shape.len(), data.len()) else {
+    pub fn overwrite(&mut self, meta: &Meta, data: &[u8]) -> bool {
+        let Some(len) = block_len(meta.dtype(), meta.ndim(), data.len()) else {
             return false;
         };
         if len > self.0.len() {
             return false;
         }
-        with_kept_header(dtype, shape, fortran_order, len, |header| {
+        with_kept_header(meta, len, |header| {
             if len + header.len() != self.0.len() {
                 return false;
             }
-            fill(&mut self.0, dtype, shape, fortran_order, header, data);
+            fill(&mut self.0, meta, header, data);
             true
         })
     }
 
-    /// Gives the data a new shape and order (same element count) in place.
-    /// Returns false, changing nothing, if the metadata or the kept header
-    /// would change length.
-    pub fn relabel(&mut self, shape: &[u64], fortran_order: bool) -> bool {
-        if shape.len() > shape::MAX_NDIM || meta_len(shape.len()) != meta_len(usize::from(self.0[1])) {
+    /// Gives the data a new shape and order (same dtype and element count)
+    /// in place. Returns false, changing nothing, if the metadata or the kept
+    /// header would change length.
+    pub fn relabel(&mut self, meta: &Meta) -> bool {
+        if meta.ndim() > shape::MAX_NDIM || meta_len(meta.ndim()) != meta_len(usize::from(self.0[1])) {
             return false;
         }
-        let meta = meta_len(shape.len());
+        let at = meta_len(meta.ndim());
         let (slot, header_len, padding) = (self.0[0], self.header_len(), self.tail_padding());
         if header_len > 0 {
-            let dtype = self.dtype();
-            let written = header_cache::with_written(dtype, shape, fortran_order, |header| {
+            let written = header_cache::with_written(meta, |header| {
                 if header.len() != header_len {
                     return false;
                 }
-                self.0[meta..meta + header_len].copy_from_slice(header);
+                self.0[at..at + header_len].copy_from_slice(header);
                 true
             });
             if !written {
                 return false;
             }
         }
-        write_meta(&mut self.0[..meta], slot, shape, fortran_order, header_len, padding);
+        write_meta(&mut self.0[..at], slot, meta, header_len, padding);
         true
     }
 
@@ -256,8 +255,17 @@ impl Packed {
             .expect("packed blocks are 16-byte aligned (checked when built and moved)")
     }
 
-    pub fn fortran_order(&self) -> bool {
-        self.0[2] & FLAG_FORTRAN != 0
+    pub fn order(&self) -> Order {
+        Order::of(self.shape(), self.0[2] & FLAG_FORTRAN != 0)
+    }
+
+    /// The metadata, decoded.
+    pub fn meta(&self) -> Meta {
+        Meta::new(
+            self.dtype().clone(),
+            Shape::from_slice(self.shape()),
+            self.0[2] & FLAG_FORTRAN != 0,
+        )
     }
 
     pub fn data(&self) -> &[u8] {
@@ -294,6 +302,8 @@ impl Packed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::meta::{test_meta, Meta};
 
     #[test]
     fn slots_name_their_dtypes() {
@@ -307,28 +317,31 @@ mod tests {
     fn a_float32_16_is_one_80_byte_block() {
         let dtype = Dtype::from_typestr("<f4").unwrap();
         let data: Vec<u8> = (0..64).collect();
-        let p = Packed::new(&dtype, &[16], false, &data).unwrap();
+        let p = Packed::new(&test_meta(&dtype, &[16], false), &data).unwrap();
         assert_eq!(p.block().1, 80);
         assert_eq!(
-            (p.dtype(), p.shape(), p.fortran_order(), p.data()),
+            (p.dtype(), p.shape(), p.order().saved_fortran(), p.data()),
             (&dtype, &[16u64][..], false, &data[..])
         );
         assert_eq!(p.data().as_ptr() as usize % DATA_ALIGN, 0);
         let big = Dtype::from_typestr(">i2").unwrap();
-        let q = Packed::new(&big, &[2, 3, 1], true, &[1; 12]).unwrap();
+        let q = Packed::new(&test_meta(&big, &[2, 3, 1], true), &[1; 12]).unwrap();
         assert_eq!(
-            (q.dtype(), q.shape(), q.fortran_order()),
+            (q.dtype(), q.shape(), q.order().saved_fortran()),
             (&big, &[2u64, 3, 1][..], true)
         );
-        assert!(Packed::new(&dtype, &[1024], false, &[0; 4096]).is_none(), "too big");
+        assert!(
+            Packed::new(&test_meta(&dtype, &[1024], false), &[0; 4096]).is_none(),
+            "too big"
+        );
     }
 
     #[test]
     fn the_header_is_kept_when_it_costs_no_bigger_size_class() {
         let f4 = Dtype::from_typestr("<f4").unwrap();
         let data: Vec<u8> = (0..1536).map(|i| i as u8).collect();
-        let p = Packed::new(&f4, &[384], false, &data).unwrap();
-        let header = crate::npy::write_header(&f4, &[384], false);
+        let p = Packed::new(&test_meta(&f4, &[384], false), &data).unwrap();
+        let header = crate::npy::write_header(&test_meta(&f4, &[384], false));
         assert_eq!(p.block().1, 16 + header.len() + 1536);
         assert_eq!(
             size_class::class(p.block().1),
@@ -337,7 +350,7 @@ mod tests {
         );
         assert_eq!(p.stored_npy().unwrap(), [&header[..], &data[..]].concat());
         assert_eq!((p.data(), p.data().as_ptr() as usize % DATA_ALIGN), (&data[..], 0));
-        let small = Packed::new(&f4, &[16], false, &data[..64]).unwrap();
+        let small = Packed::new(&test_meta(&f4, &[16], false), &data[..64]).unwrap();
         assert_eq!(
             (small.block().1, small.stored_npy()),
             (80, None),
@@ -349,31 +362,42 @@ mod tests {
     fn relabel_and_overwrite_keep_the_header_true() {
         let f4 = Dtype::from_typestr("<f4").unwrap();
         let data = vec![7u8; 1536];
-        let mut p = Packed::new(&f4, &[16, 24], false, &data).unwrap();
+        let mut p = Packed::new(&test_meta(&f4, &[16, 24], false), &data).unwrap();
         assert!(p.stored_npy().is_some());
-        assert!(p.relabel(&[24, 16], true));
-        let want = [&crate::npy::write_header(&f4, &[24, 16], true)[..], &data[..]].concat();
+        assert!(p.relabel(&test_meta(&f4, &[24, 16], true)));
+        let want = [
+            &crate::npy::write_header(&test_meta(&f4, &[24, 16], true))[..],
+            &data[..],
+        ]
+        .concat();
         assert_eq!(
-            (p.stored_npy().unwrap(), p.shape(), p.fortran_order()),
+            (p.stored_npy().unwrap(), p.shape(), p.order().saved_fortran()),
             (&want[..], &[24u64, 16][..], true)
         );
         let i4 = Dtype::from_typestr("<i4").unwrap();
         let other = vec![9u8; 1536];
-        assert!(p.overwrite(&i4, &[16, 24], false, &other));
-        let want = [&crate::npy::write_header(&i4, &[16, 24], false)[..], &other[..]].concat();
+        assert!(p.overwrite(&test_meta(&i4, &[16, 24], false), &other));
+        let want = [
+            &crate::npy::write_header(&test_meta(&i4, &[16, 24], false))[..],
+            &other[..],
+        ]
+        .concat();
         assert_eq!((p.stored_npy().unwrap(), p.dtype()), (&want[..], &i4));
-        assert!(!p.overwrite(&i4, &[380], false, &other[..1520]), "another block size");
+        assert!(
+            !p.overwrite(&test_meta(&i4, &[380], false), &other[..1520]),
+            "another block size"
+        );
         assert_eq!(p.data(), &other[..], "unchanged when refused");
     }
 
     #[test]
     fn overwrite_needs_the_same_block_size() {
         let f4 = Dtype::from_typestr("<f4").unwrap();
-        let mut p = Packed::new(&f4, &[4], false, &[1; 16]).unwrap();
+        let mut p = Packed::new(&test_meta(&f4, &[4], false), &[1; 16]).unwrap();
         let i2 = Dtype::from_typestr("<i2").unwrap();
-        assert!(p.overwrite(&i2, &[8], true, &[2; 16]));
+        assert!(p.overwrite(&test_meta(&i2, &[8], true), &[2; 16]));
         assert_eq!((p.dtype(), p.shape(), p.data()), (&i2, &[8u64][..], &[2u8; 16][..]));
-        assert!(!p.overwrite(&i2, &[9], false, &[3; 18]));
+        assert!(!p.overwrite(&test_meta(&i2, &[9], false), &[3; 18]));
         assert_eq!(p.data(), &[2u8; 16][..], "unchanged when refused");
     }
 }

@@ -98,7 +98,7 @@ pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
         };
         // A slice, a cast or a Fortran-ordered input is copied first: like
         // NP.GET's casts, refused while Redis is over maxmemory.
-        if options.slice.is_some() || options.dtype.is_some() || compute::is_fortran(stored) {
+        if options.slice.is_some() || options.dtype.is_some() || stored.saved_fortran() {
             memory::check_not_over(ctx)?;
         }
         let sliced = match options.slice.as_deref() {

@@ -140,7 +140,7 @@ unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::Re
             return emit(c"NP.SET", &array.npy_bytes());
         }
         for (i, (shape, range)) in pieces.into_iter().enumerate() {
-            let mut npy = npy::write_header(array.dtype(), &shape, array.fortran_order());
+            let mut npy = npy::write_header(&array.meta().with_shape(shape, array.saved_fortran()));
             let (first, second) = array.data_range(range);
             npy.reserve_exact(first.len() + second.len());
             npy.extend_from_slice(first);

@@ -22,6 +22,7 @@ use crate::compute::{c_order_data, dtype_repr, numpy_error, pod_vec, ufunc};
 use crate::convert;
 use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::Result;
+use crate::meta::Meta;
 use crate::shape::Shape;
 use crate::slice::Item;
 use kernels::Stored;
@@ -86,7 +87,10 @@ impl Found {
             kind: Kind::Int64,
             order: ByteOrder::Little,
         };
-        NpArray::from_parts(dtype, self.shape.clone(), false, bytemuck::cast_slice(&self.rows))
+        NpArray::from_parts(
+            Meta::new(dtype, self.shape.clone(), false),
+            bytemuck::cast_slice(&self.rows),
+        )
     }
 
     /// The distances as a float32 array (float64 for float64 data).
@@ -96,14 +100,20 @@ impl Found {
                 kind: Kind::Float64,
                 order: ByteOrder::Little,
             };
-            return NpArray::from_parts(dtype, self.shape.clone(), false, bytemuck::cast_slice(&self.distances));
+            return NpArray::from_parts(
+                Meta::new(dtype, self.shape.clone(), false),
+                bytemuck::cast_slice(&self.distances),
+            );
         }
         let narrowed: Vec<f32> = self.distances.iter().map(|&v| v as f32).collect();
         let dtype = Dtype {
             kind: Kind::Float32,
             order: ByteOrder::Little,
         };
-        NpArray::from_parts(dtype, self.shape.clone(), false, bytemuck::cast_slice(&narrowed))
+        NpArray::from_parts(
+            Meta::new(dtype, self.shape.clone(), false),
+            bytemuck::cast_slice(&narrowed),
+        )
     }
 }
 
@@ -178,7 +188,7 @@ pub fn knn(matrix: &NpArray, query: &NpArray, k: i64, metric: Metric, slice: Opt
     };
     let query_data = c_order_data(cast.as_ref().unwrap_or(query));
     let (n, d, k) = (n as usize, d as usize, k as usize);
-    let fortran = crate::compute::is_fortran(matrix);
+    let fortran = matrix.saved_fortran();
     let tops = match dtype.kind {
         Kind::Float32 => run::<f32, 32>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
         Kind::Float64 => run::<f64, 16>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),

@@ -72,6 +72,26 @@ def test_a_fortran_matrix_trimmed_to_one_column_is_saved_as_numpy_saves_it(r, dt
     assert r.restore("h", 0, r.dump("g")) and r.execute_command("NP.GET", "h") == npy(a[:, 1:2])
 
 
+@pytest.mark.parametrize("maxlen", [0, 1, 2])
+def test_a_fortran_buffer_trimmed_to_one_column_still_grows_its_columns(r, maxlen):
+    # (3, 1) and (3, 0) are C- and Fortran-ordered at once: the next column
+    # (a Fortran payload, or a 1-d column that fits only along the last axis)
+    # is appended along the last axis, as np.concatenate(..., axis=-1) does.
+    rng = np.random.default_rng(maxlen)
+    expected = np.asfortranarray(rng.standard_normal((3, 4)))
+    r.execute_command("NP.SET", "f", npy(expected))
+    for step in range(40):
+        if rng.random() < 0.5:
+            column = rng.standard_normal(3)
+            part, grown = column, column[:, None]
+        else:
+            part = grown = np.asfortranarray(rng.standard_normal((3, int(rng.integers(2, 4)))))
+        length = r.execute_command("NP.APPEND", "f", npy(part), "MAXLEN", maxlen)
+        expected = tail(np.concatenate([expected, grown], axis=-1), maxlen, True)
+        assert length == expected.shape[-1], step
+        assert r.execute_command("NP.GET", "f") == npy(expected), step
+
+
 def test_trim_keeps_the_last_entries(r):
     rng = np.random.default_rng(3)
     a = rng.standard_normal((5000, 16)).astype(np.float32)

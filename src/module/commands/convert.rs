@@ -26,7 +26,7 @@ pub fn np_convert(ctx: &Context, args: &[RedisString]) -> RedisResult {
             return Ok(RedisValue::Integer(0));
         };
         let parsed = parse_payload(ctx, bytes)?;
-        let array = NpArray::from_parts(parsed.dtype, parsed.shape, parsed.fortran_order, parsed.data)?;
+        let array = NpArray::from_parsed(&parsed)?;
         let ttl = expire::get(ctx, key_name);
         guard::checkpoint("before-change");
         guard::commit(|| {

@@ -130,7 +130,7 @@ pub fn np_mset(ctx: &Context, args: &[RedisString]) -> RedisResult {
                     .and_then(|h| NpArray::adopt(&v, Box::new(h), config::adopt_always()).ok());
                 match adopted {
                     Some(array) => Ok(array),
-                    None => NpArray::from_parts(v.dtype, v.shape, v.fortran_order, v.data),
+                    None => NpArray::from_parsed(&v),
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -84,7 +84,7 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
         if plain && !stored.is_packed() && stored.stored_npy().is_none() {
             let run = slice::StoredRun {
                 shape: stored.shape().iter().copied().collect(),
-                fortran_order: stored.fortran_order(),
+                fortran_order: stored.saved_fortran(),
                 bytes: 0..stored.nbytes() as usize,
             };
             stored_run::reply(ctx, &mut key, &run);
@@ -172,7 +172,7 @@ pub fn np_info(ctx: &Context, args: &[RedisString]) -> RedisResult {
             ("size", int(array.size())),
             ("itemsize", int(array.itemsize())),
             ("nbytes", int(array.nbytes())),
-            ("fortran_order", RedisValue::Bool(array.fortran_order())),
+            ("fortran_order", RedisValue::Bool(array.saved_fortran())),
             ("layout", RedisValue::BulkString(array.layout_name().to_owned())),
             ("memory", int(value_type::memory_usage(array) as u64)),
         ])

@@ -85,7 +85,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
             // overwritten in place: build the new one, reply, then store.
             let array = match adopted {
                 Some(array) => array,
-                None => NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?,
+                None => NpArray::from_parsed(&value)?,
             };
             guard::checkpoint("before-change");
             match existing {
@@ -125,7 +125,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
             // Nothing has changed yet: the old buffer did not fit, or the argument is the value.
             let array = match adopted {
                 Some(array) => array,
-                None => NpArray::from_parts(value.dtype, value.shape, value.fortran_order, value.data)?,
+                None => NpArray::from_parsed(&value)?,
             };
             guard::commit(|| {
                 key.store(array);
@@ -193,10 +193,12 @@ pub fn np_append(ctx: &Context, args: &[RedisString]) -> RedisResult {
             ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.append", key_name);
             Ok(int(length))
         };
-        let trimmed = |array: &mut NpArray| -> crate::error::Result<u64> {
-            match maxlen {
-                Some(n) => array.trim(n),
-                None => Ok(array.growth_axis().map_or(0, |axis| array.shape()[axis])),
+        // The length along the axis appended to, after MAXLEN's trim.
+        let trimmed = |array: &mut NpArray, axis: Option<usize>| -> crate::error::Result<u64> {
+            match (axis, maxlen) {
+                (None, _) => Ok(0),
+                (Some(axis), Some(n)) => array.trim_along(axis, n),
+                (Some(axis), None) => Ok(array.shape()[axis]),
             }
         };
         match key.array_mut()? {
@@ -208,19 +210,20 @@ pub fn np_append(ctx: &Context, args: &[RedisString]) -> RedisResult {
                     // `append` checks again and reserves before it changes
                     // anything: an error from it leaves the array as it was.
                     // `trim` then only relabels, or rebuilds a small value.
-                    array.append(&rows)?;
-                    let length = trimmed(array)?;
+                    let axis = array.append(&rows)?;
+                    let length = trimmed(array, Some(axis))?;
                     stats::resized(old_nbytes, array.nbytes());
                     finish(length)
                 })
             }
             None => {
                 config::check_array_bytes(ctx, rows.data.len() as u64)?;
-                let mut array = NpArray::from_parts(rows.dtype, rows.shape, rows.fortran_order, rows.data)?;
+                let mut array = NpArray::from_parsed(&rows)?;
                 if maxlen.is_some() && array.growth_axis().is_none() {
                     return Err(ZERO_D);
                 }
-                let length = trimmed(&mut array)?;
+                let axis = array.growth_axis();
+                let length = trimmed(&mut array, axis)?;
                 guard::checkpoint("before-change");
                 guard::commit(|| {
                     key.store(array);
