@@ -9,6 +9,14 @@ from .units import KB
 GETSET_SMALL = 1.15
 GETSET_LARGE = 1.05
 GETSET_LARGE_FROM = 64 * KB
+# Zero-copy writes (table a2), NP.SET ÷ SET of the same bytes from 64 KiB up: end to end, and
+# server time from ZEROCOPY_SERVER_FROM up; 50 clients writing 64 KiB (table b) use GETSET_LARGE.
+ZEROCOPY_WALL = 1.03
+ZEROCOPY_SERVER = 1.5
+ZEROCOPY_SERVER_FROM = 1024 * KB
+# The first NP.REDUCE after an adopting write (table a3): its extra time over a reduce of an owned
+# array ÷ the copy an NP.SET that copies pays (at most one copy more).
+FIRST_REDUCE_COPIES = 1.0
 # NP.SHAPE / NP.INFO on a huge array ÷ on a 4-byte one.
 METADATA = 1.1
 # MEMORY USAGE ÷ nbytes from 1 MiB up; bytes over nbytes below.
@@ -69,6 +77,8 @@ def facts() -> dict[str, str]:
         "target-getset-large": f"{GETSET_LARGE}×",
         "target-getset-small": f"{GETSET_SMALL}×",
         "target-metadata": f"{METADATA}×",
+        "target-zerocopy-wall": f"{ZEROCOPY_WALL}×",
+        "target-zerocopy-server": f"{ZEROCOPY_SERVER}×",
         "target-memory-large": f"{MEMORY_LARGE}×",
         "target-memory-small": f"nbytes + {MEMORY_SMALL_OVER} B",
         "target-rdb-size": f"{RDB_SIZE}×",

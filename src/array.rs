@@ -875,6 +875,9 @@ mod tests {
         fn allocated(&self) -> usize {
             self.block.capacity()
         }
+        fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+            self
+        }
     }
 
     impl Drop for Lent {

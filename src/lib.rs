@@ -14,7 +14,8 @@
 //!   defrag, free, copy, memory usage);
 //! - `module::entry`: the lean command entries that read `argv` in place;
 //! - `module::held`: a command argument held as an adopted array's bytes
-//!   (`RM_HoldString`, `RM_StringPtrLen`, `RM_FreeString`);
+//!   (`RM_HoldString`, `RM_StringPtrLen`, `RM_FreeString`, its defrag);
+//! - `module::memory`: `INFO memory` fields read as numbers;
 //! - `module::write_key`, `module::read_key`: the value behind an open key,
 //!   handed out through `&mut self` only;
 //! - `module::commands` (`mod.rs`, `expire.rs`), `module::guard`,

@@ -28,6 +28,7 @@ class Workload:
 
 WORKLOADS = [
     Workload("getset", getset.run),  # tables a) and d)
+    Workload("writes", getset.run_writes),  # a2) and a3)
     Workload("clients", clients.run),  # b)
     Workload("metadata", metadata.run),  # c)
     Workload("persistence", persistence.run),  # e)

@@ -178,3 +178,144 @@ def run(b: Bench) -> list[Table]:
     d.facts["mem-large"] = fmt_range([m[0] / n for n, m in large.items()])
     d.facts["mem-large-vs-string"] = fmt_range([m[0] / m[1] for m in large.values()], digits=3)
     return [a, d]
+
+
+#: Data sizes of table a2 (each also 4 B past it); the quick run stops at 16 MiB.
+WRITE_SIZES = (64 * KB, 256 * KB, MB, 4 * MB, 16 * MB, 64 * MB, 256 * MB)
+
+
+def layout_of(b: Bench, key: bytes) -> str:
+    info = b.call("NP.INFO", key)
+    return dict(zip(info[::2], info[1::2]))[b"layout"].decode()
+
+
+def copied_payload(payload: bytes) -> bytes:
+    """The same array with a header np.save would not write (same length):
+    never adopted, so NP.SET copies it, as it did before adoption."""
+    odd = payload.replace(b"'descr': '<f4'", b"'descr':'<f4' ", 1)
+    assert odd != payload and len(odd) == len(payload)
+    return odd
+
+
+def run_writes(b: Bench) -> list[Table]:
+    """a2) zero-copy writes, NP.SET vs SET, and a3) the first typed read after one."""
+    t = Table(
+        "a2",
+        "a2) Zero-copy writes: NP.SET vs SET of the same .npy, data of 2^k and 2^k + 4 B, default and numpy.adopt-always",
+        ["data", "adopt-always", "layout", "reps", "SET", "NP.SET", "ratio", "server SET / NP.SET", "server ratio",
+         "MEMORY USAGE SET / NP.SET", "target", "result"],
+    )
+    t.notes.append(
+        "An overwrite of the same key each call, interleaved with SET's; times as in table a. `layout` is NP.INFO's: "
+        "`adopted` keeps the argument Redis read (no copy), `full` copies it into a block of the data's exact size. "
+        f"Target: end to end ≤ {targets.ZEROCOPY_WALL}×, and server time ≤ {targets.ZEROCOPY_SERVER}× from "
+        f"{human(targets.ZEROCOPY_SERVER_FROM)} up."
+    )
+    sizes = [n for n in WRITE_SIZES if not b.quick or n <= 16 * MB]
+    kn, ks = b"n:w", b"s:w"
+    wall: dict[tuple[int, int, bool], float] = {}
+    for nbytes in sizes:
+        for extra in (0, 4):
+            arr = make_array("float32", nbytes + extra, b.rng)
+            payload = npy(arr)
+            reps = min(reps_for(nbytes, b.quick), 200)
+            for always in (False, True):
+                b.call("CONFIG", "SET", "numpy.adopt-always", "yes" if always else "no")
+                b.call("DEL", kn, ks)
+                b.call("NP.SET", kn, payload)
+                b.call("SET", ks, payload)
+                layout = layout_of(b, kn)
+                mu_np = int(b.call("MEMORY", "USAGE", kn, "SAMPLES", "0"))
+                mu_str = int(b.call("MEMORY", "USAGE", ks, "SAMPLES", "0"))
+                b.call("CONFIG", "RESETSTAT")
+                t_set, t_npset = pair_times(lambda: b.timed("SET", ks, payload),
+                                            lambda: b.timed("NP.SET", kn, payload), reps)
+                st = b.cmdstats()
+                s_set, s_npset = b.usec_per_call(st, "set"), b.usec_per_call(st, "np.set")
+                ratio = stat(t_npset, nbytes) / stat(t_set, nbytes)
+                server = s_npset / s_set if s_set and s_npset else None
+                ok = ratio <= targets.ZEROCOPY_WALL and (
+                    nbytes < targets.ZEROCOPY_SERVER_FROM or server is None or server <= targets.ZEROCOPY_SERVER)
+                size = human(nbytes) + (f" + {extra} B" if extra else "")
+                target = f"≤ {targets.ZEROCOPY_WALL}×" + (
+                    f", server ≤ {targets.ZEROCOPY_SERVER}×" if nbytes >= targets.ZEROCOPY_SERVER_FROM else "")
+                t.add(
+                    size, "yes" if always else "no", layout, f"{reps} ({stat_name(reps, nbytes)})",
+                    fmt_time(stat(t_set, nbytes)), fmt_time(stat(t_npset, nbytes)), fmt_ratio(ratio),
+                    f"{fmt_time((s_set or 0) / 1e6)} / {fmt_time((s_npset or 0) / 1e6)}", fmt_ratio(server),
+                    f"{mu_str} / {mu_np} ({mu_np / mu_str:.3f}×)", target, verdict(ok),
+                    ok=ok,
+                    miss_label=f"a2) NP.SET {size} (adopt-always {'yes' if always else 'no'}, {layout}): "
+                               f"{ratio:.3f}× end to end, server {fmt_ratio(server)}",
+                )
+                wall[(nbytes, extra, always)] = ratio
+                print(f"  a2) {size:>14} adopt-always={'yes' if always else 'no ':3} {layout:>8}: "
+                      f"NP.SET {ratio:.3f}×, server {fmt_ratio(server)}, memory {mu_np / mu_str:.3f}× SET's",
+                      flush=True)
+            b.call("DEL", kn, ks)
+    b.call("CONFIG", "SET", "numpy.adopt-always", "no")
+    past = [r for (_, extra, always), r in wall.items() if extra and not always]
+    t.facts["zerocopy-wall-past-pow2"] = fmt_range(past, digits=3)
+    return [t, first_reduce(b)]
+
+
+def first_reduce(b: Bench) -> Table:
+    """a3) NP.REDUCE right after an adopting NP.SET pays the copy NP.SET
+    skipped (once); later reductions, and reductions of an owned array, none."""
+    t = Table(
+        "a3",
+        "a3) The first NP.REDUCE sum after an adopting NP.SET vs the second, and vs a reduce of a copied array",
+        ["data", "reps", "NP.SET server: copied / adopted", "REDUCE server: 1st / 2nd after adopting",
+         "REDUCE server: owned", "1st − owned", "copy NP.SET skipped", "extra ÷ copy", "write + 1st reduce ratio",
+         "target", "result"],
+    )
+    t.notes.append(
+        "Server time (INFO commandstats, µs, best of the reps), each write to a new key. `copied`: the same array "
+        "with a header np.save would not write, which NP.SET copies into a fresh buffer, as it did before adoption; "
+        "`owned`: its first reduce. `extra ÷ copy` = "
+        "(1st − owned) ÷ (NP.SET copied − adopted): the first reduce moves the value into an aligned buffer once. "
+        "`write + 1st reduce ratio` = (adopted NP.SET + 1st reduce) ÷ (copied NP.SET + owned reduce)."
+    )
+    sizes = [MB + 4, 16 * MB + 4] if b.quick else [MB + 4, 16 * MB + 4, 64 * MB + 4]
+    worst = 0.0
+    for nbytes in sizes:
+        arr = make_array("float32", nbytes, b.rng)
+        payload = npy(arr)
+        odd = copied_payload(payload)
+        reps = 5 if nbytes > 16 * MB else 9
+        best = {k: float("inf") for k in ("set_copy", "set_adopt", "first", "second", "owned")}
+
+        def server_us(*args: object) -> float:
+            b.call("CONFIG", "RESETSTAT")
+            b.call(*args)
+            return float(b.usec_per_call(b.cmdstats(), str(args[0])) or 0)
+
+        for _ in range(reps):
+            # New keys: each write allocates (or keeps) a buffer of its own, as a first write does.
+            b.call("DEL", "n:r", "n:o")
+            best["set_adopt"] = min(best["set_adopt"], server_us("NP.SET", "n:r", payload))
+            assert layout_of(b, b"n:r") == "adopted"
+            best["first"] = min(best["first"], server_us("NP.REDUCE", "n:r", "sum"))
+            best["second"] = min(best["second"], server_us("NP.REDUCE", "n:r", "sum"))
+            best["set_copy"] = min(best["set_copy"], server_us("NP.SET", "n:o", odd))
+            assert layout_of(b, b"n:o") == "full"
+            best["owned"] = min(best["owned"], server_us("NP.REDUCE", "n:o", "sum"))
+        extra = best["first"] - best["owned"]
+        copy = best["set_copy"] - best["set_adopt"]
+        per_copy = extra / copy if copy > 0 else float("inf")
+        whole = (best["set_adopt"] + best["first"]) / (best["set_copy"] + best["owned"])
+        ok = per_copy <= targets.FIRST_REDUCE_COPIES + 0.25 and best["second"] <= best["owned"] * 1.1 + 5
+        worst = max(worst, per_copy)
+        t.add(
+            f"{human(nbytes - 4)} + 4 B", reps, f"{best['set_copy']:.0f} / {best['set_adopt']:.0f}",
+            f"{best['first']:.0f} / {best['second']:.0f}", f"{best['owned']:.0f}", f"{extra:.0f}", f"{copy:.0f}",
+            f"{per_copy:.2f}", f"{whole:.3f}×", f"≤ {targets.FIRST_REDUCE_COPIES} copy (± 0.25), 2nd ≈ owned",
+            verdict(ok), ok=ok,
+            miss_label=f"a3) first NP.REDUCE {human(nbytes)}: {per_copy:.2f} copies more, 2nd {best['second']:.0f} µs "
+                       f"vs owned {best['owned']:.0f} µs",
+        )
+        print(f"  a3) {human(nbytes - 4):>8} + 4 B: first {best['first']:.0f} µs, second {best['second']:.0f} µs, "
+              f"owned {best['owned']:.0f} µs, copy {copy:.0f} µs ({per_copy:.2f} copies)", flush=True)
+    b.call("DEL", "n:r", "n:o")
+    t.facts["first-reduce-copies"] = f"{worst:.2f}"
+    return t

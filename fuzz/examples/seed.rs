@@ -273,6 +273,13 @@ fn main() {
             let mut input = vec![kind, 0b1001_0101, flags];
             input.extend_from_slice(&ops);
             write(&ops_dir, &format!("ops_{kind}_{flags:03}"), &input, &mut ops_count);
+            // Adopt (NP.SET keeping the argument), then each way out of the adopted layout.
+            let adopt = [
+                8, 5, 5, 17, 8, 0, 0, 5, 8, 1, 2, 10, 8, 2, 4, 9, 8, 3, 6, 0, 7, 0, 8, 4, 3, 90, 8, 6, 7, 1,
+            ];
+            let mut input = vec![kind, 0b1001_0101, flags];
+            input.extend_from_slice(&adopt);
+            write(&ops_dir, &format!("adopt_{kind}_{flags:03}"), &input, &mut ops_count);
         }
     }
 

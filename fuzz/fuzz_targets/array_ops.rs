@@ -1,16 +1,20 @@
 //! A stored value through a random series of the operations that move it
 //! between layouts (packed, full with the header kept, full with the data at
-//! its exact size): NP.APPEND, NP.TRIM / MAXLEN, NP.SET over it in place,
+//! its exact size, adopted): NP.APPEND, NP.TRIM / MAXLEN, NP.SET over it in place,
+//! NP.SET of a large canonical `.npy` that keeps the argument (adopted: read
+//! in place, moved to a buffer of its own by every change),
 //! relabelling (NP.RESHAPE), in-place element writes (NP.SETSLICE, NP.UPDATE),
 //! COPY, and RDB save and load at every encoding version. Rolling buffers wrap
 //! around (data in two segments); element writes make them contiguous first,
 //! as the commands do. After each step the value must equal a fresh value
 //! built from a plain model (shape, order, bytes): same `.npy` bytes, data
-//! aligned, RDB round trip exact.
+//! aligned (adopted data: where the argument put it), RDB round trip exact.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use redis_numpy::array::MIN_ADOPTED;
 use redis_numpy::dtype::Dtype;
+use redis_numpy::layout::adopted::Owner;
 use redis_numpy::meta::Meta;
 use redis_numpy::{npy, rdb, NpArray};
 
@@ -64,6 +68,32 @@ impl Model {
     }
 }
 
+/// An argument as Redis hands it over: the bytes 9 bytes into their block
+/// (an sds string's header), so never aligned for typed access.
+struct Argument(Vec<u8>);
+
+const ARGUMENT_OFFSET: usize = 9;
+
+impl Argument {
+    fn new(npy: &[u8]) -> Box<dyn Owner> {
+        let mut block = vec![0xEE; ARGUMENT_OFFSET];
+        block.extend_from_slice(npy);
+        Box::new(Argument(block))
+    }
+}
+
+impl Owner for Argument {
+    fn bytes(&self) -> &[u8] {
+        &self.0[ARGUMENT_OFFSET..]
+    }
+    fn allocated(&self) -> usize {
+        self.0.capacity()
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
 fn bytes(n: usize, seed: u8, dtype: &Dtype) -> Vec<u8> {
     let mut out: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed)).collect();
     if dtype.descr() == "'|b1'" {
@@ -86,7 +116,9 @@ fn check(a: &NpArray, m: &Model, step: usize) {
     // Full values start their data at a 64-byte boundary; dropped entries
     // (NP.TRIM / MAXLEN) move it on by whole elements, so it stays aligned for
     // the element: to the largest power of two dividing the item size, up to 64.
-    let align = if a.is_packed() {
+    let align = if a.is_adopted() {
+        1 // where the argument put it: never written, typed readers move it first
+    } else if a.is_packed() {
         redis_numpy::layout::packed::DATA_ALIGN
     } else {
         1 << m
@@ -126,7 +158,7 @@ fuzz_target!(|data: &[u8]| {
     check(&a, &m, 0);
 
     for (step, op) in ops.chunks_exact(2).enumerate() {
-        let (code, arg) = (op[0] % 8, op[1]);
+        let (code, arg) = (op[0] % 9, op[1]);
         match code {
             0 | 1 => {
                 // NP.APPEND of `arg % 64` entries, or one entry without the growth axis.
@@ -210,6 +242,32 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             6 => a = a.clone(), // COPY
+            8 => {
+                // NP.SET of a canonical .npy of at least MIN_ADOPTED bytes, kept
+                // where the argument is (at any size, as numpy.adopt-always).
+                if m.slab() == 0 {
+                    continue; // another axis is empty: no length makes 32 KiB
+                }
+                let mut shape = m.shape.clone();
+                let g = m.growth_axis();
+                shape[g] = (MIN_ADOPTED / m.slab() + 1 + usize::from(arg % 64)) as u64;
+                let n = shape.iter().product::<u64>() as usize * m.dtype.itemsize() as usize;
+                if n > MAX_BYTES {
+                    continue;
+                }
+                let new = Model {
+                    data: bytes(n, arg, &m.dtype),
+                    dtype: m.dtype.clone(),
+                    shape,
+                    fortran: m.fortran,
+                };
+                let payload = new.fresh().npy_bytes().to_vec();
+                let parsed = npy::parse(&payload).unwrap();
+                a = NpArray::adopt(&parsed, Argument::new(&payload), true)
+                    .unwrap_or_else(|_| panic!("a canonical .npy of {} bytes is adopted", payload.len()));
+                assert!(a.is_adopted());
+                m = new;
+            }
             _ => {
                 // RDB save and load, at the current and the first encoding version.
                 let encver = if arg & 1 == 0 { rdb::ENCODING_VERSION } else { 1 };

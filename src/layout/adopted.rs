@@ -13,6 +13,7 @@
 //! This module knows nothing of Redis: the owner is an opaque trait object
 //! whose `Drop` releases the bytes.
 
+use std::any::Any;
 use std::fmt;
 
 use crate::meta::Meta;
@@ -26,6 +27,9 @@ pub trait Owner {
     fn bytes(&self) -> &[u8];
     /// Bytes the allocation holding them occupies (MEMORY USAGE).
     fn allocated(&self) -> usize;
+    /// The owner as its own type, for the glue's active defragmentation,
+    /// which moves the allocations of the owners it knows.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 pub struct Adopted {
@@ -80,5 +84,11 @@ impl Adopted {
 
     pub fn allocated(&self) -> usize {
         self.owner.allocated()
+    }
+
+    /// The owner, for active defragmentation: it may move its own box and
+    /// what it refers to, but must keep the same bytes.
+    pub fn owner_mut(&mut self) -> &mut Box<dyn Owner> {
+        &mut self.owner
     }
 }

@@ -15,6 +15,10 @@
 //!   when a module command returns, Redis itself trims the buffer of every
 //!   argument the module kept (`trimStringObjectIfNeeded`), which may move it.
 //!   Trimming here first, before the payload is parsed, makes that a no-op.
+//! - Active defragmentation may move the string object and its buffer
+//!   (`RM_DefragRedisModuleString`, see [`defrag`]); Redis does so only for a
+//!   string whose one reference is this module's, and the new address
+//!   replaces the held one in the same callback.
 //! - The reference is dropped with `RM_FreeString` on the main thread only.
 //!   Redis frees a value in a background thread when its free effort is above
 //!   its lazy-free threshold (never so for these, see `value_type::effort`)
@@ -28,6 +32,7 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use redis_module::defrag::DefragContext;
 use redis_module::{raw, Context, RedisString};
 
 use crate::layout::adopted::Owner;
@@ -94,6 +99,43 @@ fn release(string: *mut raw::RedisModuleString) {
     }
 }
 
+/// Active defragmentation of an adopted value's owner, on the main thread
+/// during the type's defrag callback (`ctx` is its context): moves the box
+/// holding the reference, then lets Redis move the string object and its
+/// buffer. Owners of other kinds are left where they are.
+pub fn defrag(defrag: &DefragContext, ctx: *mut raw::RedisModuleDefragCtx, owner: &mut Box<dyn Owner>) {
+    let Some(held) = owner.as_any_mut().downcast_mut::<HeldString>() else {
+        return;
+    };
+    let old: *mut HeldString = held;
+    // SAFETY: `old` is the box's allocation (RedisModule_Alloc, through the
+    // global allocator, unchanged at this alignment); nothing else refers to
+    // it during the callback.
+    let moved = unsafe { defrag.defrag_realloc(old) };
+    if moved != old {
+        // SAFETY: DefragAlloc copied the `HeldString` to `moved` and freed `old`.
+        let fresh: Box<dyn Owner> = unsafe { Box::from_raw(moved) };
+        std::mem::forget(std::mem::replace(owner, fresh)); // `old` is already freed
+    }
+    let Some(held) = owner.as_any_mut().downcast_mut::<HeldString>() else {
+        return;
+    };
+    // SAFETY: the API table is written once by RedisModule_Init, before any callback runs.
+    let Some(defrag_string) = (unsafe { raw::RedisModule_DefragRedisModuleString }) else {
+        return;
+    };
+    // SAFETY: `ctx` is the live defrag context of this callback and
+    // `held.string` a live string this module holds a reference to. Redis
+    // moves it only if that reference is its only one (refcount 1, checked by
+    // Redis), so no other holder keeps the old address; it returns the moved
+    // object, or null when the object stayed (its buffer may have moved
+    // anyway: the bytes are asked for on every access, never kept).
+    let string = unsafe { defrag_string(ctx, held.string.as_ptr()) };
+    if let Some(string) = NonNull::new(string) {
+        held.string = string;
+    }
+}
+
 impl Owner for HeldString {
     fn bytes(&self) -> &[u8] {
         let mut len = 0;
@@ -116,6 +158,10 @@ impl Owner for HeldString {
             Some(size) => unsafe { size(self.string.as_ptr()) },
             None => self.bytes().len(),
         }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 

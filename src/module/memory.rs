@@ -3,7 +3,9 @@
 //! command then allocates: these checks cover reads that build a copy and
 //! writes whose allocation is known up front.
 
-use redis_module::{Context, ContextFlags, RedisError};
+use std::ffi::CStr;
+
+use redis_module::{raw, Context, ContextFlags, RedisError};
 
 /// Redis's own reply to a `deny-oom` command over `maxmemory`.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -31,9 +33,7 @@ pub fn check_room(ctx: &Context, extra: u64) -> Result<(), RedisError> {
     if exempt(ctx) || extra == 0 {
         return Ok(());
     }
-    let info = ctx.server_info("memory");
-    let field = |name: &str| info.field(name).and_then(|v| v.to_string_lossy().parse::<u64>().ok());
-    let (Some(max), Some(used)) = (field("maxmemory"), field("used_memory")) else {
+    let [Some(max), Some(used)] = info_memory(ctx, [c"maxmemory", c"used_memory"]) else {
         return Ok(());
     };
     if max > 0 && used.saturating_add(extra) > max {
@@ -42,4 +42,36 @@ pub fn check_room(ctx: &Context, extra: u64) -> Result<(), RedisError> {
         )));
     }
     Ok(())
+}
+
+/// Fields of `INFO memory`, read as numbers. (redis-module's
+/// `ServerInfo::field` retains the string it returns once more than its drop
+/// releases: a leak per call.)
+fn info_memory<const N: usize>(ctx: &Context, names: [&CStr; N]) -> [Option<u64>; N] {
+    // SAFETY: the API table is written once by RedisModule_Init, before any command runs.
+    let api = unsafe {
+        (
+            raw::RedisModule_GetServerInfo,
+            raw::RedisModule_ServerInfoGetFieldUnsigned,
+            raw::RedisModule_FreeServerInfo,
+        )
+    };
+    let (Some(get), Some(unsigned), Some(free)) = api else {
+        return [None; N];
+    };
+    // SAFETY: `ctx.ctx` is the running command's context; the section is a C string.
+    let info = unsafe { get(ctx.ctx, c"memory".as_ptr()) };
+    if info.is_null() {
+        return [None; N];
+    }
+    let values = names.map(|name| {
+        let mut err = 0;
+        // SAFETY: `info` is live until freed below; `name` is a C string and
+        // `err` a local the call writes its status to.
+        let value = unsafe { unsigned(info, name.as_ptr(), &mut err) };
+        (err == raw::REDISMODULE_OK as i32).then_some(value)
+    });
+    // SAFETY: `info` came from GetServerInfo with this context and is freed once.
+    unsafe { free(ctx.ctx, info) };
+    values
 }

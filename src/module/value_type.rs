@@ -13,7 +13,7 @@ use redis_module::defrag::DefragContext;
 use redis_module::native_types::RedisType;
 use redis_module::{raw, Context};
 
-use super::{guard, stats};
+use super::{guard, held, stats};
 use crate::array::{BlocksMut, Boxed, NpArray};
 use crate::error::NpyError;
 use crate::layout::size_class;
@@ -278,7 +278,8 @@ pub fn freed_inline(array: &NpArray) -> bool {
 
 /// Active defragmentation, on Redis builds whose jemalloc supports it (not
 /// Debian's, which refuses `activedefrag yes`): moves the boxed value and each
-/// of its blocks when jemalloc asks, then lets the value check its data
+/// of its blocks when jemalloc asks (an adopted value's held string too, see
+/// `held::defrag`), then lets the value check its data
 /// alignment (a moved block of the same size class keeps it on jemalloc; the
 /// value realigns itself if an allocator did otherwise). Returns 0: nothing is
 /// left for a later pass.
@@ -304,9 +305,9 @@ unsafe extern "C" fn defrag(
             BlocksMut::Packed(block) => move_boxed_slice(&defrag, block),
             BlocksMut::Boxed(boxed) => {
                 move_box(&defrag, boxed);
-                // An adopted value's string is Redis's object and stays where it is.
-                if let Boxed::Full(full) = &mut **boxed {
-                    move_vec(&defrag, full.buf_mut().block_mut());
+                match &mut **boxed {
+                    Boxed::Full(full) => move_vec(&defrag, full.buf_mut().block_mut()),
+                    Boxed::Adopted(adopted) => held::defrag(&defrag, ctx, adopted.owner_mut()),
                 }
             }
         }

@@ -354,3 +354,50 @@ def test_mset_adopts_each_large_argument(ra):
     expected = b.copy()
     expected[0] = 3
     assert r.execute_command("NP.MGET", "x", "z") == [npy(expected), npy(b)]
+
+
+def test_restore_copy_mset_and_reload_keep_master_and_replica_identical():
+    """The transitions the replica test above leaves out, each compared with
+    NumPy on the master and with DEBUG DIGEST-VALUE on the replica: RESTORE
+    and COPY of an adopted value (propagated as such, so the replica copies
+    its own adopted value), NP.MSET, NP.TRIM, NP.TRANSPOSE, NP.RESERVE, the
+    typed read that moves a value, and DEBUG RELOAD on either side."""
+    pair = Pair()
+    try:
+        m, s = pair.m, pair.s
+        adopt_always(m, s)
+        for key, arr in CASES.items():
+            put(m, key, arr)
+        expected = dict(CASES)
+        for key in CASES:
+            m.restore(f"{key}:restored", 0, m.dump(key))
+            assert m.copy(key, f"{key}:copy")
+            expected[f"{key}:restored"] = expected[f"{key}:copy"] = CASES[key]
+        arr = CASES["f4_64k"]
+        assert m.execute_command("NP.MSET", "ms1", npy(arr), "ms2", npy(CASES["c16"])) == b"OK"
+        expected["ms1"], expected["ms2"] = arr, CASES["c16"]
+        put(m, "trim", arr)
+        assert m.execute_command("NP.TRIM", "trim", "999") == 999
+        expected["trim"] = arr[-999:]
+        put(m, "tr", CASES["f8_2d"])
+        m.execute_command("NP.TRANSPOSE", "tr")
+        expected["tr"] = CASES["f8_2d"].T
+        put(m, "res", arr)
+        m.execute_command("NP.RESERVE", "res", str(2 * arr.size))
+        expected["res"] = arr
+        put(m, "red", CASES["f8_2d"])
+        assert m.execute_command("NP.REDUCE", "red", "sum", "AXIS", "1") == npy(CASES["f8_2d"].sum(axis=1))
+        expected["red"] = CASES["f8_2d"]
+        assert layout(m, "f4_64k:copy") == b"full", "a copy owns its buffer"
+        assert layout(s, "f4_64k") == b"adopted"
+        for key, value in expected.items():
+            assert m.execute_command("NP.GET", key) == npy(value), key
+        assert_replica_matches(m, s, expected)
+        pair.assert_in_sync()
+        for who in (m, s):
+            who.execute_command("DEBUG", "RELOAD")
+        assert_replica_matches(m, s, expected)
+        for key, value in expected.items():
+            assert s.execute_command("NP.GET", key) == npy(value), key
+    finally:
+        pair.cleanup()

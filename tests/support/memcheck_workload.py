@@ -99,6 +99,7 @@ def run(port: int, fixture_dir: Path = FIXTURES) -> int:
     compute(s)
     mget_mset(s)
     layout_transitions(s)
+    adopted(s)
     max_array_bytes(s)
     copy(s, expected, sexp)
     dump_restore(s)
@@ -490,6 +491,76 @@ def layout_transitions(s: Session) -> None:
         s.r.restore(key + ":restored", 0, s.dump(key))
         s.check(s.np("NP.GET", key + ":restored") == npy(arr.reshape(2, -1)), f"RESTORE of {key}")
         s.r.delete(key + ":copy", key + ":restored")
+
+
+def adopted(s: Session) -> None:
+    """4h. the adopted layout: a large NP.SET whose header is np.save's keeps
+    the argument as the value; reads use it in place, every change and typed
+    read moves it to a buffer of its own; its string is released on each path"""
+    s.step("adopted layout: reads, typed reads, every change, MSET, COPY, RESTORE, release")
+
+    def layout(key: str) -> bytes:
+        info = s.np("NP.INFO", key)
+        return (info if isinstance(info, dict) else dict(zip(info[::2], info[1::2])))[b"layout"]
+
+    def put(key: str, arr: np.ndarray) -> None:
+        s.check(s.np("NP.SET", key, npy(arr)) == b"OK", f"NP.SET {key}")
+        s.check(layout(key) == b"adopted", f"{key} is not adopted")
+
+    arr = s.rng.integers(-1000, 1000, (300, 41)).astype("<i4")  # 49,200 B: not 2^k, adopted by default
+    put("ad", arr)
+    s.check(s.np("NP.GET", "ad") == npy(arr), "adopted NP.GET")
+    s.check(s.np("NP.GET", "ad", "SLICE", "7:90:3, ::-2") == npy(np.ascontiguousarray(arr[7:90:3, ::-2])), "adopted SLICE")
+    s.check(s.np("NP.MGET", "ad", "missing") == [npy(arr), None], "adopted NP.MGET")
+    s.check((s.r.memory_usage("ad") or 0) > arr.nbytes, "adopted MEMORY USAGE")
+    s.r.execute_command("DEBUG", "DIGEST-VALUE", "ad")
+    s.check(s.np("NP.REDUCE", "ad", "sum", "AXIS", "0") == npy(arr.sum(axis=0)), "REDUCE of an adopted value")
+    s.check(layout("ad") == b"full", "a typed read moves the value")
+    s.check(s.np("NP.GET", "ad") == npy(arr), "moved value")
+    put("ad", arr)
+    s.check(s.np("NP.GET", "ad", "AS", "float64") == npy(arr.astype("<f8")), "AS on an adopted value")
+    changes: list[tuple[tuple[Any, ...], np.ndarray]] = []
+    edited = arr.copy()
+    edited[3:9] = 5
+    changes.append((("NP.SETSLICE", "ad", "3:9", npy(np.int32(5))), edited))
+    changes.append((("NP.UPDATE", "ad", "mul", npy(np.int32(3))), arr * np.int32(3)))
+    changes.append((("NP.APPEND", "ad", npy(arr[:7])), np.concatenate([arr, arr[:7]])))
+    changes.append((("NP.APPEND", "ad", npy(arr[:7]), "MAXLEN", "100"), np.concatenate([arr, arr[:7]])[-100:]))
+    changes.append((("NP.TRIM", "ad", "10"), arr[-10:]))
+    changes.append((("NP.RESHAPE", "ad", "(41, 300)"), arr.reshape(41, 300)))
+    changes.append((("NP.TRANSPOSE", "ad"), arr.T))
+    changes.append((("NP.RESERVE", "ad", "1000"), arr))
+    for command, expected in changes:
+        put("ad", arr)
+        s.np(*command)
+        s.check(s.np("NP.GET", "ad") == npy(expected), f"{command[0]} of an adopted value")
+    put("ad", arr)
+    other = s.rng.integers(0, 9, 20_000).astype("<i8")
+    s.check(s.np("NP.SET", "ad", npy(other), "GET") == npy(arr), "NP.SET GET over an adopted value")
+    s.check(layout("ad") == b"adopted" and s.np("NP.GET", "ad") == npy(other), "adopted over adopted")
+    s.np("NP.SET", "ad", npy(np.arange(3)))
+    s.check(s.np("NP.GET", "ad") == npy(np.arange(3)), "small over adopted")
+    s.check(s.np("NP.MSET", "ad:m1", npy(arr), "ad:m2", npy(other), "ad:m1", npy(other)) == b"OK", "NP.MSET")
+    s.check(s.np("NP.MGET", "ad:m1", "ad:m2") == [npy(other)] * 2 and layout("ad:m2") == b"adopted", "NP.MSET adopts")
+    put("ad:keep", arr)  # left for DUMP/RESTORE, DEBUG RELOAD, the AOF rewrite and FLUSHALL ASYNC
+    s.check(s.r.copy("ad:keep", "ad:copy") == 1, "COPY of an adopted value")
+    s.r.restore("ad:restored", 0, s.dump("ad:keep"))
+    s.check(s.np("NP.MGET", "ad:copy", "ad:restored") == [npy(arr)] * 2, "COPY / RESTORE of an adopted value")
+    pipe = s.r.pipeline(transaction=True)
+    pipe.execute_command("NP.SET", "ad:multi", npy(arr))
+    pipe.execute_command("NP.SETSLICE", "ad:multi", "0", npy(np.int32(1)))
+    pipe.execute()
+    edited = arr.copy()
+    edited[0] = 1
+    s.check(s.np("NP.GET", "ad:multi") == npy(edited), "adopting NP.SET in a transaction")
+    s.r.config_set("numpy.adopt-always", "yes")
+    put("ad:pow2", np.zeros(1 << 14, "<f4"))  # 64 KiB: copied by default, adopted with adopt-always
+    s.r.config_set("numpy.adopt-always", "no")
+    s.r.delete("ad:m1", "ad:copy", "ad:restored")
+    s.r.unlink("ad:m2", "ad:multi")
+    s.r.pexpire("ad", 1)
+    time.sleep(0.01)
+    s.check(s.r.exists("ad") == 0, "an adopted value expires")
 
 
 def max_array_bytes(s: Session) -> None:
