@@ -176,8 +176,7 @@ impl NpArray {
     /// shape costs little until its data is really there.
     pub fn builder(meta: Meta, reserve_limit: u64) -> Result<NpArrayBuilder> {
         let nbytes = checked_nbytes(&meta, None)?;
-        let nbytes =
-            usize::try_from(nbytes).map_err(|_| NpyError::invalid(format!("{nbytes} bytes do not fit in memory")))?;
+        let nbytes = usize::try_from(nbytes).map_err(|_| NpyError::NoMemory(nbytes))?;
         let reserve = nbytes.min(usize::try_from(reserve_limit).unwrap_or(usize::MAX));
         let full = Full::with_capacity(meta, nbytes, reserve)?;
         Ok(NpArrayBuilder { full, nbytes })
@@ -501,7 +500,7 @@ impl NpArray {
         shape[axis] = shape[axis]
             .checked_add(steps)
             .ok_or_else(|| NpyError::append("the growth axis would overflow"))?;
-        shape::nbytes(&shape, self.itemsize())?;
+        shape::nbytes(&shape, self.itemsize()).map_err(|e| NpyError::append(e.to_string()))?;
         Ok((axis, meta.with_shape(shape, fortran)))
     }
 
@@ -548,9 +547,7 @@ impl NpArray {
     /// The data size of the array grown to `length` entries along its growth
     /// axis (its own size if it is longer), or why it cannot grow so.
     pub fn reserved_nbytes(&self, length: u64) -> Result<u64> {
-        let axis = self
-            .growth_axis()
-            .ok_or_else(|| NpyError::invalid("cannot reserve room in a 0-d array: it has no growth axis"))?;
+        let axis = self.growth_axis().ok_or(NpyError::NoGrowthAxis("reserve room in"))?;
         let mut shape = Shape::from_slice(self.shape());
         shape[axis] = shape[axis].max(length);
         checked_nbytes(&self.meta().with_shape(shape, false), None)
@@ -564,8 +561,7 @@ impl NpArray {
     /// size that `length` entries take. Nothing changes on error.
     pub fn reserve(&mut self, length: u64) -> Result<u64> {
         let wanted = self.reserved_nbytes(length)?;
-        let bytes =
-            usize::try_from(wanted).map_err(|_| NpyError::invalid(format!("{wanted} bytes do not fit in memory")))?;
+        let bytes = usize::try_from(wanted).map_err(|_| NpyError::NoMemory(wanted))?;
         match self.repr_mut() {
             ReprMut::Full(f) => f.reserve(bytes)?,
             ReprMut::Packed(p) if bytes > p.data().len() => {
@@ -590,10 +586,14 @@ impl NpArray {
     /// buffer, reused by later appends, so this is O(1) (see
     /// [`crate::layout::full`]).
     pub fn trim(&mut self, keep: u64) -> Result<u64> {
-        let axis = self
-            .growth_axis()
-            .ok_or_else(|| NpyError::invalid("cannot trim a 0-d array"))?;
+        let axis = self.growth_axis().ok_or(NpyError::NoGrowthAxis("trim"))?;
         self.trim_along(axis, keep)
+    }
+
+    /// The length [`NpArray::trim`] shortens: the growth axis's.
+    pub fn trim_length(&self) -> Result<u64> {
+        let axis = self.growth_axis().ok_or(NpyError::NoGrowthAxis("trim"))?;
+        Ok(self.shape()[axis])
     }
 
     /// [`NpArray::trim`] along `axis`: the growth axis, or the axis
@@ -658,11 +658,10 @@ impl NpArray {
     /// flag is stored as np.save writes it for that shape.
     pub fn relabel(&mut self, shape: Shape, fortran: bool) -> Result<()> {
         if shape::size(&shape) != self.size() || shape.len() > shape::MAX_NDIM {
-            return Err(NpyError::invalid(format!(
-                "shape {} does not fit {} elements",
-                shape::repr(&shape),
-                self.size()
-            )));
+            return Err(NpyError::ShapeMismatch {
+                shape: shape::repr(&shape),
+                size: self.size(),
+            });
         }
         let meta = self.meta().with_shape(shape, fortran);
         let in_place = match self.repr_mut() {

@@ -15,6 +15,15 @@ pub enum NpyError {
     Convert(String),
     /// A slice spec that is malformed or does not fit the array (NumPy's wording).
     Index(String),
+    /// An array whose data would take more than 2^63-1 bytes: its shape's repr.
+    TooBig(String),
+    /// An allocation of this many bytes that failed.
+    NoMemory(u64),
+    /// An operation along the growth axis (`trim`, `reserve room in`) of a
+    /// 0-d array, which has none.
+    NoGrowthAxis(&'static str),
+    /// A new shape (its repr) for an array of a different element count.
+    ShapeMismatch { shape: String, size: u64 },
 }
 
 impl NpyError {
@@ -29,6 +38,27 @@ impl NpyError {
     pub fn append(reason: impl Into<String>) -> Self {
         NpyError::Append(reason.into())
     }
+
+    /// This error as a refusal of a payload: what its data or shape cannot be.
+    pub fn in_payload(self) -> Self {
+        match self {
+            e @ (NpyError::TooBig(_) | NpyError::NoMemory(_) | NpyError::ShapeMismatch { .. }) => {
+                NpyError::Invalid(e.to_string())
+            }
+            other => other,
+        }
+    }
+
+    /// This error as a refusal of a stored (RDB) encoding.
+    pub fn in_stored(self) -> Self {
+        match self {
+            NpyError::Invalid(reason) => NpyError::Rdb(reason),
+            e @ (NpyError::TooBig(_) | NpyError::NoMemory(_) | NpyError::ShapeMismatch { .. }) => {
+                NpyError::Rdb(e.to_string())
+            }
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for NpyError {
@@ -38,6 +68,10 @@ impl fmt::Display for NpyError {
             NpyError::Rdb(reason) => write!(f, "invalid stored array: {reason}"),
             NpyError::Append(reason) => write!(f, "cannot append: {reason}"),
             NpyError::Convert(reason) | NpyError::Index(reason) => write!(f, "{reason}"),
+            NpyError::TooBig(shape) => write!(f, "array of shape {shape} is too big"),
+            NpyError::NoMemory(bytes) => write!(f, "cannot allocate {bytes} bytes"),
+            NpyError::NoGrowthAxis(op) => write!(f, "cannot {op} a 0-d array: it has no growth axis"),
+            NpyError::ShapeMismatch { shape, size } => write!(f, "shape {shape} does not fit {size} elements"),
         }
     }
 }
@@ -60,6 +94,42 @@ pub fn excerpt(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::NpyError;
+
+    #[test]
+    fn each_failure_says_what_failed() {
+        let too_big = NpyError::TooBig("(9223372036854775807, 10)".into());
+        assert_eq!(
+            too_big.to_string(),
+            "array of shape (9223372036854775807, 10) is too big"
+        );
+        assert_eq!(
+            too_big.clone().in_payload().to_string(),
+            "invalid .npy: array of shape (9223372036854775807, 10) is too big"
+        );
+        assert_eq!(
+            too_big.in_stored().to_string(),
+            "invalid stored array: array of shape (9223372036854775807, 10) is too big"
+        );
+        assert_eq!(
+            NpyError::NoMemory(64).in_stored().to_string(),
+            "invalid stored array: cannot allocate 64 bytes"
+        );
+        assert_eq!(
+            NpyError::invalid("x").in_stored().to_string(),
+            "invalid stored array: x"
+        );
+        assert_eq!(
+            NpyError::NoGrowthAxis("trim").in_payload().to_string(),
+            "cannot trim a 0-d array: it has no growth axis"
+        );
+        let mismatch = NpyError::ShapeMismatch {
+            shape: "(3,)".into(),
+            size: 4,
+        };
+        assert_eq!(mismatch.to_string(), "shape (3,) does not fit 4 elements");
+    }
+
     #[test]
     fn excerpts_are_short() {
         assert_eq!(super::excerpt("abc"), "abc");

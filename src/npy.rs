@@ -101,7 +101,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
             "the dtype's descr is {descr_len} bytes as np.save writes it, the limit is {MAX_DESCR_LEN}"
         )));
     }
-    let nbytes = shape::nbytes(&shape, dtype.itemsize())?;
+    let nbytes = shape::nbytes(&shape, dtype.itemsize()).map_err(NpyError::in_payload)?;
     if data.len() as u64 != nbytes {
         return Err(NpyError::invalid(format!(
             "data is {} bytes but shape {} of {} needs {nbytes}",

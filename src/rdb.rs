@@ -58,10 +58,7 @@ pub fn data_strings(array: &NpArray) -> impl Iterator<Item = Cow<'_, [u8]>> {
 }
 
 fn stored(e: NpyError) -> NpyError {
-    match e {
-        NpyError::Invalid(reason) => NpyError::Rdb(reason),
-        other => other,
-    }
+    e.in_stored()
 }
 
 /// Rebuilds an array from its meta and the data strings that follow it, read

@@ -17,7 +17,7 @@ pub fn size(shape: &[u64]) -> u64 {
 /// Bytes the data occupies. Like NumPy, zero-length dimensions are skipped
 /// in the overflow check, and the total must fit a signed 64-bit size.
 pub fn nbytes(shape: &[u64], itemsize: u64) -> Result<u64> {
-    let too_big = || NpyError::invalid(format!("array of shape {} is too big", repr(shape)));
+    let too_big = || NpyError::TooBig(repr(shape));
     let mut total = itemsize.max(1);
     for &d in shape.iter().filter(|&&d| d != 0) {
         total = total

@@ -23,7 +23,7 @@ pub struct AlignedBuf {
 }
 
 fn no_memory(bytes: usize) -> NpyError {
-    NpyError::invalid(format!("cannot allocate {bytes} bytes"))
+    NpyError::NoMemory(bytes as u64)
 }
 
 impl AlignedBuf {

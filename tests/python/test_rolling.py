@@ -155,9 +155,10 @@ def test_trim_errors_change_nothing(r):
             r.execute_command("NP.TRIM", "a", n)
     assert r.execute_command("NP.GET", "a") == npy(base)
     r.execute_command("NP.SET", "s", npy(np.float64(2.5)))
-    with pytest.raises(redis.ResponseError, match="cannot trim a 0-d array"):
+    zero_d = "^cannot trim a 0-d array: it has no growth axis$"
+    with pytest.raises(redis.ResponseError, match=zero_d):
         r.execute_command("NP.TRIM", "s", 1)
-    with pytest.raises(redis.ResponseError, match="cannot trim a 0-d array"):
+    with pytest.raises(redis.ResponseError, match=zero_d):
         r.execute_command("NP.APPEND", "s0", npy(np.float64(2.5)), "MAXLEN", 1)
     assert not r.exists("s0")
     assert r.execute_command("NP.GET", "s") == npy(np.float64(2.5))

@@ -23,11 +23,6 @@ pub fn np_reserve(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let Some(array) = key.array_mut()? else {
             return Err(RedisError::Str("ERR no such key"));
         };
-        if array.growth_axis().is_none() {
-            return Err(RedisError::Str(
-                "ERR cannot reserve room in a 0-d array: it has no growth axis",
-            ));
-        }
         let wanted = array.reserved_nbytes(length)?;
         config::check_array_bytes(ctx, wanted)?;
         // Redis counts the room at once, written or not: room past maxmemory

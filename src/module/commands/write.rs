@@ -6,6 +6,7 @@ use redis_module::{Context, ContextFlags, NotifyEvent, RedisError, RedisResult, 
 use super::set_options::{self, SetOptions, Ttl};
 use super::{expire, int, notify, parse_npy, parse_payload, reply_npy, reply_null};
 use crate::array::{NpArray, MIN_ADOPTED};
+use crate::error::NpyError;
 use crate::module::held::HeldString;
 use crate::module::write_key::WriteKey;
 use crate::module::{config, guard, stats};
@@ -170,8 +171,6 @@ fn parse_maxlen(option_args: &[RedisString]) -> Result<Option<u64>, RedisError> 
     Ok(crate::options::parse_maxlen(option_args)?)
 }
 
-const ZERO_D: RedisError = RedisError::Str("ERR cannot trim a 0-d array: it has no growth axis");
-
 /// `NP.APPEND key npy [MAXLEN n]`: grows the array along its growth axis
 /// (axis 0 in C order, the last axis in Fortran order); creates the key if it
 /// is missing. With `MAXLEN n`, then keeps only the last `n` entries along
@@ -196,7 +195,8 @@ pub fn np_append(ctx: &Context, args: &[RedisString]) -> RedisResult {
         // The length along the axis appended to, after MAXLEN's trim.
         let trimmed = |array: &mut NpArray, axis: Option<usize>| -> crate::error::Result<u64> {
             match (axis, maxlen) {
-                (None, _) => Ok(0),
+                (None, Some(_)) => Err(NpyError::NoGrowthAxis("trim")),
+                (None, None) => Ok(0),
                 (Some(axis), Some(n)) => array.trim_along(axis, n),
                 (Some(axis), None) => Ok(array.shape()[axis]),
             }
@@ -219,9 +219,6 @@ pub fn np_append(ctx: &Context, args: &[RedisString]) -> RedisResult {
             None => {
                 config::check_array_bytes(ctx, rows.data.len() as u64)?;
                 let mut array = NpArray::from_parsed(&rows)?;
-                if maxlen.is_some() && array.growth_axis().is_none() {
-                    return Err(ZERO_D);
-                }
                 let axis = array.growth_axis();
                 let length = trimmed(&mut array, axis)?;
                 guard::checkpoint("before-change");
@@ -249,10 +246,7 @@ pub fn np_trim(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let Some(array) = key.array_mut()? else {
             return Ok(int(0));
         };
-        let Some(axis) = array.growth_axis() else {
-            return Err(ZERO_D);
-        };
-        let length = array.shape()[axis];
+        let length = array.trim_length()?;
         if keep >= length {
             return Ok(int(length));
         }
