@@ -50,8 +50,10 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # The main venv has hiredis (redis-py's C parser); the compat venv keeps the pure-Python one.
+# NP.KNN's recall test searches scikit-learn's digits against faiss's exact search.
 python-deps: $(PY)
 	$(PY) -m pip install -q -e 'python-client[test,hiredis]'
+	$(PY) -m pip install -q scikit-learn faiss-cpu
 
 browser-deps:
 	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
