@@ -14,7 +14,11 @@
 //!
 //! `REDIS_NUMPY_DISABLE_CPU_FEATURES` in the server's environment (read once,
 //! like NumPy's `NPY_DISABLE_CPU_FEATURES`) holds the kernels back: `AVX512`
-//! keeps the AVX2 ones, `AVX2` the baseline ones.
+//! keeps the AVX2 ones, `AVX2` the baseline ones, `VNNI` the float ones for
+//! 8-bit integer searches ([`dot8`]: intrinsics, as no loop the compiler
+//! vectorises turns into `vpdpbusd`).
+
+pub mod dot8;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
