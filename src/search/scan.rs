@@ -147,8 +147,8 @@ struct Pair {
 #[inline(always)]
 fn key(metric: Metric, batch: bool, p: Pair) -> f64 {
     match metric {
-        Metric::L2 if batch => p.row_norm - 2.0 * p.sum + p.query_norm,
-        Metric::L2 | Metric::Ip => metric.key(p.sum),
+        Metric::L2 | Metric::Hamming if batch => p.row_norm - 2.0 * p.sum + p.query_norm,
+        Metric::L2 | Metric::Ip | Metric::Hamming => metric.key(p.sum),
         Metric::Cosine => metric.key(p.sum / (p.row_norm.sqrt() * p.query_norm.sqrt())),
     }
 }
@@ -158,7 +158,7 @@ fn key(metric: Metric, batch: bool, p: Pair) -> f64 {
 #[inline(always)]
 fn batch_key(metric: Metric, p: Pair) -> f64 {
     match metric {
-        Metric::L2 => p.row_norm - 2.0 * p.sum + p.query_norm,
+        Metric::L2 | Metric::Hamming => p.row_norm - 2.0 * p.sum + p.query_norm,
         Metric::Ip => -p.sum,
         Metric::Cosine => -(p.sum * p.row_norm * p.query_norm),
     }
