@@ -43,6 +43,20 @@ fn scan(matrix: &Matrix<u8>, rows: &Rows, queries: &[u8], q_count: usize, k: usi
     let mut tops: Vec<TopK> = (0..q_count).map(|_| TopK::new(k)).collect();
     let mut gates = vec![f64::NAN; q_count];
     let mut gathered = vec![0u8; if matrix.fortran { d } else { 0 }];
+    if q_count == 1 && !matrix.fortran && d > 0 {
+        // One query over C-ordered rows: the rows as they lie, the gate in a register.
+        let (q, top) = (&queries[..d], &mut tops[0]);
+        let mut gate = f64::NAN;
+        for i in 0..rows.len() {
+            let r = rows.row(i) as usize;
+            let key = distance(&matrix.data[r * d..(r + 1) * d], q) as f64;
+            if gate.is_nan() || key < gate {
+                top.offer_next(key, r as u64);
+                gate = top.gate();
+            }
+        }
+        return tops;
+    }
     for i in 0..rows.len() {
         let r = rows.row(i) as usize;
         let x: &[u8] = if matrix.fortran {
