@@ -21,7 +21,7 @@ COVERAGE_PACKAGES := llvm-19
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run cluster cluster-stop test test-rust test-python test-numpy-format test-client-compat test-inspect test-package test-python-valkey test-python-redis8 test-big inspect-screenshots lint bench bench-quick bench-codec fuzz memcheck coverage coverage-deps clean
+.PHONY: help deps system-deps browser-deps python-deps inspect-deps build run cluster cluster-stop test test-rust test-python test-numpy-format test-client-compat test-inspect test-package test-python-valkey test-python-redis8 test-big inspect-screenshots lint bench bench-quick bench-search bench-codec fuzz memcheck coverage coverage-deps clean
 
 help:
 	@echo "make run    build and start Redis on 127.0.0.1:$(PORT) with the module loaded"
@@ -30,6 +30,7 @@ help:
 	@echo "make lint   cargo fmt --check, clippy -D warnings, mypy on the Python client"
 	@echo "make test-inspect  the web inspector's tests, in headless Chromium too"
 	@echo "make bench  benchmarks side by side with plain SET/GET (writes docs/benchmarks.md)"
+	@echo "make bench-search  NP.KNN beside NumPy, faiss, Redis 8 vector sets and hnswlib (the tables of docs/search.md)"
 	@echo "make test-big  a 4 GiB array through RDB, replica sync, AOF, DUMP/RESTORE, lazy DEL (needs ~12 GiB free)"
 	@echo "make fuzz   cargo-fuzz smoke run, FUZZ_SECONDS=$(FUZZ_SECONDS) per target"
 	@echo "make memcheck  redis-server under valgrind with the module, driven through every command"
@@ -50,8 +51,10 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # The main venv has hiredis (redis-py's C parser); the compat venv keeps the pure-Python one.
+# NP.KNN's recall test searches scikit-learn's digits against faiss's exact search.
 python-deps: $(PY)
 	$(PY) -m pip install -q -e 'python-client[test,hiredis]'
+	$(PY) -m pip install -q scikit-learn faiss-cpu
 
 browser-deps:
 	@missing=""; for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -189,6 +192,12 @@ bench: build python-deps
 
 bench-quick: build python-deps
 	$(PY) -m bench --quick --no-doc
+
+# NP.KNN beside NumPy, faiss, Redis 8's vector sets and hnswlib on the same
+# data (docs/search.md quotes a run); prints the tables, about 5 minutes.
+bench-search: build python-deps $(REDIS8_SERVER)
+	$(PY) -m pip install -q faiss-cpu threadpoolctl scikit-learn 'hnswlib==0.8.0'
+	REDIS8_SERVER=$(CURDIR)/$(REDIS8_SERVER) $(PY) -m bench.compare_search
 
 bench-codec:
 	cargo bench --features system-alloc --bench codec

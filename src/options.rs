@@ -329,7 +329,7 @@ pub fn knn_query<A: Deref<Target = [u8]>>(args: &[A]) -> Option<(&A, &[A])> {
     }
 }
 
-/// `K k [METRIC l2|ip|cosine] [SLICE spec] [VALUES]`, each at most once, in
+/// `K k [METRIC l2|ip|cosine|hamming] [SLICE spec] [VALUES]`, each at most once, in
 /// any order; `K` is required.
 pub fn parse_knn<A: Deref<Target = [u8]>>(args: &[A]) -> Result<KnnOptions> {
     let (mut k, mut metric, mut spec, mut values) = (None, None, None, false);

@@ -104,3 +104,21 @@ def test_sharded_knn_equals_a_single_node_search(cluster_arrays, metric):
         assert a.knn(queries[0], k=2, metric=metric)[0].tolist() == [17, 411]
     with pytest.raises(ValueError, match="k must be between 1"):
         a.knn(queries, k=501)
+
+
+def test_sharded_hamming_equals_a_single_node_search(cluster_arrays):
+    arrays = cluster_arrays
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 256, (300, 8), dtype=np.uint8)
+    codes[250] = codes[9]  # a tie across chunks: the lower row first
+    queries = rng.integers(0, 256, (3, 8), dtype=np.uint8)
+    queries[0] = codes[9]
+    a = arrays.create_sharded("codes", codes, chunk_bytes=41 * 8)
+    arrays.set("whole", codes)
+    got = a.knn(queries, k=10, metric="hamming")
+    want = arrays.knn("whole", queries, k=10, metric="hamming")
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert want[1].dtype == np.int64
+    assert np.array_equal(want[1][:, 0], np.unpackbits(codes[want[0][:, 0]] ^ queries, axis=1).sum(1))
+    assert a.knn(queries[0], k=2, metric="hamming")[0].tolist() == [9, 250]

@@ -14,7 +14,11 @@
 //!
 //! `REDIS_NUMPY_DISABLE_CPU_FEATURES` in the server's environment (read once,
 //! like NumPy's `NPY_DISABLE_CPU_FEATURES`) holds the kernels back: `AVX512`
-//! keeps the AVX2 ones, `AVX2` the baseline ones.
+//! keeps the AVX2 ones, `AVX2` the baseline ones, `VNNI` the float ones for
+//! 8-bit integer searches ([`dot8`]: intrinsics, as no loop the compiler
+//! vectorises turns into `vpdpbusd`).
+
+pub mod dot8;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -49,11 +53,14 @@ const AVX512: u8 = 3;
 /// The instruction set chosen at the first dispatch.
 static CHOSEN: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-/// Whether this CPU runs AVX2 and FMA code.
+/// Whether this CPU runs AVX2 and FMA code (and POPCNT, which every AVX2
+/// CPU has: the Hamming distances count bits with it).
 fn cpu_has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("popcnt")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -182,26 +189,27 @@ pub fn run_with<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && cpu_has_avx512() {
         // SAFETY: `avx512` only requires that the CPU executes AVX-512 F, BW,
-        // DQ and VL, AVX2 and FMA instructions, which `cpu_has_avx512` has
+        // DQ and VL, AVX2, FMA and POPCNT instructions, which `cpu_has_avx512` has
         // just checked at run time.
         return unsafe { avx512(f) };
     }
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx2 && cpu_has_avx2() {
-        // SAFETY: `avx2_fma` only requires that the CPU executes AVX2 and FMA
-        // instructions, which `cpu_has_avx2` has just checked at run time.
+        // SAFETY: `avx2_fma` only requires that the CPU executes AVX2, FMA
+        // and POPCNT instructions, which `cpu_has_avx2` has just checked at
+        // run time.
         return unsafe { avx2_fma(f) };
     }
     let _ = isa;
     f()
 }
 
-/// `f()`, with whatever is inlined into it compiled for AVX2 and FMA.
+/// `f()`, with whatever is inlined into it compiled for AVX2, FMA and POPCNT.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
+/// The CPU must support AVX2, FMA and POPCNT.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,popcnt")]
 unsafe fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
@@ -210,9 +218,9 @@ unsafe fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
 /// registers), AVX2 and FMA.
 ///
 /// # Safety
-/// The CPU must support AVX-512 F, BW, DQ and VL, AVX2 and FMA.
+/// The CPU must support AVX-512 F, BW, DQ and VL, AVX2, FMA and POPCNT.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,popcnt")]
 unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
 }

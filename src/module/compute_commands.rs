@@ -126,7 +126,7 @@ pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
     })
 }
 
-/// `NP.KNN key query K k [METRIC l2|ip|cosine] [SLICE spec] [VALUES]` (or
+/// `NP.KNN key query K k [METRIC l2|ip|cosine|hamming] [SLICE spec] [VALUES]` (or
 /// the query last, as `redis-cli -x` sends it): the
 /// `k` rows of the (N, d) array nearest each query row, as two `.npy` bulk
 /// strings (int64 indices, float32/float64 distances), or their values with

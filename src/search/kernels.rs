@@ -13,6 +13,7 @@
 
 use half::f16;
 
+use crate::compute::simd::dot8::ByteQuery;
 use crate::compute::simd::Gemm;
 
 /// `f32` and `f64` as summands. (Its own trait, every method inlined: a
@@ -72,6 +73,12 @@ pub trait Stored: bytemuck::Pod + Send + Sync {
     fn widen(self) -> Self::A;
     /// The elements as summands without a copy, when `Self` is `A`.
     fn as_summands(s: &[Self]) -> Option<&[Self::A]>;
+    /// A query (as summands) for the 8-bit integer kernel, for the 8-bit
+    /// integers where this CPU runs it; its sums are the exact integers the
+    /// float32 chunks give.
+    fn byte_query(_q: &[Self::A]) -> Option<ByteQuery> {
+        None
+    }
 }
 
 impl Stored for f32 {
@@ -120,6 +127,9 @@ impl Stored for i8 {
     fn as_summands(_: &[i8]) -> Option<&[f32]> {
         None
     }
+    fn byte_query(q: &[f32]) -> Option<ByteQuery> {
+        ByteQuery::signed(q.iter().map(|&v| v as i8))
+    }
 }
 
 impl Stored for u8 {
@@ -131,6 +141,9 @@ impl Stored for u8 {
     }
     fn as_summands(_: &[u8]) -> Option<&[f32]> {
         None
+    }
+    fn byte_query(q: &[f32]) -> Option<ByteQuery> {
+        ByteQuery::unsigned(q.iter().map(|&v| v as u8))
     }
 }
 

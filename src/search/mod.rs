@@ -1,15 +1,19 @@
 //! Exact nearest-row search of a stored matrix (`NP.KNN`), free of Redis:
 //! for each query the `k` rows of an (N, d) array nearest it, by squared
 //! Euclidean distance (`l2`), inner product (`ip`) or cosine similarity
-//! (`cosine`), ties going to the lower row, NaN distances after every number.
+//! (`cosine`), or by differing bits (`hamming`, [`hamming`]), ties going to
+//! the lower row, NaN distances after every number.
 //!
 //! How distances are summed: float32, float16, int8 and uint8 data in
 //! float32 (float16 widened exactly; the 8-bit integers in chunks of 256
 //! columns that float32 sums exactly, the chunks added in float64, so their
-//! distances are exact integers), float64 data in float64; queries are cast
+//! distances are exact integers; one 8-bit query sums them as integers
+//! where the CPU has AVX-512 VNNI, `simd::dot8`, the same values), float64
+//! data in float64; queries are cast
 //! to the array's dtype first (only where NumPy's `'safe'` rule allows). See
 //! [`kernels`] for the order of the additions and [`scan`] for the passes.
 
+pub mod hamming;
 pub mod kernels;
 pub mod rows;
 pub mod scan;
@@ -42,6 +46,9 @@ pub enum Metric {
     Ip,
     /// Cosine similarity, larger is nearer; NaN for a zero row or query.
     Cosine,
+    /// The number of differing bits (uint8 rows of packed bits) or
+    /// elements (bool rows), smaller is nearer; an integer.
+    Hamming,
 }
 
 impl Metric {
@@ -50,8 +57,9 @@ impl Metric {
             b"l2" => Ok(Metric::L2),
             b"ip" => Ok(Metric::Ip),
             b"cosine" => Ok(Metric::Cosine),
+            b"hamming" => Ok(Metric::Hamming),
             _ => Err(numpy_error(format!(
-                "unknown METRIC '{}' (use l2, ip or cosine)",
+                "unknown METRIC '{}' (use l2, ip, cosine or hamming)",
                 crate::error::excerpt(&String::from_utf8_lossy(text))
             ))),
         }
@@ -62,7 +70,7 @@ impl Metric {
     #[inline(always)]
     pub fn key(self, distance: f64) -> f64 {
         match self {
-            Metric::L2 => distance,
+            Metric::L2 | Metric::Hamming => distance,
             Metric::Ip | Metric::Cosine => -distance,
         }
     }
@@ -78,6 +86,8 @@ pub struct Found {
     pub distances: Vec<f64>,
     /// Whether distances are float64 (float64 data) rather than float32.
     pub float64: bool,
+    /// Whether distances are int64 (`hamming`), which takes precedence.
+    pub integer: bool,
 }
 
 impl Found {
@@ -95,6 +105,14 @@ impl Found {
 
     /// The distances as a float32 array (float64 for float64 data).
     pub fn distances_array(&self) -> Result<NpArray> {
+        if self.integer {
+            let counts: Vec<i64> = self.distances.iter().map(|&v| v as i64).collect();
+            let dtype = Dtype {
+                kind: Kind::Int64,
+                order: ByteOrder::Little,
+            };
+            return NpArray::from_parts(dtype, self.shape.clone(), false, bytemuck::cast_slice(&counts));
+        }
         if self.float64 {
             let dtype = Dtype {
                 kind: Kind::Float64,
@@ -127,10 +145,17 @@ pub fn knn(matrix: &NpArray, query: &NpArray, k: i64, metric: Metric, slice: Opt
         )));
     };
     let dtype = matrix.dtype();
-    let supported = matches!(
-        dtype.kind,
-        Kind::Float32 | Kind::Float64 | Kind::Float16 | Kind::Int8 | Kind::UInt8
-    );
+    if metric == Metric::Hamming && !matches!(dtype.kind, Kind::UInt8 | Kind::Bool) {
+        return Err(numpy_error(format!(
+            "METRIC hamming compares uint8 rows of packed bits (np.packbits) or bool rows, not {}",
+            dtype_repr(dtype)
+        )));
+    }
+    let supported = metric == Metric::Hamming
+        || matches!(
+            dtype.kind,
+            Kind::Float32 | Kind::Float64 | Kind::Float16 | Kind::Int8 | Kind::UInt8
+        );
     if !supported || dtype.order == ByteOrder::Big {
         return Err(numpy_error(format!(
             "NP.KNN searches float32, float64, float16, int8 and uint8 arrays in native byte order, not {}",
@@ -190,6 +215,15 @@ pub fn knn(matrix: &NpArray, query: &NpArray, k: i64, metric: Metric, slice: Opt
     let (n, d, k) = (n as usize, d as usize, k as usize);
     let fortran = matrix.saved_fortran();
     let tops = match dtype.kind {
+        _ if metric == Metric::Hamming => {
+            let matrix = Matrix {
+                data: matrix.data(),
+                n,
+                d,
+                fortran,
+            };
+            hamming::search(&matrix, &rows, &query_data, q_count as usize, k)
+        }
         Kind::Float32 => run::<f32, 32>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
         Kind::Float64 => run::<f64, 16>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
         Kind::Float16 => run::<f16, 32>(matrix, n, d, fortran, &rows, &query_data, q_count as usize, metric, k),
@@ -204,6 +238,7 @@ pub fn knn(matrix: &NpArray, query: &NpArray, k: i64, metric: Metric, slice: Opt
         rows: Vec::with_capacity(tops.len() * k),
         distances: Vec::with_capacity(tops.len() * k),
         float64: dtype.kind == Kind::Float64,
+        integer: metric == Metric::Hamming,
     };
     for top in tops {
         for candidate in top.into_sorted() {

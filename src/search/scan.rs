@@ -147,8 +147,8 @@ struct Pair {
 #[inline(always)]
 fn key(metric: Metric, batch: bool, p: Pair) -> f64 {
     match metric {
-        Metric::L2 if batch => p.row_norm - 2.0 * p.sum + p.query_norm,
-        Metric::L2 | Metric::Ip => metric.key(p.sum),
+        Metric::L2 | Metric::Hamming if batch => p.row_norm - 2.0 * p.sum + p.query_norm,
+        Metric::L2 | Metric::Ip | Metric::Hamming => metric.key(p.sum),
         Metric::Cosine => metric.key(p.sum / (p.row_norm.sqrt() * p.query_norm.sqrt())),
     }
 }
@@ -158,7 +158,7 @@ fn key(metric: Metric, batch: bool, p: Pair) -> f64 {
 #[inline(always)]
 fn batch_key(metric: Metric, p: Pair) -> f64 {
     match metric {
-        Metric::L2 => p.row_norm - 2.0 * p.sum + p.query_norm,
+        Metric::L2 | Metric::Hamming => p.row_norm - 2.0 * p.sum + p.query_norm,
         Metric::Ip => -p.sum,
         Metric::Cosine => -(p.sum * p.row_norm * p.query_norm),
     }
@@ -198,6 +198,12 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
     let query_block = q_count.min(QUERY_BLOCK);
     let mut buf = Vec::new();
     let mut row_norms = vec![0.0; per_block];
+    // One query over 8-bit integer rows: the VNNI kernel, where it runs.
+    let byte_query = if batch {
+        None
+    } else {
+        T::byte_query(part(queries, 0, d))
+    };
     let (mut products, mut totals) = (Vec::new(), Vec::new());
     if batch {
         products = vec![T::A::ZERO; per_block * query_block];
@@ -260,6 +266,20 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
             // is the faster one there, as measured; the norm is dropped.)
             let widened = std::mem::size_of::<T>() != std::mem::size_of::<T::A>();
             match (stored, with_norms || widened) {
+                (Some(s), _) if byte_query.is_some() => {
+                    let bq = byte_query.as_ref().expect("checked");
+                    for i in 0..count {
+                        let x = bytemuck::cast_slice(part(s, i, d));
+                        let sum = if with_norms {
+                            let (sum, norm) = bq.dot_and_norm(x);
+                            row_norms[i] = norm as f64;
+                            sum
+                        } else {
+                            bq.dot(x)
+                        };
+                        offer!(i, 0, sum as f64);
+                    }
+                }
                 (Some(s), false) => {
                     for i in 0..count {
                         offer!(i, 0, sum::<T, T::A, L, FUSED, false>(part(s, i, d), q, chunk));

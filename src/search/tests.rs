@@ -19,6 +19,11 @@ fn reference(x: &[Vec<f64>], rows: &[u64], q: &[f64], metric: Metric, k: usize) 
                 Metric::L2 => row.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum(),
                 Metric::Ip => dot(row, q),
                 Metric::Cosine => dot(row, q) / (dot(row, row).sqrt() * dot(q, q).sqrt()),
+                Metric::Hamming => row
+                    .iter()
+                    .zip(q)
+                    .map(|(&a, &b)| f64::from((a as u8 ^ b as u8).count_ones()))
+                    .sum(),
             };
             (metric.key(distance), r)
         })
@@ -216,7 +221,12 @@ fn errors_read_like_numpy() {
         "int8 casts safely to float32"
     );
     assert_eq!(Metric::parse(b"COSINE").unwrap(), Metric::Cosine);
-    assert!(Metric::parse(b"hamming").is_err());
+    assert_eq!(Metric::parse(b"HAMMING").unwrap(), Metric::Hamming);
+    assert!(Metric::parse(b"jaccard").is_err());
+    assert!(knn(&matrix, &i8q, 1, Metric::Hamming, None)
+        .unwrap_err()
+        .to_string()
+        .contains("METRIC hamming compares uint8 rows"));
 }
 
 proptest! {

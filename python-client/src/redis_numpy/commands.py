@@ -56,7 +56,7 @@ COMMANDS = (
     NP_SET, NP_MSET, NP_APPEND, NP_TRIM, NP_RESERVE, NP_GET, NP_MGET, NP_SETSLICE, NP_SHAPE, NP_DTYPE, NP_SIZE, NP_INFO,
     NP_RESHAPE, NP_TRANSPOSE, NP_REDUCE, NP_UPDATE, NP_CONVERT, NP_KNN,
 )  # fmt: skip
-KnnMetric = Literal["l2", "ip", "cosine"]
+KnnMetric = Literal["l2", "ip", "cosine", "hamming"]
 UpdateOp = Literal["add", "sub", "mul", "div", "min", "max", "and", "or", "xor"]
 ReduceOp = Literal[
     "sum", "prod", "mean", "var", "std", "min", "max", "argmin", "argmax", "count_nonzero", "any", "all",
@@ -606,7 +606,9 @@ class NumpyCommands:
         data) arrays of shape `(k,)` for a query of shape `(d,)`, `(Q, k)` for a
         batch `(Q, d)`; None if the key does not exist. `metric`: "l2" (squared
         Euclidean distance, smaller is nearer), "ip" (inner product) or
-        "cosine" (cosine similarity), larger is nearer for both. `slice`
+        "cosine" (cosine similarity), larger is nearer for both, or "hamming"
+        (differing bits of uint8 rows packed by np.packbits, or differing
+        elements of bool rows; int64 distances, smaller is nearer). `slice`
         restricts the rows searched (a range of rows, or a list of them);
         indices are rows of the whole array. The query's dtype must cast safely
         to the array's: `np.asarray(query)` of Python floats is float64, so pass

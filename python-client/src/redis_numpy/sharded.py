@@ -481,7 +481,7 @@ class ShardedArray(RemoteArrayMeta):
         single = found[0][0].ndim == 1
         indices = np.concatenate([np.atleast_2d(i) for i, _ in found], axis=1)
         distances = np.concatenate([np.atleast_2d(d) for _, d in found], axis=1)
-        key = distances if metric.lower() == "l2" else -distances
+        key = distances if metric.lower() in ("l2", "hamming") else -distances
         order = np.empty((len(indices), k), np.intp)
         for q in range(len(indices)):
             order[q] = np.lexsort((indices[q], key[q], np.isnan(key[q])))[:k]
