@@ -236,7 +236,8 @@ fuzz_target!(|data: &[u8]| {
                 if !m.data.is_empty() {
                     let i = arg as usize * 7919 % m.data.len();
                     let v = if m.dtype.descr() == "'|b1'" { arg & 1 } else { arg };
-                    a.make_contiguous().expect("an in-place write makes the array contiguous and owned");
+                    a.make_contiguous()
+                        .expect("an in-place write makes the array contiguous and owned");
                     a.data_mut()[i] = v;
                     m.data[i] = v;
                 }
