@@ -103,35 +103,23 @@ impl Found {
         )
     }
 
-    /// The distances as a float32 array (float64 for float64 data).
+    /// The distances: int64 counts for hamming, float64 for float64 data,
+    /// float32 otherwise.
     pub fn distances_array(&self) -> Result<NpArray> {
-        if self.integer {
+        let (kind, bytes): (Kind, Vec<u8>) = if self.integer {
             let counts: Vec<i64> = self.distances.iter().map(|&v| v as i64).collect();
-            let dtype = Dtype {
-                kind: Kind::Int64,
-                order: ByteOrder::Little,
-            };
-            return NpArray::from_parts(dtype, self.shape.clone(), false, bytemuck::cast_slice(&counts));
-        }
-        if self.float64 {
-            let dtype = Dtype {
-                kind: Kind::Float64,
-                order: ByteOrder::Little,
-            };
-            return NpArray::from_parts(
-                Meta::new(dtype, self.shape.clone(), false),
-                bytemuck::cast_slice(&self.distances),
-            );
-        }
-        let narrowed: Vec<f32> = self.distances.iter().map(|&v| v as f32).collect();
+            (Kind::Int64, bytemuck::cast_slice(&counts).to_vec())
+        } else if self.float64 {
+            (Kind::Float64, bytemuck::cast_slice(&self.distances).to_vec())
+        } else {
+            let narrowed: Vec<f32> = self.distances.iter().map(|&v| v as f32).collect();
+            (Kind::Float32, bytemuck::cast_slice(&narrowed).to_vec())
+        };
         let dtype = Dtype {
-            kind: Kind::Float32,
+            kind,
             order: ByteOrder::Little,
         };
-        NpArray::from_parts(
-            Meta::new(dtype, self.shape.clone(), false),
-            bytemuck::cast_slice(&narrowed),
-        )
+        NpArray::from_parts(Meta::new(dtype, self.shape.clone(), false), &bytes)
     }
 }
 
