@@ -3,8 +3,7 @@
 use smallvec::SmallVec;
 
 use super::index_error;
-use super::selection::selects_element;
-use super::spec::Item;
+use super::selection::Selection;
 use super::strided_copy::copy;
 use super::view::{Dim, View};
 use crate::array::NpArray;
@@ -51,62 +50,65 @@ fn compact_repr(shape: &[u64]) -> String {
     shape::repr(shape).replace(' ', "")
 }
 
-/// `arr[items] = value` in place (items from [`parse`]). The value must have the
-/// array's dtype (no casting) and broadcast to the selection's shape; the array
-/// is untouched on error. When an index list repeats an index, the last of
-/// its values is written, as in NumPy, and only that one: the work is one
-/// copy per distinct element whatever the number of repeats.
-pub fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<()> {
-    if value.dtype != *array.dtype() {
-        return Err(index_error(format!(
-            "dtype mismatch: the array is {} ({}), the value is {} ({}); NP.SETSLICE does not cast",
-            array.dtype().name(),
-            array.dtype().descr(),
-            value.dtype.name(),
-            value.dtype.descr()
-        )));
-    }
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
-    let target = &selection.view;
-    let shape = selection.shape();
-    let Some(gather) = &selection.gather else {
-        if selects_element(array, items) && !value.shape.is_empty() {
-            let item = sequence_as_element(value)?;
-            let start = usize::try_from(target.offset).expect("an element of the array lies in its buffer");
-            array.data_mut()[start..start + item.len()].copy_from_slice(&item);
-            return Ok(());
+impl Selection {
+    /// `arr[items] = value` in place, into `array` (the one the selection
+    /// was resolved against). The value must have the array's dtype (no
+    /// casting) and broadcast to the selection's shape; the array is
+    /// untouched on error. When an index list repeats an index, the last of
+    /// its values is written, as in NumPy, and only that one: the work is one
+    /// copy per distinct element whatever the number of repeats.
+    pub fn assign(&self, array: &mut NpArray, value: &ParsedNpy) -> Result<()> {
+        debug_assert_eq!(array.itemsize(), self.view.itemsize);
+        if value.dtype != *array.dtype() {
+            return Err(index_error(format!(
+                "dtype mismatch: the array is {} ({}), the value is {} ({}); NP.SETSLICE does not cast",
+                array.dtype().name(),
+                array.dtype().descr(),
+                value.dtype.name(),
+                value.dtype.descr()
+            )));
         }
+        let target = &self.view;
+        let shape = self.shape();
+        let Some(gather) = &self.gather else {
+            if self.element && !value.shape.is_empty() {
+                let item = sequence_as_element(value)?;
+                let start = usize::try_from(target.offset).expect("an element of the array lies in its buffer");
+                array.data_mut()[start..start + item.len()].copy_from_slice(&item);
+                return Ok(());
+            }
+            let source = broadcast(value, &shape).ok_or_else(|| {
+                index_error(format!(
+                    "could not broadcast input array from shape {} into shape {}",
+                    shape::repr(&value.shape),
+                    shape::repr(&shape)
+                ))
+            })?;
+            copy(array.data_mut(), target, value.data, &source, false);
+            return Ok(());
+        };
         let source = broadcast(value, &shape).ok_or_else(|| {
             index_error(format!(
-                "could not broadcast input array from shape {} into shape {}",
-                shape::repr(&value.shape),
-                shape::repr(&shape)
+                "shape mismatch: value array of shape {} could not be broadcast to indexing result of shape {}",
+                compact_repr(&value.shape),
+                compact_repr(&shape)
             ))
         })?;
-        copy(array.data_mut(), target, value.data, &source, false);
-        return Ok(());
-    };
-    let source = broadcast(value, &shape).ok_or_else(|| {
-        index_error(format!(
-            "shape mismatch: value array of shape {} could not be broadcast to indexing result of shape {}",
-            compact_repr(&value.shape),
-            compact_repr(&shape)
-        ))
-    })?;
-    let mut write = |position: usize| {
-        copy(
-            array.data_mut(),
-            &target.shifted(gather.offsets[position]),
-            value.data,
-            &source.at(gather.axis, position as u64),
-            false,
-        )
-    };
-    match gather.last_of_each() {
-        Some(kept) => kept.into_iter().for_each(&mut write),
-        None => (0..gather.offsets.len()).for_each(&mut write),
+        let mut write = |position: usize| {
+            copy(
+                array.data_mut(),
+                &target.shifted(gather.offsets[position]),
+                value.data,
+                &source.at(gather.axis, position as u64),
+                false,
+            )
+        };
+        match gather.last_of_each() {
+            Some(kept) => kept.into_iter().for_each(&mut write),
+            None => (0..gather.offsets.len()).for_each(&mut write),
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The bytes NumPy writes for `arr[i] = value` when `i` is one element and

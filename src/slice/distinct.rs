@@ -1,11 +1,7 @@
 //! Writes through index lists that repeat an index: NumPy writes every
 //! repeat, the last one winning; these visit the last of each only.
 
-use super::selection::Gather;
-use super::spec::Item;
-use super::view::View;
-use crate::array::NpArray;
-use crate::error::Result;
+use super::selection::{Gather, Selection};
 use crate::shape::Shape;
 
 impl Gather {
@@ -30,14 +26,17 @@ impl Gather {
     }
 }
 
-/// `arr[items]` for a write whose index lists repeat an index: the items
-/// with every repeat dropped but the last, so that the write does its work
-/// once per distinct element and ends as NumPy's does (the last repeat wins).
+/// A selection whose index lists repeat an index, for a write: the same
+/// selection with every repeat dropped but the last, so that the write does
+/// its work once per distinct element and ends as NumPy's does (the last
+/// repeat wins).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Distinct {
-    /// The items with each index list cut to the kept positions.
-    pub items: Vec<Item>,
-    /// The shape of `arr[items]` with its repeats (the one NumPy's errors name).
+    /// The selection of the kept positions only: what resolving the items
+    /// with each index list cut to those positions gives.
+    pub selection: Selection,
+    /// The shape of the whole selection, repeats included (the one NumPy's
+    /// errors name).
     pub full_shape: Shape,
     /// Where the gathered axis sits in the result.
     pub axis: usize,
@@ -45,28 +44,23 @@ pub struct Distinct {
     pub kept: Vec<usize>,
 }
 
-/// [`Distinct`] for `arr[items]`, or `None` when no index repeats (NumPy's
-/// index errors come first, as for any selection).
-pub fn distinct(array: &NpArray, items: &[Item]) -> Result<Option<Distinct>> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
-    let Some(gather) = &selection.gather else {
-        return Ok(None);
-    };
-    let Some(kept) = gather.last_of_each() else {
-        return Ok(None);
-    };
-    // Lists of one index broadcast over the others and stay as they are.
-    let items = items
-        .iter()
-        .map(|item| match item {
-            Item::List(indices) if indices.len() > 1 => Item::List(kept.iter().map(|&p| indices[p]).collect()),
-            other => other.clone(),
+impl Selection {
+    /// [`Distinct`] for this selection, or `None` when no index repeats.
+    pub fn distinct(&self) -> Option<Distinct> {
+        let gather = self.gather.as_ref()?;
+        let kept = gather.last_of_each()?;
+        let selection = Selection {
+            gather: Some(Gather {
+                axis: gather.axis,
+                offsets: kept.iter().map(|&p| gather.offsets[p]).collect(),
+            }),
+            ..self.clone()
+        };
+        Some(Distinct {
+            selection,
+            full_shape: self.shape(),
+            axis: gather.axis,
+            kept,
         })
-        .collect();
-    Ok(Some(Distinct {
-        items,
-        full_shape: selection.shape(),
-        axis: gather.axis,
-        kept,
-    }))
+    }
 }

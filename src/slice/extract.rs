@@ -1,6 +1,6 @@
 //! `arr[items]` built as a new array, as `np.save` writes it.
 
-use super::selection::selects_element;
+use super::selection::Selection;
 use super::spec::Item;
 use super::strided_copy::copy;
 use super::view::View;
@@ -9,29 +9,35 @@ use crate::dtype::{ByteOrder, Dtype, Kind};
 use crate::error::Result;
 use crate::shape::Shape;
 
-/// `np.save(arr[items])` as a stored value (items from [`parse`]): same shape,
-/// dtype, order and bytes.
-pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
-    let fortran_order = selection.saves_fortran_order();
-    let shape = selection.shape();
-    let out_view = View::whole(&shape, array.itemsize(), fortran_order);
-    let out = NpArray::from_fn(array.dtype().clone(), shape, fortran_order, |out| {
-        match &selection.gather {
-            None => copy(out, &out_view, array.data(), &selection.view, fortran_order),
+impl Selection {
+    /// `np.save(arr[items])` as a stored value: same shape, dtype, order and
+    /// bytes, copied from `array` (the one the selection was resolved against).
+    pub fn build(&self, array: &NpArray) -> Result<NpArray> {
+        debug_assert_eq!(array.itemsize(), self.view.itemsize);
+        let fortran_order = self.saves_fortran_order();
+        let shape = self.shape();
+        let out_view = View::whole(&shape, array.itemsize(), fortran_order);
+        let out = NpArray::from_fn(array.dtype().clone(), shape, fortran_order, |out| match &self.gather {
+            None => copy(out, &out_view, array.data(), &self.view, fortran_order),
             Some(gather) => {
                 for (position, &offset) in (0..).zip(&gather.offsets) {
                     let dst = out_view.at(gather.axis, position);
-                    copy(out, &dst, array.data(), &selection.view.shifted(offset), fortran_order);
+                    copy(out, &dst, array.data(), &self.view.shifted(offset), fortran_order);
                 }
             }
+        })?;
+        if self.element {
+            as_numpy_scalar(out)
+        } else {
+            Ok(out)
         }
-    })?;
-    if selects_element(array, items) {
-        as_numpy_scalar(out)
-    } else {
-        Ok(out)
     }
+}
+
+/// `np.save(arr[items])` for a one-off read (items from [`super::parse`]);
+/// a command that asks more of the selection resolves it once instead.
+pub fn slice(array: &NpArray, items: &[Item]) -> Result<NpArray> {
+    Selection::resolve(array, items)?.build(array)
 }
 
 /// NumPy returns a scalar, not an array, when every axis gets an integer, and

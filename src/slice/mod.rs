@@ -10,7 +10,8 @@
 //!
 //! - `spec`: the spec text parsed into [`Item`]s;
 //! - `view`: strided views, and Python's rules for one index or slice;
-//! - `selection`: `arr[items]` resolved against an array;
+//! - `selection`: `arr[items]` resolved against an array, once per request
+//!   ([`Selection`]): what each command asks of it is answered from it;
 //! - `distinct`: writes through index lists that repeat an index;
 //! - `strided_copy`: the element copy between two views;
 //! - `extract`: `arr[items]` built as a new array (`NP.GET … SLICE`);
@@ -28,11 +29,10 @@ mod strided_copy;
 mod tests;
 mod view;
 
-pub use assign::assign;
-pub use distinct::{distinct, Distinct};
+pub use distinct::Distinct;
 pub use extract::slice;
-pub use run::{stored_run, HeaderInPlace, StoredRun};
-pub use selection::result_nbytes;
+pub use run::{HeaderInPlace, StoredRun};
+pub use selection::Selection;
 pub use spec::{parse, Item, MAX_SPEC_LEN};
 pub(crate) use view::{resolve_index, resolve_slice};
 pub use view::{Dim, View};

@@ -3,12 +3,9 @@
 
 use smallvec::SmallVec;
 
-use super::selection::selects_element;
-use super::spec::Item;
+use super::selection::Selection;
 use super::view::View;
-use crate::array::NpArray;
-use crate::error::Result;
-use crate::shape::{self, Shape};
+use crate::shape::Shape;
 
 /// `arr[items]` when `np.save` of it is a header followed by one run of the
 /// stored data, unchanged: a reply can send that run without building the
@@ -21,35 +18,37 @@ pub struct StoredRun {
     pub bytes: std::ops::Range<usize>,
 }
 
-/// The [`StoredRun`] `arr[items]` is, if it is one: not for gathers, empty
-/// results, or single elements (which NumPy saves as scalars).
-pub fn stored_run(array: &NpArray, items: &[Item]) -> Result<Option<StoredRun>> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
-    let view = &selection.view;
-    if selection.gather.is_some() || view.is_empty() || view.itemsize == 0 || selects_element(array, items) {
-        return Ok(None);
+impl Selection {
+    /// The [`StoredRun`] this selection is, if it is one: not for gathers,
+    /// empty results, or single elements (which NumPy saves as scalars).
+    pub fn stored_run(&self) -> Option<StoredRun> {
+        let view = &self.view;
+        if self.gather.is_some() || view.is_empty() || view.itemsize == 0 || self.element {
+            return None;
+        }
+        let fortran_order = self.saves_fortran_order();
+        let shape = self.shape();
+        // np.save writes the elements in `fortran_order`; they are the stored
+        // bytes as they are when the view has the strides of a contiguous array
+        // of its shape in that order (axes of length 1 are never stepped along).
+        let out = View::whole(&shape, view.itemsize, fortran_order);
+        if view
+            .dims
+            .iter()
+            .zip(&out.dims)
+            .any(|(v, o)| v.len != 1 && v.stride != o.stride)
+        {
+            return None;
+        }
+        let start = view.offset as usize;
+        // Without a gathered axis the result is no larger than the array.
+        let len = usize::try_from(self.nbytes().ok()?).ok()?;
+        Some(StoredRun {
+            shape,
+            fortran_order,
+            bytes: start..start + len,
+        })
     }
-    let fortran_order = selection.saves_fortran_order();
-    let shape = selection.shape();
-    // np.save writes the elements in `fortran_order`; they are the stored
-    // bytes as they are when the view has the strides of a contiguous array
-    // of its shape in that order (axes of length 1 are never stepped along).
-    let out = View::whole(&shape, view.itemsize, fortran_order);
-    if view
-        .dims
-        .iter()
-        .zip(&out.dims)
-        .any(|(v, o)| v.len != 1 && v.stride != o.stride)
-    {
-        return Ok(None);
-    }
-    let start = view.offset as usize;
-    let len = shape::nbytes(&shape, view.itemsize)? as usize;
-    Ok(Some(StoredRun {
-        shape,
-        fortran_order,
-        bytes: start..start + len,
-    }))
 }
 
 /// A header written over the bytes in front of a run, for as long as this

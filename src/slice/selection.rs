@@ -1,5 +1,8 @@
-//! `arr[items]` resolved against an array: a view, plus the gathered axis
-//! of an index list, with NumPy's errors in NumPy's order.
+//! `arr[items]` resolved against an array, once per request: a view, plus
+//! the gathered axis of an index list, with NumPy's errors in NumPy's order.
+//! What a command asks of it (its size here; whether it is a stored run, the
+//! built result, an assignment through it, its distinct indices in the
+//! files named for them) is answered from that one value.
 
 use smallvec::SmallVec;
 
@@ -20,13 +23,18 @@ pub(super) struct Gather {
     pub(super) offsets: Vec<i64>,
 }
 
-/// `arr[items]`: a strided view, plus a gathered axis when an item is a list.
+/// `arr[items]` for one array: a strided view, plus a gathered axis when an
+/// item is a list. It answers for the array it was resolved against (or one
+/// of the same dtype, shape and order, such as its contiguous copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Selection {
+pub struct Selection {
     /// The result without its gathered axis (NumPy's "subspace"), every
     /// integer index already applied to the offset.
     pub(super) view: View,
     pub(super) gather: Option<Gather>,
+    /// Every axis gets an integer, with no `...` or `None`: one element,
+    /// which NumPy reads as a scalar and writes as a scalar.
+    pub(super) element: bool,
 }
 
 /// Where NumPy puts the axis of its index arrays: in place when the index
@@ -60,7 +68,19 @@ impl GatherPlacement {
 }
 
 impl Selection {
-    pub(super) fn shape(&self) -> Shape {
+    /// `arr[items]` (items from [`super::parse`]), with NumPy's errors.
+    pub fn resolve(array: &NpArray, items: &[Item]) -> Result<Selection> {
+        View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)
+    }
+
+    /// The data size of the result, known before it is built. An index list
+    /// can repeat rows, so a gather can be larger than the array itself.
+    pub fn nbytes(&self) -> Result<u64> {
+        shape::nbytes(&self.shape(), self.view.itemsize)
+    }
+
+    /// The result's shape.
+    pub fn shape(&self) -> Shape {
         let mut shape = self.view.shape();
         if let Some(gather) = &self.gather {
             shape.insert(gather.axis, gather.offsets.len() as u64);
@@ -105,7 +125,7 @@ impl Selection {
 impl View {
     /// `arr[items]` for the array `whole` describes, with NumPy's errors, in
     /// NumPy's order: the index count, integers and slices, then lists.
-    pub(super) fn select(&self, items: &[Item]) -> Result<Selection> {
+    fn select(&self, items: &[Item]) -> Result<Selection> {
         let ndim = self.dims.len();
         let indexed = items
             .iter()
@@ -186,7 +206,12 @@ impl View {
         } else {
             None
         };
-        Ok(Selection { view: out, gather })
+        let element = items.len() == ndim && items.iter().all(|item| matches!(item, Item::Index(_)));
+        Ok(Selection {
+            view: out,
+            gather,
+            element,
+        })
     }
 
     /// The byte offset of each position of the gathered axis: the lists
@@ -217,17 +242,4 @@ impl View {
         }
         Ok(offsets)
     }
-}
-
-/// The data size of `arr[items]`, found without building it. An index list
-/// can repeat rows, so a gather can be larger than the array itself.
-pub fn result_nbytes(array: &NpArray, items: &[Item]) -> Result<u64> {
-    let selection = View::whole(array.shape(), array.itemsize(), array.fortran_order()).select(items)?;
-    shape::nbytes(&selection.shape(), array.itemsize())
-}
-
-/// Whether `arr[items]` is one element, which NumPy reads as a scalar and
-/// writes as a scalar: every axis gets an integer, with no `...` or `None`.
-pub(super) fn selects_element(array: &NpArray, items: &[Item]) -> bool {
-    items.len() == array.ndim() && items.iter().all(|item| matches!(item, Item::Index(_)))
 }

@@ -3,9 +3,19 @@ use super::*;
 use crate::array::{test_array, NpArray};
 use crate::dtype::Dtype;
 use crate::error::Result;
+use crate::npy::ParsedNpy;
 
 fn sliced(array: &NpArray, spec: &str) -> Result<NpArray> {
     slice(array, &parse(spec)?)
+}
+
+/// `arr[items] = value`, the selection resolved as `NP.SETSLICE` resolves it.
+fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<()> {
+    Selection::resolve(array, items)?.assign(array, value)
+}
+
+fn stored_run(array: &NpArray, items: &[Item]) -> Result<Option<StoredRun>> {
+    Ok(Selection::resolve(array, items)?.stored_run())
 }
 
 fn array(shape: &[u64], fortran_order: bool) -> NpArray {
@@ -169,6 +179,47 @@ fn list_assignment_broadcasts_and_the_last_repeat_wins() {
     let err = assign(&mut a, &parse("[0, 5]").unwrap(), &value).unwrap_err();
     assert_eq!(err.to_string(), "index 5 is out of bounds for axis 0 with size 3");
     assert_eq!(values(&a), [8, 8, 2, 3, 9, 9], "untouched on error");
+}
+
+#[test]
+fn a_distinct_selection_is_the_items_cut_to_the_kept_positions() {
+    let a = array(&[4, 3], false);
+    let resolve = |spec: &str| Selection::resolve(&a, &parse(spec).unwrap()).unwrap();
+    assert_eq!(resolve("[0, 1, 2]").distinct(), None, "no repeats");
+    assert_eq!(resolve("1:3").distinct(), None, "no list");
+    assert_eq!(resolve("[2, 2], [0, 1]").distinct(), None, "distinct elements");
+    let cases = [
+        ("[2, 0, 2, 1, 0]", "[2, 1, 0]", vec![2, 3, 4], 0),
+        (":, [1, 1]", ":, [1]", vec![1], 1),
+        ("[3, 1, 3], 0", "[1, 3], 0", vec![1, 2], 0),
+        ("[1], [2, 0, 2]", "[1], [0, 2]", vec![1, 2], 0),
+        ("[0, 0], [1, 1]", "[0], [1]", vec![1], 0),
+    ];
+    for (spec, cut, kept, axis) in cases {
+        let whole = resolve(spec);
+        let distinct = whole.distinct().unwrap();
+        assert_eq!(distinct.selection, resolve(cut), "{spec}");
+        assert_eq!((distinct.kept, distinct.axis), (kept, axis), "{spec}");
+        assert_eq!(distinct.full_shape, whole.shape(), "{spec}");
+    }
+}
+
+#[test]
+fn one_selection_answers_every_question() {
+    let a = array(&[10, 4], false);
+    let rows = Selection::resolve(&a, &parse("2:5").unwrap()).unwrap();
+    assert_eq!(rows.nbytes(), Ok(48));
+    assert_eq!(rows.stored_run().unwrap().bytes, 32..80);
+    assert_eq!(values(&rows.build(&a).unwrap()), (8..20).collect::<Vec<_>>());
+    // A contiguous copy of the same array is answered for as well.
+    let copy = NpArray::from_parts(a.dtype().clone(), a.shape().into(), false, a.data()).unwrap();
+    assert_eq!(rows.build(&copy).unwrap().data(), rows.build(&a).unwrap().data());
+    let repeated = Selection::resolve(&a, &parse("[1, 1, 1]").unwrap()).unwrap();
+    assert_eq!(repeated.nbytes(), Ok(48), "repeats count in the result's size");
+    assert_eq!(repeated.stored_run(), None);
+    let element = Selection::resolve(&a, &parse("1, 2").unwrap()).unwrap();
+    assert_eq!((element.nbytes(), element.stored_run()), (Ok(4), None));
+    assert_eq!(element.build(&a).unwrap().shape(), &[] as &[u64]);
 }
 
 #[test]

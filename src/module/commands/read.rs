@@ -7,7 +7,7 @@ use crate::array::NpArray;
 use crate::convert::{self, Value};
 use crate::module::read_key::ReadKey;
 use crate::module::{config, guard, memory, stats, value_type};
-use crate::slice;
+use crate::slice::{self, Selection};
 
 /// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
 fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&NpArray) -> RedisValue) -> RedisResult {
@@ -55,8 +55,14 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
         if options.cast.is_some() || options.values {
             memory::check_not_over(ctx)?;
         }
-        let selected_nbytes = match options.slice.as_deref() {
-            Some(items) => slice::result_nbytes(stored, items)?,
+        // The request's selection, resolved once: it answers for the
+        // contiguous copy below too (same dtype, shape and order).
+        let selection = match options.slice.as_deref() {
+            Some(items) => Some(Selection::resolve(stored, items)?),
+            None => None,
+        };
+        let selected_nbytes = match &selection {
+            Some(selection) => selection.nbytes()?,
             None => stored.nbytes(),
         };
         // The reply's size, known before the slice or the cast is built (the
@@ -70,8 +76,8 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
             check_max_bytes(options.max_bytes, nbytes)?;
         }
         // A slice that is one run of the stored bytes is replied from them.
-        if let (Some(items), None, false) = (options.slice.as_deref(), &options.cast, options.values) {
-            if let Some(run) = slice::stored_run(stored, items)? {
+        if let (Some(selection), None, false) = (&selection, &options.cast, options.values) {
+            if let Some(run) = selection.stored_run() {
                 stored_run::reply(ctx, &mut key, &run);
                 return Ok(RedisValue::NoReply);
             }
@@ -96,11 +102,11 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
         } else {
             key.contiguous_array()?.expect("the key held an array just above")
         };
-        let sliced = match options.slice.as_deref() {
-            Some(items) => {
+        let sliced = match &selection {
+            Some(selection) => {
                 // An index list can repeat rows: the same cap as for stored arrays.
                 config::check_array_bytes(ctx, selected_nbytes)?;
-                Some(slice::slice(stored, items)?)
+                Some(selection.build(stored)?)
             }
             None => None,
         };
