@@ -15,6 +15,10 @@ pub enum NpyError {
     Convert(String),
     /// A slice spec that is malformed or does not fit the array (NumPy's wording).
     Index(String),
+    /// `NP.GET … MAXBYTES`: the reply's array data would be larger. Clients
+    /// match the start of its text to fall back to reading the array in
+    /// pieces (docs/commands.md documents it as stable).
+    OverMaxBytes { nbytes: u64, max: u64 },
 }
 
 impl NpyError {
@@ -38,6 +42,9 @@ impl fmt::Display for NpyError {
             NpyError::Rdb(reason) => write!(f, "invalid stored array: {reason}"),
             NpyError::Append(reason) => write!(f, "cannot append: {reason}"),
             NpyError::Convert(reason) | NpyError::Index(reason) => write!(f, "{reason}"),
+            NpyError::OverMaxBytes { nbytes, max } => {
+                write!(f, "reply array would be {nbytes} bytes, over MAXBYTES {max}")
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
 //! The pure layer (`pyliteral`, `dtype`, `shape`, `npy`, `array` and its
-//! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`) knows
+//! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`,
+//! `get_plan`) knows
 //! nothing of Redis and is unit-tested and fuzzed on its own. The `module`
 //! layer is the Redis glue: commands, type callbacks, configuration.
 //!
@@ -33,6 +34,7 @@ pub mod compute;
 pub mod convert;
 pub mod dtype;
 pub mod error;
+pub mod get_plan;
 pub mod layout;
 pub mod npy;
 pub mod options;
