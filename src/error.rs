@@ -24,6 +24,10 @@ pub enum NpyError {
     NoGrowthAxis(&'static str),
     /// A new shape (its repr) for an array of a different element count.
     ShapeMismatch { shape: String, size: u64 },
+    /// `NP.GET … MAXBYTES`: the reply's array data would be larger. Clients
+    /// match the start of its text to fall back to reading the array in
+    /// pieces (docs/commands.md documents it as stable).
+    OverMaxBytes { nbytes: u64, max: u64 },
 }
 
 impl NpyError {
@@ -72,6 +76,9 @@ impl fmt::Display for NpyError {
             NpyError::NoMemory(bytes) => write!(f, "cannot allocate {bytes} bytes"),
             NpyError::NoGrowthAxis(op) => write!(f, "cannot {op} a 0-d array: it has no growth axis"),
             NpyError::ShapeMismatch { shape, size } => write!(f, "shape {shape} does not fit {size} elements"),
+            NpyError::OverMaxBytes { nbytes, max } => {
+                write!(f, "reply array would be {nbytes} bytes, over MAXBYTES {max}")
+            }
         }
     }
 }

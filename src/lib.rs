@@ -1,7 +1,8 @@
 //! redis-numpy: NumPy arrays as a native Redis data type.
 //!
 //! The pure layer (`pyliteral`, `dtype`, `shape`, `meta`, `npy`, `array` and its
-//! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`) knows
+//! `layout`s, `rdb`, `slice`, `convert`, `compute`, command `options`,
+//! `get_plan`) knows
 //! nothing of Redis and is unit-tested and fuzzed on its own. The `module`
 //! layer is the Redis glue: commands, type callbacks, configuration.
 //!
@@ -34,6 +35,7 @@ pub mod compute;
 pub mod convert;
 pub mod dtype;
 pub mod error;
+pub mod get_plan;
 pub mod layout;
 pub mod meta;
 pub mod npy;

@@ -197,6 +197,16 @@ pub struct GetOptions {
     pub max_bytes: Option<u64>,
 }
 
+impl GetOptions {
+    /// Whether the reply may take more memory than the array holds: a cast
+    /// (up to 16x the stored data) or VALUES (tens of bytes of reply per
+    /// element). Like a `deny-oom` write, such a read is refused while the
+    /// server is over `maxmemory`.
+    pub fn allocates_beyond_the_array(&self) -> bool {
+        self.cast.is_some() || self.values
+    }
+}
+
 /// `[SLICE spec] [AS dtype] [VALUES] [MAXBYTES n]`, each at most once, in any
 /// order. Option names are matched without allocating: the client's
 /// whole-array get sends `MAXBYTES` with every read, and a small read notices.

@@ -40,8 +40,8 @@ pub(crate) fn dtype_repr(dtype: &Dtype) -> String {
 /// iterator sees in the view: a slice of a Fortran-ordered array stays
 /// Fortran-ordered even where `np.save` of the view would write C order
 /// (steps, reversed axes), so results are laid out and summed as NumPy's are.
-pub fn slice_for_compute(array: &NpArray, items: &[slice::Item]) -> Result<NpArray> {
-    let view = slice::slice(array, items)?;
+pub fn slice_for_compute(array: &NpArray, selection: &slice::Selection) -> Result<NpArray> {
+    let view = selection.build(array)?;
     if array.order() != Order::F || view.order() != Order::C {
         return Ok(view);
     }

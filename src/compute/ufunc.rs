@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::meta::Meta;
 use crate::npy::ParsedNpy;
 use crate::shape::{self, Shape};
-use crate::slice::{self, Item};
+use crate::slice::{self, Distinct, Item, Selection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -291,17 +291,24 @@ pub fn update(array: &mut NpArray, items: &[Item], op: BinOp, value: &ParsedNpy)
     if items.is_empty() && in_place(array, op, value) {
         return Ok(());
     }
-    if let Some(distinct) = slice::distinct(array, items)? {
-        return update_distinct(array, &distinct, op, value);
+    let selection = Selection::resolve(array, items)?;
+    match selection.distinct() {
+        Some(distinct) => update_distinct(array, &distinct, op, value),
+        None => update_selected(array, &selection, op, value),
     }
-    let current = slice::slice(array, items)?;
+}
+
+/// `arr[selection] op= value`, the selection resolved once: read, combined
+/// with the value, written back through it.
+fn update_selected(array: &mut NpArray, selection: &Selection, op: BinOp, value: &ParsedNpy) -> Result<()> {
+    let current = selection.build(array)?;
     let out_dtype = array.dtype().clone();
     let result = apply(op, &current, value, &out_dtype)?;
     let written = ParsedNpy {
         meta: Meta::new(out_dtype, Shape::from_slice(current.shape()), false),
         data: &result,
     };
-    slice::assign(array, items, &written)
+    selection.assign(array, &written)
 }
 
 /// `arr[items] op= value` where the index lists repeat an index: NumPy reads
@@ -309,7 +316,7 @@ pub fn update(array: &mut NpArray, items: &[Item], op: BinOp, value: &ParsedNpy)
 /// the last winning; this combines and writes only the last of each, so the
 /// temporaries and the work are bounded by the distinct elements, never by
 /// the number of repeats. Errors are NumPy's for the whole selection.
-fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, value: &ParsedNpy) -> Result<()> {
+fn update_distinct(array: &mut NpArray, distinct: &Distinct, op: BinOp, value: &ParsedNpy) -> Result<()> {
     let full = &distinct.full_shape;
     let broadcasts = value.meta.shape().len() <= full.len()
         && value
@@ -335,7 +342,7 @@ fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, v
     // broadcast (length 1 or missing): only its kept positions are used.
     let value_axis = (distinct.axis + value.meta.shape().len()).checked_sub(full.len());
     let Some(axis) = value_axis.filter(|&axis| value.meta.shape()[axis] > 1) else {
-        return update(array, &distinct.items, op, value);
+        return update_selected(array, &distinct.selection, op, value);
     };
     let mut items = vec![
         Item::Slice {
@@ -352,7 +359,7 @@ fn update_distinct(array: &mut NpArray, distinct: &slice::Distinct, op: BinOp, v
         meta: cut.meta().into_owned(),
         data: cut.data(),
     };
-    update(array, &distinct.items, op, &cut_value)
+    update_selected(array, &distinct.selection, op, &cut_value)
 }
 
 /// The common case straight on the stored data: the whole array, a value of

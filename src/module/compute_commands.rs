@@ -10,7 +10,8 @@ use super::write_key::WriteKey;
 use super::{config, guard, memory, stats};
 use crate::array::NpArray;
 use crate::compute::{self, reduce, reshape, ufunc};
-use crate::{convert, npy, search, slice};
+use crate::slice::Selection;
+use crate::{convert, npy, search};
 
 fn shape_reply(array: &NpArray) -> RedisValue {
     RedisValue::Array(array.shape().iter().map(|&d| RedisValue::Integer(d as i64)).collect())
@@ -103,9 +104,10 @@ pub fn np_reduce(ctx: &Context, args: &[RedisString]) -> RedisResult {
         }
         let sliced = match options.slice.as_deref() {
             Some(items) => {
+                let selection = Selection::resolve(stored, items)?;
                 // An index list can repeat rows: the same cap as for stored arrays.
-                config::check_array_bytes(ctx, slice::result_nbytes(stored, items)?)?;
-                Some(compute::slice_for_compute(stored, items)?)
+                config::check_array_bytes(ctx, selection.nbytes()?)?;
+                Some(compute::slice_for_compute(stored, &selection)?)
             }
             None => None,
         };

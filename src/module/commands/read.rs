@@ -5,9 +5,9 @@ use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 use super::{int, map_reply, reply_npy, shape_reply, stored_run};
 use crate::array::NpArray;
 use crate::convert::{self, Value};
+use crate::get_plan::GetPlan;
 use crate::module::read_key::ReadKey;
 use crate::module::{config, guard, memory, stats, value_type};
-use crate::slice;
 
 /// Runs a read-only command on the array at `args[1]`; missing keys reply nil.
 fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&NpArray) -> RedisValue) -> RedisResult {
@@ -20,24 +20,10 @@ fn read_command(ctx: &Context, args: &[RedisString], reply: impl FnOnce(&NpArray
     })
 }
 
-/// The start of `MAXBYTES`'s refusal, which clients match to fall back to
-/// reading the array in pieces (docs/commands.md documents it as stable).
-const OVER_MAXBYTES: &str = "ERR reply array would be";
-
-/// `MAXBYTES`: refuses, before anything is built, a reply whose array data
-/// (`nbytes` of the selection, after a cast) would exceed the caller's bound.
-fn check_max_bytes(max_bytes: Option<u64>, nbytes: u64) -> Result<(), RedisError> {
-    match max_bytes {
-        Some(max) if nbytes > max => Err(RedisError::String(format!(
-            "{OVER_MAXBYTES} {nbytes} bytes, over MAXBYTES {max}"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// `NP.GET key [SLICE spec] [AS dtype] [VALUES] [MAXBYTES n]`: the `.npy`
 /// bytes (replied straight from the stored buffer), optionally sliced (first)
-/// and cast, or the elements as RESP values; refused past `MAXBYTES`.
+/// and cast, or the elements as RESP values; refused past `MAXBYTES`. What
+/// it does is the pure layer's [`GetPlan`]; this executes it.
 pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
     stats::command();
     guard::command(|| {
@@ -49,74 +35,33 @@ pub fn np_get(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let Some(stored) = key.array()? else {
             return Ok(RedisValue::Null);
         };
-        // A cast (up to 16x the stored data) and VALUES (tens of bytes of
-        // reply per element) allocate more than the array holds: like a
-        // `deny-oom` write, they are refused while Redis is over maxmemory.
-        if options.cast.is_some() || options.values {
+        if options.allocates_beyond_the_array() {
             memory::check_not_over(ctx)?;
         }
-        let selected_nbytes = match options.slice.as_deref() {
-            Some(items) => slice::result_nbytes(stored, items)?,
-            None => stored.nbytes(),
-        };
-        // The reply's size, known before the slice or the cast is built (the
-        // cast's element count from the selection when its itemsize allows).
-        let reply_nbytes = match &options.cast {
-            None => Some(selected_nbytes),
-            Some(_) if stored.itemsize() == 0 => None,
-            Some(to) => Some((selected_nbytes / stored.itemsize()).saturating_mul(to.itemsize())),
-        };
-        if let Some(nbytes) = reply_nbytes {
-            check_max_bytes(options.max_bytes, nbytes)?;
-        }
-        // A slice that is one run of the stored bytes is replied from them.
-        if let (Some(items), None, false) = (options.slice.as_deref(), &options.cast, options.values) {
-            if let Some(run) = slice::stored_run(stored, items)? {
+        let copy = match GetPlan::new(stored, options)? {
+            GetPlan::Stored => {
+                reply_npy(ctx, stored);
+                return Ok(RedisValue::NoReply);
+            }
+            GetPlan::Run(run) => {
                 stored_run::reply(ctx, &mut key, &run);
                 return Ok(RedisValue::NoReply);
             }
-        }
-        let plain = options.slice.is_none() && options.cast.is_none() && !options.values;
-        // A full-layout array without its header in front of the data (an
-        // exact-size buffer, a rolling buffer, wrapped or not) is the run of
-        // all its data: replied in one copy when dropped entries before it
-        // can hold the header for a moment, else gathered.
-        if plain && !stored.is_packed() && stored.stored_npy().is_none() {
-            let run = slice::StoredRun {
-                shape: stored.shape().iter().copied().collect(),
-                fortran_order: stored.saved_fortran(),
-                bytes: 0..stored.nbytes() as usize,
-            };
-            stored_run::reply(ctx, &mut key, &run);
-            return Ok(RedisValue::NoReply);
-        }
-        // What is left reads the data as one slice.
-        let stored = if plain {
-            stored
-        } else {
-            key.contiguous_array()?.expect("the key held an array just above")
+            GetPlan::Copy(copy) => copy,
         };
-        let sliced = match options.slice.as_deref() {
-            Some(items) => {
-                // An index list can repeat rows: the same cap as for stored arrays.
-                config::check_array_bytes(ctx, selected_nbytes)?;
-                Some(slice::slice(stored, items)?)
-            }
-            None => None,
-        };
-        let stored = sliced.as_ref().unwrap_or(stored);
-        if options.values {
-            convert::check_value_count(stored.size())?; // before a cast copies the data
+        // A copy reads the data as one slice.
+        let stored = key.contiguous_array()?.expect("the key held an array just above");
+        if let Some(nbytes) = copy.selection_nbytes() {
+            config::check_array_bytes(ctx, nbytes)?;
         }
-        if let Some(to) = &options.cast {
-            let cast_nbytes = stored.size().saturating_mul(to.itemsize());
-            check_max_bytes(options.max_bytes, cast_nbytes)?;
-            // The same cap as for stored arrays.
+        let sliced = copy.select(stored)?;
+        let input = sliced.as_ref().unwrap_or(stored);
+        if let Some(cast_nbytes) = copy.check_cast(input)? {
             config::check_array_bytes(ctx, cast_nbytes)?;
         }
-        let cast = options.cast.as_ref().map(|to| convert::cast(stored, to)).transpose()?;
-        let array = cast.as_ref().unwrap_or(stored);
-        if options.values {
+        let cast = copy.cast(input)?;
+        let array = cast.as_ref().unwrap_or(input);
+        if copy.values {
             return values_reply(array);
         }
         reply_npy(ctx, array);

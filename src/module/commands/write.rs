@@ -10,7 +10,7 @@ use crate::error::NpyError;
 use crate::module::held::HeldString;
 use crate::module::write_key::WriteKey;
 use crate::module::{config, guard, stats};
-use crate::slice;
+use crate::slice::{self, Selection};
 
 const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
 
@@ -278,15 +278,14 @@ pub fn np_setslice(ctx: &Context, args: &[RedisString]) -> RedisResult {
             return Err(RedisError::Str("ERR no such key"));
         };
         array.make_contiguous()?;
-        // The selection is checked here too, so that a panic while resolving
-        // it is one before any change.
-        slice::result_nbytes(array, &items)?;
+        // Resolved before any change: a panic while resolving changes nothing.
+        let selection = Selection::resolve(array, &items)?;
         guard::checkpoint("before-change");
-        // `assign` checks the dtype, the selection and the broadcast before
-        // it writes the first element (an error from it changed nothing); a
-        // panic inside its copy would leave the slice half-written.
+        // `assign` checks the dtype and the broadcast before it writes the
+        // first element (an error from it changed nothing); a panic inside
+        // its copy would leave the slice half-written.
         guard::commit(|| -> RedisResult {
-            slice::assign(array, &items, &value)?;
+            selection.assign(array, &value)?;
             guard::checkpoint("after-change");
             ctx.replicate_verbatim();
             ctx.notify_keyspace_event(NotifyEvent::MODULE, "np.setslice", key_name);
