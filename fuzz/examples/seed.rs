@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use redis_numpy::dtype::Dtype;
+use redis_numpy::meta::Meta;
 use redis_numpy::shape::Shape;
 use redis_numpy::{npy, rdb, NpArray};
 
@@ -132,7 +133,7 @@ fn main() {
                 continue;
             }
             let data: Vec<u8> = (0..n).map(|k| (k * 37 % 251) as u8).collect();
-            let a = NpArray::from_parts(dtype.clone(), Shape::from_slice(shape), fortran, &data).unwrap();
+            let a = NpArray::from_parts(Meta::new(dtype.clone(), Shape::from_slice(shape), fortran), &data).unwrap();
             arrays.push((format!("synth_{i:02}_{j}"), a));
         }
     }
@@ -166,8 +167,7 @@ fn main() {
     // np.save only writes 2.0 for headers over 64 KiB.
     let small = Dtype::from_descr_text("[('a', '<i4'), ('λ', '<f8')]").unwrap();
     for (major, dtype) in [(2u8, Dtype::from_typestr("<f8").unwrap()), (3, small)] {
-        let shape = [3u64];
-        let header = npy::write_header(&dtype, &shape, false);
+        let header = npy::write_header(&Meta::new(dtype.clone(), Shape::from_slice(&[3]), false));
         let text_start = if header[6] == 1 { 10 } else { 12 };
         let text = &header[text_start..];
         let mut out = npy::MAGIC.to_vec();
