@@ -66,6 +66,22 @@ impl Model {
             .product();
         (rest * self.dtype.itemsize()) as usize
     }
+
+    /// The same array with `len` entries along its growth axis, filled from
+    /// `arg`, and its `.npy` bytes (what NP.SET would be sent).
+    fn with_length(&self, len: u64, arg: u8) -> (Model, Vec<u8>) {
+        let mut shape = self.shape.clone();
+        shape[self.growth_axis()] = len;
+        let n = shape.iter().product::<u64>() as usize * self.dtype.itemsize() as usize;
+        let new = Model {
+            data: bytes(n, arg, &self.dtype),
+            dtype: self.dtype.clone(),
+            shape,
+            fortran: self.fortran,
+        };
+        let payload = new.fresh().npy_bytes().to_vec();
+        (new, payload)
+    }
 }
 
 /// An argument as Redis hands it over: the bytes 9 bytes into their block
@@ -199,17 +215,7 @@ fuzz_target!(|data: &[u8]| {
             }
             3 => {
                 // NP.SET over the value: in place when it fits, else a new value.
-                let mut shape = m.shape.clone();
-                let g = m.growth_axis();
-                shape[g] = u64::from(arg % 128);
-                let n = shape.iter().product::<u64>() as usize * m.dtype.itemsize() as usize;
-                let new = Model {
-                    data: bytes(n, arg, &m.dtype),
-                    dtype: m.dtype.clone(),
-                    shape,
-                    fortran: m.fortran,
-                };
-                let payload = new.fresh().npy_bytes().to_vec();
+                let (new, payload) = m.with_length(u64::from(arg % 128), arg);
                 let parsed = npy::parse(&payload).unwrap();
                 if !a.overwrite_in_place(&parsed) {
                     a = NpArray::from_parsed(&parsed).unwrap();
@@ -249,20 +255,11 @@ fuzz_target!(|data: &[u8]| {
                 if m.slab() == 0 {
                     continue; // another axis is empty: no length makes 32 KiB
                 }
-                let mut shape = m.shape.clone();
-                let g = m.growth_axis();
-                shape[g] = (MIN_ADOPTED / m.slab() + 1 + usize::from(arg % 64)) as u64;
-                let n = shape.iter().product::<u64>() as usize * m.dtype.itemsize() as usize;
-                if n > MAX_BYTES {
+                let len = (MIN_ADOPTED / m.slab() + 1 + usize::from(arg % 64)) as u64;
+                if len as usize * m.slab() > MAX_BYTES {
                     continue;
                 }
-                let new = Model {
-                    data: bytes(n, arg, &m.dtype),
-                    dtype: m.dtype.clone(),
-                    shape,
-                    fortran: m.fortran,
-                };
-                let payload = new.fresh().npy_bytes().to_vec();
+                let (new, payload) = m.with_length(len, arg);
                 let parsed = npy::parse(&payload).unwrap();
                 a = NpArray::adopt(&parsed, Argument::new(&payload), true)
                     .unwrap_or_else(|_| panic!("a canonical .npy of {} bytes is adopted", payload.len()));
