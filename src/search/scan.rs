@@ -142,12 +142,12 @@ struct Pair {
     query_norm: f64,
 }
 
-/// The key of a row for a query: `sum` is `(x − q)²` summed for one `l2`
-/// query, else `x·q`.
+/// The key of a row for one query: `sum` is `x·q`, or `Σ (x − q)²` for
+/// `l2` when not `expanded`.
 #[inline(always)]
-fn key(metric: Metric, batch: bool, p: Pair) -> f64 {
+fn key(metric: Metric, expanded: bool, p: Pair) -> f64 {
     match metric {
-        Metric::L2 | Metric::Hamming if batch => p.row_norm - 2.0 * p.sum + p.query_norm,
+        Metric::L2 | Metric::Hamming if expanded => p.row_norm - 2.0 * p.sum + p.query_norm,
         Metric::L2 | Metric::Ip | Metric::Hamming => metric.key(p.sum),
         Metric::Cosine => metric.key(p.sum / (p.row_norm.sqrt() * p.query_norm.sqrt())),
     }
@@ -204,6 +204,8 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
     } else {
         T::byte_query(part(queries, 0, d))
     };
+    // Whether one query ranks `l2` by `‖x‖² − 2x·q + ‖q‖²` (see `key`).
+    let expanded = batch || byte_query.is_some() || !matches!(metric, Metric::L2 | Metric::Hamming);
     let (mut products, mut totals) = (Vec::new(), Vec::new());
     if batch {
         products = vec![T::A::ZERO; per_block * query_block];
@@ -247,7 +249,7 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
                 let key = if batch {
                     batch_key(metric, pair)
                 } else {
-                    key(metric, true, pair)
+                    key(metric, expanded, pair)
                 };
                 // Offered unless at or above the gate (a NaN gate or key compares neither way).
                 if !matches!(
@@ -261,11 +263,24 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
         }
         if !batch {
             let q = part(queries, 0, d);
-            // The norms, where needed, in the same pass as the products.
+            // `l2` sums `(x − q)²` in one pass (a subtraction and one FMA per
+            // element, as faiss's flat index does), except over 8-bit rows
+            // summed exactly as integers, where the expansion is exact.
+            // Cosine takes the norms in the same pass as the products.
             // (Widened rows take the two-sum loop even for ip: its code
             // is the faster one there, as measured; the norm is dropped.)
             let widened = std::mem::size_of::<T>() != std::mem::size_of::<T::A>();
             match (stored, with_norms || widened) {
+                (Some(s), _) if !expanded => {
+                    for i in 0..count {
+                        offer!(i, 0, sum::<T, T::A, L, FUSED, true>(part(s, i, d), q, chunk));
+                    }
+                }
+                (None, _) if !expanded => {
+                    for i in 0..count {
+                        offer!(i, 0, sum::<T::A, T::A, L, FUSED, true>(part(x, i, d), q, chunk));
+                    }
+                }
                 (Some(s), _) if byte_query.is_some() => {
                     let bq = byte_query.as_ref().expect("checked");
                     for i in 0..count {
