@@ -12,7 +12,9 @@
 //! The scan ranks by `x·q` for `ip`, by `x·q / (‖x‖‖q‖)` for `cosine` (the
 //! norms of rows computed on the fly: one more sum per row, over a row just
 //! read, instead of a cache to keep in step with every write), and by
-//! `‖x‖² − 2x·q + ‖q‖²` for `l2`, as faiss does. The `k` rows kept are then
+//! `‖x‖² − 2x·q + ‖q‖²` for `l2` in a batch, as faiss does (one float query
+//! sums `Σ (x − q)²` as it reads; 8-bit rows summed as integers keep the
+//! expansion, exact there). The `k` rows kept are then
 //! measured again one by one (`l2` as `Σ (x − q)²`, which keeps precision
 //! where distances are small against the norms) and put back in order: a
 //! batch reports the distances its queries would one at a time, bit for bit.
