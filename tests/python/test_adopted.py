@@ -389,6 +389,7 @@ def test_restore_copy_mset_and_reload_keep_master_and_replica_identical():
         assert m.execute_command("NP.REDUCE", "red", "sum", "AXIS", "1") == npy(CASES["f8_2d"].sum(axis=1))
         expected["red"] = CASES["f8_2d"]
         assert layout(m, "f4_64k:copy") == b"full", "a copy owns its buffer"
+        wait_applied(m, s)
         assert layout(s, "f4_64k") == b"adopted"
         for key, value in expected.items():
             assert m.execute_command("NP.GET", key) == npy(value), key
