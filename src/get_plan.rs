@@ -64,7 +64,7 @@ impl GetPlan {
         if options.cast.is_none() && !options.values {
             match &selection {
                 Some(selection) => {
-                    if let Some(run) = selection.stored_run() {
+                    if let Some(run) = selection.stored_run(array.dtype()) {
                         return Ok(GetPlan::Run(run));
                     }
                 }
@@ -73,8 +73,7 @@ impl GetPlan {
                 // the run of all its data.
                 None if !array.is_packed() && array.stored_npy().is_none() => {
                     return Ok(GetPlan::Run(StoredRun {
-                        shape: array.shape().iter().copied().collect(),
-                        fortran_order: array.saved_fortran(),
+                        meta: array.meta().into_owned(),
                         bytes: 0..selected_nbytes as usize,
                     }));
                 }
@@ -172,7 +171,7 @@ mod tests {
         let Ok(GetPlan::Run(run)) = plan(&a, &["SLICE", "10:20"]) else {
             panic!("rows are a run");
         };
-        assert_eq!((run.shape.as_slice(), run.bytes), (&[10u64, 4][..], 160..320));
+        assert_eq!((run.meta.shape(), run.bytes), (&[10u64, 4][..], 160..320));
         let strided = copy(plan(&a, &["SLICE", "::2"]));
         assert_eq!(
             (strided.selection_nbytes(), strided.cast.is_none(), strided.values),
@@ -202,7 +201,7 @@ mod tests {
         let Ok(GetPlan::Run(run)) = plan(&exact, &[]) else {
             panic!("a headerless array is a run");
         };
-        assert_eq!((run.shape.as_slice(), run.bytes), (&[65_536u64, 4][..], 0..1 << 20));
+        assert_eq!((run.meta.shape(), run.bytes), (&[65_536u64, 4][..], 0..1 << 20));
         let small = matrix(2);
         assert!(small.is_packed());
         assert_eq!(plan(&small, &[]), Ok(GetPlan::Stored));

@@ -5,15 +5,16 @@ use smallvec::SmallVec;
 
 use super::selection::Selection;
 use super::view::View;
-use crate::shape::Shape;
+use crate::dtype::Dtype;
+use crate::meta::Meta;
 
 /// `arr[items]` when `np.save` of it is a header followed by one run of the
 /// stored data, unchanged: a reply can send that run without building the
 /// slice (rows `a:b` of a C-ordered array, columns of a Fortran one, one row).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRun {
-    pub shape: Shape,
-    pub fortran_order: bool,
+    /// The slice's dtype, shape and order, as its header says them.
+    pub meta: Meta,
     /// The run within the array's data (in data order, whatever segments hold it).
     pub bytes: std::ops::Range<usize>,
 }
@@ -21,7 +22,8 @@ pub struct StoredRun {
 impl Selection {
     /// The [`StoredRun`] this selection is, if it is one: not for gathers,
     /// empty results, or single elements (which NumPy saves as scalars).
-    pub fn stored_run(&self) -> Option<StoredRun> {
+    /// `dtype` is the array's.
+    pub fn stored_run(&self, dtype: &Dtype) -> Option<StoredRun> {
         let view = &self.view;
         if self.gather.is_some() || view.is_empty() || view.itemsize == 0 || self.element {
             return None;
@@ -44,8 +46,7 @@ impl Selection {
         // Without a gathered axis the result is no larger than the array.
         let len = usize::try_from(self.nbytes().ok()?).ok()?;
         Some(StoredRun {
-            shape,
-            fortran_order,
+            meta: Meta::new(dtype.clone(), shape, fortran_order),
             bytes: start..start + len,
         })
     }

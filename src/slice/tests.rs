@@ -16,7 +16,7 @@ fn assign(array: &mut NpArray, items: &[Item], value: &ParsedNpy) -> Result<()> 
 }
 
 fn stored_run(array: &NpArray, items: &[Item]) -> Result<Option<StoredRun>> {
-    Ok(Selection::resolve(array, items)?.stored_run())
+    Ok(Selection::resolve(array, items)?.stored_run(array.dtype()))
 }
 
 fn array(shape: &[u64], fortran_order: bool) -> NpArray {
@@ -210,16 +210,16 @@ fn one_selection_answers_every_question() {
     let a = array(&[10, 4], false);
     let rows = Selection::resolve(&a, &parse("2:5").unwrap()).unwrap();
     assert_eq!(rows.nbytes(), Ok(48));
-    assert_eq!(rows.stored_run().unwrap().bytes, 32..80);
+    assert_eq!(rows.stored_run(a.dtype()).unwrap().bytes, 32..80);
     assert_eq!(values(&rows.build(&a).unwrap()), (8..20).collect::<Vec<_>>());
     // A contiguous copy of the same array is answered for as well.
     let copy = NpArray::from_parts(Meta::new(a.dtype().clone(), a.shape().into(), false), a.data()).unwrap();
     assert_eq!(rows.build(&copy).unwrap().data(), rows.build(&a).unwrap().data());
     let repeated = Selection::resolve(&a, &parse("[1, 1, 1]").unwrap()).unwrap();
     assert_eq!(repeated.nbytes(), Ok(48), "repeats count in the result's size");
-    assert_eq!(repeated.stored_run(), None);
+    assert_eq!(repeated.stored_run(a.dtype()), None);
     let element = Selection::resolve(&a, &parse("1, 2").unwrap()).unwrap();
-    assert_eq!((element.nbytes(), element.stored_run()), (Ok(4), None));
+    assert_eq!((element.nbytes(), element.stored_run(a.dtype())), (Ok(4), None));
     assert_eq!(element.build(&a).unwrap().shape(), &[] as &[u64]);
 }
 
@@ -356,12 +356,12 @@ fn row_ranges_and_fortran_columns_are_stored_runs() {
     let c = array(&[10, 4], false);
     let r = run(&c, "3:7").unwrap();
     assert_eq!(
-        (r.shape.as_slice(), r.fortran_order, r.bytes),
+        (r.meta.shape(), r.meta.saved_fortran(), r.bytes),
         (&[4u64, 4][..], false, 48..112)
     );
     assert_eq!(run(&c, "-1:").unwrap().bytes, 144..160);
     assert_eq!(run(&c, "2").unwrap().bytes, 32..48);
-    assert_eq!(run(&c, "None, 1:3, ...").unwrap().shape.as_slice(), &[1, 2, 4]);
+    assert_eq!(run(&c, "None, 1:3, ...").unwrap().meta.shape(), &[1, 2, 4]);
     assert_eq!(run(&c, "").unwrap().bytes, 0..160);
     for not_a_run in ["::2", ":, 1", "3:3", "[1, 2]", "1, 2", "::-1"] {
         assert_eq!(run(&c, not_a_run), None, "{not_a_run}");
@@ -369,11 +369,11 @@ fn row_ranges_and_fortran_columns_are_stored_runs() {
     let f = array(&[4, 10], true);
     let r = run(&f, ":, 3:7").unwrap();
     assert_eq!(
-        (r.shape.as_slice(), r.fortran_order, r.bytes),
+        (r.meta.shape(), r.meta.saved_fortran(), r.bytes),
         (&[4u64, 4][..], true, 48..112)
     );
     // One column of a Fortran array is 1-d: saved in C order, same bytes.
-    assert!(!run(&f, ":, 5").unwrap().fortran_order);
+    assert!(!run(&f, ":, 5").unwrap().meta.saved_fortran());
 }
 
 #[test]
@@ -430,8 +430,7 @@ proptest::proptest! {
         let Ok(items) = parse(&spec) else { return Ok(()) };
         match (slice(&a, &items), stored_run(&a, &items)) {
             (Ok(built), Ok(Some(run))) => {
-                proptest::prop_assert_eq!(built.shape(), run.shape.as_slice());
-                proptest::prop_assert_eq!(built.saved_fortran(), run.fortran_order);
+                proptest::prop_assert_eq!(&*built.meta(), &run.meta);
                 proptest::prop_assert_eq!(built.data(), &a.data()[run.bytes]);
             }
             (Ok(_), Ok(None)) => {}

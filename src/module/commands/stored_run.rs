@@ -26,7 +26,6 @@ use redis_module::{raw, Context};
 use smallvec::SmallVec;
 
 use crate::layout::header_cache;
-use crate::meta::Meta;
 use crate::module::read_key::ReadKey;
 use crate::slice::{HeaderInPlace, StoredRun};
 
@@ -36,8 +35,7 @@ pub(super) fn reply(ctx: &Context, key: &mut ReadKey, run: &StoredRun) {
     let array = key.array_mut().ok().flatten().expect("the key holds an array");
     // From the recently written headers: reads of the same run (the last
     // frames of a rolling buffer, a whole array) write it once.
-    let meta = Meta::new(array.dtype().clone(), run.shape.clone(), run.fortran_order);
-    let header: SmallVec<[u8; 256]> = header_cache::with_written(&meta, SmallVec::from_slice);
+    let header: SmallVec<[u8; 256]> = header_cache::with_written(&run.meta, SmallVec::from_slice);
     // A run within one segment of a wrapped rolling buffer is sent like any
     // other; one across the wrap is gathered.
     if let Some((block, in_block)) = array.run_in_block_mut(run.bytes.clone()) {
