@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import redis
 
-from dump_payload import DumpCrafter, varint
+from dump_payload import DumpCrafter, string, varint
 from npy_bytes import npy
 from redis_server import RedisServer
 
@@ -62,6 +62,9 @@ def test_crafted_payloads_of_every_version(r):
         "v2 huge shape": crafter.dump([b"\x00\x01" + varint(1 << 50) + b"'|u1'", chunks[0]], encver=2),
         # Its data grows the reservation to 64x what arrived, never to the claim.
         "v2 huge shape, some data": crafter.dump([b"\x00\x01" + varint(1 << 50) + b"'|u1'", *chunks], encver=2),
+        # The payload ends inside the first string (the metadata).
+        "cut in the metadata": crafter.raw(string(meta, claimed=len(meta) + 100), encver=2),
+        "cut in v1 data": crafter.raw(string(meta) + string(data[:100], claimed=len(data)), encver=1),
     }
     for what, payload in refused.items():
         with pytest.raises(redis.ResponseError, match="Bad data format"):

@@ -49,10 +49,16 @@ class DumpCrafter:
 
     def dump(self, strings: list[bytes], encver: int, eof: bool = True) -> bytes:
         """A payload whose value is `strings` saved with RedisModule_SaveStringBuffer."""
-        body = b"\x07\x81" + (self.type_id | encver).to_bytes(8, "big")
-        for s in strings:
-            body += b"\x05" + _rdb_len(len(s)) + s
-        if eof:
-            body += b"\x00"
-        body += self.rdb_version
+        value = b"".join(string(s) for s in strings)
+        return self.raw(value + b"\x00" if eof else value, encver)
+
+    def raw(self, value: bytes, encver: int) -> bytes:
+        """A payload whose value's bytes (after the module id) are `value`."""
+        body = b"\x07\x81" + (self.type_id | encver).to_bytes(8, "big") + value + self.rdb_version
         return body + crc64(body).to_bytes(8, "little")
+
+
+def string(s: bytes, claimed: int | None = None) -> bytes:
+    """`s` as RedisModule_SaveStringBuffer saves it, its length said to be
+    `claimed` (default: its own)."""
+    return b"\x05" + _rdb_len(len(s) if claimed is None else claimed) + s
