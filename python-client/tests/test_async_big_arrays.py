@@ -5,6 +5,7 @@ the client's memory bounded by the array and a few chunks, and progress."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import tracemalloc
 import warnings
 
@@ -129,6 +130,18 @@ def test_asyncio_upload_is_published_whole_and_refusals_leave_the_old_value(redi
         assert await arrays.get("missing") is None
         with pytest.raises(NumpyError, match="WRONGTYPE"):
             await arrays.get("text")
+        await arrays.aclose()
+
+    asyncio.run(main())
+
+
+def test_asyncio_valkey_aborts_with_an_error_of_both_libraries(redis_server):
+    async def main():
+        arrays = Numpy(async_client("valkey", redis_server.port))
+        with pytest.raises(UploadAborted, match="incomplete") as caught:
+            async with arrays.upload("piece", (4, 3), np.int16) as up:
+                await up.write(np.full((1, 3), 7, np.int16))
+        assert isinstance(caught.value, sys.modules["valkey"].exceptions.ValkeyError)
         await arrays.aclose()
 
     asyncio.run(main())

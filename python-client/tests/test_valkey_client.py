@@ -15,7 +15,7 @@ import valkey.cluster  # noqa: E402
 from valkey.exceptions import ReadOnlyError, ResponseError  # noqa: E402
 
 from npy_bytes import npy
-from redis_numpy import Numpy, NumpyError, SyncNumpy, NumpyPipeline
+from redis_numpy import Numpy, NumpyError, SyncNumpy, NumpyPipeline, UploadAborted
 from redis_server import RedisServer
 
 ARR = np.asfortranarray(np.arange(24, dtype=">f4").reshape(2, 3, 4))
@@ -122,6 +122,12 @@ def test_sync_upload_and_migrate_use_valkeys_exceptions(redis_server, r):
     r.set("s", "x")
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         arrays.upload("s", (4, 2), np.int32)
+    # The package's own errors are valkey's too, and stay redis_numpy's.
+    up = arrays.upload("s2", (10, 2), np.int32)
+    up.write(np.zeros((4, 2), np.int32))
+    with pytest.raises(valkey.exceptions.ValkeyError, match="incomplete: 4 of 10 rows") as caught:
+        up.commit()
+    assert isinstance(caught.value, UploadAborted) and type(caught.value).__name__ == "UploadAborted"
     r.set("saved", npy(np.arange(3)))
     report = arrays.migrate("saved")
     assert (report.converted, report.refused) == (1, 0)

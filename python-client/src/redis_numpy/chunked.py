@@ -30,7 +30,7 @@ from redis.crc import key_slot
 
 from . import piecewise, wire
 from .commands import NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, register_callbacks
-from .libraries import base_error, errors, is_cluster, node_client
+from .libraries import base_error, error_class, errors, is_cluster, node_client
 from .npy import check_dtype, encode
 from .protocol import Arrays
 
@@ -299,11 +299,13 @@ class Upload(Staging):
                 self._reserve()
         except base_error(self.arrays.client) as err:
             self._discard()
-            raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}") from err
+            raise error_class(self.arrays.client, UploadAborted)(
+                f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}"
+            ) from err
         failure = self._check_reply(first, n, reply)
         if failure is not None:
             self._discard()
-            raise UploadAborted(failure)
+            raise error_class(self.arrays.client, UploadAborted)(failure)
         self.rows += n
         self._advance(data.nbytes)
 
@@ -344,7 +346,7 @@ class Upload(Staging):
         failure = self._incomplete()
         if failure is not None:
             self.abort()
-            raise UploadAborted(failure)
+            raise error_class(self.arrays.client, UploadAborted)(failure)
         if self.length == 0:  # nothing was sent: stage the empty array now
             self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
@@ -353,7 +355,9 @@ class Upload(Staging):
             self._discard()
             if str(err).startswith("WRONGTYPE"):
                 raise
-            raise UploadAborted(f"upload of {self.key!r} aborted: {err}; the old value is untouched") from err
+            raise error_class(self.arrays.client, UploadAborted)(
+                f"upload of {self.key!r} aborted: {err}; the old value is untouched"
+            ) from err
         self._done = True
         self._close_progress()
 
@@ -485,7 +489,9 @@ def download(
                 return _download_watched(on_node, key, chunk_bytes, progress)
             except (errors(client).MovedError, errors(client).AskError):
                 client.nodes_manager.initialize()  # the slot moved mid-read: find its new node
-        raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+        raise error_class(client, ConcurrentWrite)(
+            f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads"
+        )
     return _download_watched(client, key, chunk_bytes, progress)
 
 
@@ -513,7 +519,7 @@ def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: Progres
             except refused.WatchError:
                 continue
             return out
-    raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+    raise error_class(client, ConcurrentWrite)(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
 
 
 def _read_chunks(

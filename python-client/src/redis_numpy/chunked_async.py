@@ -42,7 +42,7 @@ from .chunked import (
 )
 from .commands import NEVER_DECODE, NP_APPEND, NP_GET, NP_INFO, NP_RESERVE, NP_SET, OVER_MAXBYTES, register_callbacks
 from . import piecewise, wire
-from .libraries import base_error, is_cluster, library
+from .libraries import base_error, error_class, is_cluster, library
 from .npy import encode
 from .protocol import Arrays
 
@@ -108,11 +108,13 @@ class AsyncUpload(Staging):
                 await self._reserve()
         except base_error(self.client) as err:
             await self._discard()
-            raise UploadAborted(f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}") from err
+            raise error_class(self.client, UploadAborted)(
+                f"upload of {self.key!r} aborted after {self.rows} {self.unit}: {err}"
+            ) from err
         failure = self._check_reply(first, n, reply)
         if failure is not None:
             await self._discard()
-            raise UploadAborted(failure)
+            raise error_class(self.client, UploadAborted)(failure)
         self.rows += n
         self._advance(data.nbytes)
 
@@ -148,7 +150,7 @@ class AsyncUpload(Staging):
         failure = self._incomplete()
         if failure is not None:
             await self.abort()
-            raise UploadAborted(failure)
+            raise error_class(self.client, UploadAborted)(failure)
         if self.length == 0:  # nothing was sent: stage the empty array now
             await self.write(np.empty(self.shape, self.dtype, order=self.order))
         try:
@@ -157,7 +159,9 @@ class AsyncUpload(Staging):
             await self._discard()
             if str(err).startswith("WRONGTYPE"):
                 raise
-            raise UploadAborted(f"upload of {self.key!r} aborted: {err}; the old value is untouched") from err
+            raise error_class(self.client, UploadAborted)(
+                f"upload of {self.key!r} aborted: {err}; the old value is untouched"
+            ) from err
         self._done = True
         self._close_progress()
 
@@ -298,7 +302,9 @@ async def download(
             finally:
                 await on_node.aclose()
                 await pool.disconnect()  # the client does not own a pool it was given
-        raise ConcurrentWrite(f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+        raise error_class(client, ConcurrentWrite)(
+            f"{key!r} moved to another node during each of {DOWNLOAD_ATTEMPTS} chunked reads"
+        )
     return await _download_watched(client, key, chunk_bytes, progress)
 
 
@@ -324,7 +330,7 @@ async def _download_watched(client: Any, key: Any, chunk_bytes: int, progress: P
             except errors.WatchError:
                 continue
             return out
-    raise ConcurrentWrite(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
+    raise error_class(client, ConcurrentWrite)(f"{key!r} changed during each of {DOWNLOAD_ATTEMPTS} chunked reads")
 
 
 async def _read_chunks(pipe: Any, key: Any, info: dict[str, Any], chunk_bytes: int, progress: Progress) -> np.ndarray:
