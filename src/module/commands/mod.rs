@@ -190,7 +190,9 @@ fn parse_payload<'a>(ctx: &Context, bytes: &'a [u8]) -> Result<npy::ParsedNpy<'a
 
 /// [`parse_payload`] for a payload that may become the value itself
 /// (`adoptable`: its argument is held), with whether its header is np.save's
-/// (see `NpArray::adopt`); never compared otherwise.
+/// (see `NpArray::adopt`); never compared otherwise. Inlined so that the
+/// parsed metadata are built where the caller keeps them, not moved there.
+#[inline(always)]
 fn parse_adoptable<'a>(
     ctx: &Context,
     bytes: &'a [u8],
