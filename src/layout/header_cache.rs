@@ -12,7 +12,7 @@
 //! the data length is checked on a hit; anything else goes through
 //! [`npy::parse`], which also produces every error message.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::error::Result;
 use crate::meta::Meta;
@@ -27,6 +27,12 @@ const MAX_PREFIX: usize = 4096;
 struct Ring<T> {
     entries: Vec<T>,
     next: usize,
+    /// The entry found or put in last, tried first: a stream of one shape
+    /// then reads one entry, not every entry before it (after a big
+    /// argument's read each is a cache miss). What an entry answers is a pure
+    /// function of what it is found by, so the order of the search does not
+    /// change the answer.
+    last: Cell<usize>,
 }
 
 impl<T> Default for Ring<T> {
@@ -34,18 +40,25 @@ impl<T> Default for Ring<T> {
         Ring {
             entries: Vec::new(),
             next: 0,
+            last: Cell::new(0),
         }
     }
 }
 
 impl<T> Ring<T> {
-    fn find(&self, hit: impl FnMut(&T) -> bool) -> Option<usize> {
-        self.entries.iter().position(hit)
+    fn find(&self, mut hit: impl FnMut(&T) -> bool) -> Option<usize> {
+        let last = self.last.get();
+        if self.entries.get(last).is_some_and(&mut hit) {
+            return Some(last);
+        }
+        let at = self.entries.iter().position(hit)?;
+        self.last.set(at);
+        Some(at)
     }
 
     /// Puts `entry` in and returns where it went.
     fn insert(&mut self, entry: T) -> usize {
-        if self.entries.len() < ENTRIES {
+        let at = if self.entries.len() < ENTRIES {
             self.entries.push(entry);
             self.entries.len() - 1
         } else {
@@ -53,7 +66,9 @@ impl<T> Ring<T> {
             self.entries[at] = entry;
             self.next = (at + 1) % ENTRIES;
             at
-        }
+        };
+        self.last.set(at);
+        at
     }
 }
 
