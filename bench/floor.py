@@ -1,4 +1,4 @@
-"""The reference module of table k: bench/floor/floor.c, built here.
+"""The reference module of tables k and a2: bench/floor/floor.c, built here.
 
 FLOOR.SET stores its argument as a module value with the least work a module
 data type write can do (see floor.c), so that table k can show, in the same

@@ -133,7 +133,15 @@ impl NpArray {
     /// Stores a parsed `.npy` payload (a copy of its data): how every
     /// command that takes a payload builds its value.
     pub fn from_parsed(parsed: &ParsedNpy) -> Result<NpArray> {
-        NpArray::from_parts(parsed.meta.clone(), parsed.data)
+        // A packed value stores what it needs of the metadata in its block:
+        // only a full one takes a copy of them.
+        checked_nbytes(&parsed.meta, Some(parsed.data.len()))?;
+        if let Some(packed) = Packed::new(&parsed.meta, parsed.data) {
+            return Ok(NpArray {
+                repr: Stored::Packed(packed),
+            });
+        }
+        NpArray::full_from_segments(parsed.meta.clone(), (parsed.data, &[]))
     }
 
     /// Builds a value from its metadata and data bytes.
@@ -160,6 +168,12 @@ impl NpArray {
                 repr: Stored::Packed(packed),
             });
         }
+        NpArray::full_from_segments(meta, (head, tail))
+    }
+
+    /// [`NpArray::from_segments`] in the full layout, the checks done.
+    fn full_from_segments(meta: Meta, (head, tail): (&[u8], &[u8])) -> Result<NpArray> {
+        let nbytes = head.len() + tail.len();
         let mut full = Full::with_capacity(meta, nbytes, nbytes)?;
         for piece in [head, tail] {
             full.push_data(piece)?;
@@ -362,29 +376,30 @@ impl NpArray {
 
     /// Builds a value that keeps `owner`'s bytes where they are, if they
     /// are a `.npy` of at least [`MIN_ADOPTED`] bytes whose header is exactly
-    /// the one np.save writes for `parsed` (its dtype, shape and order), and
-    /// (unless `any_size`) their block is no bigger than a copy's would be:
+    /// the one np.save writes for `parsed` (its dtype, shape and order:
+    /// `header`, from [`header_cache::parse_canonical`]), and (unless
+    /// `any_size`) their block is no bigger than a copy's would be:
     /// where the full layout keeps the header in the data's block, as the
     /// string does, the two cost the same; where it keeps the data alone in
     /// a block of its exact size (2^k bytes of data, see
     /// [`crate::layout::full`]), the string's block is 1.25× that, and the
     /// copy is kept instead. Otherwise gives the owner back, and the caller
-    /// copies. `parsed` must come from parsing `owner.bytes()`.
+    /// copies. `parsed` and `header` must come from parsing `owner.bytes()`.
     pub fn adopt(
         parsed: &ParsedNpy,
+        header: header_cache::CanonicalHeader,
         owner: Box<dyn adopted::Owner>,
         any_size: bool,
     ) -> std::result::Result<NpArray, Box<dyn adopted::Owner>> {
         let nbytes = parsed.data.len();
-        if owner.bytes().len() < MIN_ADOPTED || checked_nbytes(&parsed.meta, Some(nbytes)).is_err() {
+        let header_len = header.bytes();
+        if header_len + nbytes < MIN_ADOPTED
+            || checked_nbytes(&parsed.meta, Some(nbytes)).is_err()
+            || (!any_size && !full::keeps_header(header_len + STRING_OVERHEAD, nbytes))
+        {
             return Err(owner);
         }
-        let adopted = header_cache::with_written(&parsed.meta, |header| {
-            if !any_size && !full::keeps_header(header.len() + STRING_OVERHEAD, nbytes) {
-                return Err(owner);
-            }
-            Adopted::new(parsed.meta.clone(), header, nbytes, owner)
-        })?;
+        let adopted = Adopted::new(parsed.meta.clone(), header_len, nbytes, owner)?;
         Ok(NpArray {
             repr: Stored::Boxed(Box::new(Boxed::Adopted(adopted))),
         })
@@ -900,7 +915,8 @@ mod tests {
         let owner = lend(&npy, live);
         // The same bytes as the owner's (parsed from a copy: no borrow of the owner).
         let parsed = npy::parse(&npy).unwrap();
-        let a = NpArray::adopt(&parsed, owner, true).unwrap_or_else(|_| panic!("adopted"));
+        let header = header_cache::canonical_header(&parsed, &npy).unwrap();
+        let a = NpArray::adopt(&parsed, header, owner, true).unwrap_or_else(|_| panic!("adopted"));
         assert!(a.is_adopted());
         assert_eq!(a.npy_bytes(), original.npy_bytes());
         a
@@ -977,7 +993,10 @@ mod tests {
         let try_adopt = |npy: &[u8], any_size: bool| {
             let owner = lend(npy, &live);
             let parsed = npy::parse(npy).unwrap();
-            NpArray::adopt(&parsed, owner, any_size).is_ok()
+            let Some(header) = header_cache::canonical_header(&parsed, npy) else {
+                return false;
+            };
+            NpArray::adopt(&parsed, header, owner, any_size).is_ok()
         };
         let small = test_array("<f4", &[100], false, &[0; 400]);
         assert!(!try_adopt(&small.npy_bytes(), true), "under 32 KiB: copied");

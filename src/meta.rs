@@ -45,11 +45,23 @@ impl Order {
 }
 
 /// Dtype, shape and order of an array (or of a payload, or of a result).
-#[derive(Debug, Clone, Eq)]
+#[derive(Debug, Eq)]
 pub struct Meta {
     dtype: Dtype,
     shape: Shape,
     order: Order,
+}
+
+impl Clone for Meta {
+    /// The shape copied as one slice (a header cache hit clones the
+    /// metadata: the derived clone copies a shape element by element).
+    fn clone(&self) -> Meta {
+        Meta {
+            dtype: self.dtype.clone(),
+            shape: Shape::from_slice(&self.shape),
+            order: self.order,
+        }
+    }
 }
 
 impl Meta {

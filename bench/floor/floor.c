@@ -9,6 +9,11 @@
  * times it beside SET and NP.SET on the same server: FLOOR.SET over SET is
  * the module API's own cost, NP.SET over FLOOR.SET is redis-numpy's.
  *
+ * FLOOR.HOLD key npy keeps the argument itself as the value
+ * (RedisModule_HoldString: no copy, nothing decoded), the least an adopting
+ * write can do, to time beside SET (which keeps its argument too) and an
+ * adopting NP.SET: FLOOR.HOLD over SET is the module API's cost at any size.
+ *
  * Built by bench/floor.py against the redismodule.h that the redis-module
  * crate vendors; never part of the product's module and never loaded by its
  * tests. */
@@ -18,6 +23,7 @@
 #include "redismodule.h"
 
 static RedisModuleType *FloorType;
+static RedisModuleType *HoldType;
 
 typedef struct {
     size_t len;
@@ -93,6 +99,51 @@ static int floor_set(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* The held string is the value: freed, saved and sized as a string. */
+static void *held_rdb_load(RedisModuleIO *io, int encver) {
+    (void)encver;
+    return RedisModule_LoadString(io);
+}
+
+static void held_rdb_save(RedisModuleIO *io, void *value) { RedisModule_SaveString(io, value); }
+
+static size_t held_mem_usage(const void *value) { return RedisModule_MallocSizeString((RedisModuleString *)value); }
+
+static void held_free(void *value) { RedisModule_FreeString(NULL, value); }
+
+/* Opens argv[1] for writing and checks that it is empty or of `type`;
+ * replies WRONGTYPE and returns NULL otherwise. */
+static RedisModuleKey *open_typed(RedisModuleCtx *ctx, RedisModuleString *name, RedisModuleType *type) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, name, REDISMODULE_READ | REDISMODULE_WRITE);
+    if (RedisModule_KeyType(key) != REDISMODULE_KEYTYPE_EMPTY && RedisModule_ModuleTypeGetType(key) != type) {
+        RedisModule_CloseKey(key);
+        RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
+        return NULL;
+    }
+    return key;
+}
+
+/* FLOOR.HOLD key npy: FLOOR.SET's steps, with the argument held as the
+ * value instead of its data copied. */
+static int floor_hold(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 3) return RedisModule_WrongArity(ctx);
+    RedisModuleKey *key = open_typed(ctx, argv[1], HoldType);
+    if (key == NULL) return REDISMODULE_OK;
+    RedisModuleString *held = RedisModule_HoldString(NULL, argv[2]);
+    if (RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY) {
+        RedisModule_ModuleTypeSetValue(key, HoldType, held);
+    } else {
+        void *old = NULL;
+        RedisModule_ModuleTypeReplaceValue(key, HoldType, held, &old);
+        held_free(old);
+        RedisModule_SetExpire(key, REDISMODULE_NO_EXPIRE);
+    }
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_MODULE, "floor.hold", argv[1]);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
 int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv;
     (void)argc;
@@ -106,5 +157,16 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     };
     FloorType = RedisModule_CreateDataType(ctx, "npfloor-b", 0, &methods);
     if (FloorType == NULL) return REDISMODULE_ERR;
-    return RedisModule_CreateCommand(ctx, "floor.set", floor_set, "write deny-oom", 1, 1, 1);
+    RedisModuleTypeMethods held_methods = {
+        .version = REDISMODULE_TYPE_METHOD_VERSION,
+        .rdb_load = held_rdb_load,
+        .rdb_save = held_rdb_save,
+        .mem_usage = held_mem_usage,
+        .free = held_free,
+    };
+    HoldType = RedisModule_CreateDataType(ctx, "npfloor-h", 0, &held_methods);
+    if (HoldType == NULL) return REDISMODULE_ERR;
+    if (RedisModule_CreateCommand(ctx, "floor.set", floor_set, "write deny-oom", 1, 1, 1) == REDISMODULE_ERR)
+        return REDISMODULE_ERR;
+    return RedisModule_CreateCommand(ctx, "floor.hold", floor_hold, "write deny-oom", 1, 1, 1);
 }

@@ -15,6 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use redis_numpy::array::MIN_ADOPTED;
 use redis_numpy::dtype::Dtype;
 use redis_numpy::layout::adopted::Owner;
+use redis_numpy::layout::header_cache;
 use redis_numpy::meta::Meta;
 use redis_numpy::{npy, rdb, NpArray};
 
@@ -260,8 +261,9 @@ fuzz_target!(|data: &[u8]| {
                     continue;
                 }
                 let (new, payload) = m.with_length(len, arg);
-                let parsed = npy::parse(&payload).unwrap();
-                a = NpArray::adopt(&parsed, Argument::new(&payload), true)
+                let (parsed, header) = header_cache::parse_canonical(&payload).unwrap();
+                let header = header.expect("the header np.save writes");
+                a = NpArray::adopt(&parsed, header, Argument::new(&payload), true)
                     .unwrap_or_else(|_| panic!("a canonical .npy of {} bytes is adopted", payload.len()));
                 assert!(a.is_adopted());
                 m = new;

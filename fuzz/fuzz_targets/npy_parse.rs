@@ -3,7 +3,8 @@
 //! synthesized header is canonical, so `from_npy(a.npy_bytes())` is a fixed point.
 //! The header cache (primed by earlier inputs, libFuzzer runs them all in one
 //! process) must answer exactly as a fresh parse, for the input and for the
-//! input cut one byte short (same header, wrong data length).
+//! input cut one byte short (same header, wrong data length), and say
+//! whether the header is np.save's as a fresh comparison does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +22,17 @@ fn cache_agrees(bytes: &[u8]) {
                     (&c.meta, c.data.as_ptr(), c.data.len()),
                     "a cached decode differs from a fresh one"
                 );
+            }
+            (Err(f), Err(c)) => assert_eq!(f, &c, "the cache changed the error"),
+            (f, c) => panic!("fresh {f:?}, cached {c:?}"),
+        }
+        // With whether the header is np.save's: as a fresh comparison says.
+        match (&fresh, header_cache::parse_canonical(bytes)) {
+            (Ok(f), Ok((c, header))) => {
+                assert_eq!((&f.meta, f.data.len()), (&c.meta, c.data.len()));
+                let prefix = &bytes[..bytes.len() - f.data.len()];
+                let canonical = prefix == &npy::write_header(&f.meta)[..];
+                assert_eq!(header.map(|h| h.bytes()), canonical.then_some(prefix.len()));
             }
             (Err(f), Err(c)) => assert_eq!(f, &c, "the cache changed the error"),
             (f, c) => panic!("fresh {f:?}, cached {c:?}"),

@@ -52,17 +52,16 @@ impl fmt::Debug for Adopted {
 }
 
 impl Adopted {
-    /// Takes `owner`'s bytes as the value when they start with exactly the
-    /// header `canonical` (the one np.save writes for `meta`) and hold
-    /// `nbytes` of data after it. Gives the owner back otherwise.
-    pub fn new(meta: Meta, canonical: &[u8], nbytes: usize, owner: Box<dyn Owner>) -> Result<Adopted, Box<dyn Owner>> {
-        let bytes = owner.bytes();
-        if bytes.len() != canonical.len() + nbytes || !bytes.starts_with(canonical) {
+    /// Takes `owner`'s bytes as the value when they hold `nbytes` of data
+    /// after a header of `header_len` bytes, which the caller compared with
+    /// the one np.save writes for `meta`. Gives the owner back otherwise.
+    pub fn new(meta: Meta, header_len: usize, nbytes: usize, owner: Box<dyn Owner>) -> Result<Adopted, Box<dyn Owner>> {
+        if owner.bytes().len() != header_len + nbytes {
             return Err(owner);
         }
         Ok(Adopted {
             meta,
-            header_len: canonical.len(),
+            header_len,
             nbytes,
             owner,
         })

@@ -12,7 +12,7 @@
 //! the data length is checked on a hit; anything else goes through
 //! [`npy::parse`], which also produces every error message.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::error::Result;
 use crate::meta::Meta;
@@ -27,6 +27,12 @@ const MAX_PREFIX: usize = 4096;
 struct Ring<T> {
     entries: Vec<T>,
     next: usize,
+    /// The entry found or put in last, tried first: a stream of one shape
+    /// then reads one entry, not every entry before it (after a big
+    /// argument's read each is a cache miss). What an entry answers is a pure
+    /// function of what it is found by, so the order of the search does not
+    /// change the answer.
+    last: Cell<usize>,
 }
 
 impl<T> Default for Ring<T> {
@@ -34,18 +40,25 @@ impl<T> Default for Ring<T> {
         Ring {
             entries: Vec::new(),
             next: 0,
+            last: Cell::new(0),
         }
     }
 }
 
 impl<T> Ring<T> {
-    fn find(&self, hit: impl FnMut(&T) -> bool) -> Option<usize> {
-        self.entries.iter().position(hit)
+    fn find(&self, mut hit: impl FnMut(&T) -> bool) -> Option<usize> {
+        let last = self.last.get();
+        if self.entries.get(last).is_some_and(&mut hit) {
+            return Some(last);
+        }
+        let at = self.entries.iter().position(hit)?;
+        self.last.set(at);
+        Some(at)
     }
 
     /// Puts `entry` in and returns where it went.
     fn insert(&mut self, entry: T) -> usize {
-        if self.entries.len() < ENTRIES {
+        let at = if self.entries.len() < ENTRIES {
             self.entries.push(entry);
             self.entries.len() - 1
         } else {
@@ -53,7 +66,9 @@ impl<T> Ring<T> {
             self.entries[at] = entry;
             self.next = (at + 1) % ENTRIES;
             at
-        }
+        };
+        self.last.set(at);
+        at
     }
 }
 
@@ -62,6 +77,24 @@ struct Parsed {
     prefix: Vec<u8>,
     meta: Meta,
     nbytes: u64,
+    /// Whether `prefix` is the header np.save writes for `meta`, once asked
+    /// ([`parse_canonical`]); like the decode, a pure function of `prefix`.
+    canonical: Option<bool>,
+}
+
+/// Proof that a payload's prefix up to its data is exactly the header np.save
+/// writes for its metadata (what `NP.GET` must return), and its length. Only
+/// this module makes one, after comparing the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct CanonicalHeader {
+    len: usize,
+}
+
+impl CanonicalHeader {
+    /// The header's length in bytes: the payload's data starts there.
+    pub fn bytes(self) -> usize {
+        self.len
+    }
 }
 
 /// A header [`npy::write_header`] wrote for these metadata.
@@ -75,17 +108,29 @@ thread_local! {
     static WRITTEN: RefCell<Ring<Written>> = RefCell::new(Ring::default());
 }
 
-fn lookup<'a>(ring: &Ring<Parsed>, bytes: &'a [u8]) -> Option<ParsedNpy<'a>> {
-    let at = ring.find(|e| {
+fn find(ring: &Ring<Parsed>, bytes: &[u8]) -> Option<usize> {
+    ring.find(|e| {
         bytes.len() >= e.prefix.len()
             && (bytes.len() - e.prefix.len()) as u64 == e.nbytes
             && bytes[..e.prefix.len()] == e.prefix[..]
-    })?;
-    let entry = &ring.entries[at];
-    Some(ParsedNpy {
+    })
+}
+
+fn lookup<'a>(ring: &Ring<Parsed>, bytes: &'a [u8]) -> Option<ParsedNpy<'a>> {
+    let entry = &ring.entries[find(ring, bytes)?];
+    Some(hit(entry, bytes))
+}
+
+fn hit<'a>(entry: &Parsed, bytes: &'a [u8]) -> ParsedNpy<'a> {
+    ParsedNpy {
         meta: entry.meta.clone(),
         data: &bytes[entry.prefix.len()..],
-    })
+    }
+}
+
+/// Whether `prefix` is the header np.save writes for `meta`.
+fn is_canonical(meta: &Meta, prefix: &[u8]) -> bool {
+    with_written(meta, |header| header == prefix)
 }
 
 /// [`npy::parse`], answered from the cache when the header was seen recently.
@@ -93,17 +138,55 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedNpy<'_>> {
     if let Some(hit) = CACHE.with(|c| lookup(&c.borrow(), bytes)) {
         return Ok(hit);
     }
+    Ok(parse_and_remember(bytes, false)?.0)
+}
+
+/// Parses `bytes` and caches the result; with `compare`, also whether the
+/// header is the canonical one (cached with it; `false` when not compared).
+fn parse_and_remember(bytes: &[u8], compare: bool) -> Result<(ParsedNpy<'_>, bool)> {
     let parsed = npy::parse(bytes)?;
-    let prefix_len = bytes.len() - parsed.data.len();
-    if prefix_len <= MAX_PREFIX {
+    let prefix = &bytes[..bytes.len() - parsed.data.len()];
+    let canonical = compare && is_canonical(&parsed.meta, prefix);
+    if prefix.len() <= MAX_PREFIX {
         let entry = Parsed {
-            prefix: bytes[..prefix_len].to_vec(),
+            prefix: prefix.to_vec(),
             meta: parsed.meta.clone(),
             nbytes: parsed.data.len() as u64,
+            canonical: compare.then_some(canonical),
         };
         CACHE.with(|c| c.borrow_mut().insert(entry));
     }
-    Ok(parsed)
+    Ok((parsed, canonical))
+}
+
+/// [`parse`], and whether the header is exactly the one np.save writes for
+/// what it decodes to. A stream of payloads of one shape compares the
+/// header once: the answer is cached with the decode, so a hit costs what
+/// [`parse`]'s does.
+pub fn parse_canonical(bytes: &[u8]) -> Result<(ParsedNpy<'_>, Option<CanonicalHeader>)> {
+    let cached = CACHE.with(|c| {
+        let mut ring = c.borrow_mut();
+        let at = find(&ring, bytes)?;
+        let entry = &mut ring.entries[at];
+        let canonical = *entry
+            .canonical
+            .get_or_insert_with(|| is_canonical(&entry.meta, &entry.prefix));
+        Some((hit(entry, bytes), canonical))
+    });
+    let (parsed, canonical) = match cached {
+        Some(found) => found,
+        None => parse_and_remember(bytes, true)?,
+    };
+    let len = bytes.len() - parsed.data.len();
+    Ok((parsed, canonical.then_some(CanonicalHeader { len })))
+}
+
+/// Whether the prefix of `bytes` in front of `parsed`'s data (parsed from
+/// them) is np.save's header for it: [`parse_canonical`]'s answer for bytes
+/// parsed otherwise.
+pub fn canonical_header(parsed: &ParsedNpy, bytes: &[u8]) -> Option<CanonicalHeader> {
+    let len = bytes.len().checked_sub(parsed.data.len())?;
+    is_canonical(&parsed.meta, &bytes[..len]).then_some(CanonicalHeader { len })
 }
 
 /// Runs `f` on the header `np.save` writes for these metadata. Layouts that
@@ -214,6 +297,39 @@ mod tests {
                 prop_assert_eq!(with_written(&meta, <[u8]>::to_vec), fresh.clone());
                 prop_assert_eq!(with_written(&meta, <[u8]>::to_vec), fresh, "second call hits");
             }
+        }
+    }
+
+    proptest! {
+        /// Whether a header is np.save's is answered as a fresh comparison
+        /// answers it, on a miss, on a hit, and on a hit of an entry that a
+        /// plain parse put in; a respaced header (same length) is not.
+        #[test]
+        fn canonical_answer_equals_a_fresh_comparison(
+            descr in 0..DESCRS.len(),
+            shape in proptest::collection::vec(0u64..5, 0..4),
+            fortran in any::<bool>(),
+            plain_first in any::<bool>(),
+            respace in any::<bool>(),
+        ) {
+            let mut bytes = payload(DESCRS[descr], &shape, fortran);
+            if respace {
+                let at = bytes.windows(9).position(|w| w == b"'descr': ").unwrap();
+                bytes[at..at + 9].copy_from_slice(b"'descr' :");
+            }
+            let fresh = npy::parse(&bytes).unwrap();
+            let header_len = bytes.len() - fresh.data.len();
+            let expected = bytes[..header_len] == npy::write_header(&fresh.meta)[..];
+            prop_assert_eq!(expected, !respace);
+            if plain_first {
+                parse(&bytes).unwrap();
+            }
+            for _ in 0..2 {
+                let (parsed, header) = parse_canonical(&bytes).unwrap();
+                prop_assert!(same(&Ok(parsed), &npy::parse(&bytes)));
+                prop_assert_eq!(header.map(CanonicalHeader::bytes), expected.then_some(header_len));
+            }
+            prop_assert_eq!(canonical_header(&fresh, &bytes).map(CanonicalHeader::bytes), expected.then_some(header_len));
         }
     }
 

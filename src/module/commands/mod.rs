@@ -187,3 +187,21 @@ fn parse_payload<'a>(ctx: &Context, bytes: &'a [u8]) -> Result<npy::ParsedNpy<'a
     config::check_array_bytes(ctx, parsed.data.len() as u64)?;
     Ok(parsed)
 }
+
+/// [`parse_payload`] for a payload that may become the value itself
+/// (`adoptable`: its argument is held), with whether its header is np.save's
+/// (see `NpArray::adopt`); never compared otherwise. Inlined so that the
+/// parsed metadata are built where the caller keeps them, not moved there.
+#[inline(always)]
+fn parse_adoptable<'a>(
+    ctx: &Context,
+    bytes: &'a [u8],
+    adoptable: bool,
+) -> Result<(npy::ParsedNpy<'a>, Option<header_cache::CanonicalHeader>), RedisError> {
+    if !adoptable {
+        return Ok((parse_payload(ctx, bytes)?, None));
+    }
+    let (parsed, header) = header_cache::parse_canonical(bytes).inspect_err(|_| stats::rejected_payload())?;
+    config::check_array_bytes(ctx, parsed.data.len() as u64)?;
+    Ok((parsed, header))
+}

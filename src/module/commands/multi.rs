@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use redis_module::{raw, Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::{parse_payload, reply_npy, reply_null};
+use super::{parse_adoptable, reply_npy, reply_null};
 use crate::array::{NpArray, MIN_ADOPTED};
 use crate::module::held::HeldString;
 use crate::module::prefetch;
@@ -113,9 +113,8 @@ pub fn np_mset(ctx: &Context, args: &[RedisString]) -> RedisResult {
             }
         }
         let mut arrays = Vec::with_capacity(writes.len());
-        for (_, payload, _) in &writes {
-            let value = parse_payload(ctx, payload.as_slice())?;
-            arrays.push(value);
+        for (_, payload, n) in &writes {
+            arrays.push(parse_adoptable(ctx, payload.as_slice(), held[*n].is_some())?);
         }
         let mut keys: Vec<_> = writes.iter().map(|(name, _, _)| WriteKey::open(ctx, name)).collect();
         for key in &mut keys {
@@ -124,10 +123,11 @@ pub fn np_mset(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let arrays = arrays
             .into_iter()
             .zip(&writes)
-            .map(|(v, &(_, _, n))| {
+            .map(|((v, canonical), &(_, _, n))| {
                 let adopted = held[n]
                     .take()
-                    .and_then(|h| NpArray::adopt(&v, Box::new(h), config::adopt_always()).ok());
+                    .zip(canonical)
+                    .and_then(|(h, header)| NpArray::adopt(&v, header, Box::new(h), config::adopt_always()).ok());
                 match adopted {
                     Some(array) => Ok(array),
                     None => NpArray::from_parsed(&v),

@@ -4,7 +4,7 @@
 use redis_module::{Context, ContextFlags, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::set_options::{self, SetOptions, Ttl};
-use super::{expire, int, notify, parse_npy, parse_payload, reply_npy, reply_null};
+use super::{expire, int, notify, parse_adoptable, parse_npy, reply_npy, reply_null};
 use crate::array::{NpArray, MIN_ADOPTED};
 use crate::error::NpyError;
 use crate::module::held::HeldString;
@@ -38,7 +38,7 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         let held = (payload.as_slice().len() >= MIN_ADOPTED)
             .then(|| HeldString::hold(payload))
             .flatten();
-        let value = parse_payload(ctx, payload.as_slice())?;
+        let (value, canonical) = parse_adoptable(ctx, payload.as_slice(), held.is_some())?;
         let mut key = WriteKey::open(ctx, key_name);
         let exists = !key.is_empty();
         // SET checks the old value's type for GET, and NX on an existing key
@@ -80,7 +80,9 @@ pub fn np_set(ctx: &Context, args: &[RedisString]) -> RedisResult {
         };
 
         // Kept where it is when its header is the canonical one; else copied below.
-        let adopted = held.and_then(|held| NpArray::adopt(&value, Box::new(held), config::adopt_always()).ok());
+        let adopted = held
+            .zip(canonical)
+            .and_then(|(held, header)| NpArray::adopt(&value, header, Box::new(held), config::adopt_always()).ok());
         if options.get {
             // The old value is replied from its own buffer, so it must not be
             // overwritten in place: build the new one, reply, then store.
