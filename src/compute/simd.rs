@@ -16,11 +16,12 @@
 //! like NumPy's `NPY_DISABLE_CPU_FEATURES`) holds the kernels back: `AVX512`
 //! keeps the AVX2 ones, `AVX2` the baseline ones, `VNNI` the float ones for
 //! 8-bit integer searches ([`dot8`]: intrinsics, as no loop the compiler
-//! vectorises turns into `vpdpbusd`). [`float16`] widens float16 rows with
-//! the hardware's conversion (intrinsics too) on the AVX-512 and AVX2 tiers.
+//! vectorises turns into `vpdpbusd`). [`rowsums`] sums one query against
+//! float16 rows (widened by the hardware's conversion) and float32 rows
+//! with intrinsics too.
 
 pub mod dot8;
-pub mod float16;
+pub mod rowsums;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

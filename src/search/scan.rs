@@ -5,7 +5,7 @@
 //!
 //! One query reads the rows of a C-ordered array as they lie and sums each
 //! against the query as it goes (widening float16 and the 8-bit integers
-//! on the fly; float16 by the hardware where it can, `simd::float16`): one
+//! on the fly; float16 by the hardware where it can, `simd::rowsums`): one
 //! pass at memory speed. A batch widens a block of rows
 //! once and multiplies it with a block of queries as one matrix product
 //! (`simd::Gemm`), so the data is read once for the whole batch.
@@ -26,7 +26,7 @@ use super::kernels::{sum, sum_and_norm, Float, Stored};
 use super::rows::Rows;
 use super::topk::TopK;
 use super::Metric;
-use crate::compute::simd::float16::Sums;
+use crate::compute::simd::rowsums::Sums;
 use crate::compute::simd::{self, Gemm};
 
 /// About how many bytes of summands a block holds: with the tile of queries
@@ -265,8 +265,9 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
                 }
             }};
         }
-        // One query over float16 rows: the intrinsics kernel (hardware
-        // widening), where it runs; the same sums as the loops below.
+        // One query over float16 rows (widened by the hardware), or
+        // float32 ones for cosine: the intrinsics kernels, where they run;
+        // the same sums as the loops below.
         let what = if !expanded {
             Sums::Squares
         } else if with_norms {

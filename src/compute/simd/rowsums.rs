@@ -1,15 +1,20 @@
-//! One query's sums against float16 rows with intrinsics, the elements
-//! widened by the hardware (`vcvtph2ps`, exact: AVX-512 F on the AVX-512
-//! tier, F16C on the AVX2 one) instead of the plain kernels' bit steps
-//! (`search::kernels::f16_to_f32`, several instructions per element, which
-//! made a float16 scan compute-bound).
+//! One query's sums against float16 and float32 rows with intrinsics:
+//! - float16 elements widened by the hardware (`vcvtph2ps`, exact: AVX-512 F
+//!   on the AVX-512 tier, F16C on the AVX2 one) instead of the plain
+//!   kernels' bit steps (`search::kernels::f16_to_f32`, several
+//!   instructions per element, which made a float16 scan compute-bound);
+//! - the partial sums combined as a few vector additions, where the plain
+//!   kernels' halving tree compiles to about sixty scalar instructions a
+//!   sum: with a row's norm beside its product (cosine) that was a sixth
+//!   of the scan (`perf annotate`), and it fills the core's window of
+//!   instructions in flight, which a scan at memory speed needs for loads.
 //!
 //! The sums are bit for bit those of the plain kernels on the same tier:
 //! 32 float32 partial sums, column `j` added into sum `j mod 32` by one
 //! fused multiply-add, a last partial chunk padded with zeros, the partial
-//! sums combined as a halving tree (here as a few vector additions).
-//! (Two or four rows abreast and software prefetching were measured slower
-//! here: the hardware prefetcher keeps up with one row after the other.)
+//! sums combined as a halving tree. (Two or four rows abreast and software
+//! prefetching were measured slower here: the hardware prefetcher keeps up
+//! with one row after the other.)
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -58,8 +63,21 @@ pub fn kernel_tier() -> Option<super::Isa> {
 /// Σ (x − q)², 0)` for [`Sums::Squares`] (the norm is 0 for [`Sums::Dot`]
 /// too), each sum a float32 widened. Returns false, calling nothing, where
 /// the kernel does not run. Panics if `x` holds fewer rows.
+/// A row element the kernels read: float16, or float32 (AVX-512 tier only).
+pub trait Element: bytemuck::Pod {
+    const HALF: bool;
+}
+
+impl Element for half::f16 {
+    const HALF: bool = true;
+}
+
+impl Element for f32 {
+    const HALF: bool = false;
+}
+
 #[inline(always)]
-pub fn rows(x: &[half::f16], q: &[f32], count: usize, what: Sums, each: impl FnMut(usize, f64, f64)) -> bool {
+pub fn rows<X: Element>(x: &[X], q: &[f32], count: usize, what: Sums, each: impl FnMut(usize, f64, f64)) -> bool {
     let d = q.len();
     assert!(x.len() >= d * count);
     #[cfg(target_arch = "x86_64")]
@@ -71,14 +89,15 @@ pub fn rows(x: &[half::f16], q: &[f32], count: usize, what: Sums, each: impl FnM
             // at run time by `available`); `x` holds the rows (asserted above).
             unsafe {
                 match what {
-                    Sums::Dot => kernel512::<0>(x, q, count, each),
-                    Sums::DotNorm => kernel512::<1>(x, q, count, each),
-                    Sums::Squares => kernel512::<2>(x, q, count, each),
+                    Sums::Dot => kernel512::<X, 0>(x, q, count, each),
+                    Sums::DotNorm => kernel512::<X, 1>(x, q, count, each),
+                    Sums::Squares => kernel512::<X, 2>(x, q, count, each),
                 }
             }
             return true;
         }
-        Some(_) => {
+        Some(_) if X::HALF => {
+            let x: &[half::f16] = bytemuck::cast_slice(x);
             // SAFETY: the AVX2 tier is chosen (or forced) only where this
             // CPU runs AVX2 and FMA (checked by `available`), and
             // `kernel_tier` has checked F16C; `x` holds the rows.
@@ -91,7 +110,7 @@ pub fn rows(x: &[half::f16], q: &[f32], count: usize, what: Sums, each: impl FnM
             }
             return true;
         }
-        None => {}
+        _ => {}
     }
     let _ = each;
     false
@@ -122,7 +141,12 @@ fn combine(low: __m512, high: __m512) -> f64 {
 /// `count` rows of `q.len()` elements.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-unsafe fn kernel512<const WHAT: u8>(x: &[half::f16], q: &[f32], count: usize, mut each: impl FnMut(usize, f64, f64)) {
+unsafe fn kernel512<X: Element, const WHAT: u8>(
+    x: &[X],
+    q: &[f32],
+    count: usize,
+    mut each: impl FnMut(usize, f64, f64),
+) {
     let d = q.len();
     let whole = d / 32 * 32;
     let rem = d - whole;
@@ -131,7 +155,7 @@ unsafe fn kernel512<const WHAT: u8>(x: &[half::f16], q: &[f32], count: usize, mu
     let high_mask: u16 = if rem > 16 { (1u16 << (rem - 16)) - 1 } else { 0 };
     let zero = _mm512_setzero_ps();
     for r in 0..count {
-        let row = x[r * d..].as_ptr() as *const i16;
+        let row = x[r * d..].as_ptr();
         let (mut dl, mut dh, mut nl, mut nh) = (zero, zero, zero, zero);
         macro_rules! step {
             ($xl:expr, $xh:expr, $ql:expr, $qh:expr) => {{
@@ -159,8 +183,17 @@ unsafe fn kernel512<const WHAT: u8>(x: &[half::f16], q: &[f32], count: usize, mu
                     _mm512_loadu_ps(q.as_ptr().add(j)),
                     _mm512_loadu_ps(q.as_ptr().add(j + 16)),
                 );
-                let xl = _mm512_cvtph_ps(_mm256_loadu_si256(row.add(j) as *const __m256i));
-                let xh = _mm512_cvtph_ps(_mm256_loadu_si256(row.add(j + 16) as *const __m256i));
+                let (xl, xh) = if X::HALF {
+                    (
+                        _mm512_cvtph_ps(_mm256_loadu_si256(row.add(j) as *const __m256i)),
+                        _mm512_cvtph_ps(_mm256_loadu_si256(row.add(j + 16) as *const __m256i)),
+                    )
+                } else {
+                    (
+                        _mm512_loadu_ps(row.add(j) as *const f32),
+                        _mm512_loadu_ps(row.add(j + 16) as *const f32),
+                    )
+                };
                 step!(xl, xh, ql, qh);
             }
             j += 32;
@@ -172,8 +205,20 @@ unsafe fn kernel512<const WHAT: u8>(x: &[half::f16], q: &[f32], count: usize, mu
             unsafe {
                 let ql = _mm512_maskz_loadu_ps(low_mask, q.as_ptr().add(whole));
                 let qh = _mm512_maskz_loadu_ps(high_mask, q.as_ptr().wrapping_add(whole + 16));
-                let xl = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(low_mask, row.add(whole)));
-                let xh = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(high_mask, row.wrapping_add(whole + 16)));
+                let (xl, xh) = if X::HALF {
+                    (
+                        _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(low_mask, row.add(whole) as *const i16)),
+                        _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(
+                            high_mask,
+                            row.wrapping_add(whole + 16) as *const i16,
+                        )),
+                    )
+                } else {
+                    (
+                        _mm512_maskz_loadu_ps(low_mask, row.add(whole) as *const f32),
+                        _mm512_maskz_loadu_ps(high_mask, row.wrapping_add(whole + 16) as *const f32),
+                    )
+                };
                 step!(xl, xh, ql, qh);
             }
         }
@@ -270,13 +315,14 @@ mod tests {
             .collect()
     }
 
-    /// On the AVX-512 tier, and the AVX2 one with F16C, the kernels give the
-    /// scalar reference's bits for every row (on lengths around a chunk and
-    /// its halves, and values spanning float16's range, subnormals to near
-    /// its largest); on the baseline they decline.
+    /// On the AVX-512 tier, and the AVX2 one with F16C for float16, the
+    /// kernels give the scalar reference's bits for every row (on lengths
+    /// around a chunk and its halves, and values spanning float16's range,
+    /// subnormals to near its largest); elsewhere they decline.
     #[test]
     fn rows_match_the_reference() {
         let mut seed = 5;
+        let f16c = std::arch::is_x86_feature_detected!("f16c");
         for d in [1, 5, 15, 16, 17, 31, 32, 33, 47, 48, 49, 100, 384, 700] {
             let count = 3;
             let x: Vec<half::f16> = random(d * count, &mut seed)
@@ -286,28 +332,33 @@ mod tests {
                 .collect();
             let q: Vec<f32> = random(d, &mut seed).iter().map(|&v| v * 3.0).collect();
             let widened: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+            let singles: Vec<f32> = random(d * count, &mut seed);
             for isa in simd::available() {
                 for what in [Sums::Dot, Sums::DotNorm, Sums::Squares] {
-                    let mut got = vec![(f64::NAN, f64::NAN); count];
-                    let ran = simd::forcing(isa, || rows(&x, &q, count, what, |i, s, n| got[i] = (s, n)));
-                    let f16c = std::arch::is_x86_feature_detected!("f16c");
-                    assert_eq!(
-                        ran,
-                        isa == simd::Isa::Avx512 || isa == simd::Isa::Avx2 && f16c,
-                        "{isa:?}"
-                    );
-                    if !ran {
-                        continue;
-                    }
-                    for (i, &(sum, norm)) in got.iter().enumerate() {
-                        let row = &widened[i * d..(i + 1) * d];
-                        let want = reference(row, &q, 32, true, what == Sums::Squares, usize::MAX);
-                        assert_eq!(sum.to_bits(), want.to_bits(), "{isa:?} {what:?} d={d} row {i}");
-                        let want = match what {
-                            Sums::DotNorm => reference(row, row, 32, true, false, usize::MAX),
-                            _ => 0.0,
-                        };
-                        assert_eq!(norm.to_bits(), want.to_bits(), "{isa:?} norm {what:?} d={d} row {i}");
+                    let (mut halves, mut floats) =
+                        (vec![(f64::NAN, f64::NAN); count], vec![(f64::NAN, f64::NAN); count]);
+                    let ran = simd::forcing(isa, || {
+                        (
+                            rows(&x, &q, count, what, |i, s, n| halves[i] = (s, n)),
+                            rows(&singles, &q, count, what, |i, s, n| floats[i] = (s, n)),
+                        )
+                    });
+                    let avx512 = isa == simd::Isa::Avx512;
+                    assert_eq!(ran, (avx512 || isa == simd::Isa::Avx2 && f16c, avx512), "{isa:?}");
+                    for (ran, all, got) in [(ran.0, &widened, &halves), (ran.1, &singles, &floats)] {
+                        if !ran {
+                            continue;
+                        }
+                        for (i, &(sum, norm)) in got.iter().enumerate() {
+                            let row = &all[i * d..(i + 1) * d];
+                            let want = reference(row, &q, 32, true, what == Sums::Squares, usize::MAX);
+                            assert_eq!(sum.to_bits(), want.to_bits(), "{isa:?} {what:?} d={d} row {i}");
+                            let want = match what {
+                                Sums::DotNorm => reference(row, row, 32, true, false, usize::MAX),
+                                _ => 0.0,
+                            };
+                            assert_eq!(norm.to_bits(), want.to_bits(), "{isa:?} norm {what:?} d={d} row {i}");
+                        }
                     }
                 }
             }
