@@ -16,9 +16,14 @@
 //! like NumPy's `NPY_DISABLE_CPU_FEATURES`) holds the kernels back: `AVX512`
 //! keeps the AVX2 ones, `AVX2` the baseline ones, `VNNI` the float ones for
 //! 8-bit integer searches ([`dot8`]: intrinsics, as no loop the compiler
-//! vectorises turns into `vpdpbusd`).
+//! vectorises turns into `vpdpbusd`). [`rowsums`] sums one query against
+//! float16 rows (widened by the hardware's conversion) and float32 rows
+//! with intrinsics too, and [`popcnt`] counts one query's differing bits
+//! with AVX-512 VPOPCNTDQ.
 
 pub mod dot8;
+pub mod popcnt;
+pub mod rowsums;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -14,6 +14,7 @@
 use half::f16;
 
 use crate::compute::simd::dot8::ByteQuery;
+use crate::compute::simd::rowsums::{self, Sums};
 use crate::compute::simd::Gemm;
 
 /// `f32` and `f64` as summands. (Its own trait, every method inlined: a
@@ -79,6 +80,15 @@ pub trait Stored: bytemuck::Pod + Send + Sync {
     fn byte_query(_q: &[Self::A]) -> Option<ByteQuery> {
         None
     }
+    /// One query's sums with each of the `count` rows `x` (`q.len()`
+    /// elements each) by an intrinsics kernel (`simd::rowsums`), handed to
+    /// `each` with the row's index: the values [`sum`] and [`sum_and_norm`]
+    /// give, where such a kernel runs for this type; false, calling
+    /// nothing, elsewhere.
+    #[inline(always)]
+    fn row_sums(_x: &[Self], _q: &[Self::A], _count: usize, _what: Sums, _each: impl FnMut(usize, f64, f64)) -> bool {
+        false
+    }
 }
 
 impl Stored for f32 {
@@ -90,6 +100,12 @@ impl Stored for f32 {
     }
     fn as_summands(s: &[f32]) -> Option<&[f32]> {
         Some(s)
+    }
+    /// Cosine's product and norm only: for `ip` and `l2` (one sum a row,
+    /// one halving tree) the plain loops measured as fast or faster.
+    #[inline(always)]
+    fn row_sums(x: &[f32], q: &[f32], count: usize, what: Sums, each: impl FnMut(usize, f64, f64)) -> bool {
+        what == Sums::DotNorm && rowsums::rows(x, q, count, what, each)
     }
 }
 
@@ -114,6 +130,10 @@ impl Stored for f16 {
     }
     fn as_summands(_: &[f16]) -> Option<&[f32]> {
         None
+    }
+    #[inline(always)]
+    fn row_sums(x: &[f16], q: &[f32], count: usize, what: Sums, each: impl FnMut(usize, f64, f64)) -> bool {
+        rowsums::rows(x, q, count, what, each)
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! One query reads the rows of a C-ordered array as they lie and sums each
 //! against the query as it goes (widening float16 and the 8-bit integers
-//! on the fly): one pass at memory speed. A batch widens a block of rows
+//! on the fly; float16 by the hardware where it can, `simd::rowsums`): one
+//! pass at memory speed. A batch widens a block of rows
 //! once and multiplies it with a block of queries as one matrix product
 //! (`simd::Gemm`), so the data is read once for the whole batch.
 //!
@@ -25,6 +26,7 @@ use super::kernels::{sum, sum_and_norm, Float, Stored};
 use super::rows::Rows;
 use super::topk::TopK;
 use super::Metric;
+use crate::compute::simd::rowsums::Sums;
 use crate::compute::simd::{self, Gemm};
 
 /// About how many bytes of summands a block holds: with the tile of queries
@@ -263,7 +265,32 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
                 }
             }};
         }
-        if !batch {
+        // One query over float16 rows (widened by the hardware), or
+        // float32 ones for cosine: the intrinsics kernels, where they run;
+        // the same sums as the loops below.
+        let what = if !expanded {
+            Sums::Squares
+        } else if with_norms {
+            Sums::DotNorm
+        } else {
+            Sums::Dot
+        };
+        macro_rules! each {
+            () => {
+                #[inline(always)]
+                |i: usize, sum: f64, norm: f64| {
+                    row_norms[i] = norm;
+                    offer!(i, 0, sum);
+                }
+            };
+        }
+        let by_kernel = match stored {
+            Some(s) if !batch => T::row_sums(s, part(queries, 0, d), count, what, each!()),
+            _ => false,
+        };
+        if by_kernel {
+            // Offered as summed.
+        } else if !batch {
             let q = part(queries, 0, d);
             // `l2` sums `(x − q)²` in one pass (a subtraction and one FMA per
             // element, as faiss's flat index does), except over 8-bit rows
