@@ -94,7 +94,31 @@ impl Case {
                 let (want_rows, want) = reference(&x, &rows, q, metric, k);
                 let got_rows = &found.rows[c * k..(c + 1) * k];
                 let got = &found.distances[c * k..(c + 1) * k];
-                prop_assert_eq!(got_rows, &want_rows[..], "{:?} {:?} query {}", isa, metric, c);
+                if metric == Metric::Cosine && self.q_count > 1 {
+                    // A batch ranks cosine by x·q · ‖x‖⁻¹ · ‖q‖⁻¹, which rounds
+                    // otherwise than the reference's division: equal cosines
+                    // (parallel rows) may be ordered by that rounding. Each
+                    // row kept must have the distance of its rank.
+                    let all: Vec<u64> = (0..n as u64).collect();
+                    let (every_row, every) = reference(&x, &all, q, metric, n);
+                    for (rank, &row) in got_rows.iter().enumerate() {
+                        let at = every_row.iter().position(|&r| r == row).unwrap();
+                        prop_assert!(rows.contains(&(row as u64)), "{:?} row {} not searched", isa, row);
+                        let (mine, theirs) = (every[at] as f32, want[rank] as f32);
+                        prop_assert!(
+                            mine == theirs || mine.is_nan() && theirs.is_nan(),
+                            "{:?} query {} rank {}: row {} at {}, want {}",
+                            isa,
+                            c,
+                            rank,
+                            row,
+                            mine,
+                            theirs
+                        );
+                    }
+                } else {
+                    prop_assert_eq!(got_rows, &want_rows[..], "{:?} {:?} query {}", isa, metric, c);
+                }
                 for (g, w) in got.iter().zip(&want) {
                     let g = if found.float64 { *g } else { f64::from(*g as f32) };
                     let w = if found.float64 { *w } else { f64::from(*w as f32) };
@@ -271,4 +295,14 @@ proptest! {
             }
         }
     }
+}
+
+/// Rows (1, 1) and (3, 3) have the same cosine with every query; a batch's
+/// rounding may rank either first, at the distance of the first rank.
+#[test]
+fn parallel_rows_tie_in_a_cosine_batch() {
+    let c = case(4, 5, 2, 4, 3840259822496732949, 4);
+    assert_eq!(c.values[6..], [1.0, 1.0, 3.0, 3.0]);
+    c.check(Metric::Cosine, 1, "", false).unwrap();
+    c.check(Metric::Cosine, 2, "", true).unwrap();
 }
