@@ -168,6 +168,59 @@ fn batch_key(metric: Metric, p: Pair) -> f64 {
     }
 }
 
+/// One query's `k` nearest of `rows`, when they are one run of a C-ordered
+/// array and a `Stored::row_sums` kernel runs for `T` (kept apart from
+/// [`scan`]'s loop: handing that loop's vectors to a kernel that is not
+/// inlined cost the batch's loops 5%).
+#[inline(always)]
+fn one_by_kernel<T: Stored>(
+    matrix: &Matrix<T>,
+    rows: &Rows,
+    q: &[T::A],
+    metric: Metric,
+    query_norm: f64,
+    k: usize,
+) -> Option<TopK> {
+    let d = matrix.d;
+    if matrix.fortran || T::CHUNK != usize::MAX {
+        return None;
+    }
+    let count = rows.len();
+    let start = rows.run(0, count)? as usize;
+    let what = match metric {
+        Metric::L2 => Sums::Squares,
+        Metric::Ip => Sums::Dot,
+        Metric::Cosine => Sums::DotNorm,
+        Metric::Hamming => return None,
+    };
+    let (mut top, mut gate) = (TopK::new(k), f64::NAN);
+    let ran = T::row_sums(
+        &matrix.data[start * d..(start + count) * d],
+        q,
+        count,
+        what,
+        #[inline(always)]
+        |i, sum, row_norm| {
+            // `l2` as `Σ (x − q)²` (not expanded), as the loop sums one float query.
+            let key = key(
+                metric,
+                false,
+                Pair {
+                    sum,
+                    row_norm,
+                    query_norm,
+                },
+            );
+            // Offered unless at or above the gate (a NaN gate or key compares neither way).
+            if !matches!(key.partial_cmp(&gate), Some(Ordering::Greater | Ordering::Equal)) {
+                top.offer_next(key, (start + i) as u64);
+                gate = top.gate();
+            }
+        },
+    );
+    ran.then_some(top)
+}
+
 #[inline(always)]
 fn scan<T: Stored, const L: usize, const FUSED: bool>(
     matrix: &Matrix<T>,
@@ -217,7 +270,15 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
             totals = vec![0.0; per_block * query_block];
         }
     }
+    // One query over a run of float16 rows (or float32 ones for cosine):
+    // the intrinsics kernels, where they run, the same sums as the loop.
     let mut first = 0;
+    if !batch {
+        if let Some(top) = one_by_kernel(matrix, rows, part(queries, 0, d), metric, query_norms[0], k) {
+            tops[0] = top;
+            first = rows.len();
+        }
+    }
     while first < rows.len() {
         let count = per_block.min(rows.len() - first);
         // One query reads a run of rows of a C-ordered array as it lies,
@@ -265,32 +326,7 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
                 }
             }};
         }
-        // One query over float16 rows (widened by the hardware), or
-        // float32 ones for cosine: the intrinsics kernels, where they run;
-        // the same sums as the loops below.
-        let what = if !expanded {
-            Sums::Squares
-        } else if with_norms {
-            Sums::DotNorm
-        } else {
-            Sums::Dot
-        };
-        macro_rules! each {
-            () => {
-                #[inline(always)]
-                |i: usize, sum: f64, norm: f64| {
-                    row_norms[i] = norm;
-                    offer!(i, 0, sum);
-                }
-            };
-        }
-        let by_kernel = match stored {
-            Some(s) if !batch => T::row_sums(s, part(queries, 0, d), count, what, each!()),
-            _ => false,
-        };
-        if by_kernel {
-            // Offered as summed.
-        } else if !batch {
+        if !batch {
             let q = part(queries, 0, d);
             // `l2` sums `(x − q)²` in one pass (a subtraction and one FMA per
             // element, as faiss's flat index does), except over 8-bit rows
