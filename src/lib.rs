@@ -8,8 +8,10 @@
 //!
 //! Where `unsafe` lives (this list is the only one; each operation has its
 //! own block with the reason it is sound):
-//! - `compute::simd`: running the kernels in functions compiled for AVX2 or
-//!   AVX-512, once the CPU is known to have them (the pure layer's only unsafe);
+//! - `compute::simd` (with `dot8`, `rowsums`, `popcnt`): running the kernels
+//!   in functions compiled for AVX2 or AVX-512, and the intrinsics of the
+//!   search kernels, once the CPU is known to have them (the pure layer's
+//!   only unsafe);
 //! - `module::alloc`: the global allocator (Redis's, with alignment honoured);
 //! - `module::value_type`: the data type's callbacks (RDB, AOF, digest,
 //!   defrag, free, copy, memory usage);

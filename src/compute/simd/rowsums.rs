@@ -58,11 +58,6 @@ pub fn kernel_tier() -> Option<super::Isa> {
     }
 }
 
-/// Calls `each(i, Σ x·q, Σ x·x)` for each row `i` of the `count` rows of
-/// `x` (`q.len()` elements each, one after the other) in order, or `each(i,
-/// Σ (x − q)², 0)` for [`Sums::Squares`] (the norm is 0 for [`Sums::Dot`]
-/// too), each sum a float32 widened. Returns false, calling nothing, where
-/// the kernel does not run. Panics if `x` holds fewer rows.
 /// A row element the kernels read: float16, or float32 (AVX-512 tier only).
 pub trait Element: bytemuck::Pod {
     const HALF: bool;
@@ -76,6 +71,11 @@ impl Element for f32 {
     const HALF: bool = false;
 }
 
+/// Calls `each(i, Σ x·q, Σ x·x)` for each row `i` of the `count` rows of
+/// `x` (`q.len()` elements each, one after the other) in order, or `each(i,
+/// Σ (x − q)², 0)` for [`Sums::Squares`] (the norm is 0 for [`Sums::Dot`]
+/// too), each sum a float32 widened. Returns false, calling nothing, where
+/// the kernel does not run. Panics if `x` holds fewer rows.
 #[inline(always)]
 pub fn rows<X: Element>(x: &[X], q: &[f32], count: usize, what: Sums, each: impl FnMut(usize, f64, f64)) -> bool {
     let d = q.len();
