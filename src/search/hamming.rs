@@ -102,19 +102,13 @@ fn scan(matrix: &Matrix<u8>, rows: &Rows, queries: &[u8], q_count: usize, k: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::kernels::random_bytes;
 
     /// Every instruction set counts the bits one at a time would.
     #[test]
     fn distances_count_the_differing_bits_on_every_isa() {
         let mut seed = 11u64;
-        let mut bytes = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (seed >> 56) as u8
-                })
-                .collect()
-        };
+        let mut bytes = |n: usize| random_bytes(n, &mut seed);
         for n in [0, 1, 7, 8, 9, 63, 64, 65, 300] {
             let (x, q) = (bytes(n), bytes(n));
             let want: u64 = x

@@ -331,6 +331,26 @@ pub fn sum<X: Stored, Y: Stored<A = X::A>, const L: usize, const FUSED: bool, co
     total
 }
 
+/// Test data: `n` values in [-1, 1) from a fixed generator (`seed` advances).
+#[cfg(test)]
+pub fn random(n: usize, seed: &mut u64) -> Vec<f32> {
+    (0..n)
+        .map(|_| (next(seed) >> 33) as f32 / (1u64 << 31) as f32 * 2.0 - 1.0)
+        .collect()
+}
+
+/// Test data: `n` bytes from the same generator.
+#[cfg(test)]
+pub fn random_bytes(n: usize, seed: &mut u64) -> Vec<u8> {
+    (0..n).map(|_| (next(seed) >> 56) as u8).collect()
+}
+
+#[cfg(test)]
+fn next(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed
+}
+
 /// The scalar reference of [`sum`]: the same partial sums, the
 /// same combination, one element at a time.
 #[cfg(test)]
@@ -392,15 +412,6 @@ mod tests {
                 "{bits:#x}"
             );
         }
-    }
-
-    fn random(n: usize, seed: &mut u64) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((*seed >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-            })
-            .collect()
     }
 
     /// Every instruction set gives the scalar reference's bits.

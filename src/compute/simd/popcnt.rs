@@ -119,6 +119,7 @@ unsafe fn kernel(data: &[u8], q: &[u8], rows: impl Iterator<Item = usize>, mut e
 mod tests {
     use super::*;
     use crate::compute::simd;
+    use crate::search::kernels::random_bytes;
 
     /// On the AVX-512 tier of a CPU with VPOPCNTDQ the kernel counts the
     /// bits one at a time would, on lengths around each step; elsewhere it
@@ -126,14 +127,7 @@ mod tests {
     #[test]
     fn distances_count_the_differing_bits() {
         let mut seed = 13u64;
-        let mut bytes = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (seed >> 56) as u8
-                })
-                .collect()
-        };
+        let mut bytes = |n: usize| random_bytes(n, &mut seed);
         for d in [
             0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 127, 128, 300,
         ] {

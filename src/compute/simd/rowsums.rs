@@ -304,16 +304,7 @@ unsafe fn kernel256<const WHAT: u8>(x: &[half::f16], q: &[f32], count: usize, mu
 mod tests {
     use super::*;
     use crate::compute::simd;
-    use crate::search::kernels::reference;
-
-    fn random(n: usize, seed: &mut u64) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((*seed >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::search::kernels::{random, reference};
 
     /// On the AVX-512 tier, and the AVX2 one with F16C for float16, the
     /// kernels give the scalar reference's bits for every row (on lengths
