@@ -56,11 +56,7 @@ fn scan(matrix: &Matrix<u8>, rows: &Rows, queries: &[u8], q_count: usize, k: usi
             (0..rows.len()).map(|i| rows.row(i) as usize),
             #[inline(always)]
             |r, distance| {
-                let key = distance as f64;
-                if gate.is_nan() || key < gate {
-                    top.offer_next(key, r as u64);
-                    gate = top.gate();
-                }
+                top.offer_gated(&mut gate, distance as f64, r as u64);
             },
         );
         if by_kernel {
@@ -69,10 +65,7 @@ fn scan(matrix: &Matrix<u8>, rows: &Rows, queries: &[u8], q_count: usize, k: usi
         for i in 0..rows.len() {
             let r = rows.row(i) as usize;
             let key = distance(&matrix.data[r * d..(r + 1) * d], q) as f64;
-            if gate.is_nan() || key < gate {
-                top.offer_next(key, r as u64);
-                gate = top.gate();
-            }
+            top.offer_gated(&mut gate, key, r as u64);
         }
         return tops;
     }
@@ -88,12 +81,7 @@ fn scan(matrix: &Matrix<u8>, rows: &Rows, queries: &[u8], q_count: usize, k: usi
         };
         for (c, top) in tops.iter_mut().enumerate() {
             let key = distance(x, &queries[c * d..(c + 1) * d]) as f64;
-            // Rows come in increasing order: an equal key never displaces;
-            // the gate is NaN while fewer than k are kept.
-            if gates[c].is_nan() || key < gates[c] {
-                top.offer_next(key, r as u64);
-                gates[c] = top.gate();
-            }
+            top.offer_gated(&mut gates[c], key, r as u64);
         }
     }
     tops

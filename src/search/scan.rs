@@ -20,8 +20,6 @@
 //! where distances are small against the norms) and put back in order: a
 //! batch reports the distances its queries would one at a time, bit for bit.
 
-use std::cmp::Ordering;
-
 use super::kernels::{sum, sum_and_norm, Float, Stored};
 use super::rows::Rows;
 use super::topk::TopK;
@@ -211,11 +209,7 @@ fn one_by_kernel<T: Stored>(
                     query_norm,
                 },
             );
-            // Offered unless at or above the gate (a NaN gate or key compares neither way).
-            if !matches!(key.partial_cmp(&gate), Some(Ordering::Greater | Ordering::Equal)) {
-                top.offer_next(key, (start + i) as u64);
-                gate = top.gate();
-            }
+            top.offer_gated(&mut gate, key, (start + i) as u64);
         },
     );
     ran.then_some(top)
@@ -316,14 +310,7 @@ fn scan<T: Stored, const L: usize, const FUSED: bool>(
                 } else {
                     key(metric, expanded, pair)
                 };
-                // Offered unless at or above the gate (a NaN gate or key compares neither way).
-                if !matches!(
-                    key.partial_cmp(&gates[c]),
-                    Some(Ordering::Greater | Ordering::Equal)
-                ) {
-                    tops[c].offer_next(key, rows.row(first + i));
-                    gates[c] = tops[c].gate();
-                }
+                tops[c].offer_gated(&mut gates[c], key, rows.row(first + i));
             }};
         }
         if !batch {

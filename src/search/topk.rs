@@ -86,6 +86,18 @@ impl TopK {
         }
     }
 
+    /// [`TopK::offer_next`] unless `key` is at or above `gate`, the
+    /// caller's copy of [`TopK::gate`] (a local the scan keeps in a
+    /// register), which it then updates. A NaN gate or key compares
+    /// neither way, so is offered.
+    #[inline(always)]
+    pub fn offer_gated(&mut self, gate: &mut f64, key: f64, row: u64) {
+        if !matches!(key.partial_cmp(gate), Some(Ordering::Greater | Ordering::Equal)) {
+            self.offer_next(key, row);
+            *gate = self.gate();
+        }
+    }
+
     /// Offers a candidate in any order.
     pub fn offer(&mut self, candidate: Candidate) {
         if self.heap.len() < self.k {
